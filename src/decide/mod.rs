@@ -1,0 +1,278 @@
+//! Decisions: turning per-event risk into findings and revocations, one
+//! episode per agent (a finding that is created once and then updated, not a
+//! storm of new ones).
+
+use crate::config::{DecisionConfig, RevokeMode};
+use crate::engine::{Feature, Score, Signals};
+use crate::event::{AgentType, CallRow, Outcome};
+use rustc_hash::FxHashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingActivity {
+    Create,
+    Update,
+}
+
+/// Why a feature contributed: observed vs expected, and its surprise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub feature: Feature,
+    pub surprise: f32,
+    pub observed: f64,
+    pub expected: f64,
+    /// The new value, for novelty features.
+    pub value: Option<String>,
+}
+
+/// The call that triggered a decision, as evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub event_id: Option<String>,
+    pub ts_ms: i64,
+    pub action: String,
+    pub resource: Option<String>,
+    pub src_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub parent_id: Option<String>,
+    pub outcome: Outcome,
+    pub extra: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub uid: String,
+    /// 0 for the Create, then 1, 2, ... for each Update.
+    pub seq: u32,
+    pub activity: FindingActivity,
+    pub time_ms: i64,
+    pub first_seen_ms: i64,
+    pub agent_id: String,
+    pub agent_type: AgentType,
+    pub tenant: Option<String>,
+    pub session_id: Option<String>,
+    pub cohort: String,
+    /// Risk 0-100 of the triggering event; never rewritten after emission.
+    pub risk: u8,
+    pub contributions: Vec<Contribution>,
+    pub trigger: Evidence,
+    pub related_event_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    pub uid: String,
+    pub finding_uid: String,
+    pub time_ms: i64,
+    pub agent_id: String,
+    pub tenant: Option<String>,
+    /// The session (token) to revoke; `None` means the agent's credential.
+    pub session_id: Option<String>,
+    pub risk: u8,
+    pub reason: String,
+    /// Decided in shadow mode: to be watched, not enforced.
+    pub shadow: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Finding(Finding),
+    Revocation(Revocation),
+}
+
+#[derive(Debug)]
+struct Episode {
+    uid: String,
+    first_ts: i64,
+    last_hit_ts: i64,
+    last_emit_ts: i64,
+    max_risk: f32,
+    seq: u32,
+    features: u32,
+    revoked: Vec<Option<Box<str>>>,
+}
+
+/// Everything the decider needs to know about the agent and event.
+pub struct DecisionInput<'a> {
+    pub agent_idx: u32,
+    pub agent_id: &'a str,
+    pub cohort: &'a str,
+    pub row: &'a CallRow<'a>,
+    pub signals: &'a Signals,
+    pub score: &'a Score,
+    pub evidence_ids: &'a [String],
+}
+
+pub struct Decider {
+    cfg: DecisionConfig,
+    episodes: FxHashMap<u32, Episode>,
+}
+
+fn stable_uid(prefix: &str, parts: &[&str]) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update(&[0xff]);
+    }
+    format!("{prefix}-{:032x}", h.digest128())
+}
+
+impl Decider {
+    pub fn new(cfg: DecisionConfig) -> Self {
+        Decider {
+            cfg,
+            episodes: FxHashMap::default(),
+        }
+    }
+
+    /// The agent's state was evicted: its episode goes with it.
+    pub fn forget(&mut self, agent_idx: u32) {
+        self.episodes.remove(&agent_idx);
+    }
+
+    pub fn open_episodes(&self) -> usize {
+        self.episodes.len()
+    }
+
+    pub fn decide(&mut self, inp: &DecisionInput<'_>, out: &mut Vec<Decision>) {
+        let row = inp.row;
+        let ts = row.ts_ms;
+        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        if self
+            .episodes
+            .get(&inp.agent_idx)
+            .is_some_and(|e| ts - e.last_hit_ts > quiet_ms)
+        {
+            self.episodes.remove(&inp.agent_idx);
+        }
+        let score = inp.score;
+        if score.risk < self.cfg.finding_threshold {
+            return;
+        }
+        let risk = score.risk.round() as u8;
+        let mask = score.feature_mask();
+        let (episode, activity) = match self.episodes.entry(inp.agent_idx) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let ts_s = ts.to_string();
+                let uid = stable_uid("wdn-f", &[inp.agent_id, &ts_s, row.event_id.unwrap_or("")]);
+                let ep = v.insert(Episode {
+                    uid,
+                    first_ts: ts,
+                    last_hit_ts: ts,
+                    last_emit_ts: ts,
+                    max_risk: score.risk,
+                    seq: 0,
+                    features: mask,
+                    revoked: Vec::new(),
+                });
+                (ep, Some(FindingActivity::Create))
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let ep = o.into_mut();
+                ep.last_hit_ts = ep.last_hit_ts.max(ts);
+                let rises = score.risk >= ep.max_risk + self.cfg.update_min_risk_delta;
+                let new_features = mask & !ep.features != 0;
+                let due =
+                    ts - ep.last_emit_ts >= self.cfg.update_min_interval_seconds as i64 * 1000;
+                let act = if (rises || new_features) && due {
+                    ep.seq += 1;
+                    ep.last_emit_ts = ts;
+                    ep.features |= mask;
+                    ep.max_risk = ep.max_risk.max(score.risk);
+                    Some(FindingActivity::Update)
+                } else {
+                    None
+                };
+                (ep, act)
+            }
+        };
+        if let Some(activity) = activity {
+            out.push(Decision::Finding(build_finding(
+                inp, episode, activity, risk,
+            )));
+        }
+        let revoke = self.cfg.revoke != RevokeMode::Off
+            && score.risk >= self.cfg.revoke_threshold
+            && score.high_confidence;
+        let target: Option<Box<str>> = row.session_id.map(Into::into);
+        if revoke && !episode.revoked.contains(&target) {
+            episode.revoked.push(target.clone());
+            let ts_s = ts.to_string();
+            out.push(Decision::Revocation(Revocation {
+                uid: stable_uid("wdn-r", &[&episode.uid, target.as_deref().unwrap_or("")]),
+                finding_uid: episode.uid.clone(),
+                time_ms: ts,
+                agent_id: inp.agent_id.to_string(),
+                tenant: row.tenant.map(String::from),
+                session_id: target.map(String::from),
+                risk,
+                reason: format!("risk {risk} at {}: {}", ts_s, explain(score)),
+                shadow: self.cfg.revoke == RevokeMode::Shadow,
+            }));
+        }
+    }
+}
+
+fn explain(score: &Score) -> String {
+    score
+        .contributions
+        .iter()
+        .map(|(f, s)| format!("{} ({s:.1} bits)", f.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn build_finding(
+    inp: &DecisionInput<'_>,
+    ep: &Episode,
+    activity: FindingActivity,
+    risk: u8,
+) -> Finding {
+    let row = inp.row;
+    let contributions = inp
+        .score
+        .contributions
+        .iter()
+        .map(|(f, s)| Contribution {
+            feature: *f,
+            surprise: *s,
+            observed: inp.signals.observed[f.index()],
+            expected: inp.signals.expected[f.index()],
+            value: inp.signals.novel_value[f.index()]
+                .as_deref()
+                .map(String::from),
+        })
+        .collect();
+    let own = row.event_id.map(String::from);
+    let mut related: Vec<String> = inp.evidence_ids.to_vec();
+    if let Some(id) = &own {
+        if !related.contains(id) {
+            related.push(id.clone());
+        }
+    }
+    Finding {
+        uid: ep.uid.clone(),
+        seq: ep.seq,
+        activity,
+        time_ms: row.ts_ms,
+        first_seen_ms: ep.first_ts,
+        agent_id: inp.agent_id.to_string(),
+        agent_type: row.agent_type,
+        tenant: row.tenant.map(String::from),
+        session_id: row.session_id.map(String::from),
+        cohort: inp.cohort.to_string(),
+        risk,
+        contributions,
+        trigger: Evidence {
+            event_id: own,
+            ts_ms: row.ts_ms,
+            action: row.action.to_string(),
+            resource: row.resource.map(String::from),
+            src_ip: row.src_ip.map(String::from),
+            user_agent: row.user_agent.map(String::from),
+            parent_id: row.parent_id.map(String::from),
+            outcome: row.outcome,
+            extra: row.extra.map(String::from),
+        },
+        related_event_ids: related,
+    }
+}

@@ -1,0 +1,205 @@
+//! OCSF 1.8.0 Detection Finding (class 2004) for findings.
+
+use crate::decide::{Contribution, Finding, FindingActivity};
+use crate::event::{AgentType, Outcome};
+use serde_json::{json, Map, Value};
+
+pub const OCSF_VERSION: &str = "1.8.0";
+
+/// (severity_id, severity, risk_level_id, risk_level) for a risk score.
+pub fn severity(risk: u8) -> (u8, &'static str, u8, &'static str) {
+    match risk {
+        90..=100 => (5, "Critical", 4, "Critical"),
+        75..=89 => (4, "High", 3, "High"),
+        50..=74 => (3, "Medium", 2, "Medium"),
+        25..=49 => (2, "Low", 1, "Low"),
+        _ => (1, "Informational", 0, "Info"),
+    }
+}
+
+fn user_type(t: AgentType) -> (u8, &'static str) {
+    match t {
+        AgentType::Human => (1, "User"),
+        AgentType::Unknown => (0, "Unknown"),
+        _ => (4, "Service"),
+    }
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn describe(c: &Contribution) -> String {
+    let f = c.feature;
+    match &c.value {
+        Some(v) => format!("{} `{}` ({:.1} bits)", f.name(), v, c.surprise),
+        None => format!(
+            "{} {} {} vs baseline {} ({:.1} bits)",
+            f.name(),
+            fmt_num(c.observed),
+            f.unit(),
+            fmt_num(c.expected),
+            c.surprise
+        ),
+    }
+}
+
+pub fn detection_finding(f: &Finding) -> Value {
+    let (activity_id, activity_name) = match f.activity {
+        FindingActivity::Create => (1, "Create"),
+        FindingActivity::Update => (2, "Update"),
+    };
+    let (severity_id, severity_name, risk_level_id, risk_level) = severity(f.risk);
+    let (user_type_id, user_type_name) = user_type(f.agent_type);
+    let explanation: Vec<String> = f.contributions.iter().map(describe).collect();
+    let message = format!(
+        "{} ({}) deviates from its baseline: {}",
+        f.agent_id,
+        f.agent_type.as_str(),
+        explanation.join("; ")
+    );
+    let title = match f.contributions.first() {
+        Some(c) => format!(
+            "Anomalous {} by non-human identity",
+            c.feature.name().replace('_', " ")
+        ),
+        None => "Anomalous behaviour by non-human identity".to_string(),
+    };
+    let obs = |p: &str, v: f64| json!({"observation_parameter": p, "observation_type": "Behavioral Analysis", "observations": [{"value": fmt_num(v)}]});
+    let anomaly_analyses: Vec<Value> = f
+        .contributions
+        .iter()
+        .map(|c| {
+            let param = format!("{}[{}]", c.feature.name(), c.feature.unit());
+            let mut anomaly = obs(&param, c.observed);
+            if let Some(v) = &c.value {
+                anomaly["observed_pattern"] = json!(v);
+            }
+            json!({
+                "analysis_targets": [{"name": f.agent_id, "type": "Non-Human Identity"}],
+                "anomalies": [anomaly],
+                "baselines": [obs(&param, c.expected)],
+            })
+        })
+        .collect();
+    let ev = &f.trigger;
+    let mut user = json!({"uid": f.agent_id, "name": f.agent_id, "type_id": user_type_id, "type": user_type_name});
+    if let Some(s) = &f.session_id {
+        user["credential_uid"] = json!(s);
+    }
+    let mut actor = json!({"user": user});
+    if let Some(p) = &ev.parent_id {
+        actor["invoked_by"] = json!(p);
+    }
+    let (service, operation) = match ev.action.split_once(':') {
+        Some((svc, op)) if !svc.contains(' ') => (Some(svc), op),
+        _ => (None, ev.action.as_str()),
+    };
+    let mut api = json!({"operation": operation});
+    if let Some(svc) = service {
+        api["service"] = json!({"name": svc});
+    }
+    if let Some(id) = &ev.event_id {
+        api["request"] = json!({"uid": id});
+    }
+    let mut evidence = json!({"actor": actor, "api": api});
+    let mut src = Map::new();
+    if let Some(ip) = &ev.src_ip {
+        // OCSF `ip` is an IP address type; text that is not an address goes to `hostname`.
+        if ip.parse::<std::net::IpAddr>().is_ok() {
+            src.insert("ip".into(), json!(ip));
+        } else {
+            src.insert("hostname".into(), json!(ip));
+        }
+    }
+    if !src.is_empty() {
+        evidence["src_endpoint"] = Value::Object(src);
+    }
+    if let Some(ua) = &ev.user_agent {
+        evidence["http_request"] = json!({"user_agent": ua});
+    }
+    if let Some(r) = &ev.resource {
+        evidence["resources"] = json!([{"uid": r}]);
+    }
+    let mut data = Map::new();
+    data.insert(
+        "outcome".into(),
+        json!(match ev.outcome {
+            Outcome::Success => "success",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }),
+    );
+    if let Some(extra) = ev
+        .extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<Value>(e).ok())
+    {
+        data.insert("extra".into(), extra);
+    }
+    evidence["data"] = Value::Object(data);
+
+    let related: Vec<Value> = f
+        .related_event_ids
+        .iter()
+        .map(|id| json!({"uid": id}))
+        .collect();
+    let mut metadata = json!({
+        "version": OCSF_VERSION,
+        "product": {"name": "Warden", "vendor_name": "Warden", "version": env!("CARGO_PKG_VERSION"), "uid": "warden"},
+        "uid": format!("{}:{}", f.uid, f.seq),
+        "correlation_uid": f.uid,
+        "log_name": "warden.findings",
+    });
+    if let Some(t) = &f.tenant {
+        metadata["tenant_uid"] = json!(t);
+    }
+    let mut out = json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": 200400 + activity_id,
+        "type_name": format!("Detection Finding: {activity_name}"),
+        "severity_id": severity_id,
+        "severity": severity_name,
+        "status_id": if f.activity == FindingActivity::Create { 1 } else { 2 },
+        "status": if f.activity == FindingActivity::Create { "New" } else { "In Progress" },
+        "time": f.time_ms,
+        "risk_score": f.risk,
+        "risk_level_id": risk_level_id,
+        "risk_level": risk_level,
+        "message": message,
+        "metadata": metadata,
+        "finding_info": {
+            "uid": f.uid,
+            "title": title,
+            "desc": message,
+            "types": ["Behavioral Anomaly"],
+            "analytic": {
+                "type_id": 2,
+                "type": "Behavioral",
+                "uid": f.contributions.first().map_or("warden", |c| c.feature.name()),
+                "name": format!("warden behavioural baseline: {}", f.contributions.iter().map(|c| c.feature.name()).collect::<Vec<_>>().join("+")),
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "first_seen_time": f.first_seen_ms,
+            "last_seen_time": f.time_ms,
+            "related_events_count": related.len(),
+            "related_events": related,
+        },
+        "evidences": [evidence],
+        "anomaly_analyses": anomaly_analyses,
+        "unmapped": {"cohort": f.cohort},
+    });
+    if f.activity == FindingActivity::Create {
+        out["is_alert"] = json!(true);
+    }
+    out
+}

@@ -1,0 +1,331 @@
+//! Per-agent state and the table that holds it under a memory cap.
+
+use super::session::SessionSlots;
+use super::stats::{Bloom1k, DistinctWindow, Ewm};
+use crate::event::AgentType;
+use rustc_hash::FxHashMap;
+
+/// Everything Warden remembers about one agent: decayed counters (forward
+/// decay: idle agents cost nothing), baselines, a seen-values filter and an
+/// hour-of-week profile. About 1 KiB; see `tests::state_is_small`.
+#[derive(Debug, Clone)]
+pub struct AgentState {
+    pub cohort: u32,
+    pub agent_type: AgentType,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub events: u32,
+    // decayed counters
+    pub c1m: f32,
+    pub c15m: f32,
+    pub c10m_total: f32,
+    pub c10m_failed: f32,
+    pub bytes5m: f32,
+    pub bytes2h: f32,
+    // baselines of the log of those counters
+    pub rate1: Ewm,
+    pub rate15: Ewm,
+    pub distinct: Ewm,
+    pub bytes_s: Ewm,
+    pub bytes_l: Ewm,
+    /// Calls per minute, for how bursty the agent is.
+    pub minutes: MinuteCounts,
+    pub fail_share: f32,
+    // seasonality
+    pub hour_idx: i64,
+    pub hour_count: u32,
+    /// Calls of this hour that were flagged (risk at finding level): they
+    /// are left out of the seasonal count and profile, so Warden does not
+    /// learn from, or keep re-alerting on, what it already flagged.
+    pub hour_flagged: u32,
+    /// Calls per hour-of-week slot (slot 0 = Monday 00:00 UTC), halved-in on revisit.
+    pub profile: [u16; 168],
+    // novelty
+    pub seen: Bloom1k,
+    /// Decayed rarity bits per novelty kind (see `detect::NOVELTY_KINDS`).
+    pub novelty: [f32; 5],
+    /// Decayed calls and adoptions of new values (the agent's own novelty rate).
+    pub own_calls: f32,
+    pub own_adoptions: f32,
+    pub own_sensitive: f32,
+    pub actions_win: DistinctWindow,
+    pub families_win: DistinctWindow,
+    pub sessions: SessionSlots,
+    /// Ids of recent events that stood out, kept only while there are any.
+    pub notable: Option<Box<Notable>>,
+}
+
+impl AgentState {
+    pub fn new(cohort: u32, agent_type: AgentType, ts: i64) -> Self {
+        AgentState {
+            cohort,
+            agent_type,
+            first_ts: ts,
+            last_ts: ts,
+            events: 0,
+            c1m: 0.0,
+            c15m: 0.0,
+            c10m_total: 0.0,
+            c10m_failed: 0.0,
+            bytes5m: 0.0,
+            bytes2h: 0.0,
+            rate1: Ewm::default(),
+            rate15: Ewm::default(),
+            distinct: Ewm::default(),
+            bytes_s: Ewm::default(),
+            bytes_l: Ewm::default(),
+            minutes: MinuteCounts::default(),
+            fail_share: 0.0,
+            hour_idx: ts.div_euclid(3_600_000),
+            hour_count: 0,
+            hour_flagged: 0,
+            profile: [0; 168],
+            seen: Bloom1k::default(),
+            novelty: [0.0; 5],
+            own_calls: 0.0,
+            own_adoptions: 0.0,
+            own_sensitive: 0.0,
+            actions_win: DistinctWindow::default(),
+            families_win: DistinctWindow::default(),
+            sessions: SessionSlots::default(),
+            notable: None,
+        }
+    }
+
+    /// Takes a call that reached finding level back out of the seasonal
+    /// count and the volume counters: Warden does not learn from, or keep
+    /// re-alerting on, what it already flagged (an exfiltration's bytes would
+    /// otherwise keep the two-hour counter high long after it stopped).
+    pub fn forget_flagged(&mut self, row: &crate::event::CallRow<'_>) {
+        if row.ts_ms.div_euclid(3_600_000) == self.hour_idx {
+            self.hour_flagged += 1;
+        }
+        let b = row.bytes_out.unwrap_or(0) as f32;
+        self.bytes5m = (self.bytes5m - b).max(0.0);
+        self.bytes2h = (self.bytes2h - b).max(0.0);
+    }
+
+    /// Bytes this agent holds, including its heap parts.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .notable
+                .as_ref()
+                .map_or(0, |n| std::mem::size_of::<Notable>() + n.heap_bytes())
+    }
+}
+
+/// Exponentially weighted mean and second moment of calls per minute (idle
+/// minutes included), giving the index of dispersion var/mean.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinuteCounts {
+    minute: i64,
+    count: u32,
+    mean: f32,
+    sq: f32,
+    folded: u32,
+}
+
+impl MinuteCounts {
+    /// About a day of minutes.
+    const ALPHA: f32 = 1.0 / 1440.0;
+
+    fn fold(&mut self, x: f32) {
+        let a = Self::ALPHA.max(1.0 / (self.folded as f32 + 1.0));
+        self.mean += a * (x - self.mean);
+        self.sq += a * (x * x - self.sq);
+        self.folded = self.folded.saturating_add(1);
+    }
+
+    pub fn observe(&mut self, ts: i64) {
+        let m = ts.div_euclid(60_000);
+        if self.folded == 0 && self.count == 0 {
+            self.minute = m;
+        }
+        if m > self.minute {
+            self.fold(self.count as f32);
+            // Idle minutes in between count as zeros (a day of them at most).
+            for _ in 0..(m - self.minute - 1).min(1440) {
+                self.fold(0.0);
+            }
+            self.minute = m;
+            self.count = 0;
+        }
+        self.count += 1;
+    }
+
+    /// var / mean of calls per minute; 1 until known.
+    pub fn dispersion(&self) -> f32 {
+        if self.folded < 60 || self.mean <= 0.0 {
+            return 1.0;
+        }
+        ((self.sq - self.mean * self.mean) / self.mean).max(1.0)
+    }
+}
+
+/// Ring of the last few event ids that had a notable surprise: the evidence
+/// a finding cites.
+#[derive(Debug, Clone, Default)]
+pub struct Notable {
+    pub ids: Vec<(i64, Box<str>)>,
+}
+
+const NOTABLE_KEEP: usize = 12;
+/// Evidence older than this is forgotten (and the ring freed).
+pub const NOTABLE_TTL_MS: i64 = 2 * 3_600_000;
+
+impl Notable {
+    pub fn push(&mut self, ts: i64, id: &str) {
+        if self.ids.len() == NOTABLE_KEEP {
+            self.ids.remove(0);
+        }
+        self.ids.push((ts, id.into()));
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.ids.capacity() * std::mem::size_of::<(i64, Box<str>)>()
+            + self.ids.iter().map(|(_, s)| s.len()).sum::<usize>()
+    }
+}
+
+/// Agents by id, dense indices, a cap and least-recently-seen eviction.
+#[derive(Debug)]
+pub struct AgentTable {
+    index: FxHashMap<Box<str>, u32>,
+    ids: Vec<Box<str>>,
+    states: Vec<AgentState>,
+    free: Vec<u32>,
+    cap: usize,
+    pub evicted: u64,
+}
+
+impl AgentTable {
+    pub fn new(cap: usize) -> Self {
+        AgentTable {
+            index: FxHashMap::default(),
+            ids: Vec::new(),
+            states: Vec::new(),
+            free: Vec::new(),
+            cap,
+            evicted: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn lookup(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Inserts a new agent, evicting the least recently seen eighth of the
+    /// table first when it is full. Returns the new index and the evicted ones.
+    pub fn insert(&mut self, id: &str, state: AgentState, evicted: &mut Vec<u32>) -> u32 {
+        if self.index.len() >= self.cap {
+            self.evict_oldest(evicted);
+        }
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.ids[i as usize] = id.into();
+                self.states[i as usize] = state;
+                i
+            }
+            None => {
+                self.ids.push(id.into());
+                self.states.push(state);
+                (self.states.len() - 1) as u32
+            }
+        };
+        self.index.insert(id.into(), idx);
+        idx
+    }
+
+    fn evict_oldest(&mut self, evicted: &mut Vec<u32>) {
+        let mut live: Vec<(i64, u32)> = self
+            .index
+            .values()
+            .map(|&i| (self.states[i as usize].last_ts, i))
+            .collect();
+        let n = (self.cap / 8).max(1).min(live.len());
+        live.select_nth_unstable(n - 1);
+        for &(_, i) in &live[..n] {
+            let id = std::mem::take(&mut self.ids[i as usize]);
+            self.index.remove(&id);
+            self.states[i as usize].notable = None;
+            self.free.push(i);
+            evicted.push(i);
+        }
+        self.evicted += n as u64;
+    }
+
+    pub fn state(&mut self, idx: u32) -> &mut AgentState {
+        &mut self.states[idx as usize]
+    }
+
+    pub fn id(&self, idx: u32) -> &str {
+        &self.ids[idx as usize]
+    }
+
+    /// Bytes of agent state held now (states, ids and index entries).
+    pub fn state_bytes(&self) -> usize {
+        self.index
+            .iter()
+            .map(|(k, &i)| {
+                self.states[i as usize].footprint()
+                    + 2 * k.len()
+                    + 2 * std::mem::size_of::<Box<str>>()
+                    + 4
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_is_small() {
+        let size = std::mem::size_of::<AgentState>();
+        assert!(size <= 1280, "AgentState is {size} bytes");
+    }
+
+    #[test]
+    fn dispersion_separates_poisson_from_bursts() {
+        // One call a minute, every minute: not bursty.
+        let mut steady = MinuteCounts::default();
+        for i in 0..2000 {
+            steady.observe(i * 60_000 + 5);
+        }
+        assert!(steady.dispersion() < 1.1, "{}", steady.dispersion());
+        // Twenty calls in one minute, then 19 idle minutes.
+        let mut bursty = MinuteCounts::default();
+        for b in 0..100 {
+            for k in 0..20 {
+                bursty.observe(b * 20 * 60_000 + k * 1000);
+            }
+        }
+        assert!(bursty.dispersion() > 15.0, "{}", bursty.dispersion());
+    }
+
+    #[test]
+    fn eviction_keeps_recent_agents_and_admits_new_ones() {
+        let mut t = AgentTable::new(16);
+        let mut ev = Vec::new();
+        for i in 0..16 {
+            t.insert(
+                &format!("a{i}"),
+                AgentState::new(0, AgentType::Unknown, i),
+                &mut ev,
+            );
+        }
+        assert!(ev.is_empty());
+        t.insert("new", AgentState::new(0, AgentType::Unknown, 100), &mut ev);
+        assert_eq!(ev.len(), 2);
+        assert!(t.lookup("a0").is_none() && t.lookup("a1").is_none());
+        assert!(t.lookup("a15").is_some() && t.lookup("new").is_some());
+        assert_eq!(t.len(), 15);
+        assert_eq!(t.evicted, 2);
+    }
+}

@@ -1,0 +1,304 @@
+//! Cohorts: an agent's peers (same tenant and agent type by default). They
+//! answer "how rare is this value among my peers" for novelty, give a brand-new
+//! agent a baseline from its first call, and tell a team-wide surge (a deploy)
+//! from one agent's burst.
+
+use super::stats::{decay, Ewm};
+use crate::event::AgentType;
+use rustc_hash::FxHashMap;
+
+/// Kinds of values tracked for novelty (action, resource family, network,
+/// user agent, parent, and sensitive action), in the order `detect` uses.
+/// Sensitive actions have their own adoption rate: peers adopting new
+/// everyday tools says little about how often they adopt new IAM calls.
+pub const NOVELTY_KINDS: usize = 6;
+pub const SENSITIVE_KIND: usize = 5;
+/// Adoption counts and cohort event counts forget with this time constant,
+/// so the burst of "everything is new" at start-up fades within days.
+const ADOPTION_TAU_MS: f32 = 24.0 * 3_600_000.0;
+/// A value held by fewer than this share of the cohort is rare.
+const RARE_SHARE: f32 = 0.2;
+
+/// How unusual a value is among the peers of an agent that uses it for the
+/// first time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rarity {
+    /// No peer has used it (and it is not common elsewhere for this agent type).
+    CohortNew = 0,
+    /// Few peers use it.
+    CohortRare = 1,
+    /// Many peers use it: not evidence of anything.
+    Common = 2,
+}
+
+/// The answer to "how surprising is it that this agent adopted this value".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Novelty {
+    pub class: Rarity,
+    /// -log10 of the cohort's recent per-call rate of adoptions of this class.
+    pub bits: f32,
+    pub holders: u32,
+    pub agents: u32,
+    /// The adoption counter this incremented, if any: (kind, class).
+    pub recorded: Option<(usize, usize)>,
+}
+
+/// Cap on distinct values remembered per cohort. Past it new values are not
+/// counted (they read as rare), which errs towards alerting, never hiding.
+const MAX_VALUES_PER_COHORT: usize = 1 << 16;
+/// Baseline families a cohort keeps priors for (see `Prior`).
+pub const PRIOR_COUNT: usize = 5;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Prior {
+    Rate1m = 0,
+    Rate15m = 1,
+    Distinct = 2,
+    BytesShort = 3,
+    BytesLong = 4,
+}
+
+#[derive(Debug, Default)]
+struct Prevalence {
+    agents: u32,
+    first_ts: Option<i64>,
+    /// value fingerprint -> number of agents that have used it
+    values: FxHashMap<u64, u32>,
+}
+
+impl Prevalence {
+    fn adopt(&mut self, fp: u64) {
+        if let Some(n) = self.values.get_mut(&fp) {
+            *n += 1;
+        } else if self.values.len() < MAX_VALUES_PER_COHORT {
+            self.values.insert(fp, 1);
+        }
+    }
+
+    fn holders(&self, fp: u64) -> u32 {
+        self.values.get(&fp).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug)]
+pub struct Cohort {
+    pub key: Box<str>,
+    prevalence: Prevalence,
+    /// Mean baselines of member agents: a new agent starts from these.
+    pub priors: [Ewm; PRIOR_COUNT],
+    /// Whole-cohort call rate (15 min decayed count) and its baseline.
+    activity: f32,
+    last_ts: i64,
+    activity_base: Ewm,
+    /// Decayed calls, and decayed adoptions per novelty kind and rarity class.
+    events: f32,
+    adoptions: [[f32; 2]; NOVELTY_KINDS],
+}
+
+impl Cohort {
+    /// Log-rate excess of the cohort right now, leaving out `own` (the
+    /// asking agent's share of the recent activity): one agent's burst is not
+    /// a team-wide surge, however quiet its peers are. 0 when not surging.
+    pub fn surge(&self, own: f32) -> f32 {
+        if self.activity_base.n < 200 {
+            return 0.0;
+        }
+        let others = (self.activity - own).max(0.0);
+        ((1.0 + others).ln() - self.activity_base.mean).max(0.0)
+    }
+}
+
+/// All cohorts plus a per-agent-type global prevalence used to shrink small
+/// cohorts' estimates.
+#[derive(Debug, Default)]
+pub struct Cohorts {
+    index: FxHashMap<Box<str>, u32>,
+    list: Vec<Cohort>,
+    global: FxHashMap<u8, Prevalence>,
+}
+
+impl Cohorts {
+    pub fn intern(&mut self, key: &str) -> u32 {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(Cohort {
+            key: key.into(),
+            prevalence: Prevalence::default(),
+            priors: [Ewm::default(); PRIOR_COUNT],
+            activity: 0.0,
+            last_ts: i64::MIN,
+            activity_base: Ewm::default(),
+            events: 0.0,
+            adoptions: [[0.0; 2]; NOVELTY_KINDS],
+        });
+        self.index.insert(key.into(), i);
+        i
+    }
+
+    pub fn get(&self, i: u32) -> &Cohort {
+        &self.list[i as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn add_agent(&mut self, cohort: u32, agent_type: AgentType, ts: i64) {
+        let c = &mut self.list[cohort as usize].prevalence;
+        c.agents += 1;
+        c.first_ts.get_or_insert(ts);
+        let g = self.global.entry(agent_type as u8).or_default();
+        g.agents += 1;
+        g.first_ts.get_or_insert(ts);
+    }
+
+    /// Classifies a value an agent of `cohort` uses for the first time, scores
+    /// it by how often such adoptions happen in this cohort per call, and
+    /// records the adoption. The rate is learned, so start-up (when every
+    /// value is new to everyone) calibrates itself instead of alerting.
+    pub fn adopt(&mut self, cohort: u32, agent_type: AgentType, kind: usize, fp: u64) -> Novelty {
+        let g = self.global.entry(agent_type as u8).or_default();
+        let g_share = if g.agents > 0 {
+            g.holders(fp) as f32 / g.agents as f32
+        } else {
+            0.0
+        };
+        g.adopt(fp);
+        let c = &mut self.list[cohort as usize];
+        let holders = c.prevalence.holders(fp);
+        let agents = c.prevalence.agents.max(1);
+        let share = holders as f32 / agents as f32;
+        let class = if holders == 0 && g_share < RARE_SHARE {
+            Rarity::CohortNew
+        } else if share < RARE_SHARE && g_share < 2.0 * RARE_SHARE {
+            Rarity::CohortRare
+        } else {
+            Rarity::Common
+        };
+        c.prevalence.adopt(fp);
+        let mut recorded = None;
+        let bits = match class {
+            Rarity::Common => 0.0,
+            _ => {
+                let k = class as usize;
+                let p = (c.adoptions[kind][k] + 0.5) / (c.events + 20.0);
+                c.adoptions[kind][k] += 1.0;
+                recorded = Some((kind, k));
+                -p.min(1.0).log10()
+            }
+        };
+        Novelty {
+            class,
+            bits,
+            holders,
+            agents,
+            recorded,
+        }
+    }
+
+    /// Takes back adoptions made by a call that was flagged: attacks must not
+    /// teach a cohort that adopting new sensitive calls is normal.
+    pub fn forget_adoptions(&mut self, cohort: u32, recorded: &[(usize, usize)]) {
+        let c = &mut self.list[cohort as usize];
+        for &(kind, class) in recorded {
+            c.adoptions[kind][class] = (c.adoptions[kind][class] - 1.0).max(0.0);
+        }
+    }
+
+    /// Folds one event into the cohort's activity.
+    pub fn observe(&mut self, cohort: u32, ts: i64) {
+        let c = &mut self.list[cohort as usize];
+        let dt = if c.last_ts == i64::MIN {
+            0
+        } else {
+            ts - c.last_ts
+        };
+        c.activity = c.activity * decay(dt, 900_000.0) + 1.0;
+        let d = decay(dt, ADOPTION_TAU_MS);
+        c.events = c.events * d + 1.0;
+        for k in c.adoptions.iter_mut() {
+            k[0] *= d;
+            k[1] *= d;
+        }
+        if ts > c.last_ts {
+            c.last_ts = ts;
+        }
+        let alpha = (1.0 - decay(dt, 6.0 * 3_600_000.0)).clamp(0.000_05, 0.05);
+        c.activity_base.update((1.0 + c.activity).ln(), alpha, 0.1);
+    }
+
+    pub fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {
+        self.list[cohort as usize].priors[which as usize].update(agent_mean, 0.05, 0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn adoptions_are_classified_by_peer_share() {
+        let mut c = Cohorts::default();
+        let k = c.intern("t1|ai_agent");
+        for _ in 0..30 {
+            c.add_agent(k, AgentType::AiAgent, 0);
+        }
+        let first = c.adopt(k, AgentType::AiAgent, 0, 7);
+        assert_eq!(first.class, Rarity::CohortNew);
+        let second = c.adopt(k, AgentType::AiAgent, 0, 7);
+        assert_eq!((second.class, second.holders), (Rarity::CohortRare, 1));
+        for _ in 0..10 {
+            c.adopt(k, AgentType::AiAgent, 0, 7);
+        }
+        let late = c.adopt(k, AgentType::AiAgent, 0, 7);
+        assert_eq!(late.class, Rarity::Common);
+        assert_eq!(late.bits, 0.0);
+    }
+
+    #[test]
+    fn start_up_calibrates_itself_and_a_mature_cohort_finds_new_values_rare() {
+        let mut c = Cohorts::default();
+        let k = c.intern("t|workload");
+        c.add_agent(k, AgentType::Workload, 0);
+        // At start-up, every call adopts something: adoptions are not rare.
+        let mut ts = 0;
+        let mut last = 0.0;
+        for v in 0..20u64 {
+            ts += 1000;
+            c.observe(k, ts);
+            last = c.adopt(k, AgentType::Workload, 0, v).bits;
+        }
+        assert!(last < 0.5, "start-up adoption scored {last} bits");
+        // A day of calls with nothing new, then one new value.
+        for _ in 0..50_000 {
+            ts += 2000;
+            c.observe(k, ts);
+        }
+        let novel = c.adopt(k, AgentType::Workload, 0, 999).bits;
+        assert!(novel > 3.5, "{novel}");
+    }
+
+    #[test]
+    fn surge_shows_a_team_wide_burst() {
+        let mut c = Cohorts::default();
+        let k = c.intern("t|workload");
+        let mut ts = 0;
+        for _ in 0..5000 {
+            ts += 1000; // one call a second across the cohort
+            c.observe(k, ts);
+        }
+        assert!(c.get(k).surge(0.0) < 0.3);
+        for _ in 0..3000 {
+            ts += 200; // five a second for 10 minutes
+            c.observe(k, ts);
+        }
+        assert!(c.get(k).surge(0.0) > 1.0, "{}", c.get(k).surge(0.0));
+        // The same burst from a single agent is not a surge of its peers.
+        let own = c.get(k).activity;
+        assert_eq!(c.get(k).surge(own), 0.0);
+    }
+}

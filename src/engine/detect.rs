@@ -1,0 +1,506 @@
+//! The detectors: one pass over an event updates the agent's baselines and
+//! yields a surprise per feature. Each surprise is -log10 of a tail
+//! probability under the agent's own baseline (or its cohort's, at cold start).
+
+use super::agent::{AgentState, Notable, NOTABLE_TTL_MS};
+use super::cohort::{Cohorts, Prior, SENSITIVE_KIND};
+use super::features::{Feature, Signals};
+use super::session::{network_of, ua_family};
+use super::stats::{
+    decay, fingerprint, neg_binomial_surprise, normal_surprise, poisson_surprise, Ewm,
+};
+use crate::config::DetectorConfig;
+use crate::event::{CallRow, Outcome};
+
+const MIN: f32 = 60_000.0;
+const HOUR_MS: i64 = 3_600_000;
+/// Weight of one event in the agent's baselines (after the first 500, which
+/// are averaged plainly). Baselines are event-weighted on purpose: they model
+/// the counters as seen at the agent's own calls, which is where they are
+/// scored; weighting by elapsed time would let the first call after every
+/// idle gap dominate.
+const BASELINE_ALPHA: f32 = 0.002;
+
+/// Novelty kinds, in the order of `AgentState::novelty`.
+const NOVELTY_KINDS: [(Feature, u8, f32); 5] = [
+    (Feature::NovelAction, 10, 1.0),
+    (Feature::NovelResource, 11, 0.5),
+    (Feature::NovelNetwork, 12, 1.0),
+    (Feature::NovelUserAgent, 13, 0.7),
+    (Feature::NovelParent, 14, 1.2),
+];
+/// Novelty evidence of one kind adds up over this time constant, so a few
+/// new sensitive tools used slowly over an hour still build up.
+const NOVELTY_TAU_MS: f32 = 3.0 * 3_600_000.0;
+/// Most confidence the seasonal rate estimate may have (Gamma shape).
+const SEASONAL_MAX_SHAPE: f32 = 8.0;
+/// How long a new agent is treated as settling in (see `novelty`).
+const SETTLING_MS: i64 = 24 * HOUR_MS;
+/// Memory of an agent's own rate of adopting new values.
+const OWN_ADOPTION_TAU_MS: f32 = 6.0 * 3_600_000.0;
+
+/// Stateless scoring rules built from the config; the state is the agent's.
+pub struct Detectors {
+    sensitive: Vec<String>,
+    distinct_window_ms: i64,
+    rate_min_sd: f32,
+}
+
+/// Resource family: the part of a resource that names a place rather than one
+/// object: an ARN up to its first `/`, the first two segments of a path.
+pub fn resource_family(resource: &str) -> &str {
+    if let Some(rest) = resource.strip_prefix('/') {
+        let end = rest
+            .match_indices('/')
+            .nth(1)
+            .map_or(rest.len(), |(i, _)| i);
+        return &resource[..end + 1];
+    }
+    match resource.find('/') {
+        Some(i) => &resource[..i],
+        None => resource,
+    }
+}
+
+impl Detectors {
+    pub fn new(cfg: &DetectorConfig) -> Self {
+        Detectors {
+            sensitive: cfg
+                .sensitive_actions
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            distinct_window_ms: cfg.distinct_window_seconds as i64 * 1000,
+            rate_min_sd: cfg.rate_min_sd,
+        }
+    }
+
+    pub fn is_sensitive(&self, action: &str) -> bool {
+        let lower = action.to_ascii_lowercase();
+        self.sensitive.iter().any(|s| lower.contains(s.as_str()))
+    }
+
+    /// Scores `row` against `st` and folds it into `st`.
+    pub fn observe(
+        &self,
+        st: &mut AgentState,
+        cohorts: &mut Cohorts,
+        row: &CallRow,
+        sig: &mut Signals,
+    ) {
+        let ts = row.ts_ms;
+        let first = st.events == 0;
+        if first {
+            self.seed_from_cohort(st, cohorts);
+        }
+        let dt = if first { 0 } else { ts - st.last_ts };
+        if ts > st.last_ts {
+            st.last_ts = ts;
+        }
+        let alpha = BASELINE_ALPHA;
+        cohorts.observe(st.cohort, ts);
+        // Counters first, so the surge can leave this agent's own calls out.
+        st.c1m = st.c1m * decay(dt, MIN) + 1.0;
+        st.c15m = st.c15m * decay(dt, 15.0 * MIN) + 1.0;
+        let surge = cohorts.get(st.cohort).surge(st.c15m);
+
+        self.rate(st, alpha, surge, sig);
+        self.seasonal(st, ts, dt, surge, sig);
+        let ctx_novel = self.novelty(st, cohorts, row, dt, sig);
+        self.distinct(st, row, alpha, sig);
+        self.failures(st, row, dt, sig);
+        self.volume(st, row, dt, alpha, sig);
+        self.session(st, row, ctx_novel, sig);
+
+        st.events = st.events.saturating_add(1);
+        if st.events % 64 == 0 {
+            for (p, e) in [
+                (Prior::Rate1m, st.rate1),
+                (Prior::Rate15m, st.rate15),
+                (Prior::Distinct, st.distinct),
+                (Prior::BytesShort, st.bytes_s),
+                (Prior::BytesLong, st.bytes_l),
+            ] {
+                cohorts.update_prior(st.cohort, p, e.mean);
+            }
+        }
+        self.remember_evidence(st, row, sig);
+    }
+
+    /// Cold start: a new agent's baselines start at its cohort's typical
+    /// member (with few pseudo-samples, so they are wide and adapt fast).
+    fn seed_from_cohort(&self, st: &mut AgentState, cohorts: &Cohorts) {
+        let priors = cohorts.get(st.cohort).priors;
+        let seed = |p: Ewm| {
+            if p.n < 3 {
+                Ewm::default()
+            } else {
+                Ewm {
+                    mean: p.mean,
+                    var: p.var.max(0.25),
+                    n: 5,
+                }
+            }
+        };
+        st.rate1 = seed(priors[Prior::Rate1m as usize]);
+        st.rate15 = seed(priors[Prior::Rate15m as usize]);
+        st.distinct = seed(priors[Prior::Distinct as usize]);
+        st.bytes_s = seed(priors[Prior::BytesShort as usize]);
+        st.bytes_l = seed(priors[Prior::BytesLong as usize]);
+    }
+
+    fn rate(&self, st: &mut AgentState, alpha: f32, surge: f32, sig: &mut Signals) {
+        let sd = self.rate_min_sd;
+        for (f, count, base) in [
+            (Feature::Rate1m, st.c1m, &mut st.rate1),
+            (Feature::Rate15m, st.c15m, &mut st.rate15),
+        ] {
+            let x = (1.0 + count).ln();
+            let z = base.z(x - surge, sd, 0.5);
+            sig.set(
+                f,
+                normal_surprise(z),
+                count as f64,
+                (base.mean.exp() - 1.0) as f64,
+            );
+            base.update(x, alpha, sd);
+        }
+    }
+
+    /// Calls so far in this clock hour against the agent's hour-of-week
+    /// profile (falling back to the same hour on earlier days of the same
+    /// kind, weekday or weekend, while less than a week is known).
+    ///
+    /// Calls come in bursts (an LLM task, a cron run), so the count is
+    /// modelled as compound: bursts of the agent's typical size B arriving
+    /// at a rate learned from the profile (negative binomial predictive, wide
+    /// while few days are known). The surprise is the tail of the number of
+    /// bursts.
+    fn seasonal(&self, st: &mut AgentState, ts: i64, dt: i64, surge: f32, sig: &mut Signals) {
+        let hour = ts.div_euclid(HOUR_MS);
+        if hour > st.hour_idx {
+            let from = st.hour_idx.max(hour - 168);
+            for h in from..hour {
+                let count = if h == st.hour_idx {
+                    st.hour_count - st.hour_flagged.min(st.hour_count)
+                } else {
+                    0
+                };
+                let slot = &mut st.profile[hour_of_week(h)];
+                let full_week_known = h - 168 > st.first_ts.div_euclid(HOUR_MS);
+                let c = count.min(u16::MAX as u32) as u16;
+                *slot = if full_week_known {
+                    ((*slot as u32 + c as u32) / 2) as u16
+                } else {
+                    c
+                };
+            }
+            st.hour_idx = hour;
+            st.hour_count = 0;
+            st.hour_flagged = 0;
+        }
+        if hour == st.hour_idx {
+            st.hour_count += 1;
+        }
+        let _ = dt;
+        st.minutes.observe(ts);
+        if let Some((sum, days)) = expected_calls(st, hour) {
+            // Burst size: the index of dispersion of per-minute counts (1 for
+            // Poisson traffic, about the task size for an LLM agent).
+            let b = st.minutes.dispersion().clamp(1.0, 30.0);
+            // Gamma prior on this hour's burst rate: a tenth of the agent's
+            // all-hours average, worth a quarter of a day of evidence; updated
+            // by the bursts seen in this hour on the known days.
+            let hours_alive = ((ts - st.first_ts) as f32 / HOUR_MS as f32).max(1.0);
+            let overall = st.events as f32 / b / hours_alive;
+            let (a0, b0) = (0.25 * 0.1 * overall, 0.25);
+            // Capped: however many days are known, an hour's rate varies
+            // from day to day (a shape of 8 is about 35 % of spread).
+            let shape = (a0 + sum / b).min(SEASONAL_MAX_SHAPE);
+            let rate = shape / ((a0 + sum / b) / (b0 + days as f32));
+            // A team-wide surge (a deploy) raises everyone's hour alike.
+            let n = st.hour_count.saturating_sub(st.hour_flagged) as f32;
+            let s =
+                neg_binomial_surprise((n / surge.exp() / b).floor(), shape / rate, shape.max(0.05));
+            sig.set(
+                Feature::SeasonalHour,
+                s,
+                n as f64,
+                (sum / days as f32) as f64,
+            );
+        }
+    }
+
+    /// First use of a value by this agent, weighted by how rare it is among
+    /// the agent's peers. Returns whether the caller's context (network or
+    /// user agent) is unfamiliar.
+    fn novelty(
+        &self,
+        st: &mut AgentState,
+        cohorts: &mut Cohorts,
+        row: &CallRow,
+        dt: i64,
+        sig: &mut Signals,
+    ) -> bool {
+        let d = decay(dt, NOVELTY_TAU_MS);
+        let family = row.resource.map(resource_family);
+        let network = row.src_ip.map(network_of);
+        let ua = row.user_agent.map(ua_family);
+        let values: [Option<&str>; 5] = [
+            Some(row.action),
+            family,
+            network.as_deref(),
+            ua,
+            row.parent_id,
+        ];
+        let mut ctx_novel = false;
+        let mut adopted = false;
+        let mut sensitive_adopted = false;
+        let d_own = decay(dt, OWN_ADOPTION_TAU_MS);
+        st.own_calls *= d_own;
+        st.own_adoptions *= d_own;
+        st.own_sensitive *= d_own;
+        for (k, ((feature, kind, weight), value)) in NOVELTY_KINDS.iter().zip(values).enumerate() {
+            st.novelty[k] *= d;
+            let mut fresh = None;
+            if let Some(v) = value {
+                let fp = fingerprint(*kind, v);
+                if st.seen.insert(fp) {
+                    let sensitive = *feature == Feature::NovelAction && self.is_sensitive(v);
+                    let kind_idx = if sensitive { SENSITIVE_KIND } else { k };
+                    let n = cohorts.adopt(st.cohort, st.agent_type, kind_idx, fp);
+                    sig.adoptions.extend(n.recorded);
+                    // An agent that is still settling in adopts values all the
+                    // time: in its first day an adoption is only as surprising
+                    // as the rarer of the cohort's and its own recent adoption
+                    // rates allows. Afterwards its own rate is not used: a
+                    // settled agent that starts adopting is the signal.
+                    let own_count = if sensitive {
+                        st.own_sensitive
+                    } else {
+                        st.own_adoptions
+                    };
+                    let settling = row.ts_ms - st.first_ts < SETTLING_MS;
+                    let own = if settling {
+                        -((own_count + 0.02) / (st.own_calls + 1.0)).min(1.0).log10()
+                    } else {
+                        f32::INFINITY
+                    };
+                    adopted = true;
+                    sensitive_adopted |= sensitive;
+                    let b = n.bits.min(own) * weight;
+                    if b > 0.0 {
+                        st.novelty[k] += b;
+                        fresh = Some(v);
+                    }
+                }
+            }
+            if matches!(feature, Feature::NovelNetwork | Feature::NovelUserAgent)
+                && (fresh.is_some() || st.novelty[k] > 0.5)
+            {
+                ctx_novel = true;
+            }
+            // Recent novelty counts only on a call that brings a new value
+            // itself: lingering evidence must not re-trigger on ordinary calls.
+            let acc = st.novelty[k];
+            if fresh.is_some() {
+                sig.set(*feature, acc, acc as f64, 0.0);
+            }
+            sig.novel_value[feature.index()] = fresh.map(Into::into);
+        }
+        st.own_calls += 1.0;
+        if adopted {
+            st.own_adoptions += 1.0;
+        }
+        if sensitive_adopted {
+            st.own_sensitive += 1.0;
+        }
+        ctx_novel
+    }
+
+    /// Distinct actions plus distinct resource families in a short window:
+    /// enumeration touches many of both.
+    fn distinct(&self, st: &mut AgentState, row: &CallRow, alpha: f32, sig: &mut Signals) {
+        let w = self.distinct_window_ms;
+        st.actions_win
+            .insert(fingerprint(10, row.action), row.ts_ms, w);
+        if let Some(r) = row.resource {
+            st.families_win
+                .insert(fingerprint(11, resource_family(r)), row.ts_ms, w);
+        }
+        let n = st.actions_win.estimate() + st.families_win.estimate();
+        let x = (1.0 + n).ln();
+        let z = st.distinct.z(x, 0.3, 0.5);
+        sig.set(
+            Feature::DistinctBurst,
+            normal_surprise(z),
+            n as f64,
+            (st.distinct.mean.exp() - 1.0) as f64,
+        );
+        st.distinct.update(x, alpha, 0.3);
+    }
+
+    /// Denied (and, at lower weight, errored) calls in the last ~10 minutes
+    /// against the agent's usual failure share: a Poisson tail.
+    fn failures(&self, st: &mut AgentState, row: &CallRow, dt: i64, sig: &mut Signals) {
+        let d = decay(dt, 10.0 * MIN);
+        let w = match row.outcome {
+            Outcome::Success => 0.0,
+            Outcome::Denied => 1.0,
+            Outcome::Error => 0.3,
+        };
+        st.c10m_total = st.c10m_total * d + 1.0;
+        st.c10m_failed = st.c10m_failed * d + w;
+        let expected = st.c10m_total * (st.fail_share + 0.02) + 0.5;
+        sig.set(
+            Feature::FailedCalls,
+            poisson_surprise(st.c10m_failed, expected),
+            st.c10m_failed as f64,
+            expected as f64,
+        );
+        st.fail_share += 0.002 * (w - st.fail_share);
+    }
+
+    /// Bytes returned to the caller over 5 minutes and over 2 hours: bulk and
+    /// low-and-slow exfiltration.
+    fn volume(&self, st: &mut AgentState, row: &CallRow, dt: i64, alpha: f32, sig: &mut Signals) {
+        let b = row.bytes_out.unwrap_or(0) as f32;
+        st.bytes5m = st.bytes5m * decay(dt, 5.0 * MIN) + b;
+        st.bytes2h = st.bytes2h * decay(dt, 120.0 * MIN) + b;
+        for (f, total, base, sd) in [
+            (Feature::BytesShort, st.bytes5m, &mut st.bytes_s, 0.8),
+            (Feature::BytesLong, st.bytes2h, &mut st.bytes_l, 0.6),
+        ] {
+            // Payload sizes are heavy-tailed: wide floors, and a wide prior
+            // while the baseline is young.
+            let x = (1.0 + total).ln();
+            let z = base.z(x, sd, 4.0);
+            sig.set(
+                f,
+                normal_surprise(z),
+                total as f64,
+                (base.mean.exp() - 1.0) as f64,
+            );
+            base.update(x, alpha, sd);
+        }
+    }
+
+    fn session(&self, st: &mut AgentState, row: &CallRow, ctx_novel: bool, sig: &mut Signals) {
+        let Some(session) = row.session_id else {
+            return;
+        };
+        let net = row.src_ip.map(network_of);
+        let ctx = (fingerprint(20, net.as_deref().unwrap_or(""))
+            ^ fingerprint(21, row.user_agent.map(ua_family).unwrap_or("")))
+            as u32;
+        let c = st.sessions.observe(
+            fingerprint(22, session) as u32 | 1,
+            ctx,
+            ctx_novel,
+            row.ts_ms,
+        );
+        let per_switch = if c.unfamiliar { 2.5 } else { 0.5 };
+        let cap = if c.unfamiliar { 14.0 } else { 3.0 };
+        let s = (c.switches as f32 * per_switch).min(cap);
+        sig.set(Feature::SessionConcurrency, s, c.switches as f64, 0.0);
+    }
+
+    fn remember_evidence(&self, st: &mut AgentState, row: &CallRow, sig: &Signals) {
+        if let Some(n) = &st.notable {
+            if n.ids
+                .last()
+                .is_some_and(|(t, _)| row.ts_ms - t > NOTABLE_TTL_MS)
+            {
+                st.notable = None;
+            }
+        }
+        if sig.max_surprise() >= 2.0 {
+            let id = match row.event_id {
+                Some(id) => id.to_string(),
+                None => format!("{}@{}", row.agent_id, row.ts_ms),
+            };
+            st.notable
+                .get_or_insert_with(Box::<Notable>::default)
+                .push(row.ts_ms, &id);
+        }
+    }
+}
+
+/// Hour-of-week slot, 0 = Monday 00:00 UTC (the epoch fell on a Thursday).
+fn hour_of_week(hour: i64) -> usize {
+    (hour + 72).rem_euclid(168) as usize
+}
+
+fn is_weekend(hour: i64) -> bool {
+    hour_of_week(hour) >= 120
+}
+
+/// Calls seen around clock hour `h` on earlier, fully observed days:
+/// (sum of calls, number of hour slots), from days of the same kind (weekday or
+/// weekend, by UTC) or from all days, whichever is busier. The busier is the
+/// cautious choice: the agent's own weekend may not fall on UTC's, and only
+/// rises are scored. `None` before a full day is known.
+fn expected_calls(st: &AgentState, h: i64) -> Option<(f32, u32)> {
+    let first_hour = st.first_ts.div_euclid(HOUR_MS);
+    let (mut same, mut same_n, mut any, mut any_n) = (0.0f32, 0, 0.0f32, 0);
+    for j in 1..=7 {
+        // The hour and its two neighbours on day -j: a smoothed profile
+        // triples the evidence and forgives a schedule that drifts an hour.
+        for hh in [h - 24 * j - 1, h - 24 * j, h - 24 * j + 1] {
+            if hh <= first_hour || hh >= st.hour_idx {
+                continue;
+            }
+            let v = st.profile[hour_of_week(hh)] as f32;
+            any += v;
+            any_n += 1;
+            if is_weekend(hh) == is_weekend(h) {
+                same += v;
+                same_n += 1;
+            }
+        }
+    }
+    if same_n > 0 && same / same_n as f32 >= any / any_n as f32 {
+        Some((same, same_n))
+    } else if any_n > 0 {
+        Some((any, any_n))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        assert_eq!(
+            resource_family("arn:aws:s3:::bucket/a/b.csv"),
+            "arn:aws:s3:::bucket"
+        );
+        assert_eq!(
+            resource_family("/v1/customers/123/invoices"),
+            "/v1/customers"
+        );
+        assert_eq!(resource_family("/v1"), "/v1");
+        assert_eq!(resource_family("kb"), "kb");
+    }
+
+    #[test]
+    fn hour_of_week_starts_monday() {
+        // 2026-11-23T00:00Z is a Monday.
+        let monday = crate::event::parse_rfc3339_ms("2026-11-23T00:00:00Z").unwrap() / HOUR_MS;
+        assert_eq!(hour_of_week(monday), 0);
+        assert!(!is_weekend(monday));
+        assert!(is_weekend(monday - 1)); // Sunday 23:00
+        assert!(!is_weekend(monday - 48 - 1)); // Friday 23:00
+    }
+
+    #[test]
+    fn sensitive_matching_is_case_insensitive() {
+        let d = Detectors::new(&DetectorConfig::default());
+        assert!(d.is_sensitive("iam:CreateAccessKey"));
+        assert!(d.is_sensitive("secretsmanager:GetSecretValue"));
+        assert!(!d.is_sensitive("s3:GetObject"));
+    }
+}

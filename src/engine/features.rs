@@ -1,0 +1,136 @@
+//! The features every event is scored on, and the per-event signal vector.
+
+/// One scored aspect of behaviour. Each maps to a detector group, and each
+/// group carries one weight in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feature {
+    Rate1m,
+    Rate15m,
+    SeasonalHour,
+    NovelAction,
+    NovelResource,
+    NovelNetwork,
+    NovelUserAgent,
+    NovelParent,
+    DistinctBurst,
+    FailedCalls,
+    BytesShort,
+    BytesLong,
+    SessionConcurrency,
+}
+
+/// Independent families of evidence. A revocation needs two of them (or the
+/// session group alone), so one noisy statistic can never cut a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Volume,
+    Novelty,
+    Outcome,
+    Exfil,
+    Session,
+}
+
+pub const FEATURE_COUNT: usize = 13;
+
+impl Feature {
+    pub const ALL: [Feature; FEATURE_COUNT] = [
+        Feature::Rate1m,
+        Feature::Rate15m,
+        Feature::SeasonalHour,
+        Feature::NovelAction,
+        Feature::NovelResource,
+        Feature::NovelNetwork,
+        Feature::NovelUserAgent,
+        Feature::NovelParent,
+        Feature::DistinctBurst,
+        Feature::FailedCalls,
+        Feature::BytesShort,
+        Feature::BytesLong,
+        Feature::SessionConcurrency,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Rate1m => "rate_1m",
+            Feature::Rate15m => "rate_15m",
+            Feature::SeasonalHour => "seasonal_hour",
+            Feature::NovelAction => "novel_action",
+            Feature::NovelResource => "novel_resource_family",
+            Feature::NovelNetwork => "novel_network",
+            Feature::NovelUserAgent => "novel_user_agent",
+            Feature::NovelParent => "novel_parent",
+            Feature::DistinctBurst => "distinct_burst",
+            Feature::FailedCalls => "failed_calls",
+            Feature::BytesShort => "bytes_out_5m",
+            Feature::BytesLong => "bytes_out_2h",
+            Feature::SessionConcurrency => "session_concurrency",
+        }
+    }
+
+    /// What the observed/expected numbers of this feature are measured in.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Feature::Rate1m | Feature::Rate15m | Feature::SeasonalHour => "calls",
+            Feature::NovelAction
+            | Feature::NovelResource
+            | Feature::NovelNetwork
+            | Feature::NovelUserAgent
+            | Feature::NovelParent => "rarity_bits",
+            Feature::DistinctBurst => "distinct_values",
+            Feature::FailedCalls => "failed_calls",
+            Feature::BytesShort | Feature::BytesLong => "bytes",
+            Feature::SessionConcurrency => "context_switches",
+        }
+    }
+
+    pub fn group(self) -> Group {
+        match self {
+            Feature::Rate1m | Feature::Rate15m | Feature::SeasonalHour | Feature::DistinctBurst => {
+                Group::Volume
+            }
+            Feature::NovelAction
+            | Feature::NovelResource
+            | Feature::NovelNetwork
+            | Feature::NovelUserAgent
+            | Feature::NovelParent => Group::Novelty,
+            Feature::FailedCalls => Group::Outcome,
+            Feature::BytesShort | Feature::BytesLong => Group::Exfil,
+            Feature::SessionConcurrency => Group::Session,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Per-event output of the detectors: surprise (-log10 of a tail probability)
+/// and the observed and expected values behind it, per feature.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    pub surprise: [f32; FEATURE_COUNT],
+    pub observed: [f64; FEATURE_COUNT],
+    pub expected: [f64; FEATURE_COUNT],
+    /// For novelty features: the value that was new on this event, if any.
+    pub novel_value: [Option<Box<str>>; FEATURE_COUNT],
+    /// Cohort adoption counters this call incremented (kind, rarity class),
+    /// so they can be taken back if the call turns out to be flagged.
+    pub adoptions: Vec<(usize, usize)>,
+}
+
+impl Signals {
+    pub fn set(&mut self, f: Feature, surprise: f32, observed: f64, expected: f64) {
+        let i = f.index();
+        self.surprise[i] = if surprise.is_finite() {
+            surprise.max(0.0)
+        } else {
+            0.0
+        };
+        self.observed[i] = observed;
+        self.expected[i] = expected;
+    }
+
+    pub fn max_surprise(&self) -> f32 {
+        self.surprise.iter().cloned().fold(0.0, f32::max)
+    }
+}

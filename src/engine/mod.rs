@@ -1,0 +1,211 @@
+//! The detection engine: per-agent baselines, per-event scoring, decisions.
+//! It reads call events only as Arrow batches (`event::call_schema`), so the
+//! replay and the streaming service share this one code path.
+
+mod agent;
+mod cohort;
+mod detect;
+mod features;
+mod score;
+mod session;
+pub mod stats;
+
+pub use agent::AgentState;
+pub use detect::resource_family;
+pub use features::{Feature, Group, Signals, FEATURE_COUNT};
+pub use score::{combine, Score, BITS_AT_FULL_RISK};
+pub use session::{network_of, ua_family};
+
+use crate::config::{CohortKey, Config};
+use crate::decide::{Decider, Decision, DecisionInput};
+use crate::event::{CallColumns, CallRow};
+use agent::AgentTable;
+use arrow_array::RecordBatch;
+use cohort::Cohorts;
+use detect::Detectors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("input batch does not have the call-event layout: {0}")]
+    Schema(#[from] arrow_schema::ArrowError),
+}
+
+/// Running totals, for logs, metrics and the replay report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    pub events: u64,
+    pub findings_created: u64,
+    pub findings_updated: u64,
+    pub revocations: u64,
+    pub agents_evicted: u64,
+}
+
+pub struct Engine {
+    cfg: Config,
+    detectors: Detectors,
+    agents: AgentTable,
+    cohorts: Cohorts,
+    decider: Decider,
+    counters: EngineCounters,
+    scratch_evicted: Vec<u32>,
+    scratch_decisions: Vec<Decision>,
+    cohort_key: String,
+    trace_agent: Option<String>,
+}
+
+impl Engine {
+    pub fn new(cfg: Config) -> Self {
+        Engine {
+            detectors: Detectors::new(&cfg.detectors),
+            agents: AgentTable::new(cfg.engine.max_agents),
+            cohorts: Cohorts::default(),
+            decider: Decider::new(cfg.decisions.clone()),
+            counters: EngineCounters::default(),
+            scratch_evicted: Vec::new(),
+            scratch_decisions: Vec::new(),
+            cohort_key: String::new(),
+            trace_agent: None,
+            cfg,
+        }
+    }
+
+    /// Logs every call of one agent with its per-feature surprises (why did
+    /// or didn't it fire?).
+    pub fn trace_agent(&mut self, agent_id: Option<String>) {
+        self.trace_agent = agent_id;
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn counters(&self) -> EngineCounters {
+        EngineCounters {
+            agents_evicted: self.agents.evicted,
+            ..self.counters
+        }
+    }
+
+    pub fn agents_tracked(&self) -> usize {
+        self.agents.len()
+    }
+
+    pub fn cohorts_tracked(&self) -> usize {
+        self.cohorts.len()
+    }
+
+    /// Bytes of per-agent state held now.
+    pub fn state_bytes(&self) -> usize {
+        self.agents.state_bytes()
+    }
+
+    /// Scores every event of `batch` in order; decisions go to `on_decision`
+    /// as they are made (with the row that caused them).
+    pub fn process_batch(
+        &mut self,
+        batch: &RecordBatch,
+        on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
+    ) -> Result<(), EngineError> {
+        let cols = CallColumns::new(batch)?;
+        for i in 0..cols.len() {
+            let row = cols.row(i);
+            self.process_row(&row, on_decision);
+        }
+        Ok(())
+    }
+
+    fn cohort_key_of(&mut self, row: &CallRow<'_>) -> &str {
+        self.cohort_key.clear();
+        for (n, k) in self.cfg.engine.cohort_keys.iter().enumerate() {
+            if n > 0 {
+                self.cohort_key.push('|');
+            }
+            match k {
+                CohortKey::Tenant => self.cohort_key.push_str(row.tenant.unwrap_or("-")),
+                CohortKey::AgentType => self.cohort_key.push_str(row.agent_type.as_str()),
+            }
+        }
+        &self.cohort_key
+    }
+
+    /// Scores one event. Public so a caller holding rows rather than batches
+    /// (tests, benches) takes the same path.
+    pub fn process_row(
+        &mut self,
+        row: &CallRow<'_>,
+        on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
+    ) {
+        self.counters.events += 1;
+        let idx = match self.agents.lookup(row.agent_id) {
+            Some(i) => i,
+            None => {
+                let key = self.cohort_key_of(row).to_string();
+                let cohort = self.cohorts.intern(&key);
+                self.cohorts.add_agent(cohort, row.agent_type, row.ts_ms);
+                let st = AgentState::new(cohort, row.agent_type, row.ts_ms);
+                self.scratch_evicted.clear();
+                let idx = self
+                    .agents
+                    .insert(row.agent_id, st, &mut self.scratch_evicted);
+                for e in self.scratch_evicted.drain(..) {
+                    self.decider.forget(e);
+                }
+                idx
+            }
+        };
+        let mut signals = Signals::default();
+        let st = self.agents.state(idx);
+        self.detectors
+            .observe(st, &mut self.cohorts, row, &mut signals);
+        let score = combine(&signals, &self.cfg.detectors.weights);
+        if self.trace_agent.as_deref() == Some(row.agent_id) {
+            let parts: Vec<String> = Feature::ALL
+                .iter()
+                .filter(|f| signals.surprise[f.index()] >= 0.1 || **f == Feature::SeasonalHour)
+                .map(|f| {
+                    format!(
+                        "{}={:.1}({:.1}/{:.1})",
+                        f.name(),
+                        signals.surprise[f.index()],
+                        signals.observed[f.index()],
+                        signals.expected[f.index()]
+                    )
+                })
+                .collect();
+            tracing::info!(target: "warden::trace", agent = row.agent_id, ts = row.ts_ms, action = row.action, label = row.label.unwrap_or(""), risk = score.risk, "{}", parts.join(" "));
+        }
+        if score.risk < self.cfg.decisions.finding_threshold {
+            return;
+        }
+        st.forget_flagged(row);
+        let cohort_of_agent = st.cohort;
+        self.cohorts
+            .forget_adoptions(cohort_of_agent, &signals.adoptions);
+        let cohort_idx = st.cohort;
+        let evidence: Vec<String> = st
+            .notable
+            .as_ref()
+            .map(|n| n.ids.iter().map(|(_, id)| id.to_string()).collect())
+            .unwrap_or_default();
+        let cohort = self.cohorts.get(cohort_idx).key.clone();
+        let input = DecisionInput {
+            agent_idx: idx,
+            agent_id: self.agents.id(idx),
+            cohort: &cohort,
+            row,
+            signals: &signals,
+            score: &score,
+            evidence_ids: &evidence,
+        };
+        self.scratch_decisions.clear();
+        self.decider.decide(&input, &mut self.scratch_decisions);
+        for d in &self.scratch_decisions {
+            match d {
+                Decision::Finding(f) if f.seq == 0 => self.counters.findings_created += 1,
+                Decision::Finding(_) => self.counters.findings_updated += 1,
+                Decision::Revocation(_) => self.counters.revocations += 1,
+            }
+            on_decision(row, d);
+        }
+    }
+}

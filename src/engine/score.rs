@@ -1,0 +1,147 @@
+//! Combining feature surprises into one calibrated risk score.
+//!
+//! Surprises are -log10 tail probabilities. Features are not independent (a
+//! burst raises rate and distinct counts together), so rather than summing
+//! them (Fisher) the strongest counts fully, the second half, the third a
+//! quarter. The total is mapped linearly to 0-100 with 12 bits (p = 1e-12)
+//! as 100: risk 60 is a tail probability of about 1e-7.2, risk 85 about 1e-10.
+
+use super::features::{Feature, Group, Signals, FEATURE_COUNT};
+use crate::config::Weights;
+
+/// Bits of surprise that map to risk 100.
+pub const BITS_AT_FULL_RISK: f32 = 12.0;
+/// A feature counts as contributing (and is explained) from this surprise.
+pub const CONTRIBUTING_BITS: f32 = 1.0;
+/// Surprise a group needs to count as independent corroboration.
+const CORROBORATING_BITS: f32 = 4.0;
+/// Session concurrency from an unfamiliar context at this level is by itself
+/// a high-confidence signal (two parties hold one token).
+const SESSION_CONFIDENT_BITS: f32 = 5.0;
+
+#[derive(Debug, Clone, Default)]
+pub struct Score {
+    pub risk: f32,
+    pub bits: f32,
+    /// Contributing features, strongest first, with their weighted surprise.
+    pub contributions: Vec<(Feature, f32)>,
+    /// Whether a revocation would be justified: two independent groups of
+    /// evidence, or a confident session signal.
+    pub high_confidence: bool,
+}
+
+impl Score {
+    pub fn feature_mask(&self) -> u32 {
+        self.contributions
+            .iter()
+            .fold(0, |m, (f, _)| m | 1 << f.index())
+    }
+}
+
+fn weight(w: &Weights, f: Feature) -> f32 {
+    match f {
+        Feature::Rate1m | Feature::Rate15m => w.rate,
+        Feature::SeasonalHour => w.seasonal,
+        Feature::NovelAction
+        | Feature::NovelResource
+        | Feature::NovelNetwork
+        | Feature::NovelUserAgent
+        | Feature::NovelParent => w.novelty,
+        Feature::DistinctBurst => w.distinct,
+        Feature::FailedCalls => w.outcome,
+        Feature::BytesShort | Feature::BytesLong => w.volume,
+        Feature::SessionConcurrency => w.session,
+    }
+}
+
+pub fn combine(sig: &Signals, weights: &Weights) -> Score {
+    let mut weighted: [(f32, Feature); FEATURE_COUNT] = [(0.0, Feature::Rate1m); FEATURE_COUNT];
+    for (i, f) in Feature::ALL.iter().enumerate() {
+        weighted[i] = (sig.surprise[i] * weight(weights, *f), *f);
+    }
+    // Stable order: by surprise, then by feature, so output is deterministic.
+    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let bits = weighted[0].0 + 0.5 * weighted[1].0 + 0.25 * weighted[2].0;
+    let risk = (bits * 100.0 / BITS_AT_FULL_RISK).clamp(0.0, 100.0);
+
+    let mut groups: Vec<Group> = Vec::new();
+    let mut session_confident = false;
+    for &(s, f) in &weighted {
+        if s >= CORROBORATING_BITS && !groups.contains(&f.group()) {
+            groups.push(f.group());
+        }
+        if f == Feature::SessionConcurrency && s >= SESSION_CONFIDENT_BITS {
+            session_confident = true;
+        }
+    }
+    let contributions = weighted
+        .iter()
+        .filter(|(s, _)| *s >= CONTRIBUTING_BITS)
+        .take(6)
+        .map(|(s, f)| (*f, *s))
+        .collect();
+    Score {
+        risk,
+        bits,
+        contributions,
+        high_confidence: groups.len() >= 2 || session_confident,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(pairs: &[(Feature, f32)]) -> Signals {
+        let mut s = Signals::default();
+        for (f, v) in pairs {
+            s.set(*f, *v, 0.0, 0.0);
+        }
+        s
+    }
+
+    #[test]
+    fn calibration_maps_bits_to_risk() {
+        let w = Weights::default();
+        assert_eq!(combine(&sig(&[]), &w).risk, 0.0);
+        assert!((combine(&sig(&[(Feature::Rate1m, 6.0)]), &w).risk - 50.0).abs() < 1e-3);
+        assert_eq!(combine(&sig(&[(Feature::Rate1m, 30.0)]), &w).risk, 100.0);
+    }
+
+    #[test]
+    fn dependent_evidence_is_discounted() {
+        let w = Weights::default();
+        let s = combine(
+            &sig(&[
+                (Feature::Rate1m, 4.0),
+                (Feature::Rate15m, 4.0),
+                (Feature::DistinctBurst, 4.0),
+            ]),
+            &w,
+        );
+        assert!((s.bits - 7.0).abs() < 1e-4);
+        assert_eq!(s.contributions.len(), 3);
+        assert!(!s.high_confidence, "one group only");
+    }
+
+    #[test]
+    fn two_groups_or_a_confident_session_signal_are_high_confidence() {
+        let w = Weights::default();
+        assert!(
+            combine(
+                &sig(&[(Feature::NovelAction, 5.0), (Feature::FailedCalls, 5.0)]),
+                &w
+            )
+            .high_confidence
+        );
+        assert!(combine(&sig(&[(Feature::SessionConcurrency, 6.0)]), &w).high_confidence);
+        assert!(!combine(&sig(&[(Feature::NovelAction, 12.0)]), &w).high_confidence);
+    }
+
+    #[test]
+    fn weights_scale_detectors() {
+        let mut w = Weights::default();
+        w.rate = 0.0;
+        assert_eq!(combine(&sig(&[(Feature::Rate1m, 10.0)]), &w).risk, 0.0);
+    }
+}

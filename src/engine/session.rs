@@ -1,0 +1,190 @@
+//! Concurrent use of one session (token) from two contexts. A context is the
+//! caller's network (IPv4 /16, IPv6 /32, or the raw text when the address does
+//! not parse) plus its user-agent family, so pod restarts and replicas inside
+//! one network share a context, while a stolen token used from elsewhere, in
+//! parallel with the real agent, interleaves two.
+
+/// How close in time two contexts must be used to count as concurrent.
+const CONCURRENT_MS: i64 = 10 * 60_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    session: u32,
+    ctx: [u32; 2],
+    last: [i64; 2],
+    /// Whether the context was unfamiliar to the agent when it first appeared.
+    novel: [bool; 2],
+    current: u8,
+    switches: u16,
+}
+
+/// The last three sessions an agent used, each with up to two contexts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionSlots([Slot; 3]);
+
+/// Result of one observation.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Concurrency {
+    /// Alternations between two contexts within `CONCURRENT_MS`.
+    pub switches: u16,
+    /// One of the two contexts was new to the agent.
+    pub unfamiliar: bool,
+}
+
+impl SessionSlots {
+    pub fn observe(&mut self, session: u32, ctx: u32, ctx_novel: bool, ts: i64) -> Concurrency {
+        let slots = &mut self.0;
+        let pos = match slots
+            .iter()
+            .position(|s| s.session == session && s.last[0] != 0)
+        {
+            Some(p) => p,
+            None => {
+                let p = (0..slots.len())
+                    .min_by_key(|&i| slots[i].last[0].max(slots[i].last[1]))
+                    .unwrap_or(0);
+                slots[p] = Slot {
+                    session,
+                    ctx: [ctx, 0],
+                    last: [ts.max(1), 0],
+                    novel: [ctx_novel, false],
+                    current: 0,
+                    switches: 0,
+                };
+                return Concurrency::default();
+            }
+        };
+        let s = &mut slots[pos];
+        let which = if s.ctx[0] == ctx {
+            0
+        } else if s.ctx[1] == ctx && s.last[1] != 0 {
+            1
+        } else {
+            // A third context replaces the older of the two.
+            let old = if s.last[1] == 0 || s.last[1] < s.last[0] {
+                1
+            } else {
+                0
+            };
+            s.ctx[old] = ctx;
+            s.novel[old] = ctx_novel;
+            s.last[old] = 0;
+            if old == s.current as usize {
+                s.switches = 0;
+            }
+            old
+        };
+        let other = 1 - which;
+        if which != s.current as usize {
+            if s.last[other] != 0 && ts - s.last[other] <= CONCURRENT_MS {
+                s.switches = s.switches.saturating_add(1);
+            } else {
+                s.switches = 0;
+            }
+            s.current = which as u8;
+        }
+        s.last[which] = ts.max(1);
+        let both_live = s.last[other] != 0 && ts - s.last[other] <= CONCURRENT_MS;
+        Concurrency {
+            switches: if both_live { s.switches } else { 0 },
+            unfamiliar: s.novel[0] || s.novel[1],
+        }
+    }
+}
+
+/// Network part of a source address: first two IPv4 octets (leading zeros
+/// dropped, so anonymised `075.050.x.y` groups with `75.50.x.y`), first two
+/// IPv6 hextets, or the whole text when it is neither.
+pub fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
+    let mut parts = ip.split('.');
+    let (a, b, c, d, rest) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    );
+    if let (Some(a), Some(b), Some(c), Some(d), None) = (a, b, c, d, rest) {
+        let octet =
+            |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|x| x.is_ascii_digit());
+        if octet(a) && octet(b) && octet(c) && octet(d) {
+            if (a.len() > 1 && a.starts_with('0')) || (b.len() > 1 && b.starts_with('0')) {
+                let a: u32 = a.parse().unwrap_or(0);
+                let b: u32 = b.parse().unwrap_or(0);
+                return format!("{a}.{b}").into();
+            }
+            return ip[..a.len() + 1 + b.len()].into();
+        }
+    }
+    if ip.contains(':') {
+        let mut it = ip.split(':');
+        let a = it.next().unwrap_or("");
+        let b = it.next().unwrap_or("");
+        return ip[..a.len() + 1 + b.len()].into();
+    }
+    ip.into()
+}
+
+/// User-agent family: the product token before the first `/` or space, so a
+/// version bump is not a new user agent.
+pub fn ua_family(ua: &str) -> &str {
+    let end = ua.find(['/', ' ']).unwrap_or(ua.len());
+    &ua[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleaving_two_contexts_counts_switches() {
+        let mut s = SessionSlots::default();
+        let mut t = 1_000;
+        assert_eq!(s.observe(1, 10, false, t).switches, 0);
+        let mut last = Concurrency::default();
+        for i in 0..6 {
+            t += 20_000;
+            let ctx = if i % 2 == 0 { 20 } else { 10 };
+            last = s.observe(1, ctx, ctx == 20, t);
+        }
+        assert!(last.switches >= 5, "{last:?}");
+        assert!(last.unfamiliar);
+    }
+
+    #[test]
+    fn a_restart_that_moves_context_once_is_not_concurrency() {
+        let mut s = SessionSlots::default();
+        let mut t = 1_000;
+        for _ in 0..10 {
+            t += 10_000;
+            s.observe(1, 10, false, t);
+        }
+        t += 15 * 60_000; // old context gone for longer than the window
+        let c = s.observe(1, 20, false, t);
+        assert_eq!(c.switches, 0);
+        for _ in 0..10 {
+            t += 10_000;
+            assert_eq!(s.observe(1, 20, false, t).switches, 0);
+        }
+    }
+
+    #[test]
+    fn separate_sessions_do_not_mix() {
+        let mut s = SessionSlots::default();
+        for i in 0..10 {
+            let c = s.observe(i % 2, 10 + i % 2, false, 1_000 + i as i64 * 1000);
+            assert_eq!(c.switches, 0);
+        }
+    }
+
+    #[test]
+    fn networks_and_user_agents() {
+        assert_eq!(network_of("10.1.2.3"), "10.1");
+        assert_eq!(network_of("075.050.255.67"), "75.50");
+        assert_eq!(network_of("2001:db8::1"), "2001:db8");
+        assert_eq!(network_of("internal-host"), "internal-host");
+        assert_eq!(ua_family("aws-cli/2.15.0 Python/3.11"), "aws-cli");
+        assert_eq!(ua_family("curl"), "curl");
+        assert_eq!(ua_family("Boto3 1.2"), "Boto3");
+    }
+}

@@ -1,0 +1,389 @@
+//! Small streaming statistics used by the detectors. Every type here is a few
+//! bytes so that per-agent state stays near 1 KiB.
+
+/// Exponentially weighted mean and variance of a (usually log-scaled) signal,
+/// with a sample count so young baselines are treated as uncertain.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Ewm {
+    pub mean: f32,
+    pub var: f32,
+    pub n: u32,
+}
+
+impl Ewm {
+    /// Folds `x` in with weight `alpha` (the first sample sets the mean).
+    /// `x` is winsorised to mean ± 3 sd once the baseline has some history, so
+    /// an attack burst does not teach the baseline that it is normal.
+    pub fn update(&mut self, x: f32, alpha: f32, min_sd: f32) {
+        if self.n == 0 {
+            self.mean = x;
+            self.var = 0.0;
+        } else {
+            let x = if self.n >= 30 {
+                let sd = self.var.sqrt().max(min_sd);
+                x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd)
+            } else {
+                x
+            };
+            let a = alpha.max(1.0 / (self.n as f32 + 1.0));
+            let d = x - self.mean;
+            self.mean += a * d;
+            self.var = (1.0 - a) * (self.var + a * d * d);
+        }
+        self.n = self.n.saturating_add(1);
+    }
+
+    /// z-score of `x` against this baseline. Young baselines get extra variance
+    /// (`prior_var` shrinking with the sample count) so a handful of samples
+    /// cannot make a tiny standard deviation.
+    pub fn z(&self, x: f32, min_sd: f32, prior_var: f32) -> f32 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        let shrink = 20.0 / (20.0 + self.n as f32);
+        let var = self.var.max(min_sd * min_sd) + prior_var * shrink;
+        (x - self.mean) / var.sqrt()
+    }
+}
+
+/// Decay factor for an elapsed time `dt_ms` against time constant `tau_ms`.
+#[inline]
+pub fn decay(dt_ms: i64, tau_ms: f32) -> f32 {
+    if dt_ms <= 0 {
+        1.0
+    } else {
+        (-(dt_ms as f32) / tau_ms).exp()
+    }
+}
+
+/// Upper-tail surprise of a standard normal: -log10 P(Z >= z); 0 for z <= 0.
+pub fn normal_surprise(z: f32) -> f32 {
+    if z <= 0.0 {
+        return 0.0;
+    }
+    let z = z as f64;
+    // erfc via Abramowitz-Stegun 7.1.26 for moderate z, the asymptotic
+    // expansion for large z (where log-space matters).
+    let p_log10 = if z < 5.0 {
+        let x = z / std::f64::consts::SQRT_2;
+        let t = 1.0 / (1.0 + 0.3275911 * x);
+        let poly = t
+            * (0.254829592
+                + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+        (0.5 * poly * (-x * x).exp()).max(1e-300).log10()
+    } else {
+        let ln_p = -0.5 * z * z - z.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            + (1.0 - 1.0 / (z * z)).ln();
+        ln_p / std::f64::consts::LN_10
+    };
+    (-p_log10) as f32
+}
+
+/// ln(k!) (Stirling series past a small table).
+fn ln_factorial(k: f64) -> f64 {
+    if k < 2.0 {
+        return 0.0;
+    }
+    if k < 16.0 {
+        return (2..=k as u64).map(|i| (i as f64).ln()).sum();
+    }
+    let k1 = k + 1.0;
+    (k1 - 0.5) * k1.ln() - k1 + 0.5 * (2.0 * std::f64::consts::PI).ln() + 1.0 / (12.0 * k1)
+        - 1.0 / (360.0 * k1 * k1 * k1)
+}
+
+/// Upper-tail surprise of a Poisson count: -log10 P(X >= k | mean mu).
+/// Non-integer `k` (decayed counts) is floored. 0 when k <= mu.
+pub fn poisson_surprise(k: f32, mu: f32) -> f32 {
+    let mu = (mu as f64).max(1e-6);
+    let k = (k as f64).floor();
+    if k <= mu || k < 1.0 {
+        return 0.0;
+    }
+    // P(X >= k) = P(X = k) * sum_{j>=0} mu^j k!/(k+j)!, and that sum lies
+    // between 1 and (k+1)/(k+1-mu); take the upper bound (conservative).
+    let ln_pk = k * mu.ln() - mu - ln_factorial(k);
+    let ln_tail = ln_pk + ((k + 1.0) / (k + 1.0 - mu)).ln();
+    (-(ln_tail.min(0.0)) / std::f64::consts::LN_10) as f32
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; about 15 significant digits).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x)Γ(1-x) = π / sin(πx).
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + G + 0.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// Upper-tail surprise of a negative binomial count (the predictive of a
+/// Poisson rate with a Gamma(shape, shape/mean) posterior):
+/// -log10 P(X >= k). Over-dispersed where evidence is thin (small shape).
+pub fn neg_binomial_surprise(k: f32, mean: f32, shape: f32) -> f32 {
+    let (k, mean, r) = (
+        (k as f64).floor(),
+        (mean as f64).max(1e-6),
+        (shape as f64).max(1e-3),
+    );
+    if k <= mean || k < 1.0 {
+        return 0.0;
+    }
+    let q = mean / (mean + r); // success probability of each extra count
+    let ln_pk = ln_gamma(k + r) - ln_gamma(r) - ln_gamma(k + 1.0) + r * (1.0 - q).ln() + k * q.ln();
+    // Successive pmf ratios are (j + r) / (j + 1) * q; beyond k they stay
+    // below max(ratio(k), q), so a geometric sum bounds the tail from above.
+    let ratio = ((k + r) / (k + 1.0) * q).max(q);
+    if ratio >= 1.0 {
+        return 0.0;
+    }
+    let ln_tail = ln_pk - (1.0 - ratio).ln();
+    (-(ln_tail.min(0.0)) / std::f64::consts::LN_10) as f32
+}
+
+/// 64-bit fingerprint of a string, stable across runs and platforms.
+#[inline]
+pub fn fingerprint(kind: u8, s: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), kind as u64)
+}
+
+/// A fixed 1024-bit Bloom filter with two probes: "has this agent seen this
+/// value before". At 100 values its false-positive rate is about 3 %; a false
+/// positive only hides one novelty, it never invents one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bloom1k([u64; 16]);
+
+impl Default for Bloom1k {
+    fn default() -> Self {
+        Bloom1k([0; 16])
+    }
+}
+
+impl std::fmt::Debug for Bloom1k {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bloom1k({} bits set)", self.count_ones())
+    }
+}
+
+impl Bloom1k {
+    #[inline]
+    fn probes(fp: u64) -> [(usize, u64); 2] {
+        let a = (fp & 1023) as usize;
+        let b = ((fp >> 10) & 1023) as usize;
+        [(a / 64, 1 << (a % 64)), (b / 64, 1 << (b % 64))]
+    }
+
+    /// Inserts; returns true when the value was (probably) new.
+    #[inline]
+    pub fn insert(&mut self, fp: u64) -> bool {
+        let mut new = false;
+        for (w, bit) in Self::probes(fp) {
+            new |= self.0[w] & bit == 0;
+            self.0[w] |= bit;
+        }
+        new
+    }
+
+    pub fn contains(&self, fp: u64) -> bool {
+        Self::probes(fp)
+            .iter()
+            .all(|(w, bit)| self.0[*w] & bit != 0)
+    }
+
+    pub fn count_ones(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+}
+
+/// Distinct values in a sliding window of two 128-bit linear-counting bitmaps
+/// (the current and the previous window).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DistinctWindow {
+    cur: u128,
+    prev: u128,
+    window_idx: i64,
+}
+
+impl DistinctWindow {
+    pub fn insert(&mut self, fp: u64, ts_ms: i64, window_ms: i64) {
+        let idx = ts_ms.div_euclid(window_ms);
+        if idx > self.window_idx {
+            self.prev = if idx == self.window_idx + 1 {
+                self.cur
+            } else {
+                0
+            };
+            self.cur = 0;
+            self.window_idx = idx;
+        }
+        self.cur |= 1u128 << (fp % 128);
+    }
+
+    /// Linear-counting estimate over the current and previous window.
+    pub fn estimate(&self) -> f32 {
+        let m = 128.0f32;
+        let zeros = (self.cur | self.prev).count_zeros() as f32;
+        if zeros == 0.0 {
+            return m * m.ln();
+        }
+        -m * (zeros / m).ln()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn normal_surprise_matches_known_tails() {
+        assert_eq!(normal_surprise(-1.0), 0.0);
+        assert!((normal_surprise(1.6449) - 1.301).abs() < 0.01); // p = 0.05
+        assert!((normal_surprise(3.0902) - 3.0).abs() < 0.02); // p = 1e-3
+        assert!((normal_surprise(5.9978) - 9.0).abs() < 0.05); // p = 1e-9
+                                                               // continuous across the switch of approximations
+        assert!((normal_surprise(4.999) - normal_surprise(5.001)).abs() < 0.05);
+    }
+
+    #[test]
+    fn poisson_surprise_matches_exact_sums() {
+        // Exact P(X >= k) by summation for a few cases.
+        fn exact(k: u32, mu: f64) -> f32 {
+            let mut p = (-mu).exp();
+            let mut cdf = 0.0;
+            for j in 0..k {
+                cdf += p;
+                p *= mu / (j as f64 + 1.0);
+            }
+            (-(1.0 - cdf).max(1e-300).log10()) as f32
+        }
+        for (k, mu) in [(5u32, 1.0f64), (10, 2.0), (30, 4.0), (12, 10.0), (60, 20.0)] {
+            let got = poisson_surprise(k as f32, mu as f32);
+            let want = exact(k, mu);
+            // The upper bound may only under-state surprise, and only a little.
+            assert!(
+                got <= want + 0.02 && got >= want - 0.35,
+                "k={k} mu={mu}: {got} vs {want}"
+            );
+        }
+        assert_eq!(poisson_surprise(1.0, 3.0), 0.0);
+    }
+
+    #[test]
+    fn ln_gamma_matches_factorials_and_half() {
+        for n in 1..20u64 {
+            let f: f64 = (1..n).map(|i| (i as f64).ln()).sum();
+            assert!((ln_gamma(n as f64) - f).abs() < 1e-9, "n={n}");
+        }
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn neg_binomial_is_wider_than_poisson_and_converges_to_it() {
+        let p = poisson_surprise(10.0, 2.0);
+        let thin = neg_binomial_surprise(10.0, 2.0, 0.5);
+        let thick = neg_binomial_surprise(10.0, 2.0, 1e4);
+        assert!(thin < p, "{thin} vs {p}");
+        assert!((thick - p).abs() < 0.3, "{thick} vs {p}");
+        // Exact tail for shape 1 (geometric): P(X >= k) = q^k.
+        let q: f64 = 2.0 / 3.0;
+        let exact = -(q.powi(10)).log10() as f32;
+        let got = neg_binomial_surprise(10.0, 2.0, 1.0);
+        assert!(got <= exact + 1e-3 && got > exact - 0.1, "{got} vs {exact}");
+    }
+
+    #[test]
+    fn ewm_learns_mean_and_spread() {
+        let mut e = Ewm::default();
+        for i in 0..2000 {
+            e.update(if i % 2 == 0 { 1.0 } else { 3.0 }, 0.01, 0.0);
+        }
+        assert!((e.mean - 2.0).abs() < 0.1);
+        assert!((e.var.sqrt() - 1.0).abs() < 0.1);
+        assert!(e.z(5.0, 0.1, 0.0) > 2.5);
+    }
+
+    #[test]
+    fn ewm_winsorises_outliers() {
+        let mut e = Ewm::default();
+        for _ in 0..100 {
+            e.update(1.0, 0.05, 0.1);
+        }
+        e.update(1000.0, 0.05, 0.1);
+        assert!(e.mean < 1.1, "one outlier moved the mean to {}", e.mean);
+    }
+
+    #[test]
+    fn bloom_reports_new_once() {
+        let mut b = Bloom1k::default();
+        assert!(b.insert(fingerprint(0, "s3:GetObject")));
+        assert!(!b.insert(fingerprint(0, "s3:GetObject")));
+        assert!(b.contains(fingerprint(0, "s3:GetObject")));
+    }
+
+    #[test]
+    fn distinct_window_slides() {
+        let mut d = DistinctWindow::default();
+        for i in 0..20 {
+            d.insert(fingerprint(1, &format!("r{i}")), 1_000, 60_000);
+        }
+        let est = d.estimate();
+        assert!((15.0..26.0).contains(&est), "{est}");
+        d.insert(fingerprint(1, "x"), 61_000, 60_000); // previous window still counts
+        assert!(d.estimate() >= est);
+        d.insert(fingerprint(1, "x"), 200_000, 60_000); // both old windows gone
+        assert!(d.estimate() < 2.0);
+    }
+
+    proptest! {
+        #[test]
+        fn bloom_has_no_false_negatives(values in proptest::collection::vec(".{0,12}", 0..200)) {
+            let mut b = Bloom1k::default();
+            for v in &values { b.insert(fingerprint(3, v)); }
+            for v in &values { prop_assert!(b.contains(fingerprint(3, v))); }
+        }
+
+        #[test]
+        fn distinct_estimate_tracks_truth(n in 0usize..60) {
+            let mut d = DistinctWindow::default();
+            for i in 0..n { d.insert(fingerprint(2, &i.to_string()), 0, 60_000); }
+            let est = d.estimate();
+            prop_assert!(est <= n as f32 * 1.6 + 1.0 && est >= n as f32 * 0.6 - 1.0, "n={} est={}", n, est);
+        }
+
+        #[test]
+        fn ewm_mean_stays_within_sample_range(xs in proptest::collection::vec(-50.0f32..50.0, 1..300)) {
+            let mut e = Ewm::default();
+            for x in &xs { e.update(*x, 0.02, 0.1); }
+            let lo = xs.iter().cloned().fold(f32::INFINITY, f32::min);
+            let hi = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            prop_assert!(e.mean >= lo - 1e-3 && e.mean <= hi + 1e-3);
+            prop_assert!(e.var >= 0.0);
+        }
+
+        #[test]
+        fn surprises_are_monotone(k in 1u32..200, mu in 0.01f32..50.0) {
+            prop_assert!(poisson_surprise(k as f32 + 1.0, mu) >= poisson_surprise(k as f32, mu) - 1e-3);
+            let z = k as f32 / 20.0;
+            prop_assert!(normal_surprise(z + 0.05) >= normal_surprise(z));
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Replay evaluation against labelled input.
+//!
+//! An attack episode is a run of one agent's events carrying one scenario
+//! label, split where the gap between them exceeds 30 minutes (benign events
+//! of the same agent in between do not split it). It is detected when a new
+//! finding (Create) for that agent falls in [start - 1 min, end + 5 min];
+//! the delay is that finding's time minus the episode start (floored at 0).
+//! Any other new finding is false; any revocation outside every attack window
+//! of its agent is wrongful. Agent-days are distinct (agent, UTC day) pairs
+//! with at least one event.
+
+use crate::decide::Decision;
+use crate::event::CallRow;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const EPISODE_GAP_MS: i64 = 30 * 60_000;
+pub const WINDOW_BEFORE_MS: i64 = 60_000;
+pub const WINDOW_AFTER_MS: i64 = 5 * 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttackEpisode {
+    pub agent: u32,
+    pub scenario: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub events: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Evaluator {
+    agents: FxHashMap<Box<str>, u32>,
+    agent_names: Vec<Box<str>>,
+    open: FxHashMap<(u32, Box<str>), AttackEpisode>,
+    closed: Vec<AttackEpisode>,
+    agent_days: FxHashSet<(u32, i64)>,
+    created: Vec<(u32, i64, &'static str)>,
+    revocations: Vec<(u32, i64)>,
+    labelled_events: u64,
+    events: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScenarioReport {
+    pub scenario: String,
+    pub episodes: u64,
+    pub detected: u64,
+    pub recall: f64,
+    pub median_delay_s: Option<f64>,
+    pub revoked: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvalReport {
+    pub events: u64,
+    pub labelled_events: u64,
+    pub agents: u64,
+    pub agent_days: u64,
+    pub findings_created: u64,
+    pub revocations: u64,
+    pub attack_episodes: u64,
+    pub detected_episodes: u64,
+    pub recall: Option<f64>,
+    pub median_delay_s: Option<f64>,
+    pub false_findings: u64,
+    pub false_findings_per_1000_agent_days: f64,
+    pub wrongful_revocations: u64,
+    pub scenarios: Vec<ScenarioReport>,
+    /// Up to 50 false findings (agent, time) to look at.
+    pub false_finding_examples: Vec<(String, i64)>,
+    /// False findings by the detector that contributed most.
+    pub false_findings_by_detector: BTreeMap<String, u64>,
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
+}
+
+impl Evaluator {
+    fn agent(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.agents.get(id) {
+            return i;
+        }
+        let i = self.agent_names.len() as u32;
+        self.agents.insert(id.into(), i);
+        self.agent_names.push(id.into());
+        i
+    }
+
+    pub fn observe_row(&mut self, row: &CallRow<'_>) {
+        self.events += 1;
+        let a = self.agent(row.agent_id);
+        self.agent_days.insert((a, row.ts_ms.div_euclid(DAY_MS)));
+        let Some(label) = row.label else { return };
+        self.labelled_events += 1;
+        let key = (a, Box::<str>::from(label));
+        match self.open.get_mut(&key) {
+            Some(ep) if row.ts_ms - ep.end_ms <= EPISODE_GAP_MS => {
+                ep.end_ms = ep.end_ms.max(row.ts_ms);
+                ep.events += 1;
+            }
+            _ => {
+                let fresh = AttackEpisode {
+                    agent: a,
+                    scenario: label.to_string(),
+                    start_ms: row.ts_ms,
+                    end_ms: row.ts_ms,
+                    events: 1,
+                };
+                if let Some(old) = self.open.insert(key, fresh) {
+                    self.closed.push(old);
+                }
+            }
+        }
+    }
+
+    pub fn observe_decision(&mut self, row: &CallRow<'_>, d: &Decision) {
+        let a = self.agent(row.agent_id);
+        match d {
+            Decision::Finding(f) if f.seq == 0 => {
+                let lead = f.contributions.first().map_or("none", |c| c.feature.name());
+                self.created.push((a, f.time_ms, lead))
+            }
+            Decision::Finding(_) => {}
+            Decision::Revocation(r) => self.revocations.push((a, r.time_ms)),
+        }
+    }
+
+    pub fn finish(mut self) -> EvalReport {
+        let mut episodes: Vec<AttackEpisode> = std::mem::take(&mut self.closed);
+        episodes.extend(self.open.drain().map(|(_, e)| e));
+        episodes.sort_by(|a, b| {
+            (a.agent, a.start_ms, &a.scenario).cmp(&(b.agent, b.start_ms, &b.scenario))
+        });
+
+        let mut windows: FxHashMap<u32, Vec<(i64, i64)>> = FxHashMap::default();
+        for e in &episodes {
+            windows
+                .entry(e.agent)
+                .or_default()
+                .push((e.start_ms - WINDOW_BEFORE_MS, e.end_ms + WINDOW_AFTER_MS));
+        }
+        let mut created_by_agent: FxHashMap<u32, Vec<i64>> = FxHashMap::default();
+        for &(a, t, _) in &self.created {
+            created_by_agent.entry(a).or_default().push(t);
+        }
+        for v in created_by_agent.values_mut() {
+            v.sort_unstable();
+        }
+        let in_any_window = |a: u32, t: i64| {
+            windows
+                .get(&a)
+                .is_some_and(|w| w.iter().any(|&(s, e)| t >= s && t <= e))
+        };
+
+        let mut per: BTreeMap<String, (u64, u64, Vec<f64>, u64)> = BTreeMap::new();
+        let mut all_delays = Vec::new();
+        let mut detected_total = 0;
+        for e in &episodes {
+            let entry = per.entry(e.scenario.clone()).or_default();
+            entry.0 += 1;
+            let (lo, hi) = (e.start_ms - WINDOW_BEFORE_MS, e.end_ms + WINDOW_AFTER_MS);
+            let first = created_by_agent
+                .get(&e.agent)
+                .and_then(|ts| ts.iter().find(|&&t| t >= lo && t <= hi).copied());
+            if let Some(t) = first {
+                entry.1 += 1;
+                detected_total += 1;
+                let delay = ((t - e.start_ms).max(0)) as f64 / 1000.0;
+                entry.2.push(delay);
+                all_delays.push(delay);
+            }
+            if self
+                .revocations
+                .iter()
+                .any(|&(a, t)| a == e.agent && t >= lo && t <= hi)
+            {
+                entry.3 += 1;
+            }
+        }
+        let mut false_examples = Vec::new();
+        let mut false_findings = 0;
+        let mut false_by_detector: BTreeMap<String, u64> = BTreeMap::new();
+        for &(a, t, lead) in &self.created {
+            if !in_any_window(a, t) {
+                false_findings += 1;
+                *false_by_detector.entry(lead.to_string()).or_default() += 1;
+                if false_examples.len() < 50 {
+                    false_examples.push((self.agent_names[a as usize].to_string(), t));
+                }
+            }
+        }
+        let wrongful = self
+            .revocations
+            .iter()
+            .filter(|&&(a, t)| !in_any_window(a, t))
+            .count() as u64;
+        let agent_days = self.agent_days.len() as u64;
+        let scenarios = per
+            .into_iter()
+            .map(|(scenario, (n, d, mut delays, revoked))| ScenarioReport {
+                scenario,
+                episodes: n,
+                detected: d,
+                recall: if n > 0 { d as f64 / n as f64 } else { 0.0 },
+                median_delay_s: median(&mut delays),
+                revoked,
+            })
+            .collect();
+        EvalReport {
+            events: self.events,
+            labelled_events: self.labelled_events,
+            agents: self.agent_names.len() as u64,
+            agent_days,
+            findings_created: self.created.len() as u64,
+            revocations: self.revocations.len() as u64,
+            attack_episodes: episodes.len() as u64,
+            detected_episodes: detected_total,
+            recall: (!episodes.is_empty()).then(|| detected_total as f64 / episodes.len() as f64),
+            median_delay_s: median(&mut all_delays),
+            false_findings,
+            false_findings_per_1000_agent_days: if agent_days > 0 {
+                false_findings as f64 * 1000.0 / agent_days as f64
+            } else {
+                0.0
+            },
+            wrongful_revocations: wrongful,
+            scenarios,
+            false_finding_examples: false_examples,
+            false_findings_by_detector: false_by_detector,
+        }
+    }
+}
+
+impl EvalReport {
+    /// Human-readable table for the terminal.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "events {}  agents {}  agent-days {}  findings {}  revocations {}\n",
+            self.events, self.agents, self.agent_days, self.findings_created, self.revocations
+        ));
+        if self.attack_episodes == 0 {
+            s.push_str("input carries no attack labels: no detection evaluation\n");
+            return s;
+        }
+        s.push_str(&format!(
+            "{:<28} {:>8} {:>8} {:>7} {:>12} {:>8}\n",
+            "scenario", "episodes", "detected", "recall", "median delay", "revoked"
+        ));
+        for r in &self.scenarios {
+            s.push_str(&format!(
+                "{:<28} {:>8} {:>8} {:>7.3} {:>11}s {:>8}\n",
+                r.scenario,
+                r.episodes,
+                r.detected,
+                r.recall,
+                r.median_delay_s.map_or("-".into(), |d| format!("{d:.0}")),
+                r.revoked
+            ));
+        }
+        s.push_str(&format!(
+            "{:<28} {:>8} {:>8} {:>7.3} {:>11}s\n",
+            "all",
+            self.attack_episodes,
+            self.detected_episodes,
+            self.recall.unwrap_or(0.0),
+            self.median_delay_s
+                .map_or("-".into(), |d| format!("{d:.0}"))
+        ));
+        s.push_str(&format!(
+            "false findings {} ({:.2} per 1,000 agent-days)  wrongful revocations {}\n",
+            self.false_findings, self.false_findings_per_1000_agent_days, self.wrongful_revocations
+        ));
+        s
+    }
+}

@@ -1,0 +1,331 @@
+//! The Arrow layout of a window of call events. Every input (JSON lines, Kafka
+//! records, and later Parquet) becomes `RecordBatch`es of this schema, and the
+//! engine reads only this layout: one code path for replay and streaming.
+
+use super::{AgentType, CallEvent, Outcome};
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder, UInt64Builder,
+    UInt8Builder,
+};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+    UInt64Array, UInt8Array,
+};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use std::sync::{Arc, OnceLock};
+
+/// Column order of the canonical event batch.
+pub fn call_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+            Arc::new(Schema::new(vec![
+                Field::new(
+                    "ts",
+                    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                    false,
+                ),
+                s("agent_id", false),
+                s("action", false),
+                // Codes of AgentType / Outcome in declaration order; see CallColumns.
+                Field::new("agent_type", DataType::UInt8, false),
+                s("session_id", true),
+                s("parent_id", true),
+                s("tenant", true),
+                s("resource", true),
+                s("src_ip", true),
+                s("user_agent", true),
+                s("event_id", true),
+                Field::new("outcome", DataType::UInt8, false),
+                Field::new("status", DataType::Int64, true),
+                Field::new("latency_ms", DataType::Float64, true),
+                Field::new("bytes_out", DataType::UInt64, true),
+                Field::new("bytes_in", DataType::UInt64, true),
+                s("label", true),
+                s("extra", true),
+            ]))
+        })
+        .clone()
+}
+
+fn agent_type_code(t: AgentType) -> u8 {
+    AgentType::ALL.iter().position(|x| *x == t).unwrap_or(5) as u8
+}
+
+fn outcome_code(o: Outcome) -> u8 {
+    match o {
+        Outcome::Success => 0,
+        Outcome::Denied => 1,
+        Outcome::Error => 2,
+    }
+}
+
+/// Accumulates decoded events into one `RecordBatch`.
+pub struct CallBatchBuilder {
+    ts: TimestampMillisecondBuilder,
+    agent_id: StringBuilder,
+    action: StringBuilder,
+    agent_type: UInt8Builder,
+    session_id: StringBuilder,
+    parent_id: StringBuilder,
+    tenant: StringBuilder,
+    resource: StringBuilder,
+    src_ip: StringBuilder,
+    user_agent: StringBuilder,
+    event_id: StringBuilder,
+    outcome: UInt8Builder,
+    status: Int64Builder,
+    latency_ms: Float64Builder,
+    bytes_out: UInt64Builder,
+    bytes_in: UInt64Builder,
+    label: StringBuilder,
+    extra: StringBuilder,
+    len: usize,
+}
+
+impl Default for CallBatchBuilder {
+    fn default() -> Self {
+        Self::with_capacity(1024)
+    }
+}
+
+impl CallBatchBuilder {
+    pub fn with_capacity(rows: usize) -> Self {
+        let s = || StringBuilder::with_capacity(rows, rows * 16);
+        CallBatchBuilder {
+            ts: TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            agent_id: s(),
+            action: s(),
+            agent_type: UInt8Builder::with_capacity(rows),
+            session_id: s(),
+            parent_id: s(),
+            tenant: s(),
+            resource: s(),
+            src_ip: s(),
+            user_agent: s(),
+            event_id: s(),
+            outcome: UInt8Builder::with_capacity(rows),
+            status: Int64Builder::with_capacity(rows),
+            latency_ms: Float64Builder::with_capacity(rows),
+            bytes_out: UInt64Builder::with_capacity(rows),
+            bytes_in: UInt64Builder::with_capacity(rows),
+            label: s(),
+            extra: s(),
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push(&mut self, ev: &CallEvent<'_>) {
+        self.ts.append_value(ev.ts_ms);
+        self.agent_id.append_value(&ev.agent_id);
+        self.action.append_value(&ev.action);
+        self.agent_type.append_value(agent_type_code(ev.agent_type));
+        self.session_id.append_option(ev.session_id.as_deref());
+        self.parent_id.append_option(ev.parent_id.as_deref());
+        self.tenant.append_option(ev.tenant.as_deref());
+        self.resource.append_option(ev.resource.as_deref());
+        self.src_ip.append_option(ev.src_ip.as_deref());
+        self.user_agent.append_option(ev.user_agent.as_deref());
+        self.event_id.append_option(ev.event_id.as_deref());
+        self.outcome.append_value(outcome_code(ev.outcome));
+        self.status.append_option(ev.status);
+        self.latency_ms.append_option(ev.latency_ms);
+        self.bytes_out.append_option(ev.bytes_out);
+        self.bytes_in.append_option(ev.bytes_in);
+        self.label.append_option(ev.label.as_deref());
+        self.extra.append_option(ev.extra.as_deref());
+        self.len += 1;
+    }
+
+    /// Finishes the batch and resets the builder for the next window.
+    pub fn finish(&mut self) -> RecordBatch {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.ts.finish()),
+            Arc::new(self.agent_id.finish()),
+            Arc::new(self.action.finish()),
+            Arc::new(self.agent_type.finish()),
+            Arc::new(self.session_id.finish()),
+            Arc::new(self.parent_id.finish()),
+            Arc::new(self.tenant.finish()),
+            Arc::new(self.resource.finish()),
+            Arc::new(self.src_ip.finish()),
+            Arc::new(self.user_agent.finish()),
+            Arc::new(self.event_id.finish()),
+            Arc::new(self.outcome.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.latency_ms.finish()),
+            Arc::new(self.bytes_out.finish()),
+            Arc::new(self.bytes_in.finish()),
+            Arc::new(self.label.finish()),
+            Arc::new(self.extra.finish()),
+        ];
+        self.len = 0;
+        RecordBatch::try_new(call_schema(), cols).expect("builder columns match call_schema")
+    }
+}
+
+/// Typed views of a batch's columns, resolved once per batch.
+pub struct CallColumns<'b> {
+    ts: &'b TimestampMillisecondArray,
+    agent_id: &'b StringArray,
+    action: &'b StringArray,
+    agent_type: &'b UInt8Array,
+    session_id: &'b StringArray,
+    parent_id: &'b StringArray,
+    tenant: &'b StringArray,
+    resource: &'b StringArray,
+    src_ip: &'b StringArray,
+    user_agent: &'b StringArray,
+    event_id: &'b StringArray,
+    outcome: &'b UInt8Array,
+    status: &'b Int64Array,
+    latency_ms: &'b Float64Array,
+    bytes_out: &'b UInt64Array,
+    bytes_in: &'b UInt64Array,
+    label: &'b StringArray,
+    extra: &'b StringArray,
+}
+
+/// One event of a batch, borrowed from its columns.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRow<'b> {
+    pub ts_ms: i64,
+    pub agent_id: &'b str,
+    pub action: &'b str,
+    pub agent_type: AgentType,
+    pub session_id: Option<&'b str>,
+    pub parent_id: Option<&'b str>,
+    pub tenant: Option<&'b str>,
+    pub resource: Option<&'b str>,
+    pub src_ip: Option<&'b str>,
+    pub user_agent: Option<&'b str>,
+    pub event_id: Option<&'b str>,
+    pub outcome: Outcome,
+    pub status: Option<i64>,
+    pub latency_ms: Option<f64>,
+    pub bytes_out: Option<u64>,
+    pub bytes_in: Option<u64>,
+    pub label: Option<&'b str>,
+    pub extra: Option<&'b str>,
+}
+
+fn col<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> Result<&'b T, ArrowError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| {
+            ArrowError::SchemaError(format!("call batch: column `{name}` missing or mistyped"))
+        })
+}
+
+fn opt_str(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+impl<'b> CallColumns<'b> {
+    pub fn new(batch: &'b RecordBatch) -> Result<Self, ArrowError> {
+        Ok(CallColumns {
+            ts: col(batch, "ts")?,
+            agent_id: col(batch, "agent_id")?,
+            action: col(batch, "action")?,
+            agent_type: col(batch, "agent_type")?,
+            session_id: col(batch, "session_id")?,
+            parent_id: col(batch, "parent_id")?,
+            tenant: col(batch, "tenant")?,
+            resource: col(batch, "resource")?,
+            src_ip: col(batch, "src_ip")?,
+            user_agent: col(batch, "user_agent")?,
+            event_id: col(batch, "event_id")?,
+            outcome: col(batch, "outcome")?,
+            status: col(batch, "status")?,
+            latency_ms: col(batch, "latency_ms")?,
+            bytes_out: col(batch, "bytes_out")?,
+            bytes_in: col(batch, "bytes_in")?,
+            label: col(batch, "label")?,
+            extra: col(batch, "extra")?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> CallRow<'b> {
+        let num = |a: &'b UInt64Array| a.is_valid(i).then(|| a.value(i));
+        CallRow {
+            ts_ms: self.ts.value(i),
+            agent_id: self.agent_id.value(i),
+            action: self.action.value(i),
+            agent_type: AgentType::ALL[(self.agent_type.value(i) as usize).min(5)],
+            session_id: opt_str(self.session_id, i),
+            parent_id: opt_str(self.parent_id, i),
+            tenant: opt_str(self.tenant, i),
+            resource: opt_str(self.resource, i),
+            src_ip: opt_str(self.src_ip, i),
+            user_agent: opt_str(self.user_agent, i),
+            event_id: opt_str(self.event_id, i),
+            outcome: match self.outcome.value(i) {
+                1 => Outcome::Denied,
+                2 => Outcome::Error,
+                _ => Outcome::Success,
+            },
+            status: self.status.is_valid(i).then(|| self.status.value(i)),
+            latency_ms: self
+                .latency_ms
+                .is_valid(i)
+                .then(|| self.latency_ms.value(i)),
+            bytes_out: num(self.bytes_out),
+            bytes_in: num(self.bytes_in),
+            label: opt_str(self.label, i),
+            extra: opt_str(self.extra, i),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::decode_line;
+
+    #[test]
+    fn rows_round_trip_through_a_batch() {
+        let lines = [
+            r#"{"ts":1000,"agent_id":"a","action":"s3:GetObject","agent_type":"workload","outcome":"error","bytes_out":5,"x":1}"#,
+            r#"{"ts":2000,"agent_id":"b","action":"GET /v1/x","session_id":"s","label":"exfil"}"#,
+        ];
+        let mut b = CallBatchBuilder::with_capacity(2);
+        for (i, l) in lines.iter().enumerate() {
+            b.push(&decode_line(l, i as u64 + 1).unwrap());
+        }
+        let batch = b.finish();
+        assert_eq!(batch.num_rows(), 2);
+        assert!(b.is_empty());
+        let cols = CallColumns::new(&batch).unwrap();
+        let r0 = cols.row(0);
+        assert_eq!(
+            (r0.ts_ms, r0.agent_id, r0.agent_type),
+            (1000, "a", AgentType::Workload)
+        );
+        assert_eq!(r0.outcome, Outcome::Error);
+        assert_eq!(r0.bytes_out, Some(5));
+        assert_eq!(r0.extra, Some(r#"{"x":1}"#));
+        assert_eq!(r0.session_id, None);
+        let r1 = cols.row(1);
+        assert_eq!(r1.session_id, Some("s"));
+        assert_eq!(r1.label, Some("exfil"));
+        assert_eq!(r1.bytes_out, None);
+    }
+}

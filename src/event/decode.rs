@@ -1,0 +1,402 @@
+//! JSON decoding of one call event. A hand-written map visitor (rather than
+//! `#[derive(Deserialize)]` with `#[serde(flatten)]`) keeps strings borrowed,
+//! keeps unknown fields without buffering, and knows which field failed, so
+//! every error names the line, the field and the reason.
+
+use super::{parse_rfc3339_ms, AgentType, CallEvent, Outcome};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+
+/// A record that could not be decoded. `line` is the 1-based line in its input
+/// (or the record offset on a bus); `field` is the field at fault when one is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct DecodeError {
+    pub line: u64,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl DecodeError {
+    fn render(&self) -> String {
+        match &self.field {
+            Some(f) => format!("line {}: field `{}`: {}", self.line, f, self.reason),
+            None => format!("line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// Decodes one JSON object. `line_no` only labels errors.
+pub fn decode_line(line: &str, line_no: u64) -> Result<CallEvent<'_>, DecodeError> {
+    let current = Cell::new("");
+    let mut de = serde_json::Deserializer::from_str(line);
+    let result = EventSeed { current: &current }
+        .deserialize(&mut de)
+        .and_then(|ev| de.end().map(|_| ev));
+    result.map_err(|e| {
+        let mut reason = e.to_string();
+        // serde_json appends " at line 1 column N"; the line is ours to name.
+        if let Some(pos) = reason.rfind(" at line ") {
+            reason.truncate(pos);
+            if e.column() > 0 {
+                reason.push_str(&format!(" (column {})", e.column()));
+            }
+        }
+        let field = match current.get() {
+            "" => None,
+            f => Some(f.to_string()),
+        };
+        // A field error message is prefixed by the visitor; strip it back out.
+        let reason = match reason.strip_prefix(FIELD_ERR) {
+            Some(r) => r.to_string(),
+            None => reason,
+        };
+        DecodeError {
+            line: line_no,
+            field,
+            reason,
+        }
+    })
+}
+
+const FIELD_ERR: &str = "\u{1}";
+
+struct EventSeed<'c> {
+    current: &'c Cell<&'static str>,
+}
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
+    type Value = CallEvent<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(EventVisitor {
+            current: self.current,
+        })
+    }
+}
+
+struct EventVisitor<'c> {
+    current: &'c Cell<&'static str>,
+}
+
+const KNOWN: [&str; 17] = [
+    "ts",
+    "agent_id",
+    "action",
+    "agent_type",
+    "session_id",
+    "parent_id",
+    "tenant",
+    "resource",
+    "src_ip",
+    "user_agent",
+    "event_id",
+    "outcome",
+    "status",
+    "latency_ms",
+    "bytes_out",
+    "bytes_in",
+    "label",
+];
+
+fn field_err<E: de::Error>(msg: impl fmt::Display) -> E {
+    E::custom(format!("{FIELD_ERR}{msg}"))
+}
+
+impl<'de> Visitor<'de> for EventVisitor<'_> {
+    type Value = CallEvent<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object (one call event)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut ev = CallEvent::default();
+        let (mut has_ts, mut has_agent, mut has_action) = (false, false, false);
+        let mut seen = [false; KNOWN.len()];
+        let mut extra: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            let key = key.0;
+            let Some(idx) = KNOWN.iter().position(|k| *k == key) else {
+                self.current.set("");
+                let v: &'de RawValue = map.next_value()?;
+                extra.push((key, v));
+                continue;
+            };
+            let name = KNOWN[idx];
+            self.current.set(name);
+            if std::mem::replace(&mut seen[idx], true) {
+                return Err(field_err("appears more than once"));
+            }
+            match name {
+                "ts" => {
+                    ev.ts_ms = map.next_value::<Ts>()?.0;
+                    has_ts = true;
+                }
+                "agent_id" => {
+                    ev.agent_id = required_str(map.next_value::<OptStr>()?.0)?;
+                    has_agent = true;
+                }
+                "action" => {
+                    ev.action = required_str(map.next_value::<OptStr>()?.0)?;
+                    has_action = true;
+                }
+                "agent_type" => {
+                    if let Some(s) = map.next_value::<OptStr>()?.0 {
+                        ev.agent_type = AgentType::parse(&s).ok_or_else(|| {
+                            field_err(format!(
+                                "unknown value `{s}` (expected ai_agent, service_account, api_key, workload, human or unknown)"
+                            ))
+                        })?;
+                    }
+                }
+                "outcome" => {
+                    if let Some(s) = map.next_value::<OptStr>()?.0 {
+                        ev.outcome = Outcome::parse(&s).ok_or_else(|| {
+                            field_err(format!(
+                                "unknown value `{s}` (expected success, denied or error)"
+                            ))
+                        })?;
+                    }
+                }
+                "session_id" => ev.session_id = map.next_value::<OptStr>()?.0,
+                "parent_id" => ev.parent_id = map.next_value::<OptStr>()?.0,
+                "tenant" => ev.tenant = map.next_value::<OptStr>()?.0,
+                "resource" => ev.resource = map.next_value::<OptStr>()?.0,
+                "src_ip" => ev.src_ip = map.next_value::<OptStr>()?.0,
+                "user_agent" => ev.user_agent = map.next_value::<OptStr>()?.0,
+                "event_id" => ev.event_id = map.next_value::<OptStr>()?.0,
+                "label" => {
+                    ev.label = map
+                        .next_value::<OptStr>()?
+                        .0
+                        .filter(|l| !l.is_empty() && l != "benign")
+                }
+                "status" => ev.status = map.next_value::<Option<i64>>()?,
+                "latency_ms" => ev.latency_ms = non_negative(map.next_value::<Option<f64>>()?)?,
+                "bytes_out" => ev.bytes_out = byte_count(map.next_value::<Option<f64>>()?)?,
+                "bytes_in" => ev.bytes_in = byte_count(map.next_value::<Option<f64>>()?)?,
+                _ => unreachable!("every KNOWN field has an arm"),
+            }
+        }
+        self.current.set("");
+        for (present, name) in [
+            (has_ts, "ts"),
+            (has_agent, "agent_id"),
+            (has_action, "action"),
+        ] {
+            if !present {
+                self.current.set(name);
+                return Err(field_err("required field is missing"));
+            }
+        }
+        if !extra.is_empty() {
+            ev.extra = Some(render_extra(&extra));
+        }
+        Ok(ev)
+    }
+}
+
+fn render_extra(extra: &[(Cow<'_, str>, &RawValue)]) -> String {
+    let mut out = String::with_capacity(64);
+    out.push('{');
+    for (i, (k, v)) in extra.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_else(|_| "\"?\"".into()));
+        out.push(':');
+        out.push_str(v.get());
+    }
+    out.push('}');
+    out
+}
+
+fn required_str<E: de::Error>(v: Option<Cow<'_, str>>) -> Result<Cow<'_, str>, E> {
+    match v {
+        Some(s) if !s.is_empty() => Ok(s),
+        Some(_) => Err(field_err("must not be empty")),
+        None => Err(field_err("must not be null")),
+    }
+}
+
+fn non_negative<E: de::Error>(v: Option<f64>) -> Result<Option<f64>, E> {
+    match v {
+        Some(x) if !x.is_finite() || x < 0.0 => {
+            Err(field_err(format!("must be a non-negative number, got {x}")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn byte_count<E: de::Error>(v: Option<f64>) -> Result<Option<u64>, E> {
+    Ok(non_negative(v)?.map(|x| x.round() as u64))
+}
+
+/// A string that borrows from the input when it can.
+struct Str<'a>(Cow<'a, str>);
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor).map(Str)
+    }
+}
+
+/// An optional string: JSON null and absence are the same.
+struct OptStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for OptStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<Str<'de>>::deserialize(d).map(|o| OptStr(o.map(|s| s.0)))
+    }
+}
+
+/// `ts`: RFC 3339 text or integer epoch milliseconds.
+struct Ts(i64);
+
+impl<'de> de::Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = i64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an RFC 3339 string or integer epoch milliseconds")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+                i64::try_from(v).map_err(|_| field_err("epoch milliseconds out of range"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+                if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    Ok(v as i64)
+                } else {
+                    Err(field_err(format!(
+                        "expected integer epoch milliseconds, got {v}"
+                    )))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+                parse_rfc3339_ms(v)
+                    .ok_or_else(|| field_err(format!("`{v}` is not an RFC 3339 date-time")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<i64, E> {
+                Err(field_err("must not be null"))
+            }
+        }
+        d.deserialize_any(V).map(Ts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_full_event_and_keeps_unknown_fields() {
+        let line = r#"{"ts":"2026-11-20T10:00:00Z","agent_id":"a-1","action":"s3:GetObject","agent_type":"ai_agent","session_id":"s1","parent_id":"orch","tenant":"t","resource":"arn:x","src_ip":"10.0.0.1","user_agent":"ua","event_id":"e1","outcome":"denied","status":403,"latency_ms":12.5,"bytes_out":100,"bytes_in":7,"label":"exfil","region":"eu","nested":{"a":[1,2]}}"#;
+        let ev = decode_line(line, 1).unwrap();
+        assert_eq!(ev.ts_ms, 1_763_632_800_000);
+        assert_eq!(ev.agent_id, "a-1");
+        assert!(matches!(ev.agent_id, Cow::Borrowed(_)));
+        assert_eq!(ev.agent_type, AgentType::AiAgent);
+        assert_eq!(ev.outcome, Outcome::Denied);
+        assert_eq!(ev.status, Some(403));
+        assert_eq!(ev.bytes_out, Some(100));
+        assert_eq!(ev.label.as_deref(), Some("exfil"));
+        assert_eq!(
+            ev.extra.as_deref(),
+            Some(r#"{"region":"eu","nested":{"a":[1,2]}}"#)
+        );
+    }
+
+    #[test]
+    fn defaults_and_nulls() {
+        let ev = decode_line(
+            r#"{"ts":5,"agent_id":"a","action":"GET /x","session_id":null,"label":"benign","outcome":null}"#,
+            3,
+        )
+        .unwrap();
+        assert_eq!(ev.ts_ms, 5);
+        assert_eq!(ev.agent_type, AgentType::Unknown);
+        assert_eq!(ev.outcome, Outcome::Success);
+        assert_eq!(ev.session_id, None);
+        assert_eq!(ev.label, None);
+        assert_eq!(ev.extra, None);
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let ev = decode_line(r#"{"ts":1,"agent_id":"a\"b","action":"x\u0041"}"#, 1).unwrap();
+        assert_eq!(ev.agent_id, "a\"b");
+        assert_eq!(ev.action, "xA");
+    }
+
+    fn err(line: &str) -> DecodeError {
+        decode_line(line, 42).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_line_field_and_reason() {
+        let e = err(r#"{"ts":"yesterday","agent_id":"a","action":"x"}"#);
+        assert_eq!(e.line, 42);
+        assert_eq!(e.field.as_deref(), Some("ts"));
+        assert!(e.reason.contains("RFC 3339"), "{e}");
+        assert!(e.to_string().starts_with("line 42: field `ts`:"), "{e}");
+
+        let e = err(r#"{"ts":1,"action":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("agent_id"));
+        assert!(e.reason.contains("missing"));
+
+        let e = err(r#"{"ts":1,"agent_id":"","action":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("agent_id"));
+
+        let e = err(r#"{"ts":1,"agent_id":"a","action":"x","outcome":"maybe"}"#);
+        assert_eq!(e.field.as_deref(), Some("outcome"));
+        assert!(e.reason.contains("maybe"));
+
+        let e = err(r#"{"ts":1,"agent_id":"a","action":"x","bytes_out":-3}"#);
+        assert_eq!(e.field.as_deref(), Some("bytes_out"));
+
+        let e = err(r#"{"ts":1,"agent_id":"a","action":"x","status":"ok"}"#);
+        assert_eq!(e.field.as_deref(), Some("status"));
+
+        let e = err(r#"{"ts":1.5,"agent_id":"a","action":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("ts"));
+
+        let e = err(r#"{"ts":1,"ts":2,"agent_id":"a","action":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("ts"));
+    }
+
+    #[test]
+    fn syntax_errors_have_no_field_but_a_column() {
+        let e = err(r#"{"ts":1,"agent_id":"a","action":"x""#);
+        assert_eq!(e.field, None);
+        assert!(e.reason.contains("column"), "{e}");
+        let e = err("[1,2]");
+        assert_eq!(e.field, None);
+        let e = err(r#"{"ts":1,"agent_id":"a","action":"x"} trailing"#);
+        assert_eq!(e.field, None);
+        assert!(err("").reason.contains("EOF"));
+    }
+}

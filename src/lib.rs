@@ -1,0 +1,16 @@
+//! Warden: real-time behavioural detection for non-human identities.
+//!
+//! Data flow: `event` (decode into Arrow windows) → `engine` (baselines and
+//! per-event scores) → `decide` (findings and revocations per episode) →
+//! `emit` (OCSF findings, revocation events). `replay` drives it over files;
+//! `sim` makes labelled fleets; `eval` measures detection on labelled data.
+
+pub mod config;
+pub mod decide;
+pub mod emit;
+pub mod engine;
+pub mod eval;
+pub mod event;
+pub mod replay;
+pub mod sim;
+pub mod source;

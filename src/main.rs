@@ -1,0 +1,259 @@
+//! The `warden` command line.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use warden::config::Config;
+use warden::emit::JsonLinesSink;
+use warden::replay::{self, ReplayObserver};
+use warden::sim::{self, SimConfig};
+use warden::source::BadRecord;
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Real-time behavioural detection for non-human identities"
+)]
+struct Cli {
+    /// Log filter (also RUST_LOG), e.g. `info` or `warden=debug`.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate a labelled, time-sorted fleet of agent calls (JSON lines).
+    Simulate {
+        #[arg(long, default_value_t = 300)]
+        agents: usize,
+        /// How long, e.g. 24h, 3d, 90m.
+        #[arg(long, default_value = "24h", value_parser = parse_duration_ms)]
+        duration: i64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First timestamp (RFC 3339); default Friday 2026-11-20T00:00:00Z.
+        #[arg(long)]
+        start: Option<String>,
+        /// Share of agents that suffer an attack episode.
+        #[arg(long, default_value_t = 0.15)]
+        attack_share: f64,
+        /// Output file (`.gz` compresses); `-` for stdout.
+        #[arg(long)]
+        out: String,
+    },
+    /// Run the detection engine over recorded calls; evaluate when labelled.
+    Replay {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Findings (OCSF Detection Finding JSON lines).
+        #[arg(long)]
+        alerts_out: Option<PathBuf>,
+        /// Revocation events (JSON lines).
+        #[arg(long)]
+        revocations_out: Option<PathBuf>,
+        /// Evaluation and run summary (JSON).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Never draw a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Log every call of this agent with its per-detector surprises.
+        #[arg(long)]
+        trace_agent: Option<String>,
+        /// Files, directories or `-` (stdin); `.gz` accepted.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
+    /// Print the default configuration (the documented `warden.toml`).
+    DefaultConfig,
+}
+
+fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number and a unit (s, m, h, d)"))?;
+    let mult = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" | "" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m, h or d)")),
+    };
+    if n <= 0 {
+        return Err(format!("`{s}`: duration must be positive"));
+    }
+    Ok(n * mult)
+}
+
+fn create(path: &Path) -> Result<Box<dyn Write>> {
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufWriter::new(flate2::write::GzEncoder::new(
+            f,
+            flate2::Compression::new(6),
+        )))
+    } else {
+        Box::new(BufWriter::with_capacity(1 << 16, f))
+    })
+}
+
+/// Progress bar on a terminal, bad records to the log (the first 20 in full).
+struct CliObserver {
+    bar: Option<ProgressBar>,
+    bad_shown: u64,
+}
+
+impl ReplayObserver for CliObserver {
+    fn started(&mut self, total: Option<u64>) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = match total {
+            Some(t) => ProgressBar::new(t),
+            None => ProgressBar::no_length(),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        self.bar = Some(bar);
+    }
+    fn progress(&mut self, bytes: u64, events: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(bytes);
+            b.set_message(format!("{events} events"));
+        }
+    }
+    fn bad_record(&mut self, bad: &BadRecord) {
+        self.bad_shown += 1;
+        if self.bad_shown <= 20 {
+            tracing::warn!(input = %bad.input, line = bad.error.line, field = bad.error.field.as_deref().unwrap_or(""), "skipped bad record: {bad}");
+        } else if self.bad_shown == 21 {
+            tracing::warn!("more bad records; only the count is reported from here on");
+        }
+    }
+    fn finished(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    match cli.cmd {
+        Cmd::Simulate {
+            agents,
+            duration,
+            seed,
+            start,
+            attack_share,
+            out,
+        } => {
+            if agents == 0 {
+                bail!("--agents must be at least 1");
+            }
+            if !(0.0..=1.0).contains(&attack_share) {
+                bail!("--attack-share must lie in 0..=1");
+            }
+            let start_ms = match start {
+                Some(s) => warden::event::parse_rfc3339_ms(&s)
+                    .with_context(|| format!("--start `{s}` is not RFC 3339"))?,
+                None => SimConfig::DEFAULT_START_MS,
+            };
+            let cfg = SimConfig {
+                agents,
+                duration_ms: duration,
+                seed,
+                start_ms,
+                attack_share,
+            };
+            let fleet = sim::generate(&cfg);
+            let mut w: Box<dyn Write> = if out == "-" {
+                Box::new(BufWriter::new(std::io::stdout().lock()))
+            } else {
+                create(Path::new(&out))?
+            };
+            let n = sim::write_events(&fleet, &mut w).context("writing simulated events")?;
+            drop(w);
+            tracing::info!(events = n, agents, seed, out = %out, "simulated fleet written");
+        }
+        Cmd::Replay {
+            config,
+            alerts_out,
+            revocations_out,
+            report,
+            no_progress,
+            trace_agent,
+            inputs,
+        } => {
+            let cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            let findings = alerts_out.as_deref().map(create).transpose()?;
+            let revocations = revocations_out.as_deref().map(create).transpose()?;
+            let mut sink = JsonLinesSink::new(findings, revocations);
+            let mut obs = CliObserver {
+                bar: None,
+                bad_shown: 0,
+            };
+            if no_progress {
+                obs.bad_shown = 0;
+            }
+            let mut quiet_obs;
+            let observer: &mut dyn ReplayObserver = if no_progress {
+                quiet_obs = NoBar(obs);
+                &mut quiet_obs
+            } else {
+                &mut obs
+            };
+            let summary = replay::run(cfg, trace_agent, &inputs, &mut sink, observer)?;
+            drop(sink);
+            if let Some(ev) = &summary.evaluation {
+                print!("{}", ev.render());
+            }
+            println!(
+                "decode errors {}  agents tracked {}  state {:.0} B/agent  {:.0} events/s ({:.2} s)",
+                summary.decode_errors, summary.agents_tracked, summary.state_bytes_per_agent, summary.events_per_sec, summary.elapsed_s
+            );
+            if let Some(p) = report {
+                let f =
+                    File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+                serde_json::to_writer_pretty(BufWriter::new(f), &summary)
+                    .context("writing report")?;
+            }
+        }
+        Cmd::DefaultConfig => {
+            print!("{}", include_str!("../warden.toml"));
+        }
+    }
+    Ok(())
+}
+
+/// The CLI observer without a progress bar.
+struct NoBar(CliObserver);
+impl ReplayObserver for NoBar {
+    fn bad_record(&mut self, bad: &BadRecord) {
+        self.0.bad_record(bad)
+    }
+}

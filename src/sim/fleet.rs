@@ -1,0 +1,684 @@
+//! The benign world: tenants, agents of four kinds, and their everyday
+//! behaviour including the benign changes a detector must not alert on.
+
+use super::{Interner, SimConfig, SimEvent, HOUR, MINUTE};
+use crate::event::AgentType;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal};
+use rustc_hash::FxHashMap;
+
+pub const LLM_TOOLS: [&str; 20] = [
+    "tools:WebSearch",
+    "tools:FetchUrl",
+    "kb:Query",
+    "kb:GetDocument",
+    "crm:GetCustomer",
+    "crm:SearchCustomers",
+    "tickets:GetTicket",
+    "tickets:UpdateTicket",
+    "tickets:AddComment",
+    "calendar:ListEvents",
+    "email:DraftReply",
+    "s3:GetObject",
+    "vector:Search",
+    "github:GetFile",
+    "github:ListPullRequests",
+    "jira:GetIssue",
+    "slack:PostMessage",
+    "docs:CreateDraft",
+    "sql:RunReadQuery",
+    "translate:TranslateText",
+];
+
+const CRON_TEMPLATES: [&[&str]; 6] = [
+    &[
+        "sts:GetCallerIdentity",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:GetObject",
+        "glue:StartJobRun",
+        "glue:GetJobRun",
+        "s3:PutObject",
+        "sns:Publish",
+    ],
+    &[
+        "rds:DescribeDBSnapshots",
+        "rds:CreateDBSnapshot",
+        "s3:PutObject",
+        "cloudwatch:PutMetricData",
+    ],
+    &[
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "s3:GetObject",
+        "ses:SendEmail",
+    ],
+    &["dynamodb:Scan", "s3:PutObject", "sqs:SendMessage"],
+    &[
+        "s3:ListBucket",
+        "s3:DeleteObject",
+        "logs:DescribeLogGroups",
+        "logs:PutRetentionPolicy",
+    ],
+    &[
+        "ecr:DescribeImages",
+        "ecr:BatchGetImage",
+        "inspector2:ListFindings",
+        "securityhub:BatchImportFindings",
+    ],
+];
+
+const REST: [&str; 10] = [
+    "GET /v1/orders",
+    "GET /v1/orders/{id}",
+    "POST /v1/orders",
+    "GET /v1/customers/{id}",
+    "PATCH /v1/customers/{id}",
+    "GET /v1/invoices",
+    "POST /v1/payments",
+    "GET /v1/products",
+    "GET /v1/inventory/{sku}",
+    "POST /v1/webhooks/ack",
+];
+
+const WORKLOAD: [&str; 9] = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "s3:GetObject",
+    "s3:PutObject",
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "kinesis:PutRecord",
+    "sns:Publish",
+];
+
+const LLM_UAS: [&str; 3] = [
+    "langchain/0.2.11 python/3.11",
+    "openai-agents/1.4.2",
+    "warden-demo-agent/0.9 (crew)",
+];
+const SDK_UAS: [&str; 3] = [
+    "aws-sdk-go-v2/1.30.1 os/linux",
+    "Boto3/1.34.2 Python/3.11.7",
+    "aws-sdk-java/2.25.1 Linux/5.10",
+];
+const PARTNER_UAS: [&str; 4] = [
+    "PartnerSync/3.2",
+    "okhttp/4.12.0",
+    "Go-http-client/1.1",
+    "python-httpx/0.27.0",
+];
+
+/// What a kind of call usually returns: (median bytes_out, median latency ms).
+pub fn call_shape(action: &str) -> (f64, f64) {
+    let a = action.to_ascii_lowercase();
+    if a.contains("getobject") || a.contains("export") {
+        (60_000.0, 80.0)
+    } else if a.starts_with("get ") {
+        (3_000.0, 60.0)
+    } else if a.starts_with("post ") || a.starts_with("patch ") {
+        (600.0, 120.0)
+    } else if a.contains("invokemodel") {
+        (4_000.0, 900.0)
+    } else if a.contains("list")
+        || a.contains("describe")
+        || a.contains("scan")
+        || a.contains("search")
+        || a.contains("query")
+    {
+        (9_000.0, 70.0)
+    } else if a.contains("put")
+        || a.contains("send")
+        || a.contains("publish")
+        || a.contains("delete")
+    {
+        (300.0, 40.0)
+    } else {
+        (2_000.0, 60.0)
+    }
+}
+
+pub struct Tenant {
+    pub name: u32,
+    pub slug: String,
+    pub tz_h: i64,
+    pub vpc: u8,
+    pub orchestrators: Vec<u32>,
+    pub admin: u32,
+    pub team_tools: Vec<&'static str>,
+    pub deploys: Vec<(i64, i64)>,
+    pub rollout_ms: i64,
+}
+
+pub struct Agent {
+    pub name: u32,
+    pub kind: AgentType,
+    pub tenant: usize,
+    pub start: i64,
+    /// Base calls (or tasks, or runs) per hour at full intensity.
+    pub rate: f64,
+    pub growth_per_day: f64,
+    pub actions: Vec<&'static str>,
+    pub weights: Vec<f64>,
+    pub ua: u32,
+    pub bytes_scale: f64,
+    pub period_ms: i64,
+    pub phase_ms: i64,
+    pub partner_net: u8,
+    pub rotates_key_at: Option<i64>,
+    pub rollout_action: Option<(&'static str, i64)>,
+}
+
+pub struct AttackPlan {
+    pub scenario: usize,
+    pub start: i64,
+}
+
+pub struct World {
+    pub cfg: SimConfig,
+    pub tenants: Vec<Tenant>,
+    pub agents: Vec<Agent>,
+    pub attack_plan: FxHashMap<u32, AttackPlan>,
+}
+
+fn hex(rng: &mut ChaCha8Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl World {
+    pub fn new(cfg: &SimConfig, rng: &mut ChaCha8Rng, s: &mut Interner) -> World {
+        let end = cfg.start_ms + cfg.duration_ms;
+        let n_tenants = (cfg.agents / 50).clamp(2, 40);
+        let tzs = [0i64, -5, 1, 8, -8, 5, 9, -3];
+        let mut tenants = Vec::new();
+        for t in 0..n_tenants {
+            let names = [
+                "acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell",
+            ];
+            let slug = if t < 8 {
+                format!("tenant-{}", names[t])
+            } else {
+                format!("tenant-{}{}", names[t % 8], t)
+            };
+            let mut tools = LLM_TOOLS.to_vec();
+            tools.shuffle(rng);
+            tools.truncate(14);
+            let mut deploys = Vec::new();
+            // One or two team deploys on weekdays' working hours.
+            for _ in 0..rng.random_range(1..=2) {
+                let day = rng.random_range(0..(cfg.duration_ms / (24 * HOUR)).max(1));
+                let at = cfg.start_ms
+                    + day * 24 * HOUR
+                    + (rng.random_range(9..17) - tzs[t % 8]).rem_euclid(24) * HOUR;
+                deploys.push((at, at + rng.random_range(20..45) * MINUTE));
+            }
+            tenants.push(Tenant {
+                name: s.id(&slug),
+                tz_h: tzs[t % 8],
+                vpc: (10 + t) as u8,
+                orchestrators: (0..rng.random_range(2..=3))
+                    .map(|k| s.id(&format!("orchestrator-{slug}-{k}")))
+                    .collect(),
+                admin: s.id(&format!("admin-role-{slug}")),
+                team_tools: tools,
+                deploys,
+                rollout_ms: cfg.start_ms
+                    + cfg.duration_ms / 3
+                    + rng.random_range(0..cfg.duration_ms / 3),
+                slug,
+            });
+        }
+        let mut agents = Vec::new();
+        for i in 0..cfg.agents {
+            let tenant = rng.random_range(0..n_tenants);
+            let roll: f64 = rng.random();
+            let kind = if roll < 0.30 {
+                AgentType::AiAgent
+            } else if roll < 0.55 {
+                AgentType::ServiceAccount
+            } else if roll < 0.80 {
+                AgentType::ApiKey
+            } else {
+                AgentType::Workload
+            };
+            let late = rng.random_bool(0.1) && cfg.duration_ms > 24 * HOUR;
+            let start = if late {
+                cfg.start_ms + rng.random_range(6 * HOUR..cfg.duration_ms - 12 * HOUR)
+            } else {
+                cfg.start_ms
+            };
+            let tn = &tenants[tenant];
+            let (prefix, actions, rate, ua): (&str, Vec<&'static str>, f64, &str) = match kind {
+                AgentType::AiAgent => {
+                    let mut own = tn.team_tools.clone();
+                    own.shuffle(rng);
+                    own.truncate(rng.random_range(5..=9));
+                    (
+                        "agent",
+                        own,
+                        rng.random_range(1.0..6.0),
+                        LLM_UAS.choose(rng).copied().unwrap_or(LLM_UAS[0]),
+                    )
+                }
+                AgentType::ServiceAccount => {
+                    let tpl = CRON_TEMPLATES[rng.random_range(0..CRON_TEMPLATES.len())];
+                    (
+                        "svc",
+                        tpl.to_vec(),
+                        0.0,
+                        SDK_UAS.choose(rng).copied().unwrap_or(SDK_UAS[0]),
+                    )
+                }
+                AgentType::ApiKey => {
+                    let mut own = REST.to_vec();
+                    own.shuffle(rng);
+                    own.truncate(rng.random_range(3..=7));
+                    (
+                        "key",
+                        own,
+                        rng.random_range(20.0..300.0),
+                        PARTNER_UAS.choose(rng).copied().unwrap_or(PARTNER_UAS[0]),
+                    )
+                }
+                _ => {
+                    let mut own = WORKLOAD.to_vec();
+                    own.shuffle(rng);
+                    own.truncate(rng.random_range(3..=6));
+                    if !own.contains(&"sqs:ReceiveMessage") {
+                        own[0] = "sqs:ReceiveMessage";
+                    }
+                    (
+                        "wl",
+                        own,
+                        rng.random_range(30.0..600.0),
+                        SDK_UAS.choose(rng).copied().unwrap_or(SDK_UAS[0]),
+                    )
+                }
+            };
+            // Zipf-like weights over the agent's own actions.
+            let weights = (0..actions.len())
+                .map(|k| 1.0 / (k as f64 + 1.0).powf(0.8))
+                .collect();
+            let rollout_action = match kind {
+                AgentType::AiAgent => Some((
+                    "tools:SummarizeV2",
+                    tn.rollout_ms + rng.random_range(0..3 * HOUR),
+                )),
+                AgentType::ApiKey => Some((
+                    "GET /v2/orders",
+                    tn.rollout_ms + rng.random_range(0..3 * HOUR),
+                )),
+                _ => None,
+            };
+            let period_ms = [5, 10, 15, 30, 60][rng.random_range(0..5)] * MINUTE;
+            agents.push(Agent {
+                name: s.id(&format!(
+                    "{prefix}-{}-{:03}-{}",
+                    tn.slug.trim_start_matches("tenant-"),
+                    i,
+                    hex(rng, 4)
+                )),
+                kind,
+                tenant,
+                start,
+                rate,
+                growth_per_day: rng.random_range(0.0..0.08),
+                actions,
+                weights,
+                ua: s.id(ua),
+                bytes_scale: LogNormal::new(0.0, 0.7)
+                    .map(|d| d.sample(rng))
+                    .unwrap_or(1.0),
+                period_ms,
+                phase_ms: rng.random_range(0..period_ms),
+                partner_net: rng.random_range(1..250),
+                rotates_key_at: rng
+                    .random_bool(0.3)
+                    .then(|| start + rng.random_range(0..(end - start).max(1))),
+                rollout_action,
+            });
+        }
+        let attack_plan = super::attacks::plan(cfg, &agents, rng);
+        World {
+            cfg: cfg.clone(),
+            tenants,
+            agents,
+            attack_plan,
+        }
+    }
+
+    pub fn end(&self) -> i64 {
+        self.cfg.start_ms + self.cfg.duration_ms
+    }
+
+    /// Local hour and whether it is a weekend day, in the tenant's time zone.
+    pub fn local(&self, tenant: usize, t: i64) -> (i64, bool) {
+        let local_h = t.div_euclid(HOUR) + self.tenants[tenant].tz_h;
+        let hour = local_h.rem_euclid(24);
+        // Epoch day 0 was a Thursday; Saturday = 2, Sunday = 3 (mod 7).
+        let dow = local_h.div_euclid(24).rem_euclid(7);
+        (hour, dow == 2 || dow == 3)
+    }
+
+    /// Activity multiplier at `t` (diurnal, weekly, growth, deploys).
+    pub fn intensity(&self, a: &Agent, t: i64) -> f64 {
+        let (h, weekend) = self.local(a.tenant, t);
+        let diurnal = match a.kind {
+            AgentType::ApiKey => match h {
+                8..=17 => 1.0,
+                7 | 18 => 0.45,
+                6 | 19 | 20 => 0.12,
+                _ => 0.025,
+            },
+            AgentType::AiAgent => match h {
+                7..=19 => 1.0,
+                6 | 20 | 21 => 0.5,
+                _ => 0.12,
+            },
+            AgentType::Workload => {
+                0.7 + 0.3 * ((h as f64 - 14.0) / 24.0 * std::f64::consts::TAU).cos()
+            }
+            _ => 1.0,
+        };
+        let weekly = match (a.kind, weekend) {
+            (AgentType::ApiKey, true) => 0.15,
+            (AgentType::AiAgent, true) => 0.4,
+            (AgentType::Workload, true) => 0.75,
+            _ => 1.0,
+        };
+        let days = (t - self.cfg.start_ms) as f64 / (24 * HOUR) as f64;
+        let growth = (1.0 + a.growth_per_day).powf(days);
+        let deploy = if matches!(a.kind, AgentType::Workload) && self.in_deploy(a.tenant, t) {
+            3.0
+        } else {
+            1.0
+        };
+        diurnal * weekly * growth * deploy
+    }
+
+    pub fn in_deploy(&self, tenant: usize, t: i64) -> bool {
+        self.tenants[tenant]
+            .deploys
+            .iter()
+            .any(|&(s, e)| t >= s && t < e)
+    }
+
+    /// Arrival times of a non-homogeneous Poisson process (thinning).
+    fn arrivals(&self, a: &Agent, rng: &mut ChaCha8Rng, per_hour: f64, max_mult: f64) -> Vec<i64> {
+        let lam_max = per_hour * max_mult / HOUR as f64;
+        let mut t = a.start as f64;
+        let end = self.end() as f64;
+        let mut out = Vec::new();
+        if lam_max <= 0.0 {
+            return out;
+        }
+        loop {
+            let u: f64 = rng.random::<f64>().max(1e-12);
+            t += -u.ln() / lam_max;
+            if t >= end {
+                break;
+            }
+            if rng.random::<f64>() * max_mult < self.intensity(a, t as i64) {
+                out.push(t as i64);
+            }
+        }
+        out
+    }
+
+    fn pick_action(&self, a: &Agent, t: i64, rng: &mut ChaCha8Rng) -> &'static str {
+        if let Some((act, at)) = a.rollout_action {
+            if t >= at && rng.random_bool(0.12) {
+                return act;
+            }
+        }
+        let total: f64 = a.weights.iter().sum();
+        let mut x = rng.random::<f64>() * total;
+        for (act, w) in a.actions.iter().zip(&a.weights) {
+            if x < *w {
+                return act;
+            }
+            x -= w;
+        }
+        a.actions[0]
+    }
+
+    fn resource(&self, a: &Agent, action: &str, rng: &mut ChaCha8Rng) -> String {
+        let t = &self.tenants[a.tenant].slug;
+        let n: u32 = rng.random_range(0..5000);
+        let svc = action.split(':').next().unwrap_or("x");
+        if action.contains(' ') {
+            let path = action.split(' ').nth(1).unwrap_or("/");
+            return path
+                .replace("{id}", &format!("{n}"))
+                .replace("{sku}", &format!("sku-{n}"));
+        }
+        match svc {
+            "s3" => format!(
+                "arn:aws:s3:::{t}-{}-data/objects/{n}.json",
+                self.agent_slot(a)
+            ),
+            "sqs" | "sns" => format!(
+                "arn:aws:{svc}:eu-west-1:000000000000:{t}-{}",
+                self.agent_slot(a)
+            ),
+            "dynamodb" | "kinesis" => format!(
+                "arn:aws:{svc}:eu-west-1:000000000000:table/{t}-{}",
+                self.agent_slot(a)
+            ),
+            "llm" => "model/frontier-large".to_string(),
+            _ => format!("{svc}://{t}/items/{n}"),
+        }
+    }
+
+    fn agent_slot(&self, a: &Agent) -> u32 {
+        a.name % 7
+    }
+
+    fn shape(&self, a: &Agent, action: &str, rng: &mut ChaCha8Rng) -> (u64, f32, u32) {
+        let (bytes, lat) = call_shape(action);
+        let b = LogNormal::new((bytes * a.bytes_scale).ln(), 0.9)
+            .map(|d| d.sample(rng))
+            .unwrap_or(bytes);
+        let l = LogNormal::new(lat.ln(), 0.5)
+            .map(|d| d.sample(rng))
+            .unwrap_or(lat);
+        let bin = LogNormal::new(6.0, 1.0)
+            .map(|d| d.sample(rng))
+            .unwrap_or(400.0);
+        (b as u64, l as f32, bin as u32)
+    }
+
+    /// Generates the agent's benign calls into `out`.
+    pub fn benign(
+        &self,
+        a: &Agent,
+        idx: u32,
+        rng: &mut ChaCha8Rng,
+        s: &mut Interner,
+        out: &mut Vec<SimEvent>,
+    ) {
+        let tn = &self.tenants[a.tenant];
+        let mut ident = Identity::default();
+        let push = |w: &World,
+                    t: i64,
+                    action: &'static str,
+                    ident: &mut Identity,
+                    rng: &mut ChaCha8Rng,
+                    s: &mut Interner,
+                    out: &mut Vec<SimEvent>| {
+            ident.refresh(w, a, t, rng, s);
+            let (bytes_out, latency_ms, bytes_in) = w.shape(a, action, rng);
+            let r: f64 = rng.random();
+            let fail_bias = if matches!(a.kind, AgentType::Workload) && ident.throttled_until > t {
+                0.12
+            } else {
+                0.0
+            };
+            let (outcome, status) = if r < 0.004 {
+                (1, 403)
+            } else if r < 0.01 + fail_bias {
+                (2, 503)
+            } else {
+                (0, 200)
+            };
+            let res = w.resource(a, action, rng);
+            out.push(SimEvent {
+                ts: t,
+                agent: idx,
+                action: s.id(action),
+                resource: s.id(&res),
+                ip: ident.ip,
+                ua: a.ua,
+                session: ident.session,
+                parent: ident.parent,
+                outcome,
+                status,
+                latency_ms,
+                bytes_out: if outcome == 0 { bytes_out } else { 120 },
+                bytes_in,
+                label: 0,
+                event_id: 0,
+            });
+        };
+        match a.kind {
+            AgentType::AiAgent => {
+                for task in self.arrivals(a, rng, a.rate, 1.6) {
+                    let n = 3 + rng.random_range(0..12) + rng.random_range(0..12);
+                    let mut t = task;
+                    ident.parent = *tn.orchestrators.choose(rng).unwrap_or(&0);
+                    for k in 0..n {
+                        let action = if k % 3 == 0 {
+                            "llm:InvokeModel"
+                        } else if rng.random_bool(0.01) {
+                            // An occasional team tool this agent has not used yet.
+                            tn.team_tools.choose(rng).copied().unwrap_or("kb:Query")
+                        } else {
+                            self.pick_action(a, t, rng)
+                        };
+                        push(self, t, action, &mut ident, rng, s, out);
+                        t += LogNormal::new(7.5, 0.8)
+                            .map(|d| d.sample(rng))
+                            .unwrap_or(2000.0) as i64;
+                    }
+                }
+            }
+            AgentType::ServiceAccount => {
+                let mut run =
+                    a.start - (a.start - a.phase_ms).rem_euclid(a.period_ms) + a.period_ms;
+                while run < self.end() {
+                    let extra = if self.in_deploy(a.tenant, run) { 3 } else { 1 };
+                    for r in 0..extra {
+                        let mut t = run + r * a.period_ms / 3 + rng.random_range(0..20_000);
+                        for action in &a.actions {
+                            push(self, t, action, &mut ident, rng, s, out);
+                            t += rng.random_range(200..3000);
+                        }
+                    }
+                    run += a.period_ms;
+                }
+            }
+            _ => {
+                for t in self.arrivals(a, rng, a.rate, 3.6) {
+                    let action = self.pick_action(a, t, rng);
+                    push(self, t, action, &mut ident, rng, s, out);
+                }
+            }
+        }
+    }
+}
+
+/// The evolving identity of an agent: token, address, parent.
+#[derive(Default)]
+struct Identity {
+    session: u32,
+    session_until: i64,
+    ip: u32,
+    ip_until: i64,
+    parent: u32,
+    throttled_until: i64,
+    next_throttle: i64,
+    key_rotated: bool,
+}
+
+impl Identity {
+    fn refresh(&mut self, w: &World, a: &Agent, t: i64, rng: &mut ChaCha8Rng, s: &mut Interner) {
+        let tn = &w.tenants[a.tenant];
+        match a.kind {
+            AgentType::AiAgent => {
+                if t >= self.session_until {
+                    self.session = s.id(&format!("tok-{}", hex(rng, 16)));
+                    self.session_until = t + rng.random_range(15..60) * MINUTE;
+                }
+                if t >= self.ip_until {
+                    self.ip = s.id(&format!(
+                        "10.{}.{}.{}",
+                        tn.vpc,
+                        rng.random_range(32..40),
+                        rng.random_range(2..250)
+                    ));
+                    self.ip_until = t + rng.random_range(4..24) * HOUR;
+                }
+            }
+            AgentType::ServiceAccount => {
+                if t >= self.session_until {
+                    // Daily token rotation.
+                    self.session = s.id(&format!("sa-tok-{}", hex(rng, 12)));
+                    self.session_until = t + 24 * HOUR;
+                }
+                if self.ip == 0 {
+                    self.ip = s.id(&format!(
+                        "10.{}.{}.{}",
+                        tn.vpc,
+                        rng.random_range(8..12),
+                        rng.random_range(2..250)
+                    ));
+                }
+            }
+            AgentType::ApiKey => {
+                let rotated = a.rotates_key_at.is_some_and(|r| t >= r);
+                if self.session == 0 || rotated != self.key_rotated {
+                    self.session = s.id(&format!("key_{}", hex(rng, 20)));
+                    self.key_rotated = rotated;
+                }
+                // A partner's egress pool: a few addresses in one network.
+                self.ip = s.id(&format!(
+                    "198.{}.{}.{}",
+                    18 + a.partner_net % 2,
+                    a.partner_net,
+                    10 + rng.random_range(0..4)
+                ));
+            }
+            _ => {
+                // Pod restarts (and deploys) bring a new address in the same VPC and a new token.
+                let deploy = w.in_deploy(a.tenant, t);
+                if t >= self.ip_until || (deploy && rng.random_bool(0.002)) {
+                    self.ip = s.id(&format!(
+                        "10.{}.{}.{}",
+                        tn.vpc,
+                        rng.random_range(64..72),
+                        rng.random_range(2..250)
+                    ));
+                    self.ip_until = t + rng.random_range(2..12) * HOUR;
+                    self.session_until = 0;
+                }
+                if t >= self.session_until {
+                    self.session = s.id(&format!("irsa-{}", hex(rng, 16)));
+                    self.session_until = t + HOUR;
+                }
+                if self.next_throttle == 0 {
+                    self.next_throttle = t + rng.random_range(2..30) * HOUR;
+                }
+                if t >= self.next_throttle {
+                    self.throttled_until = t + rng.random_range(5..15) * MINUTE;
+                    self.next_throttle = t + rng.random_range(12..36) * HOUR;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `warden simulate`: a seeded, deterministic generator of labelled agent
+//! fleets in the canonical schema, sorted by time.
+//!
+//! It models the benign side as carefully as the attacks (diurnal and weekly
+//! rhythms per agent kind and tenant time zone, token rotation, pod restarts,
+//! team-wide deploy bursts and API roll-outs, growth, agents appearing
+//! mid-stream), because a detector tuned on a naive simulator is worthless.
+
+mod attacks;
+mod fleet;
+mod write;
+
+pub use attacks::SCENARIOS;
+pub use write::write_events;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
+
+pub const HOUR: i64 = 3_600_000;
+pub const MINUTE: i64 = 60_000;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub agents: usize,
+    pub duration_ms: i64,
+    pub seed: u64,
+    pub start_ms: i64,
+    /// Share of agents that suffer an attack episode.
+    pub attack_share: f64,
+}
+
+impl SimConfig {
+    /// Default start: Friday 2026-11-20 00:00 UTC, so a 3-day run spans a weekend.
+    pub const DEFAULT_START_MS: i64 = 1_795_132_800_000;
+}
+
+/// Strings used by events, interned; index 0 is "absent".
+#[derive(Debug, Default)]
+pub struct Interner {
+    map: FxHashMap<String, u32>,
+    strs: Vec<String>,
+}
+
+impl Interner {
+    fn new() -> Self {
+        let mut i = Interner::default();
+        i.strs.push(String::new());
+        i.map.insert(String::new(), 0);
+        i
+    }
+
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.strs.len() as u32;
+        self.strs.push(s.to_string());
+        self.map.insert(s.to_string(), i);
+        i
+    }
+
+    pub fn get(&self, i: u32) -> &str {
+        &self.strs[i as usize]
+    }
+}
+
+/// One generated call, with interned strings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimEvent {
+    pub ts: i64,
+    pub agent: u32,
+    pub action: u32,
+    pub resource: u32,
+    pub ip: u32,
+    pub ua: u32,
+    pub session: u32,
+    pub parent: u32,
+    pub outcome: u8,
+    pub status: u16,
+    pub latency_ms: f32,
+    pub bytes_out: u64,
+    pub bytes_in: u32,
+    /// 0 = benign, else index into `SCENARIOS` + 1.
+    pub label: u8,
+    pub event_id: u64,
+}
+
+/// A generated fleet: events sorted by time, and the strings they use.
+pub struct Fleet {
+    pub events: Vec<SimEvent>,
+    pub strings: Interner,
+    pub agent_names: Vec<u32>,
+    pub agent_types: Vec<crate::event::AgentType>,
+    pub tenants: Vec<u32>,
+}
+
+pub fn generate(cfg: &SimConfig) -> Fleet {
+    let mut strings = Interner::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let world = fleet::World::new(cfg, &mut rng, &mut strings);
+    let mut events = Vec::new();
+    for (i, agent) in world.agents.iter().enumerate() {
+        let mut arng = ChaCha8Rng::seed_from_u64(
+            cfg.seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1)),
+        );
+        let from = events.len();
+        world.benign(agent, i as u32, &mut arng, &mut strings, &mut events);
+        let plan = world.attack_plan.get(&(i as u32));
+        if let Some(plan) = plan {
+            let own: Vec<SimEvent> = events[from..].to_vec();
+            attacks::inject(
+                &world,
+                agent,
+                i as u32,
+                plan,
+                &own,
+                &mut arng,
+                &mut strings,
+                &mut events,
+            );
+        }
+    }
+    for e in events.iter_mut() {
+        e.event_id = rng.random();
+    }
+    events.sort_by_key(|e| (e.ts, e.agent, e.event_id));
+    Fleet {
+        events,
+        agent_names: world.agents.iter().map(|a| a.name).collect(),
+        agent_types: world.agents.iter().map(|a| a.kind).collect(),
+        tenants: world
+            .agents
+            .iter()
+            .map(|a| world.tenants[a.tenant].name)
+            .collect(),
+        strings,
+    }
+}
