@@ -1,1 +1,70 @@
-fn main() {}
+//! Criterion benches on a fixed simulated fleet (seed 1, 60 agents, 12 h):
+//! decoding JSON lines into Arrow windows, and scoring those windows.
+//! Compare ratios within one run; the machine is shared and noisy.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::io::Cursor;
+use warden::config::Config;
+use warden::engine::Engine;
+use warden::sim::{generate, write_events, SimConfig};
+use warden::source::EventReader;
+
+fn fixture() -> Vec<u8> {
+    let cfg = SimConfig {
+        agents: 60,
+        duration_ms: 12 * 3_600_000,
+        seed: 1,
+        start_ms: SimConfig::DEFAULT_START_MS,
+        attack_share: 0.15,
+    };
+    let fleet = generate(&cfg);
+    let mut out = Vec::new();
+    write_events(&fleet, &mut out).expect("in-memory write");
+    out
+}
+
+fn batches(bytes: &[u8]) -> Vec<arrow_array::RecordBatch> {
+    let mut r =
+        EventReader::from_reader("bench".into(), Box::new(Cursor::new(bytes.to_vec())), 4096);
+    let mut bad = Vec::new();
+    std::iter::from_fn(|| r.next_batch(&mut bad).expect("in-memory read")).collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let bytes = fixture();
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let windows = batches(&bytes);
+
+    let mut g = c.benchmark_group("replay");
+    g.throughput(Throughput::Elements(lines));
+    g.sample_size(10);
+    g.bench_function("decode_json_lines_to_arrow", |b| b.iter(|| batches(&bytes)));
+    g.bench_function("score_arrow_windows", |b| {
+        b.iter(|| {
+            let mut engine = Engine::new(Config::default());
+            let mut decisions = 0u64;
+            for w in &windows {
+                engine
+                    .process_batch(w, &mut |_, _| decisions += 1)
+                    .expect("call layout");
+            }
+            decisions
+        })
+    });
+    g.bench_function("decode_and_score", |b| {
+        b.iter(|| {
+            let mut engine = Engine::new(Config::default());
+            let mut n = 0u64;
+            for w in batches(&bytes) {
+                engine
+                    .process_batch(&w, &mut |_, _| n += 1)
+                    .expect("call layout");
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -286,3 +286,167 @@ impl EvalReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{Evidence, Finding, FindingActivity, Revocation};
+    use crate::event::{AgentType, Outcome};
+
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 86_400_000;
+
+    fn row(agent: &'static str, ts: i64, label: Option<&'static str>) -> CallRow<'static> {
+        CallRow {
+            ts_ms: ts,
+            agent_id: agent,
+            action: "x",
+            agent_type: AgentType::Unknown,
+            session_id: None,
+            parent_id: None,
+            tenant: None,
+            resource: None,
+            src_ip: None,
+            user_agent: None,
+            event_id: None,
+            outcome: Outcome::Success,
+            status: None,
+            latency_ms: None,
+            bytes_out: None,
+            bytes_in: None,
+            label,
+            extra: None,
+        }
+    }
+
+    fn finding(agent: &str, ts: i64, seq: u32) -> Decision {
+        Decision::Finding(Box::new(Finding {
+            uid: format!("f-{agent}-{ts}"),
+            seq,
+            activity: if seq == 0 {
+                FindingActivity::Create
+            } else {
+                FindingActivity::Update
+            },
+            time_ms: ts,
+            first_seen_ms: ts,
+            agent_id: agent.into(),
+            agent_type: AgentType::Unknown,
+            tenant: None,
+            session_id: None,
+            cohort: "c".into(),
+            risk: 70,
+            contributions: vec![],
+            trigger: Evidence {
+                event_id: None,
+                ts_ms: ts,
+                action: "x".into(),
+                resource: None,
+                src_ip: None,
+                user_agent: None,
+                parent_id: None,
+                outcome: Outcome::Success,
+                extra: None,
+            },
+            related_event_ids: vec![],
+        }))
+    }
+
+    fn revocation(agent: &str, ts: i64) -> Decision {
+        Decision::Revocation(Revocation {
+            uid: "r".into(),
+            finding_uid: "f".into(),
+            time_ms: ts,
+            agent_id: agent.into(),
+            tenant: None,
+            session_id: None,
+            risk: 90,
+            reason: "r".into(),
+            shadow: false,
+        })
+    }
+
+    #[test]
+    fn episodes_split_on_gaps_over_30_minutes_but_not_on_benign_events_between() {
+        let mut e = Evaluator::default();
+        for t in [0, 10 * MIN, 39 * MIN] {
+            e.observe_row(&row("a", t, Some("exfil")));
+            e.observe_row(&row("a", t + MIN, None));
+        }
+        // 31 minutes after the last labelled call: a second episode.
+        e.observe_row(&row("a", 70 * MIN, Some("exfil")));
+        let r = e.finish();
+        assert_eq!(r.attack_episodes, 2);
+        assert_eq!(r.scenarios[0].episodes, 2);
+        assert_eq!(r.detected_episodes, 0);
+        assert_eq!(r.recall, Some(0.0));
+    }
+
+    #[test]
+    fn detection_window_is_one_minute_before_to_five_after() {
+        for (t, detected) in [
+            (-MIN, true),
+            (-MIN - 1, false),
+            (10 * MIN + 5 * MIN, true),
+            (10 * MIN + 5 * MIN + 1, false),
+        ] {
+            let mut e = Evaluator::default();
+            e.observe_row(&row("a", 0, Some("probe")));
+            e.observe_row(&row("a", 10 * MIN, Some("probe")));
+            let r0 = row("a", t, None);
+            e.observe_decision(&r0, &finding("a", t, 0));
+            let r = e.finish();
+            assert_eq!(r.detected_episodes == 1, detected, "finding at {t}");
+            assert_eq!(r.false_findings == 1, !detected, "finding at {t}");
+        }
+    }
+
+    #[test]
+    fn updates_do_not_count_and_other_agents_findings_are_false() {
+        let mut e = Evaluator::default();
+        e.observe_row(&row("a", 0, Some("probe")));
+        e.observe_row(&row("b", 0, None));
+        e.observe_decision(&row("a", MIN, None), &finding("a", MIN, 1));
+        e.observe_decision(&row("b", MIN, None), &finding("b", MIN, 0));
+        let r = e.finish();
+        assert_eq!(r.detected_episodes, 0, "an update is not a new finding");
+        assert_eq!(r.false_findings, 1);
+        assert_eq!(r.false_finding_examples, vec![("b".to_string(), MIN)]);
+    }
+
+    #[test]
+    fn rates_delays_and_wrongful_revocations() {
+        let mut e = Evaluator::default();
+        // 4 agents active on 2 days each = 8 agent-days.
+        for a in ["a", "b", "c", "d"] {
+            e.observe_row(&row(a, 0, None));
+            e.observe_row(&row(a, DAY + 1, None));
+        }
+        e.observe_row(&row("a", 100 * MIN, Some("s1")));
+        e.observe_row(&row("b", 100 * MIN, Some("s1")));
+        e.observe_row(&row("c", 100 * MIN, Some("s2")));
+        e.observe_decision(&row("a", 0, None), &finding("a", 102 * MIN, 0));
+        e.observe_decision(&row("b", 0, None), &finding("b", 104 * MIN, 0));
+        e.observe_decision(&row("c", 0, None), &revocation("c", 101 * MIN));
+        e.observe_decision(&row("d", 0, None), &finding("d", 5, 0));
+        e.observe_decision(&row("d", 0, None), &revocation("d", 5));
+        let r = e.finish();
+        assert_eq!(r.agent_days, 8);
+        assert_eq!(r.attack_episodes, 3);
+        assert_eq!(r.detected_episodes, 2);
+        assert!((r.recall.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r.median_delay_s, Some(180.0));
+        assert_eq!(r.false_findings, 1);
+        assert!((r.false_findings_per_1000_agent_days - 125.0).abs() < 1e-9);
+        assert_eq!(r.wrongful_revocations, 1);
+        let s2 = r.scenarios.iter().find(|s| s.scenario == "s2").unwrap();
+        assert_eq!((s2.detected, s2.revoked), (0, 1));
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+}

@@ -99,7 +99,7 @@ fn create(path: &Path) -> Result<Box<dyn Write>> {
     Ok(if path.extension().is_some_and(|e| e == "gz") {
         Box::new(BufWriter::new(flate2::write::GzEncoder::new(
             f,
-            flate2::Compression::new(6),
+            flate2::Compression::fast(),
         )))
     } else {
         Box::new(BufWriter::with_capacity(1 << 16, f))

@@ -136,7 +136,7 @@ pub struct EventReader {
     name: String,
     reader: Box<dyn BufRead>,
     line_no: u64,
-    buf: String,
+    buf: Vec<u8>,
     builder: CallBatchBuilder,
     batch_size: usize,
     done: bool,
@@ -178,7 +178,7 @@ impl EventReader {
             name,
             reader,
             line_no: 0,
-            buf: String::with_capacity(1024),
+            buf: Vec::with_capacity(1024),
             builder: CallBatchBuilder::with_capacity(batch_size),
             batch_size,
             done: false,
@@ -193,43 +193,31 @@ impl EventReader {
     ) -> Result<Option<RecordBatch>, SourceError> {
         while !self.done && self.builder.len() < self.batch_size {
             self.buf.clear();
-            let n = match self.reader.read_line(&mut self.buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    // Not UTF-8: report the line, skip it, go on.
-                    self.line_no += 1;
-                    bad.push(BadRecord {
-                        input: self.name.clone(),
-                        error: DecodeError {
-                            line: self.line_no,
-                            field: None,
-                            reason: "line is not valid UTF-8".into(),
-                        },
-                    });
-                    let mut skip = Vec::new();
-                    self.reader.read_until(b'\n', &mut skip).map_err(|source| {
-                        SourceError::Read {
-                            path: self.name.clone(),
-                            line: self.line_no,
-                            source,
-                        }
-                    })?;
-                    continue;
-                }
-                Err(source) => {
-                    return Err(SourceError::Read {
-                        path: self.name.clone(),
-                        line: self.line_no + 1,
-                        source,
-                    });
-                }
-            };
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| SourceError::Read {
+                    path: self.name.clone(),
+                    line: self.line_no + 1,
+                    source,
+                })?;
             if n == 0 {
                 self.done = true;
                 break;
             }
             self.line_no += 1;
-            let line = self.buf.trim();
+            let Ok(text) = std::str::from_utf8(&self.buf) else {
+                bad.push(BadRecord {
+                    input: self.name.clone(),
+                    error: DecodeError {
+                        line: self.line_no,
+                        field: None,
+                        reason: "line is not valid UTF-8".into(),
+                    },
+                });
+                continue;
+            };
+            let line = text.trim();
             if line.is_empty() {
                 continue;
             }

@@ -75,7 +75,7 @@ pub struct Revocation {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Finding(Finding),
+    Finding(Box<Finding>),
     Revocation(Revocation),
 }
 
@@ -186,9 +186,9 @@ impl Decider {
             }
         };
         if let Some(activity) = activity {
-            out.push(Decision::Finding(build_finding(
+            out.push(Decision::Finding(Box::new(build_finding(
                 inp, episode, activity, risk,
-            )));
+            ))));
         }
         let revoke = self.cfg.revoke != RevokeMode::Off
             && score.risk >= self.cfg.revoke_threshold

@@ -238,8 +238,6 @@ impl Cohorts {
 mod tests {
     use super::*;
 
-    const H: i64 = 3_600_000;
-
     #[test]
     fn adoptions_are_classified_by_peer_share() {
         let mut c = Cohorts::default();

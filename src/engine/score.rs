@@ -140,8 +140,10 @@ mod tests {
 
     #[test]
     fn weights_scale_detectors() {
-        let mut w = Weights::default();
-        w.rate = 0.0;
+        let w = Weights {
+            rate: 0.0,
+            ..Weights::default()
+        };
         assert_eq!(combine(&sig(&[(Feature::Rate1m, 10.0)]), &w).risk, 0.0);
     }
 }

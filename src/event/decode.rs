@@ -81,7 +81,9 @@ struct EventVisitor<'c> {
     current: &'c Cell<&'static str>,
 }
 
-const KNOWN: [&str; 17] = [
+/// The fields of the canonical schema, in schema order; every other field is
+/// kept as pass-through.
+pub const CALL_EVENT_FIELDS: [&str; 17] = [
     "ts",
     "agent_id",
     "action",
@@ -115,17 +117,17 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut ev = CallEvent::default();
         let (mut has_ts, mut has_agent, mut has_action) = (false, false, false);
-        let mut seen = [false; KNOWN.len()];
+        let mut seen = [false; CALL_EVENT_FIELDS.len()];
         let mut extra: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         while let Some(key) = map.next_key::<Str<'de>>()? {
             let key = key.0;
-            let Some(idx) = KNOWN.iter().position(|k| *k == key) else {
+            let Some(idx) = CALL_EVENT_FIELDS.iter().position(|k| *k == key) else {
                 self.current.set("");
                 let v: &'de RawValue = map.next_value()?;
                 extra.push((key, v));
                 continue;
             };
-            let name = KNOWN[idx];
+            let name = CALL_EVENT_FIELDS[idx];
             self.current.set(name);
             if std::mem::replace(&mut seen[idx], true) {
                 return Err(field_err("appears more than once"));
@@ -178,8 +180,10 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
                 "latency_ms" => ev.latency_ms = non_negative(map.next_value::<Option<f64>>()?)?,
                 "bytes_out" => ev.bytes_out = byte_count(map.next_value::<Option<f64>>()?)?,
                 "bytes_in" => ev.bytes_in = byte_count(map.next_value::<Option<f64>>()?)?,
-                _ => unreachable!("every KNOWN field has an arm"),
+                _ => unreachable!("every CALL_EVENT_FIELDS field has an arm"),
             }
+            // The value parsed: errors from here on are not this field's.
+            self.current.set("");
         }
         self.current.set("");
         for (present, name) in [
@@ -316,7 +320,7 @@ mod tests {
     fn decodes_full_event_and_keeps_unknown_fields() {
         let line = r#"{"ts":"2026-11-20T10:00:00Z","agent_id":"a-1","action":"s3:GetObject","agent_type":"ai_agent","session_id":"s1","parent_id":"orch","tenant":"t","resource":"arn:x","src_ip":"10.0.0.1","user_agent":"ua","event_id":"e1","outcome":"denied","status":403,"latency_ms":12.5,"bytes_out":100,"bytes_in":7,"label":"exfil","region":"eu","nested":{"a":[1,2]}}"#;
         let ev = decode_line(line, 1).unwrap();
-        assert_eq!(ev.ts_ms, 1_763_632_800_000);
+        assert_eq!(ev.ts_ms, 1_795_168_800_000);
         assert_eq!(ev.agent_id, "a-1");
         assert!(matches!(ev.agent_id, Cow::Borrowed(_)));
         assert_eq!(ev.agent_type, AgentType::AiAgent);
@@ -386,6 +390,60 @@ mod tests {
 
         let e = err(r#"{"ts":1,"ts":2,"agent_id":"a","action":"x"}"#);
         assert_eq!(e.field.as_deref(), Some("ts"));
+    }
+
+    use proptest::prelude::*;
+
+    fn json_str() -> impl Strategy<Value = String> {
+        // Printable text plus quotes, backslashes and non-ASCII, to exercise escaping.
+        proptest::string::string_regex("[a-zA-Z0-9 :/._\\\"\u{e9}\u{1F600}-]{1,24}").unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,200}") {
+            let _ = decode_line(&s, 1);
+        }
+
+        #[test]
+        fn arbitrary_json_objects_never_panic(v in proptest::collection::btree_map("[a-z_]{1,10}", prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)),
+            ".{0,12}".prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+        ], 0..12)) {
+            let line = serde_json::to_string(&v).unwrap();
+            let _ = decode_line(&line, 1);
+        }
+
+        #[test]
+        fn valid_events_round_trip(ts in 0i64..4_102_444_800_000, agent in json_str(), action in json_str(),
+                                   session in proptest::option::of(json_str()), bytes in proptest::option::of(0u64..1u64 << 50),
+                                   outcome in 0usize..3, extra_key in "x_[a-z]{1,8}", extra_val in any::<i32>()) {
+            let outcome_s = ["success", "denied", "error"][outcome];
+            let v = serde_json::json!({
+                "ts": ts, "agent_id": agent, "action": action, "session_id": session,
+                "bytes_out": bytes, "outcome": outcome_s, extra_key.clone(): extra_val,
+            });
+            let line = serde_json::to_string(&v).unwrap();
+            let ev = decode_line(&line, 9).unwrap();
+            prop_assert_eq!(ev.ts_ms, ts);
+            prop_assert_eq!(ev.agent_id.as_ref(), agent.as_str());
+            prop_assert_eq!(ev.action.as_ref(), action.as_str());
+            prop_assert_eq!(ev.session_id.as_deref(), session.as_deref());
+            prop_assert_eq!(ev.bytes_out, bytes);
+            prop_assert_eq!(ev.outcome.as_str(), outcome_s);
+            let extra: serde_json::Value = serde_json::from_str(ev.extra.as_deref().unwrap()).unwrap();
+            prop_assert_eq!(&extra[&extra_key], &serde_json::json!(extra_val));
+        }
+
+        #[test]
+        fn rfc3339_and_epoch_ms_agree(ts in 0i64..4_102_444_800_000) {
+            let text = crate::event::format_rfc3339_ms(ts);
+            let line = format!(r#"{{"ts":"{text}","agent_id":"a","action":"b"}}"#);
+            prop_assert_eq!(decode_line(&line, 1).unwrap().ts_ms, ts);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod decode;
 mod time;
 
 pub use batch::{call_schema, CallBatchBuilder, CallColumns, CallRow};
-pub use decode::{decode_line, DecodeError};
+pub use decode::{decode_line, DecodeError, CALL_EVENT_FIELDS};
 pub use time::{format_rfc3339_ms, parse_rfc3339_ms};
 
 use std::borrow::Cow;

@@ -1,0 +1,115 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::borrow::Cow;
+use warden::config::Config;
+use warden::decide::Decision;
+use warden::engine::Engine;
+use warden::event::{AgentType, CallBatchBuilder, CallEvent, Outcome};
+
+pub const T0: i64 = 1_795_132_800_000; // Friday 2026-11-20T00:00Z
+pub const MIN: i64 = 60_000;
+pub const HOUR: i64 = 3_600_000;
+
+/// A call of agent `agent` at `ts` with sensible defaults.
+pub fn call(agent: &str, ts: i64, action: &str) -> CallEvent<'static> {
+    CallEvent {
+        ts_ms: ts,
+        agent_id: Cow::Owned(agent.to_string()),
+        action: Cow::Owned(action.to_string()),
+        agent_type: AgentType::Workload,
+        session_id: Some(Cow::Owned(format!("{agent}-tok"))),
+        tenant: Some(Cow::Borrowed("t1")),
+        resource: Some(Cow::Owned(format!("arn:aws:s3:::{agent}-bucket/obj"))),
+        src_ip: Some(Cow::Borrowed("10.1.2.3")),
+        user_agent: Some(Cow::Borrowed("aws-sdk-go-v2/1.30.1")),
+        event_id: Some(Cow::Owned(format!("e-{agent}-{ts}"))),
+        outcome: Outcome::Success,
+        bytes_out: Some(2_000),
+        ..CallEvent::default()
+    }
+}
+
+/// A fleet of `n` steady workloads calling every `every_ms` from `from` to `to`,
+/// round-robin over a few ordinary actions.
+pub fn steady_fleet(n: usize, from: i64, to: i64, every_ms: i64) -> Vec<CallEvent<'static>> {
+    let actions = [
+        "sqs:ReceiveMessage",
+        "s3:PutObject",
+        "sqs:DeleteMessage",
+        "dynamodb:PutItem",
+    ];
+    let mut out = Vec::new();
+    let mut t = from;
+    let mut k = 0usize;
+    while t < to {
+        for a in 0..n {
+            let ts = t + (a as i64 * 997) % every_ms;
+            out.push(call(
+                &format!("wl-{a}"),
+                ts,
+                actions[(k + a) % actions.len()],
+            ));
+        }
+        t += every_ms;
+        k += 1;
+    }
+    out.sort_by_key(|e| e.ts_ms);
+    out
+}
+
+/// Runs events through a fresh engine, in time order, in windows of 512.
+pub fn run(cfg: Config, events: &[CallEvent<'_>]) -> Vec<Decision> {
+    let mut engine = Engine::new(cfg);
+    run_on(&mut engine, events)
+}
+
+pub fn run_on(engine: &mut Engine, events: &[CallEvent<'_>]) -> Vec<Decision> {
+    let mut out = Vec::new();
+    for chunk in events.chunks(512) {
+        let mut b = CallBatchBuilder::with_capacity(chunk.len());
+        for e in chunk {
+            b.push(e);
+        }
+        engine
+            .process_batch(&b.finish(), &mut |_, d| out.push(d.clone()))
+            .expect("batch has the call layout");
+    }
+    out
+}
+
+pub fn merge(
+    mut a: Vec<CallEvent<'static>>,
+    b: Vec<CallEvent<'static>>,
+) -> Vec<CallEvent<'static>> {
+    a.extend(b);
+    a.sort_by_key(|e| e.ts_ms);
+    a
+}
+
+/// New findings (Create) for `agent`, with their leading feature names.
+pub fn created_for(decisions: &[Decision], agent: &str) -> Vec<(i64, Vec<&'static str>)> {
+    decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.seq == 0 && f.agent_id == agent => Some((
+                f.time_ms,
+                f.contributions.iter().map(|c| c.feature.name()).collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn revocations_for<'a>(
+    decisions: &'a [Decision],
+    agent: &str,
+) -> Vec<&'a warden::decide::Revocation> {
+    decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Revocation(r) if r.agent_id == agent => Some(r),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,358 @@
+//! Detector behaviour on hand-built streams: each test makes a steady fleet,
+//! injects one kind of deviation into one agent, and checks that it (and only
+//! it) is found, by the detector that should find it.
+
+mod common;
+
+use common::*;
+use std::borrow::Cow;
+use warden::config::{Config, RevokeMode};
+use warden::decide::Decision;
+use warden::engine::Engine;
+use warden::event::{AgentType, Outcome};
+
+/// 20 workloads, one call every 30 s each, for 28 hours.
+fn baseline() -> Vec<warden::event::CallEvent<'static>> {
+    steady_fleet(20, T0, T0 + 28 * HOUR, 30_000)
+}
+
+fn assert_only(decisions: &[Decision], agent: &str, after: i64, feature: &str) {
+    for d in decisions {
+        if let Decision::Finding(f) = d {
+            if f.seq == 0 {
+                assert_eq!(
+                    f.agent_id,
+                    agent,
+                    "unexpected finding: {:?}",
+                    (f.agent_id.as_str(), f.time_ms, &f.contributions)
+                );
+                assert!(f.time_ms >= after, "finding before the deviation started");
+            }
+        }
+    }
+    let created = created_for(decisions, agent);
+    assert_eq!(
+        created.len(),
+        1,
+        "expected one finding (episode) for {agent}: {created:?}"
+    );
+    assert!(
+        created[0].1.contains(&feature),
+        "{feature} not among {:?}",
+        created[0].1
+    );
+}
+
+#[test]
+fn a_steady_fleet_raises_nothing() {
+    let d = run(Config::default(), &baseline());
+    assert!(d.is_empty(), "{:?}", d.first());
+}
+
+#[test]
+fn enumeration_burst_is_found_by_distinct_counts() {
+    let start = T0 + 27 * HOUR;
+    let burst: Vec<_> = (0..150)
+        .map(|i| {
+            let mut e = call(
+                "wl-0",
+                start + i * 1200,
+                &format!("svc{}:List{}", i % 30, i % 7),
+            );
+            e.resource = Some(Cow::Owned(format!("arn:aws:svc{}:::thing-{}/x", i % 30, i)));
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), burst));
+    assert_only(&d, "wl-0", start, "distinct_burst");
+}
+
+#[test]
+fn denied_storm_is_found_by_failed_calls() {
+    let start = T0 + 27 * HOUR;
+    let storm: Vec<_> = (0..40)
+        .map(|i| {
+            let mut e = call("wl-1", start + i * 7_000, "sqs:ReceiveMessage");
+            e.outcome = Outcome::Denied;
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), storm));
+    assert_only(&d, "wl-1", start, "failed_calls");
+}
+
+#[test]
+fn bulk_download_is_found_by_bytes_out() {
+    let start = T0 + 27 * HOUR;
+    let exfil: Vec<_> = (0..30)
+        .map(|i| {
+            let mut e = call("wl-2", start + i * 20_000, "s3:PutObject");
+            e.bytes_out = Some(50_000_000);
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), exfil));
+    assert_only(&d, "wl-2", start, "bytes_out_5m");
+}
+
+#[test]
+fn new_sensitive_actions_are_found_by_novelty() {
+    let start = T0 + 27 * HOUR;
+    let actions = [
+        "iam:CreateAccessKey",
+        "secretsmanager:GetSecretValue",
+        "iam:AttachUserPolicy",
+    ];
+    let novel: Vec<_> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| call("wl-3", start + i as i64 * 10 * MIN, a))
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), novel));
+    assert_only(&d, "wl-3", start, "novel_action");
+}
+
+#[test]
+fn a_token_used_from_elsewhere_in_parallel_is_revoked() {
+    let start = T0 + 27 * HOUR;
+    let stolen: Vec<_> = (0..40)
+        .map(|i| {
+            let mut e = call("wl-4", start + 5_000 + i * 20_000, "sqs:ReceiveMessage");
+            e.src_ip = Some(Cow::Borrowed("185.220.101.7"));
+            e.user_agent = Some(Cow::Borrowed("curl/8.4.0"));
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), stolen));
+    assert_only(&d, "wl-4", start, "session_concurrency");
+    let revs = revocations_for(&d, "wl-4");
+    assert_eq!(revs.len(), 1, "one revocation per episode and session");
+    assert_eq!(revs[0].session_id.as_deref(), Some("wl-4-tok"));
+    assert!(!revs[0].shadow);
+    // Shadow mode decides the same but marks it; off decides nothing.
+    let mut cfg = Config::default();
+    cfg.decisions.revoke = RevokeMode::Shadow;
+    let shadow = run(cfg.clone(), &merge(baseline(), stolen_again()));
+    assert!(revocations_for(&shadow, "wl-4").iter().all(|r| r.shadow));
+    cfg.decisions.revoke = RevokeMode::Off;
+    assert!(revocations_for(&run(cfg, &merge(baseline(), stolen_again())), "wl-4").is_empty());
+}
+
+fn stolen_again() -> Vec<warden::event::CallEvent<'static>> {
+    let start = T0 + 27 * HOUR;
+    (0..40)
+        .map(|i| {
+            let mut e = call("wl-4", start + 5_000 + i * 20_000, "sqs:ReceiveMessage");
+            e.src_ip = Some(Cow::Borrowed("185.220.101.7"));
+            e.user_agent = Some(Cow::Borrowed("curl/8.4.0"));
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn a_pod_restart_into_the_same_network_is_not_a_stolen_token() {
+    let start = T0 + 27 * HOUR;
+    let mut events = baseline();
+    for e in events
+        .iter_mut()
+        .filter(|e| e.agent_id == "wl-5" && e.ts_ms >= start)
+    {
+        e.src_ip = Some(Cow::Borrowed("10.1.77.200"));
+        e.session_id = Some(Cow::Borrowed("wl-5-new-tok"));
+    }
+    assert!(run(Config::default(), &events).is_empty());
+}
+
+#[test]
+fn a_team_wide_surge_is_not_an_anomaly() {
+    // Every agent triples its rate for 30 minutes (a deploy).
+    let start = T0 + 27 * HOUR;
+    let surge = steady_fleet(20, start, start + 30 * MIN, 10_000);
+    let d = run(Config::default(), &merge(baseline(), surge));
+    assert!(d.is_empty(), "{:?}", d.first());
+}
+
+#[test]
+fn night_use_of_a_daytime_key_is_found_by_the_seasonal_profile() {
+    // Ten business keys, busy 08-18 UTC, quiet at night, for two days.
+    let mut events = Vec::new();
+    for day in 0..2 {
+        for k in 0..10 {
+            let mut t = T0 + day * 24 * HOUR + 8 * HOUR + k * 1_000;
+            while t < T0 + day * 24 * HOUR + 18 * HOUR {
+                let mut e = call(&format!("key-{k}"), t, "GET /v1/orders");
+                e.agent_type = AgentType::ApiKey;
+                e.resource = Some(Cow::Borrowed("/v1/orders"));
+                events.push(e);
+                t += 40_000;
+            }
+        }
+    }
+    let night = T0 + 24 * HOUR + 26 * HOUR; // 02:00 on the third day
+    for i in 0..90 {
+        let mut e = call("key-3", night + i * 25_000, "GET /v1/orders");
+        e.agent_type = AgentType::ApiKey;
+        e.resource = Some(Cow::Borrowed("/v1/orders"));
+        events.push(e);
+    }
+    events.sort_by_key(|e| e.ts_ms);
+    let d = run(Config::default(), &events);
+    assert_only(&d, "key-3", night, "seasonal_hour");
+}
+
+#[test]
+fn a_new_agent_is_scored_against_its_cohort_from_its_first_calls() {
+    let start = T0 + 27 * HOUR;
+    // A new agent that behaves like its peers raises nothing ...
+    let mut newcomer: Vec<_> = (0..60)
+        .map(|i| {
+            call(
+                "wl-new",
+                start + i * 30_000,
+                ["sqs:ReceiveMessage", "s3:PutObject"][i as usize % 2],
+            )
+        })
+        .collect();
+    // ... one that starts with a storm of denied IAM calls is found at once.
+    newcomer.extend((0..40).map(|i| {
+        let mut e = call(
+            "wl-evil",
+            start + i * 5_000,
+            ["iam:CreateAccessKey", "iam:PassRole", "sts:AssumeRole"][i as usize % 3],
+        );
+        e.outcome = Outcome::Denied;
+        e
+    }));
+    let d = run(Config::default(), &merge(baseline(), newcomer));
+    assert!(
+        created_for(&d, "wl-new").is_empty(),
+        "{:?}",
+        created_for(&d, "wl-new")
+    );
+    let found = created_for(&d, "wl-evil");
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].0 <= start + 3 * MIN,
+        "found only at {}",
+        found[0].0 - start
+    );
+}
+
+#[test]
+fn labels_are_never_read_and_output_is_deterministic() {
+    let start = T0 + 27 * HOUR;
+    let burst: Vec<_> = (0..40)
+        .map(|i| {
+            let mut e = call("wl-1", start + i * 7_000, "sqs:ReceiveMessage");
+            e.outcome = Outcome::Denied;
+            e
+        })
+        .collect();
+    let events = merge(baseline(), burst);
+    let plain = run(Config::default(), &events);
+    let labelled: Vec<_> = events
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            e.label = Some(Cow::Borrowed("permission_probing"));
+            e
+        })
+        .collect();
+    assert_eq!(plain, run(Config::default(), &labelled));
+    assert_eq!(plain, run(Config::default(), &events));
+    assert!(!plain.is_empty());
+}
+
+#[test]
+fn findings_are_one_episode_updated_not_a_storm() {
+    let start = T0 + 27 * HOUR;
+    let storm: Vec<_> = (0..200)
+        .map(|i| {
+            let mut e = call("wl-6", start + i * 3_000, "sqs:ReceiveMessage");
+            e.outcome = Outcome::Denied;
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), storm));
+    let findings: Vec<_> = d
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.agent_id == "wl-6" => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(findings.iter().filter(|f| f.seq == 0).count(), 1);
+    assert!(
+        findings.iter().all(|f| f.uid == findings[0].uid),
+        "one finding uid per episode"
+    );
+    let times: Vec<i64> = findings.iter().map(|f| f.time_ms).collect();
+    assert!(
+        times.windows(2).all(|w| w[1] - w[0] >= 60_000),
+        "updates at most once a minute: {times:?}"
+    );
+    // The explanation carries observed vs expected and the evidence ids.
+    let first = findings[0];
+    let c = first
+        .contributions
+        .iter()
+        .find(|c| c.feature.name() == "failed_calls")
+        .expect("failed_calls explained");
+    assert!(c.observed > c.expected);
+    assert!(first
+        .related_event_ids
+        .iter()
+        .any(|id| id.starts_with("e-wl-6-")));
+    assert_eq!(first.first_seen_ms, first.time_ms);
+}
+
+#[test]
+fn the_agent_cap_evicts_old_agents_but_keeps_scoring_new_ones() {
+    let mut cfg = Config::default();
+    cfg.engine.max_agents = 8;
+    let mut engine = Engine::new(cfg);
+    let events = steady_fleet(20, T0, T0 + 2 * HOUR, 60_000);
+    run_on(&mut engine, &events);
+    assert!(engine.agents_tracked() <= 8);
+    assert!(engine.counters().agents_evicted > 0);
+    assert_eq!(engine.counters().events, events.len() as u64);
+}
+
+#[test]
+fn steady_agents_stay_within_the_memory_target() {
+    let mut engine = Engine::new(Config::default());
+    run_on(&mut engine, &baseline());
+    let per_agent = engine.state_bytes() / engine.agents_tracked();
+    assert!(per_agent <= 2048, "{per_agent} bytes per steady agent");
+}
+
+#[test]
+fn an_episode_that_went_quiet_ends_and_the_next_deviation_is_a_new_finding() {
+    let storm = |start: i64| -> Vec<warden::event::CallEvent<'static>> {
+        (0..40)
+            .map(|i| {
+                let mut e = call("wl-7", start + i * 7_000, "sqs:ReceiveMessage");
+                e.outcome = Outcome::Denied;
+                e
+            })
+            .collect()
+    };
+    let first = T0 + 25 * HOUR;
+    let second = T0 + 27 * HOUR; // far beyond the 30-minute quiet time
+    let events = merge(merge(baseline(), storm(first)), storm(second));
+    let d = run(Config::default(), &events);
+    let creates: Vec<_> = d
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.seq == 0 => Some((f.uid.clone(), f.time_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(creates.len(), 2, "{creates:?}");
+    assert_ne!(
+        creates[0].0, creates[1].0,
+        "each episode has its own stable uid"
+    );
+    assert!(creates[0].1 >= first && creates[0].1 < second && creates[1].1 >= second);
+}
