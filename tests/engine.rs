@@ -356,3 +356,117 @@ fn an_episode_that_went_quiet_ends_and_the_next_deviation_is_a_new_finding() {
     );
     assert!(creates[0].1 >= first && creates[0].1 < second && creates[1].1 >= second);
 }
+
+#[test]
+fn a_rate_spike_of_ordinary_calls_is_found_by_the_rate_detectors() {
+    // Ten times the usual rate, same action and resource: only volume moves.
+    let start = T0 + 27 * HOUR;
+    let spike: Vec<_> = (0..300)
+        .map(|i| call("wl-8", start + i * 1_000, "sqs:ReceiveMessage"))
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), spike));
+    let found = created_for(&d, "wl-8");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.iter().any(|f| f.starts_with("rate_")),
+        "{:?}",
+        found[0].1
+    );
+    assert!(
+        found[0].0 - start < 2 * MIN,
+        "found after {} ms",
+        found[0].0 - start
+    );
+}
+
+#[test]
+fn slow_exfiltration_is_found_on_the_two_hour_horizon() {
+    // 3 MB every 4 minutes for three hours: small per call, large per two hours.
+    let start = T0 + 25 * HOUR;
+    let slow: Vec<_> = (0..45)
+        .map(|i| {
+            let mut e = call("wl-9", start + i * 4 * MIN, "s3:PutObject");
+            e.bytes_out = Some(3_000_000);
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), slow));
+    let found = created_for(&d, "wl-9");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains(&"bytes_out_2h"), "{:?}", found[0].1);
+}
+
+#[test]
+fn acting_through_an_unfamiliar_privileged_parent_is_found() {
+    let start = T0 + 27 * HOUR;
+    let mut events = baseline();
+    for e in events.iter_mut() {
+        e.parent_id = Some(Cow::Borrowed("orchestrator-1"));
+    }
+    let abuse: Vec<_> = [
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+        "iam:ListAccessKeys",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, a)| {
+        let mut e = call("wl-10", start + i as i64 * 5 * MIN, a);
+        e.parent_id = Some(Cow::Borrowed("admin-role"));
+        e
+    })
+    .collect();
+    let d = run(Config::default(), &merge(events, abuse));
+    let found = created_for(&d, "wl-10");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.contains(&"novel_parent") && found[0].1.contains(&"novel_action"),
+        "{:?}",
+        found[0].1
+    );
+}
+
+#[test]
+fn a_stolen_token_is_explained_by_the_unfamiliar_context() {
+    let d = run(Config::default(), &merge(baseline(), stolen_again()));
+    let explained: Vec<String> = d
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.agent_id == "wl-4" => Some(f),
+            _ => None,
+        })
+        .flat_map(|f| f.contributions.iter().filter_map(|c| c.value.clone()))
+        .collect();
+    assert!(
+        explained
+            .iter()
+            .any(|v| v.contains("185.220") && v.contains("curl") && v.contains("new to the agent")),
+        "{explained:?}"
+    );
+}
+
+#[test]
+fn a_new_resource_family_adds_to_novelty() {
+    let start = T0 + 27 * HOUR;
+    let reads: Vec<_> = (0..3)
+        .map(|i| {
+            let mut e = call(
+                "wl-11",
+                start + i * 10 * MIN,
+                ["iam:GetRole", "iam:ListRoles", "iam:ListUsers"][i as usize],
+            );
+            e.resource = Some(Cow::Owned(format!(
+                "arn:aws:iam::000000000000:role{i}/Admin"
+            )));
+            e
+        })
+        .collect();
+    let d = run(Config::default(), &merge(baseline(), reads));
+    let found = created_for(&d, "wl-11");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.contains(&"novel_resource_family"),
+        "{:?}",
+        found[0].1
+    );
+}

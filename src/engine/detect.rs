@@ -403,6 +403,17 @@ impl Detectors {
         let cap = if c.unfamiliar { 14.0 } else { 3.0 };
         let s = (c.switches as f32 * per_switch).min(cap);
         sig.set(Feature::SessionConcurrency, s, c.switches as f64, 0.0);
+        if c.switches > 0 {
+            let ua = row.user_agent.map(ua_family).unwrap_or("-");
+            let net = net.as_deref().unwrap_or("-");
+            let which = if c.unfamiliar {
+                "one of them new to the agent"
+            } else {
+                "both known"
+            };
+            sig.novel_value[Feature::SessionConcurrency.index()] =
+                Some(format!("session alternates between two contexts ({which}); this call from {net} via {ua}").into());
+        }
     }
 
     fn remember_evidence(&self, st: &mut AgentState, row: &CallRow, sig: &Signals) {
