@@ -7,7 +7,7 @@ use std::io::Cursor;
 use warden::config::Config;
 use warden::engine::Engine;
 use warden::sim::{generate, write_events, SimConfig};
-use warden::source::EventReader;
+use warden::source::{EventReader, ReadOptions};
 
 fn fixture() -> Vec<u8> {
     let cfg = SimConfig {

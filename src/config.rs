@@ -22,9 +22,28 @@ pub enum ConfigError {
 pub struct Config {
     /// Format version of this file; only 1 exists.
     pub version: u32,
+    pub input: InputConfig,
     pub engine: EngineConfig,
     pub decisions: DecisionConfig,
     pub detectors: DetectorConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// auto (detect per record), native, cloudtrail, k8s-audit or ocsf.
+    pub format: crate::adapt::Format,
+    /// Kubernetes audit stage that is scored; other stages are skipped.
+    pub k8s_stage: String,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            format: crate::adapt::Format::Auto,
+            k8s_stage: "ResponseComplete".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,6 +137,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             version: 1,
+            input: InputConfig::default(),
             engine: EngineConfig::default(),
             decisions: DecisionConfig::default(),
             detectors: DetectorConfig::default(),

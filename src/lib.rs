@@ -5,6 +5,7 @@
 //! `emit` (OCSF findings, revocation events). `replay` drives it over files;
 //! `sim` makes labelled fleets; `eval` measures detection on labelled data.
 
+pub mod adapt;
 pub mod config;
 pub mod decide;
 pub mod emit;

@@ -66,6 +66,9 @@ enum Cmd {
         /// Log every call of this agent with its per-detector surprises.
         #[arg(long)]
         trace_agent: Option<String>,
+        /// Record format (overrides `[input] format` in the config).
+        #[arg(long, value_enum)]
+        format: Option<warden::adapt::Format>,
         /// Files, directories or `-` (stdin); `.gz` accepted.
         #[arg(required = true)]
         inputs: Vec<String>,
@@ -204,12 +207,16 @@ fn main() -> Result<()> {
             report,
             no_progress,
             trace_agent,
+            format,
             inputs,
         } => {
-            let cfg = match &config {
+            let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
                 None => Config::default(),
             };
+            if let Some(f) = format {
+                cfg.input.format = f;
+            }
             let findings = alerts_out.as_deref().map(create).transpose()?;
             let revocations = revocations_out.as_deref().map(create).transpose()?;
             let mut sink = JsonLinesSink::new(findings, revocations);
@@ -217,9 +224,6 @@ fn main() -> Result<()> {
                 bar: None,
                 bad_shown: 0,
             };
-            if no_progress {
-                obs.bad_shown = 0;
-            }
             let mut quiet_obs;
             let observer: &mut dyn ReplayObserver = if no_progress {
                 quiet_obs = NoBar(obs);

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::emit::{DecisionSink, SinkError};
 use crate::engine::{Engine, EngineCounters, EngineError};
 use crate::eval::{EvalReport, Evaluator};
-use crate::source::{expand_inputs, total_bytes, BadRecord, EventReader, SourceError};
+use crate::source::{expand_inputs, total_bytes, BadRecord, EventReader, ReadOptions, SourceError};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,6 +41,8 @@ pub struct ReplaySummary {
     pub inputs: usize,
     pub events: u64,
     pub decode_errors: u64,
+    /// Records deliberately not scored (Kubernetes audit stages other than the configured one).
+    pub skipped_records: u64,
     pub findings_created: u64,
     pub findings_updated: u64,
     pub revocations: u64,
@@ -65,7 +67,11 @@ pub fn run(
     if specs.is_empty() {
         return Err(ReplayError::NoInputs);
     }
-    let batch_size = cfg.engine.batch_size;
+    let read_opts = ReadOptions {
+        format: cfg.input.format,
+        k8s_stage: cfg.input.k8s_stage.clone(),
+        batch_size: cfg.engine.batch_size,
+    };
     let mut engine = Engine::new(cfg);
     engine.trace_agent(trace_agent);
     let mut eval = Evaluator::default();
@@ -73,10 +79,11 @@ pub fn run(
     observer.started(total_bytes(&specs));
     let start = Instant::now();
     let mut decode_errors = 0u64;
+    let mut skipped_records = 0u64;
     let mut bad = Vec::new();
     let mut sink_error: Option<SinkError> = None;
     for spec in &specs {
-        let mut reader = EventReader::open(spec, batch_size, bytes_read.clone())?;
+        let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
         while let Some(batch) = reader.next_batch(&mut bad)? {
             for b in bad.drain(..) {
                 decode_errors += 1;
@@ -103,6 +110,7 @@ pub fn run(
             decode_errors += 1;
             observer.bad_record(&b);
         }
+        skipped_records += reader.skipped;
     }
     sink.flush()?;
     observer.finished();
@@ -115,6 +123,7 @@ pub fn run(
         inputs: specs.len(),
         events: c.events,
         decode_errors,
+        skipped_records,
         findings_created: c.findings_created,
         findings_updated: c.findings_updated,
         revocations: c.revocations,

@@ -2,9 +2,12 @@
 //! gzip by `.gz` suffix. Lines are decoded into Arrow windows; bad lines are
 //! reported with their file and line and skipped, never fatal.
 
+use crate::adapt::{self, AdaptError, Format, Mapped};
 use crate::event::{decode_line, CallBatchBuilder, DecodeError};
 use arrow_array::RecordBatch;
 use flate2::read::MultiGzDecoder;
+use serde_json::value::RawValue;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -131,21 +134,49 @@ impl std::fmt::Display for BadRecord {
     }
 }
 
+/// How records are read and mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub format: Format,
+    /// Kubernetes audit stage kept (others are skipped, and counted).
+    pub k8s_stage: String,
+    pub batch_size: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: Format::Auto,
+            k8s_stage: "ResponseComplete".into(),
+            batch_size: 4096,
+        }
+    }
+}
+
 /// Reads one input as batches of decoded events.
+///
+/// Line mode (JSON lines; each line one record or one envelope of records)
+/// streams. When the first line is not a complete JSON value (a pretty-
+/// printed CloudTrail array, a Kubernetes audit file) and the format is not
+/// `native`, the input is read whole and its JSON values are taken one by one.
 pub struct EventReader {
     name: String,
     reader: Box<dyn BufRead>,
     line_no: u64,
     buf: Vec<u8>,
     builder: CallBatchBuilder,
-    batch_size: usize,
+    opts: ReadOptions,
+    ready: VecDeque<RecordBatch>,
+    started: bool,
     done: bool,
+    /// Records deliberately not turned into events (e.g. other audit stages).
+    pub skipped: u64,
 }
 
 impl EventReader {
     pub fn open(
         spec: &InputSpec,
-        batch_size: usize,
+        opts: ReadOptions,
         bytes_read: Arc<AtomicU64>,
     ) -> Result<Self, SourceError> {
         let (name, raw): (String, Box<dyn Read>) = match spec {
@@ -170,28 +201,136 @@ impl EventReader {
         } else {
             Box::new(BufReader::with_capacity(1 << 16, counted))
         };
-        Ok(Self::from_reader(name, reader, batch_size))
+        Ok(Self::from_reader(name, reader, opts))
     }
 
-    pub fn from_reader(name: String, reader: Box<dyn BufRead>, batch_size: usize) -> Self {
+    pub fn from_reader(name: String, reader: Box<dyn BufRead>, opts: ReadOptions) -> Self {
         EventReader {
             name,
             reader,
             line_no: 0,
             buf: Vec::with_capacity(1024),
-            builder: CallBatchBuilder::with_capacity(batch_size),
-            batch_size,
+            builder: CallBatchBuilder::with_capacity(opts.batch_size),
+            opts,
+            ready: VecDeque::new(),
+            started: false,
             done: false,
+            skipped: 0,
         }
     }
 
-    /// The next window of up to `batch_size` good events; bad lines are
-    /// appended to `bad`. `None` at end of input.
+    fn bad(&self, line: u64, reason: &str) -> BadRecord {
+        BadRecord {
+            input: self.name.clone(),
+            error: DecodeError {
+                line,
+                record: None,
+                field: None,
+                reason: reason.into(),
+            },
+        }
+    }
+
+    fn push(&mut self, ev: &crate::event::CallEvent<'_>) {
+        self.builder.push(ev);
+        if self.builder.len() >= self.opts.batch_size {
+            self.ready.push_back(self.builder.finish());
+        }
+    }
+
+    /// One top-level JSON value (a line, or a value of a whole document).
+    fn ingest(&mut self, raw: &str, line: u64, bad: &mut Vec<BadRecord>) {
+        if self.opts.format == Format::Native {
+            match decode_line(raw, line) {
+                Ok(ev) => self.push(&ev),
+                Err(error) => bad.push(BadRecord {
+                    input: self.name.clone(),
+                    error,
+                }),
+            }
+            return;
+        }
+        let recs = match adapt::records(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                bad.push(self.bad(line, &format!("not a complete JSON value: {e}")));
+                return;
+            }
+        };
+        let enveloped = recs.len() > 1 || recs.first().is_some_and(|r| r.len() != raw.len());
+        for (i, rec) in recs.into_iter().enumerate() {
+            match adapt::map_record(rec, self.opts.format, line, &self.opts.k8s_stage) {
+                Ok(Mapped::Event(ev)) => self.push(&ev),
+                Ok(Mapped::Skipped) => self.skipped += 1,
+                Err(AdaptError(mut error)) => {
+                    if enveloped {
+                        error.record = Some(i as u64);
+                    }
+                    bad.push(BadRecord {
+                        input: self.name.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Reads the rest of the input as one document of JSON values.
+    fn ingest_document(
+        &mut self,
+        first: String,
+        bad: &mut Vec<BadRecord>,
+    ) -> Result<(), SourceError> {
+        let mut doc = first;
+        let start_line = self.line_no;
+        let mut rest = Vec::new();
+        self.reader
+            .read_to_end(&mut rest)
+            .map_err(|source| SourceError::Read {
+                path: self.name.clone(),
+                line: self.line_no,
+                source,
+            })?;
+        match String::from_utf8(rest) {
+            Ok(r) => doc.push_str(&r),
+            Err(_) => {
+                bad.push(self.bad(start_line, "input is not valid UTF-8"));
+                return Ok(());
+            }
+        }
+        let mut values = serde_json::Deserializer::from_str(&doc).into_iter::<&RawValue>();
+        let mut counted_to = 0usize;
+        let mut line = start_line;
+        loop {
+            let offset = values.byte_offset();
+            match values.next() {
+                None => break,
+                Some(Ok(v)) => {
+                    // Line of the value's first character, for error messages.
+                    let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
+                    line += doc[counted_to..begin].matches('\n').count() as u64;
+                    counted_to = begin;
+                    self.ingest(v.get(), line, bad);
+                }
+                Some(Err(e)) => {
+                    line += doc[counted_to..offset].matches('\n').count() as u64;
+                    bad.push(self.bad(line + e.line() as u64 - 1, &format!("malformed JSON: {e}")));
+                    break;
+                }
+            }
+        }
+        self.line_no = start_line + doc.matches('\n').count() as u64;
+        Ok(())
+    }
+
+    /// The next window of up to `batch_size` good events (a window can be
+    /// larger when one envelope holds more); bad records are appended to
+    /// `bad`. `None` at end of input.
     pub fn next_batch(
         &mut self,
         bad: &mut Vec<BadRecord>,
     ) -> Result<Option<RecordBatch>, SourceError> {
-        while !self.done && self.builder.len() < self.batch_size {
+        while self.ready.is_empty() && !self.done {
             self.buf.clear();
             let n = self
                 .reader
@@ -207,27 +346,31 @@ impl EventReader {
             }
             self.line_no += 1;
             let Ok(text) = std::str::from_utf8(&self.buf) else {
-                bad.push(BadRecord {
-                    input: self.name.clone(),
-                    error: DecodeError {
-                        line: self.line_no,
-                        field: None,
-                        reason: "line is not valid UTF-8".into(),
-                    },
-                });
+                bad.push(self.bad(self.line_no, "line is not valid UTF-8"));
                 continue;
             };
             let line = text.trim();
             if line.is_empty() {
                 continue;
             }
-            match decode_line(line, self.line_no) {
-                Ok(ev) => self.builder.push(&ev),
-                Err(error) => bad.push(BadRecord {
-                    input: self.name.clone(),
-                    error,
-                }),
+            let first = !self.started;
+            self.started = true;
+            if first
+                && self.opts.format != Format::Native
+                && serde_json::from_str::<&RawValue>(line).is_err()
+            {
+                let text = text.to_string();
+                self.ingest_document(text, bad)?;
+                self.done = true;
+                break;
             }
+            let owned = std::mem::take(&mut self.buf);
+            let line = std::str::from_utf8(&owned).unwrap_or("").trim();
+            self.ingest(line, self.line_no, bad);
+            self.buf = owned;
+        }
+        if let Some(b) = self.ready.pop_front() {
+            return Ok(Some(b));
         }
         if self.builder.is_empty() {
             return Ok(None);
@@ -241,11 +384,80 @@ mod tests {
     use super::*;
 
     fn reader(text: &str, batch: usize) -> EventReader {
+        reader_with(
+            text,
+            ReadOptions {
+                batch_size: batch,
+                ..ReadOptions::default()
+            },
+        )
+    }
+
+    fn reader_with(text: &str, opts: ReadOptions) -> EventReader {
         EventReader::from_reader(
             "mem".into(),
             Box::new(io::Cursor::new(text.as_bytes().to_vec())),
-            batch,
+            opts,
         )
+    }
+
+    fn drain(r: &mut EventReader) -> (u64, Vec<BadRecord>) {
+        let mut bad = Vec::new();
+        let mut n = 0;
+        while let Some(b) = r.next_batch(&mut bad).unwrap() {
+            n += b.num_rows() as u64;
+        }
+        (n, bad)
+    }
+
+    const CT: &str = r#"{"eventTime":"2023-07-10T11:42:36Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"}}"#;
+
+    #[test]
+    fn pretty_printed_arrays_are_read_as_documents() {
+        let text = format!("[\n  {CT},\n  {CT}\n]\n");
+        let (n, bad) = drain(&mut reader(&text, 10));
+        assert_eq!((n, bad.len()), (2, 0));
+    }
+
+    #[test]
+    fn envelopes_per_line_and_bad_records_inside_them_are_located() {
+        let broken = r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+        let text = format!("{{\"Records\":[{CT},{broken},{CT}]}}\n{CT}\n");
+        let (n, bad) = drain(&mut reader(&text, 2));
+        assert_eq!(n, 3);
+        assert_eq!(bad.len(), 1);
+        assert_eq!((bad[0].error.line, bad[0].error.record), (1, Some(1)));
+        assert_eq!(bad[0].error.field.as_deref(), Some("eventTime"));
+        assert!(
+            bad[0]
+                .to_string()
+                .contains("line 1 record 1: field `eventTime`"),
+            "{}",
+            bad[0]
+        );
+    }
+
+    #[test]
+    fn a_document_with_a_syntax_error_reports_its_line() {
+        let text = format!("[\n{CT},\n{CT}\n");
+        let (_, bad) = drain(&mut reader(&text, 10));
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].error.reason.contains("malformed JSON"), "{}", bad[0]);
+    }
+
+    #[test]
+    fn native_format_does_not_unwrap_envelopes() {
+        let opts = ReadOptions {
+            format: Format::Native,
+            ..ReadOptions::default()
+        };
+        let (n, bad) = drain(&mut reader_with(&format!("{CT}\n"), opts));
+        assert_eq!((n, bad.len()), (0, 1));
+        assert_eq!(
+            bad[0].error.field.as_deref(),
+            Some("ts"),
+            "the first required field missing"
+        );
     }
 
     #[test]
@@ -272,7 +484,14 @@ mod tests {
         let mut bytes = b"{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n".to_vec();
         bytes.extend_from_slice(b"{\"ts\":1,\"agent_id\":\"\xff\",\"action\":\"x\"}\n");
         bytes.extend_from_slice(b"{\"ts\":3,\"agent_id\":\"c\",\"action\":\"x\"}\n");
-        let mut r = EventReader::from_reader("mem".into(), Box::new(io::Cursor::new(bytes)), 10);
+        let mut r = EventReader::from_reader(
+            "mem".into(),
+            Box::new(io::Cursor::new(bytes)),
+            ReadOptions {
+                batch_size: 10,
+                ..ReadOptions::default()
+            },
+        );
         let mut bad = Vec::new();
         let b = r.next_batch(&mut bad).unwrap().unwrap();
         assert_eq!(b.num_rows(), 2);

@@ -16,15 +16,22 @@ use std::fmt;
 #[error("{}", self.render())]
 pub struct DecodeError {
     pub line: u64,
+    /// Index of the record inside its line or document, when it came in an
+    /// envelope (a CloudTrail `Records` array, a JSON array, a list).
+    pub record: Option<u64>,
     pub field: Option<String>,
     pub reason: String,
 }
 
 impl DecodeError {
     fn render(&self) -> String {
+        let at = match self.record {
+            Some(r) => format!("line {} record {}", self.line, r),
+            None => format!("line {}", self.line),
+        };
         match &self.field {
-            Some(f) => format!("line {}: field `{}`: {}", self.line, f, self.reason),
-            None => format!("line {}: {}", self.line, self.reason),
+            Some(f) => format!("{at}: field `{f}`: {}", self.reason),
+            None => format!("{at}: {}", self.reason),
         }
     }
 }
@@ -56,6 +63,7 @@ pub fn decode_line(line: &str, line_no: u64) -> Result<CallEvent<'_>, DecodeErro
         };
         DecodeError {
             line: line_no,
+            record: None,
             field,
             reason,
         }

@@ -1,0 +1,360 @@
+//! Input adapters: the log formats teams already have, mapped to the
+//! canonical call event. `docs/adapters.md` has the field-by-field mapping.
+//!
+//! A record may arrive alone (one per Kafka message or JSON line), inside an
+//! envelope (CloudTrail's S3 objects `{"Records":[...]}`, Kubernetes
+//! `EventList`s, JSON arrays), or pretty-printed across lines; `records`
+//! unwraps envelopes and `map_record` maps one record in a given format, or
+//! in whichever format it looks like (`Format::Auto`).
+
+mod cloudtrail;
+mod k8s;
+mod ocsf;
+
+use crate::event::{decode_line, CallEvent, DecodeError};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Input format, per replay run or per topic.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Detect per record.
+    #[default]
+    Auto,
+    /// The canonical call event (`schemas/call-event.schema.json`).
+    Native,
+    /// AWS CloudTrail records.
+    Cloudtrail,
+    /// Kubernetes API-server audit events.
+    K8sAudit,
+    /// OCSF API Activity (class 6003).
+    Ocsf,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Native => "native",
+            Format::Cloudtrail => "cloudtrail",
+            Format::K8sAudit => "k8s-audit",
+            Format::Ocsf => "ocsf",
+        }
+    }
+}
+
+/// A record that could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdaptError(pub DecodeError);
+
+impl AdaptError {
+    /// Turns a serde error into one naming the field path, by re-reading the
+    /// record with path tracking (only on this error path, so the happy path
+    /// stays fast).
+    fn from_json<'a, T: Deserialize<'a>>(
+        line: u64,
+        raw: &'a str,
+        what: &str,
+        e: &serde_json::Error,
+    ) -> AdaptError {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        let field = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(pe) => Some(pe.path().to_string()).filter(|p| p != "." && !p.is_empty()),
+            Ok(_) => None,
+        };
+        let mut reason = e.to_string();
+        if let Some(pos) = reason.rfind(" at line ") {
+            reason.truncate(pos);
+        }
+        AdaptError(DecodeError {
+            line,
+            record: None,
+            field,
+            reason: format!("{what}: {reason}"),
+        })
+    }
+}
+
+/// An optional text field that never fails its record: strings (borrowed
+/// when unescaped) and numbers are kept as text; null, objects and arrays
+/// read as absent. Source logs are inconsistent about optional fields; only a
+/// required field may reject a record.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Text<'a>(pub Option<std::borrow::Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        use std::borrow::Cow;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(V(std::marker::PhantomData))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Timestamps as found in source logs: RFC 3339, or the `YYYY-MM-DD
+/// HH:MM:SS[.ffffff]` form (UTC, no offset) that log lakes such as Athena
+/// and Panther export.
+pub(crate) fn parse_log_time(s: &str) -> Option<i64> {
+    if let Some(ms) = crate::event::parse_rfc3339_ms(s) {
+        return Some(ms);
+    }
+    let b = s.as_bytes();
+    if b.len() >= 19
+        && b[10] == b' '
+        && !s[19..].contains(['+', 'Z', 'z'])
+        && !s[19..].contains('-')
+    {
+        let mut t = String::with_capacity(s.len() + 1);
+        t.push_str(&s[..10]);
+        t.push('T');
+        t.push_str(&s[11..]);
+        t.push('Z');
+        return crate::event::parse_rfc3339_ms(&t);
+    }
+    None
+}
+
+fn field_error(line: u64, field: &str, reason: &str) -> AdaptError {
+    AdaptError(DecodeError {
+        line,
+        record: None,
+        field: Some(field.to_string()),
+        reason: reason.to_string(),
+    })
+}
+
+/// What one record became.
+pub enum Mapped<'a> {
+    Event(CallEvent<'a>),
+    /// Deliberately not an event (a Kubernetes audit stage other than the
+    /// configured one).
+    Skipped,
+}
+
+/// Which format a single record looks like. Cheap: looks for the keys each
+/// format cannot do without.
+pub fn detect(raw: &str) -> Option<Format> {
+    if raw.contains("\"agent_id\"") && raw.contains("\"action\"") {
+        Some(Format::Native)
+    } else if raw.contains("\"eventSource\"") && raw.contains("\"eventName\"") {
+        Some(Format::Cloudtrail)
+    } else if raw.contains("\"auditID\"")
+        || raw.contains("\"audit.k8s.io/")
+        || (raw.contains("\"verb\"")
+            && raw.contains("\"user\"")
+            && (raw.contains("\"objectRef\"") || raw.contains("\"requestURI\"")))
+    {
+        Some(Format::K8sAudit)
+    } else if raw.contains("\"class_uid\"") {
+        Some(Format::Ocsf)
+    } else {
+        None
+    }
+}
+
+/// Maps one record. `line` labels errors; `k8s_stage` is the audit stage kept.
+pub fn map_record<'a>(
+    raw: &'a str,
+    format: Format,
+    line: u64,
+    k8s_stage: &str,
+) -> Result<Mapped<'a>, AdaptError> {
+    let format = match format {
+        Format::Auto => detect(raw).ok_or_else(|| {
+            AdaptError(DecodeError {
+                line,
+                record: None,
+                field: None,
+                reason: "record is in no known format (native call event, CloudTrail, Kubernetes audit, OCSF API Activity)".into(),
+            })
+        })?,
+        f => f,
+    };
+    Ok(match format {
+        Format::Native | Format::Auto => Mapped::Event(decode_line(raw, line).map_err(AdaptError)?),
+        Format::Cloudtrail => Mapped::Event(cloudtrail::map(raw, line)?),
+        Format::Ocsf => Mapped::Event(ocsf::map(raw, line)?),
+        Format::K8sAudit => match k8s::map(raw, line, k8s_stage)? {
+            Some(ev) => Mapped::Event(ev),
+            None => Mapped::Skipped,
+        },
+    })
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+/// The records inside one top-level JSON value: the elements of an array, of
+/// a CloudTrail `Records` envelope or a Kubernetes list's `items`, or the
+/// value itself.
+pub fn records(raw: &str) -> Result<Vec<&str>, serde_json::Error> {
+    let t = raw.trim_start();
+    if t.starts_with('[') {
+        let v: Vec<&RawValue> = serde_json::from_str(raw)?;
+        return Ok(v.into_iter().map(RawValue::get).collect());
+    }
+    let head = &t[..t.len().min(64)];
+    if head.contains("\"Records\"")
+        || raw.contains("\"EventList\"")
+        || (raw.contains("\"items\"") && raw.contains("List\""))
+    {
+        let env: Envelope = serde_json::from_str(raw)?;
+        if let Some(r) = env.records.or(env.items) {
+            return Ok(r.into_iter().map(RawValue::get).collect());
+        }
+    }
+    Ok(vec![raw])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_unwrap() {
+        assert_eq!(
+            records(r#"[{"a":1},{"b":2}]"#).unwrap(),
+            vec![r#"{"a":1}"#, r#"{"b":2}"#]
+        );
+        assert_eq!(
+            records(r#"{"Records":[{"a":1}]}"#).unwrap(),
+            vec![r#"{"a":1}"#]
+        );
+        assert_eq!(
+            records(
+                r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"x":1},{"y":2}]}"#
+            )
+            .unwrap()
+            .len(),
+            2
+        );
+        assert_eq!(records(r#"{"ts":1}"#).unwrap(), vec![r#"{"ts":1}"#]);
+        assert!(records(r#"{"Records":[{"a":1}"#).is_err());
+    }
+
+    #[test]
+    fn detection_by_shape() {
+        assert_eq!(
+            detect(r#"{"ts":1,"agent_id":"a","action":"b"}"#),
+            Some(Format::Native)
+        );
+        assert_eq!(
+            detect(r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#),
+            Some(Format::Cloudtrail)
+        );
+        assert_eq!(
+            detect(r#"{"apiVersion":"audit.k8s.io/v1","auditID":"x"}"#),
+            Some(Format::K8sAudit)
+        );
+        assert_eq!(detect(r#"{"class_uid":6003}"#), Some(Format::Ocsf));
+        assert_eq!(detect(r#"{"protoPayload":{}}"#), None);
+        let e = match map_record(
+            r#"{"protoPayload":{}}"#,
+            Format::Auto,
+            5,
+            "ResponseComplete",
+        ) {
+            Err(e) => e,
+            Ok(_) => panic!("unknown shape accepted"),
+        };
+        assert!(e.0.reason.contains("no known format"));
+        assert_eq!(e.0.line, 5);
+    }
+
+    #[test]
+    fn lake_timestamps_are_utc() {
+        assert_eq!(
+            parse_log_time("2024-01-02 03:04:05.000000"),
+            parse_log_time("2024-01-02T03:04:05Z")
+        );
+        assert_eq!(
+            parse_log_time("2024-01-02 03:04:05"),
+            Some(1_704_164_645_000)
+        );
+        assert_eq!(
+            parse_log_time("2024-01-02 03:04:05+02:00"),
+            Some(1_704_157_445_000)
+        );
+        assert_eq!(parse_log_time("yesterday"), None);
+    }
+
+    #[test]
+    fn optional_fields_of_odd_shape_do_not_reject_a_record() {
+        let raw = r#"{"eventTime":"2024-01-02 03:04:05","eventSource":"iam.amazonaws.com","eventName":"GetRole","userAgent":7,"sourceIPAddress":{"x":1},"resources":["{'arn': 'x'}"],"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u","accessKeyId":null}}"#;
+        let Ok(Mapped::Event(ev)) = map_record(raw, Format::Auto, 1, "") else {
+            panic!("record refused")
+        };
+        assert_eq!(ev.user_agent.as_deref(), Some("7"));
+        assert_eq!(ev.src_ip, None);
+    }
+
+    #[test]
+    fn serde_errors_name_the_field_path() {
+        let raw = r#"{"auditID":"a","verb":"get","user":{"username":"u"},"objectRef":{"resource":7},"stageTimestamp":"2024-01-01T00:00:00Z"}"#;
+        let e = match map_record(raw, Format::K8sAudit, 2, "ResponseComplete") {
+            Err(e) => e,
+            Ok(_) => panic!("bad type accepted"),
+        };
+        assert_eq!(e.0.field.as_deref(), Some("objectRef.resource"), "{e:?}");
+    }
+}
