@@ -179,6 +179,9 @@ fn field_error(line: u64, field: &str, reason: &str) -> AdaptError {
 }
 
 /// What one record became.
+// Not boxed: every record takes the `Event` path, and a box would cost an
+// allocation per record; `Skipped` is the rare one.
+#[allow(clippy::large_enum_variant)]
 pub enum Mapped<'a> {
     Event(CallEvent<'a>),
     /// Deliberately not an event (a Kubernetes audit stage other than the
