@@ -24,8 +24,11 @@ fn fixture() -> Vec<u8> {
 }
 
 fn batches(bytes: &[u8]) -> Vec<arrow_array::RecordBatch> {
-    let mut r =
-        EventReader::from_reader("bench".into(), Box::new(Cursor::new(bytes.to_vec())), ReadOptions::default());
+    let mut r = EventReader::from_reader(
+        "bench".into(),
+        Box::new(Cursor::new(bytes.to_vec())),
+        ReadOptions::default(),
+    );
     let mut bad = Vec::new();
     std::iter::from_fn(|| r.next_batch(&mut bad).expect("in-memory read")).collect()
 }

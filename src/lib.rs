@@ -15,3 +15,4 @@ pub mod event;
 pub mod replay;
 pub mod sim;
 pub mod source;
+pub mod splice;

@@ -46,6 +46,10 @@ enum Cmd {
         /// Output file (`.gz` compresses); `-` for stdout.
         #[arg(long)]
         out: String,
+        /// `native` (canonical call events, labelled) or `cloudtrail`
+        /// (the same calls as CloudTrail S3-delivery objects, unlabelled).
+        #[arg(long, default_value = "native")]
+        format: SimFormat,
     },
     /// Run the detection engine over recorded calls; evaluate when labelled.
     Replay {
@@ -73,8 +77,44 @@ enum Cmd {
         #[arg(required = true)]
         inputs: Vec<String>,
     },
+    /// Splice real attack records (Stratus techniques, a captured hour) into
+    /// simulated principals with steady baselines, and report what is caught.
+    Splice {
+        /// One unit per input file (a technique) or per principal (a captured hour).
+        #[arg(long, value_enum, default_value = "file")]
+        unit: warden::splice::SpliceUnit,
+        #[arg(long, default_value_t = 200)]
+        agents: usize,
+        #[arg(long, default_value = "3d", value_parser = parse_duration_ms)]
+        duration: i64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// When the first unit starts after the background's start.
+        #[arg(long, default_value = "30h", value_parser = parse_duration_ms)]
+        start_after: i64,
+        /// Gap between units (file units).
+        #[arg(long, default_value = "60m", value_parser = parse_duration_ms)]
+        spacing: i64,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the spliced, labelled stream (canonical JSON lines) for `warden replay`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Per-unit results as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// CloudTrail files or directories to splice.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
     /// Print the default configuration (the documented `warden.toml`).
     DefaultConfig,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SimFormat {
+    Native,
+    Cloudtrail,
 }
 
 fn parse_duration_ms(s: &str) -> Result<i64, String> {
@@ -171,6 +211,7 @@ fn main() -> Result<()> {
             start,
             attack_share,
             out,
+            format,
         } => {
             if agents == 0 {
                 bail!("--agents must be at least 1");
@@ -196,7 +237,11 @@ fn main() -> Result<()> {
             } else {
                 create(Path::new(&out))?
             };
-            let n = sim::write_events(&fleet, &mut w).context("writing simulated events")?;
+            let n = match format {
+                SimFormat::Native => sim::write_events(&fleet, &mut w),
+                SimFormat::Cloudtrail => sim::write_cloudtrail(&fleet, &mut w, 100),
+            }
+            .context("writing simulated events")?;
             drop(w);
             tracing::info!(events = n, agents, seed, out = %out, "simulated fleet written");
         }
@@ -244,6 +289,75 @@ fn main() -> Result<()> {
                 let f =
                     File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
                 serde_json::to_writer_pretty(BufWriter::new(f), &summary)
+                    .context("writing report")?;
+            }
+        }
+        Cmd::Splice {
+            unit,
+            agents,
+            duration,
+            seed,
+            start_after,
+            spacing,
+            config,
+            out,
+            report,
+            inputs,
+        } => {
+            let cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            let sc = warden::splice::SpliceConfig {
+                background: SimConfig {
+                    agents,
+                    duration_ms: duration,
+                    seed,
+                    start_ms: SimConfig::DEFAULT_START_MS,
+                    attack_share: 0.0,
+                },
+                inputs,
+                unit,
+                start_after_ms: start_after,
+                spacing_ms: spacing,
+            };
+            let mut spliced = warden::splice::splice(&sc)?;
+            if let Some(p) = &out {
+                let mut w = create(p)?;
+                for e in &spliced.events {
+                    w.write_all(e.to_json().as_bytes())?;
+                    w.write_all(b"\n")?;
+                }
+                w.flush()?;
+            }
+            let mut engine = warden::engine::Engine::new(cfg);
+            warden::splice::evaluate(&mut spliced, &mut engine);
+            println!(
+                "{:<58} {:>6} {:>9} {:>8} {:>5} {:>7}  detectors",
+                "unit", "events", "detected", "delay_s", "risk", "revoked"
+            );
+            for u in &spliced.units {
+                let labels: Vec<String> =
+                    u.labels.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                println!(
+                    "{:<58} {:>6} {:>9} {:>8} {:>5} {:>7}  {}  [{}]",
+                    u.unit,
+                    u.events,
+                    if u.detected { "yes" } else { "no" },
+                    u.delay_s.map_or("-".into(), |d| format!("{d:.0}")),
+                    u.max_risk,
+                    if u.revoked { "yes" } else { "no" },
+                    u.features.join("+"),
+                    labels.join(" ")
+                );
+            }
+            let n = spliced.units.len();
+            let caught = spliced.units.iter().filter(|u| u.detected).count();
+            println!("caught {caught} of {n} units");
+            if let Some(p) = report {
+                let f =
+                    File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+                serde_json::to_writer_pretty(BufWriter::new(f), &spliced.units)
                     .context("writing report")?;
             }
         }

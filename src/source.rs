@@ -250,6 +250,23 @@ impl EventReader {
             }
             return;
         }
+        if matches!(self.opts.format, Format::Auto | Format::Cloudtrail) {
+            if let Some(mapped) = adapt::map_cloudtrail_object(raw, line) {
+                for (i, m) in mapped.into_iter().enumerate() {
+                    match m {
+                        Ok(ev) => self.push(&ev),
+                        Err(AdaptError(mut error)) => {
+                            error.record = Some(i as u64);
+                            bad.push(BadRecord {
+                                input: self.name.clone(),
+                                error,
+                            });
+                        }
+                    }
+                }
+                return;
+            }
+        }
         let recs = match adapt::records(raw) {
             Ok(r) => r,
             Err(e) => {

@@ -247,6 +247,25 @@ struct Envelope<'a> {
     items: Option<Vec<&'a RawValue>>,
 }
 
+/// Maps every record of a CloudTrail S3 object `{"Records":[...]}` in one
+/// parse. `None` when `raw` is not such an object (use `records` then).
+pub fn map_cloudtrail_object<'a>(
+    raw: &'a str,
+    line: u64,
+) -> Option<Vec<Result<CallEvent<'a>, AdaptError>>> {
+    let head = raw.trim_start();
+    if !head[..head.len().min(16)].contains("\"Records\"") {
+        return None;
+    }
+    let env: cloudtrail::Envelope = serde_json::from_str(raw).ok()?;
+    Some(
+        env.records
+            .into_iter()
+            .map(|r| cloudtrail::from_record(r, line))
+            .collect(),
+    )
+}
+
 /// The records inside one top-level JSON value: the elements of an array, of
 /// a CloudTrail `Records` envelope or a Kubernetes list's `items`, or the
 /// value itself.

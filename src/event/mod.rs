@@ -103,3 +103,91 @@ pub struct CallEvent<'a> {
     /// Unknown fields, re-serialised as one JSON object, passed through to evidence.
     pub extra: Option<String>,
 }
+
+impl CallEvent<'_> {
+    /// An owned copy (for events that outlive their input buffer).
+    pub fn into_owned(self) -> CallEvent<'static> {
+        let own = |c: Option<Cow<'_, str>>| c.map(|s| Cow::Owned(s.into_owned()));
+        CallEvent {
+            ts_ms: self.ts_ms,
+            agent_id: Cow::Owned(self.agent_id.into_owned()),
+            action: Cow::Owned(self.action.into_owned()),
+            agent_type: self.agent_type,
+            session_id: own(self.session_id),
+            parent_id: own(self.parent_id),
+            tenant: own(self.tenant),
+            resource: own(self.resource),
+            src_ip: own(self.src_ip),
+            user_agent: own(self.user_agent),
+            event_id: own(self.event_id),
+            outcome: self.outcome,
+            status: self.status,
+            latency_ms: self.latency_ms,
+            bytes_out: self.bytes_out,
+            bytes_in: self.bytes_in,
+            label: own(self.label),
+            extra: self.extra,
+        }
+    }
+
+    /// The event as one canonical JSON object (`schemas/call-event.schema.json`);
+    /// pass-through fields are written back at top level.
+    pub fn to_json(&self) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("ts".into(), format_rfc3339_ms(self.ts_ms).into());
+        m.insert("agent_id".into(), self.agent_id.as_ref().into());
+        m.insert("action".into(), self.action.as_ref().into());
+        m.insert("agent_type".into(), self.agent_type.as_str().into());
+        for (k, v) in [
+            ("session_id", &self.session_id),
+            ("parent_id", &self.parent_id),
+            ("tenant", &self.tenant),
+            ("resource", &self.resource),
+            ("src_ip", &self.src_ip),
+            ("user_agent", &self.user_agent),
+            ("event_id", &self.event_id),
+            ("label", &self.label),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), v.as_ref().into());
+            }
+        }
+        m.insert("outcome".into(), self.outcome.as_str().into());
+        if let Some(s) = self.status {
+            m.insert("status".into(), s.into());
+        }
+        if let Some(l) = self.latency_ms {
+            m.insert("latency_ms".into(), l.into());
+        }
+        if let Some(b) = self.bytes_out {
+            m.insert("bytes_out".into(), b.into());
+        }
+        if let Some(b) = self.bytes_in {
+            m.insert("bytes_in".into(), b.into());
+        }
+        if let Some(serde_json::Value::Object(extra)) = self
+            .extra
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+        {
+            for (k, v) in extra {
+                m.entry(k).or_insert(v);
+            }
+        }
+        serde_json::Value::Object(m).to_string()
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn to_json_round_trips_through_the_decoder() {
+        let line = r#"{"ts":"2026-11-20T10:00:00.123Z","agent_id":"a","action":"s3:GetObject","agent_type":"workload","session_id":"s","outcome":"denied","status":403,"bytes_out":7,"label":"x","region":"eu"}"#;
+        let ev = decode_line(line, 1).unwrap();
+        let again = ev.to_json();
+        assert_eq!(decode_line(&again, 1).unwrap(), ev.clone().into_owned());
+        assert!(again.contains("\"region\":\"eu\""));
+    }
+}

@@ -11,7 +11,7 @@ mod fleet;
 mod write;
 
 pub use attacks::SCENARIOS;
-pub use write::write_events;
+pub use write::{write_cloudtrail, write_events};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
