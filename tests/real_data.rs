@@ -207,3 +207,76 @@ fn panther_vectors_claimed_records_map_or_name_the_missing_field() {
     .into();
     assert_eq!(missing, expected);
 }
+
+fn splice_report(unit: &str, dir: &Path) -> Vec<serde_json::Value> {
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("r.json");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["splice", "--unit", unit, "--report"])
+        .arg(&report)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+}
+
+/// The per-technique figures published in docs/real-data.md.
+#[test]
+fn stratus_techniques_spliced_into_simulated_principals() {
+    let Some(dir) = data("cloudtrail/stratus-detonations") else {
+        return;
+    };
+    let units = splice_report("file", &dir);
+    assert_eq!(units.len(), 35);
+    let caught: Vec<&str> = units
+        .iter()
+        .filter(|u| u["detected"] == true)
+        .map(|u| u["unit"].as_str().unwrap())
+        .collect();
+    assert_eq!(caught.len(), 14, "{caught:?}");
+    for must in [
+        "aws.execution.ssm-send-command",
+        "aws.credential-access.ec2-get-password-data",
+        "aws.persistence.iam-create-admin-user",
+    ] {
+        assert!(caught.contains(&must), "{must} not caught: {caught:?}");
+    }
+}
+
+#[test]
+fn invictus_hour_spliced_per_principal() {
+    let Some(dir) = data("cloudtrail/invictus-ir") else {
+        return;
+    };
+    let units = splice_report("principal", &dir);
+    assert_eq!(units.len(), 20);
+    let by = |name: &str| {
+        units
+            .iter()
+            .find(|u| u["unit"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(by("user/bert-jan")["detected"], true);
+    assert_eq!(by("user/bert-jan")["revoked"], true);
+    for role in [
+        "ec2-get-password-data-role",
+        "get-usr-data-role",
+        "ec2-steal-credentials-role",
+        "ec2-enumerate-role",
+    ] {
+        assert_eq!(by(role)["detected"], true, "{role}");
+    }
+    let benign_flagged = units
+        .iter()
+        .filter(|u| u["labels"].get("benign").is_some() && u["detected"] == true)
+        .count();
+    assert_eq!(
+        benign_flagged, 3,
+        "see docs/real-data.md for why benign principals are flagged when spliced"
+    );
+}
