@@ -267,14 +267,24 @@ impl EventReader {
                 return;
             }
         }
-        let recs = match adapt::records(raw) {
-            Ok(r) => r,
-            Err(e) => {
-                bad.push(self.bad(line, &format!("not a complete JSON value: {e}")));
-                return;
+        let (recs, broken) = adapt::records_salvaged(raw);
+        if let Some(e) = &broken {
+            // The records before the break are still read below.
+            let mut b = self.bad(
+                line,
+                &format!(
+                    "truncated or malformed JSON after {} good records: {e}",
+                    recs.len()
+                ),
+            );
+            if !recs.is_empty() {
+                b.error.record = Some(recs.len() as u64);
             }
-        };
-        let enveloped = recs.len() > 1 || recs.first().is_some_and(|r| r.len() != raw.len());
+            bad.push(b);
+        }
+        let enveloped = broken.is_some()
+            || recs.len() > 1
+            || recs.first().is_some_and(|r| r.len() != raw.len());
         for (i, rec) in recs.into_iter().enumerate() {
             match adapt::map_record(rec, self.opts.format, line, &self.opts.k8s_stage) {
                 Ok(Mapped::Event(ev)) => self.push(&ev),
@@ -330,8 +340,30 @@ impl EventReader {
                     self.ingest(v.get(), line, bad);
                 }
                 Some(Err(e)) => {
-                    line += doc[counted_to..offset].matches('\n').count() as u64;
-                    bad.push(self.bad(line + e.line() as u64 - 1, &format!("malformed JSON: {e}")));
+                    // Salvage the complete records of a truncated array or
+                    // envelope; `ingest` reports where it broke.
+                    let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
+                    line += doc[counted_to..begin].matches('\n').count() as u64;
+                    let rest = &doc[begin..];
+                    if rest.starts_with('[') || rest.starts_with('{') {
+                        self.ingest(rest, line, bad);
+                    } else {
+                        bad.push(self.bad(line, &format!("malformed JSON: {e}")));
+                    }
+                    // Resynchronise after the line where it broke: the rest
+                    // is read line by line (a broken line of a JSON-lines
+                    // file must not take its good neighbours with it).
+                    let broken_at = line + (e.line() as u64).saturating_sub(1);
+                    for (i, l) in rest.lines().enumerate().skip(e.line().max(1)) {
+                        let l = l.trim();
+                        if !l.is_empty() {
+                            self.ingest(
+                                l,
+                                broken_at + 1 + (i as u64 - e.line().max(1) as u64),
+                                bad,
+                            );
+                        }
+                    }
                     break;
                 }
             }
@@ -455,11 +487,31 @@ mod tests {
     }
 
     #[test]
-    fn a_document_with_a_syntax_error_reports_its_line() {
-        let text = format!("[\n{CT},\n{CT}\n");
-        let (_, bad) = drain(&mut reader(&text, 10));
+    fn a_truncated_document_keeps_its_complete_records() {
+        let text = format!("[\n{CT},\n{CT},\n{{\"eventTime\":\"2023");
+        let (n, bad) = drain(&mut reader(&text, 10));
+        assert_eq!(n, 2, "the two complete records are kept");
         assert_eq!(bad.len(), 1);
-        assert!(bad[0].error.reason.contains("malformed JSON"), "{}", bad[0]);
+        assert!(
+            bad[0]
+                .error
+                .reason
+                .contains("truncated or malformed JSON after 2 good records"),
+            "{}",
+            bad[0]
+        );
+        assert_eq!(bad[0].error.line, 1);
+    }
+
+    #[test]
+    fn a_truncated_s3_object_line_keeps_its_complete_records() {
+        let text = format!("{{\"Records\":[{CT},{CT},{{\"eventTi\n{CT}\n");
+        let (n, bad) = drain(&mut reader(&text, 10));
+        assert_eq!(n, 3, "two salvaged from line 1, one on line 2");
+        assert_eq!(
+            (bad.len(), bad[0].error.line, bad[0].error.record),
+            (1, 1, Some(2))
+        );
     }
 
     #[test]

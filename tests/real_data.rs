@@ -280,3 +280,53 @@ fn invictus_hour_spliced_per_principal() {
         "see docs/real-data.md for why benign principals are flagged when spliced"
     );
 }
+
+/// Real files cut in half (an interrupted S3 download, a partial copy): the
+/// complete records before the cut are scored and the cut is reported.
+#[test]
+fn truncated_real_files_keep_their_complete_records() {
+    let Some(inv) = data("cloudtrail/invictus-ir") else {
+        return;
+    };
+    let Some(stratus) = data("cloudtrail/stratus-detonations") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut specs = expand_inputs(&[inv.display().to_string()]).unwrap();
+    let first = match specs.remove(0) {
+        warden::source::InputSpec::File(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let whole = std::fs::read_to_string(&first).unwrap();
+    let total = warden::adapt::records(&whole).unwrap().len();
+    std::fs::write(
+        dir.path().join("cut-s3-object.json"),
+        &whole[..whole.len() / 2],
+    )
+    .unwrap();
+    let pretty =
+        std::fs::read_to_string(stratus.join("aws.execution.ssm-send-command.json")).unwrap();
+    let pretty_total = warden::adapt::records(&pretty).unwrap().len();
+    std::fs::write(
+        dir.path().join("cut-pretty.json"),
+        &pretty[..pretty.len() / 2],
+    )
+    .unwrap();
+
+    let r = read_all(dir.path(), Format::Auto);
+    assert_eq!(r.bad.len(), 2, "{:?}", r.bad);
+    assert!(
+        r.bad
+            .iter()
+            .all(|b| b.contains("truncated or malformed JSON after")),
+        "{:?}",
+        r.bad
+    );
+    // Roughly half of each file's records survive, and never more than all.
+    assert!(
+        r.events > ((total + pretty_total) / 3) as u64 && r.events < (total + pretty_total) as u64,
+        "{} of {}",
+        r.events,
+        total + pretty_total
+    );
+}

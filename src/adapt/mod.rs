@@ -239,14 +239,6 @@ pub fn map_record<'a>(
     })
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Option<Vec<&'a RawValue>>,
-    #[serde(borrow)]
-    items: Option<Vec<&'a RawValue>>,
-}
-
 /// Maps every record of a CloudTrail S3 object `{"Records":[...]}` in one
 /// parse. `None` when `raw` is not such an object (use `records` then).
 pub fn map_cloudtrail_object<'a>(
@@ -266,26 +258,94 @@ pub fn map_cloudtrail_object<'a>(
     )
 }
 
-/// The records inside one top-level JSON value: the elements of an array, of
-/// a CloudTrail `Records` envelope or a Kubernetes list's `items`, or the
-/// value itself.
-pub fn records(raw: &str) -> Result<Vec<&str>, serde_json::Error> {
-    let t = raw.trim_start();
-    if t.starts_with('[') {
-        let v: Vec<&RawValue> = serde_json::from_str(raw)?;
-        return Ok(v.into_iter().map(RawValue::get).collect());
+/// Collects the elements of a JSON array as raw text, one by one, into a
+/// vector owned by the caller, so the elements before a syntax error (a
+/// truncated file) survive the error.
+struct Collect<'c, 'a>(&'c mut Vec<&'a str>);
+
+impl<'de: 'a, 'a> serde::de::DeserializeSeed<'de> for Collect<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
     }
+}
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for Collect<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<&'de RawValue>()? {
+            self.0.push(v.get());
+        }
+        Ok(())
+    }
+}
+
+/// `Records` / `items` of an envelope object, collected as above.
+struct CollectEnvelope<'c, 'a>(&'c mut Vec<&'a str>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for CollectEnvelope<'_, 'a> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an envelope object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "Records" || key == "items" {
+                map.next_value_seed(Collect(&mut *self.0))?;
+                found = true;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn looks_like_envelope(raw: &str) -> bool {
+    let t = raw.trim_start();
     let head = &t[..t.len().min(64)];
-    if head.contains("\"Records\"")
+    head.contains("\"Records\"")
         || raw.contains("\"EventList\"")
         || (raw.contains("\"items\"") && raw.contains("List\""))
-    {
-        let env: Envelope = serde_json::from_str(raw)?;
-        if let Some(r) = env.records.or(env.items) {
-            return Ok(r.into_iter().map(RawValue::get).collect());
-        }
+}
+
+/// The records inside one top-level JSON value: the elements of an array, of
+/// a CloudTrail `Records` envelope or a Kubernetes list's `items`, or the
+/// value itself. When the value is truncated or broken part-way, the records
+/// before the break are returned along with the error.
+pub fn records_salvaged(raw: &str) -> (Vec<&str>, Option<serde_json::Error>) {
+    use serde::de::DeserializeSeed;
+    let mut out = Vec::new();
+    let t = raw.trim_start();
+    if t.starts_with('[') {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        let r = Collect(&mut out)
+            .deserialize(&mut de)
+            .and_then(|_| de.end());
+        return (out, r.err());
     }
-    Ok(vec![raw])
+    if t.starts_with('{') && looks_like_envelope(raw) {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        let r = serde::Deserializer::deserialize_map(&mut de, CollectEnvelope(&mut out));
+        return match r.and_then(|found| de.end().map(|_| found)) {
+            Ok(true) => (out, None),
+            Ok(false) => (vec![raw], None),
+            Err(e) => (out, Some(e)),
+        };
+    }
+    (vec![raw], None)
+}
+
+/// `records_salvaged`, all or nothing.
+pub fn records(raw: &str) -> Result<Vec<&str>, serde_json::Error> {
+    match records_salvaged(raw) {
+        (r, None) => Ok(r),
+        (_, Some(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +372,17 @@ mod tests {
         );
         assert_eq!(records(r#"{"ts":1}"#).unwrap(), vec![r#"{"ts":1}"#]);
         assert!(records(r#"{"Records":[{"a":1}"#).is_err());
+    }
+
+    #[test]
+    fn truncated_envelopes_keep_the_records_before_the_cut() {
+        let (r, e) = records_salvaged(r#"{"Records":[{"a":1},{"b":2},{"c":"#);
+        assert_eq!(r, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert!(e.is_some());
+        let (r, e) = records_salvaged("[{\"a\":1},\n{\"b\":");
+        assert_eq!((r.len(), e.is_some()), (1, true));
+        let (r, e) = records_salvaged(r#"{"Records":[],"x":1}"#);
+        assert_eq!((r.len(), e.is_none()), (0, true));
     }
 
     #[test]
