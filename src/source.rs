@@ -350,11 +350,19 @@ impl EventReader {
                     } else {
                         bad.push(self.bad(line, &format!("malformed JSON: {e}")));
                     }
-                    // Resynchronise after the line where it broke: the rest
-                    // is read line by line (a broken line of a JSON-lines
-                    // file must not take its good neighbours with it).
+                    // A broken line of a JSON-lines file (its first line is
+                    // more than a lone bracket) must not take its good
+                    // neighbours with it: resynchronise after the broken
+                    // line and read the rest line by line. A pretty-printed
+                    // document has nothing to resynchronise to.
+                    let single_line_value = rest.lines().next().is_some_and(|l| l.trim().len() > 1);
                     let broken_at = line + (e.line() as u64).saturating_sub(1);
-                    for (i, l) in rest.lines().enumerate().skip(e.line().max(1)) {
+                    let resync = if single_line_value {
+                        e.line().max(1)
+                    } else {
+                        usize::MAX
+                    };
+                    for (i, l) in rest.lines().enumerate().skip(resync) {
                         let l = l.trim();
                         if !l.is_empty() {
                             self.ingest(
@@ -501,6 +509,13 @@ mod tests {
             bad[0]
         );
         assert_eq!(bad[0].error.line, 1);
+    }
+
+    #[test]
+    fn a_pretty_document_broken_midway_reports_once() {
+        let text = format!("[\n{CT},\n{{\"eventTime\": oops}},\n{CT}\n]\n");
+        let (n, bad) = drain(&mut reader(&text, 10));
+        assert_eq!((n, bad.len()), (1, 1), "{bad:?}");
     }
 
     #[test]
