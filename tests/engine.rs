@@ -16,6 +16,22 @@ fn baseline() -> Vec<warden::event::CallEvent<'static>> {
     steady_fleet(20, T0, T0 + 28 * HOUR, 30_000)
 }
 
+/// `n` denied calls of `agent`'s usual action, `every_ms` apart.
+fn denied_storm(
+    agent: &str,
+    start: i64,
+    n: i64,
+    every_ms: i64,
+) -> Vec<warden::event::CallEvent<'static>> {
+    (0..n)
+        .map(|i| {
+            let mut e = call(agent, start + i * every_ms, "sqs:ReceiveMessage");
+            e.outcome = Outcome::Denied;
+            e
+        })
+        .collect()
+}
+
 fn assert_only(decisions: &[Decision], agent: &str, after: i64, feature: &str) {
     for d in decisions {
         if let Decision::Finding(f) = d {
@@ -70,13 +86,7 @@ fn enumeration_burst_is_found_by_distinct_counts() {
 #[test]
 fn denied_storm_is_found_by_failed_calls() {
     let start = T0 + 27 * HOUR;
-    let storm: Vec<_> = (0..40)
-        .map(|i| {
-            let mut e = call("wl-1", start + i * 7_000, "sqs:ReceiveMessage");
-            e.outcome = Outcome::Denied;
-            e
-        })
-        .collect();
+    let storm = denied_storm("wl-1", start, 40, 7_000);
     let d = run(Config::default(), &merge(baseline(), storm));
     assert_only(&d, "wl-1", start, "failed_calls");
 }
@@ -115,14 +125,7 @@ fn new_sensitive_actions_are_found_by_novelty() {
 #[test]
 fn a_token_used_from_elsewhere_in_parallel_is_revoked() {
     let start = T0 + 27 * HOUR;
-    let stolen: Vec<_> = (0..40)
-        .map(|i| {
-            let mut e = call("wl-4", start + 5_000 + i * 20_000, "sqs:ReceiveMessage");
-            e.src_ip = Some(Cow::Borrowed("185.220.101.7"));
-            e.user_agent = Some(Cow::Borrowed("curl/8.4.0"));
-            e
-        })
-        .collect();
+    let stolen = stolen_again();
     let d = run(Config::default(), &merge(baseline(), stolen));
     assert_only(&d, "wl-4", start, "session_concurrency");
     let revs = revocations_for(&d, "wl-4");
@@ -242,13 +245,7 @@ fn a_new_agent_is_scored_against_its_cohort_from_its_first_calls() {
 #[test]
 fn labels_are_never_read_and_output_is_deterministic() {
     let start = T0 + 27 * HOUR;
-    let burst: Vec<_> = (0..40)
-        .map(|i| {
-            let mut e = call("wl-1", start + i * 7_000, "sqs:ReceiveMessage");
-            e.outcome = Outcome::Denied;
-            e
-        })
-        .collect();
+    let burst = denied_storm("wl-1", start, 40, 7_000);
     let events = merge(baseline(), burst);
     let plain = run(Config::default(), &events);
     let labelled: Vec<_> = events
@@ -267,13 +264,7 @@ fn labels_are_never_read_and_output_is_deterministic() {
 #[test]
 fn findings_are_one_episode_updated_not_a_storm() {
     let start = T0 + 27 * HOUR;
-    let storm: Vec<_> = (0..200)
-        .map(|i| {
-            let mut e = call("wl-6", start + i * 3_000, "sqs:ReceiveMessage");
-            e.outcome = Outcome::Denied;
-            e
-        })
-        .collect();
+    let storm = denied_storm("wl-6", start, 200, 3_000);
     let d = run(Config::default(), &merge(baseline(), storm));
     let findings: Vec<_> = d
         .iter()
@@ -329,15 +320,7 @@ fn steady_agents_stay_within_the_memory_target() {
 
 #[test]
 fn an_episode_that_went_quiet_ends_and_the_next_deviation_is_a_new_finding() {
-    let storm = |start: i64| -> Vec<warden::event::CallEvent<'static>> {
-        (0..40)
-            .map(|i| {
-                let mut e = call("wl-7", start + i * 7_000, "sqs:ReceiveMessage");
-                e.outcome = Outcome::Denied;
-                e
-            })
-            .collect()
-    };
+    let storm = |start: i64| denied_storm("wl-7", start, 40, 7_000);
     let first = T0 + 25 * HOUR;
     let second = T0 + 27 * HOUR; // far beyond the 30-minute quiet time
     let events = merge(merge(baseline(), storm(first)), storm(second));
