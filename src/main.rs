@@ -151,13 +151,16 @@ fn create(path: &Path) -> Result<Box<dyn Write>> {
 
 /// Progress bar on a terminal, bad records to the log (the first 20 in full).
 struct CliObserver {
+    /// Draw a bar at all (`--no-progress` turns it off; it is also off
+    /// when stderr is not a terminal).
+    progress: bool,
     bar: Option<ProgressBar>,
     bad_shown: u64,
 }
 
 impl ReplayObserver for CliObserver {
     fn started(&mut self, total: Option<u64>) {
-        if !std::io::stderr().is_terminal() {
+        if !self.progress || !std::io::stderr().is_terminal() {
             return;
         }
         let bar = match total {
@@ -265,18 +268,12 @@ fn main() -> Result<()> {
             let findings = alerts_out.as_deref().map(create).transpose()?;
             let revocations = revocations_out.as_deref().map(create).transpose()?;
             let mut sink = JsonLinesSink::new(findings, revocations);
-            let mut obs = CliObserver {
+            let mut observer = CliObserver {
+                progress: !no_progress,
                 bar: None,
                 bad_shown: 0,
             };
-            let mut quiet_obs;
-            let observer: &mut dyn ReplayObserver = if no_progress {
-                quiet_obs = NoBar(obs);
-                &mut quiet_obs
-            } else {
-                &mut obs
-            };
-            let summary = replay::run(cfg, trace_agent, &inputs, &mut sink, observer)?;
+            let summary = replay::run(cfg, trace_agent, &inputs, &mut sink, &mut observer)?;
             drop(sink);
             if let Some(ev) = &summary.evaluation {
                 print!("{}", ev.render());
@@ -366,12 +363,4 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The CLI observer without a progress bar.
-struct NoBar(CliObserver);
-impl ReplayObserver for NoBar {
-    fn bad_record(&mut self, bad: &BadRecord) {
-        self.0.bad_record(bad)
-    }
 }
