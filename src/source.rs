@@ -240,7 +240,19 @@ impl EventReader {
 
     /// One top-level JSON value (a line, or a value of a whole document).
     fn ingest(&mut self, raw: &str, line: u64, bad: &mut Vec<BadRecord>) {
-        if self.opts.format == Format::Native {
+        // A canonical event needs no envelope handling: in `auto`, spot it
+        // first so the common case costs one key scan, not three.
+        let native = match self.opts.format {
+            Format::Native => true,
+            Format::Auto => {
+                let head = &raw[..raw.len().min(16)];
+                head.starts_with('{')
+                    && !head.contains("\"Records\"")
+                    && adapt::detect(raw) == Some(Format::Native)
+            }
+            _ => false,
+        };
+        if native {
             match decode_line(raw, line) {
                 Ok(ev) => self.push(&ev),
                 Err(error) => bad.push(BadRecord {
@@ -527,6 +539,13 @@ mod tests {
             (bad.len(), bad[0].error.line, bad[0].error.record),
             (1, 1, Some(2))
         );
+    }
+
+    #[test]
+    fn auto_still_unwraps_arrays_of_canonical_events() {
+        let ev = r#"{"ts":1,"agent_id":"a","action":"x"}"#;
+        let (n, bad) = drain(&mut reader(&format!("[{ev},{ev}]\n{ev}\n"), 10));
+        assert_eq!((n, bad.len()), (3, 0));
     }
 
     #[test]
