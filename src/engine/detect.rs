@@ -39,6 +39,30 @@ const SETTLING_MS: i64 = 24 * HOUR_MS;
 /// Memory of an agent's own rate of adopting new values.
 const OWN_ADOPTION_TAU_MS: f32 = 6.0 * 3_600_000.0;
 
+/// What several detectors derive from one call, computed once per call.
+struct Derived<'r> {
+    family: Option<&'r str>,
+    network: Option<std::borrow::Cow<'r, str>>,
+    ua: Option<&'r str>,
+    /// Fingerprints of the action and resource family (novelty kinds 10, 11;
+    /// the distinct-count windows use the same ones).
+    fp_action: u64,
+    fp_family: Option<u64>,
+}
+
+impl<'r> Derived<'r> {
+    fn of(row: &CallRow<'r>) -> Self {
+        let family = row.resource.map(resource_family);
+        Derived {
+            family,
+            network: row.src_ip.map(network_of),
+            ua: row.user_agent.map(ua_family),
+            fp_action: fingerprint(10, row.action),
+            fp_family: family.map(|f| fingerprint(11, f)),
+        }
+    }
+}
+
 /// Stateless scoring rules built from the config; the state is the agent's.
 pub struct Detectors {
     sensitive: Vec<String>,
@@ -104,13 +128,14 @@ impl Detectors {
         st.c15m = st.c15m * decay(dt, 15.0 * MIN) + 1.0;
         let surge = cohorts.get(st.cohort).surge(st.c15m);
 
+        let derived = Derived::of(row);
         self.rate(st, alpha, surge, sig);
         self.seasonal(st, ts, dt, surge, sig);
-        let ctx_novel = self.novelty(st, cohorts, row, dt, sig);
-        self.distinct(st, row, alpha, sig);
+        let ctx_novel = self.novelty(st, cohorts, row, &derived, dt, sig);
+        self.distinct(st, row, &derived, alpha, sig);
         self.failures(st, row, dt, sig);
         self.volume(st, row, dt, alpha, sig);
-        self.session(st, row, ctx_novel, sig);
+        self.session(st, row, &derived, ctx_novel, sig);
 
         st.events = st.events.saturating_add(1);
         if st.events % 64 == 0 {
@@ -239,20 +264,19 @@ impl Detectors {
         st: &mut AgentState,
         cohorts: &mut Cohorts,
         row: &CallRow,
+        derived: &Derived<'_>,
         dt: i64,
         sig: &mut Signals,
     ) -> bool {
         let d = decay(dt, NOVELTY_TAU_MS);
-        let family = row.resource.map(resource_family);
-        let network = row.src_ip.map(network_of);
-        let ua = row.user_agent.map(ua_family);
         let values: [Option<&str>; 5] = [
             Some(row.action),
-            family,
-            network.as_deref(),
-            ua,
+            derived.family,
+            derived.network.as_deref(),
+            derived.ua,
             row.parent_id,
         ];
+        let known_fps = [Some(derived.fp_action), derived.fp_family];
         let mut ctx_novel = false;
         let mut adopted = false;
         let mut sensitive_adopted = false;
@@ -264,7 +288,11 @@ impl Detectors {
             st.novelty[k] *= d;
             let mut fresh = None;
             if let Some(v) = value {
-                let fp = fingerprint(*kind, v);
+                let fp = known_fps
+                    .get(k)
+                    .copied()
+                    .flatten()
+                    .unwrap_or_else(|| fingerprint(*kind, v));
                 if st.seen.insert(fp) {
                     let sensitive = *feature == Feature::NovelAction && self.is_sensitive(v);
                     let kind_idx = if sensitive { SENSITIVE_KIND } else { k };
@@ -320,13 +348,18 @@ impl Detectors {
 
     /// Distinct actions plus distinct resource families in a short window:
     /// enumeration touches many of both.
-    fn distinct(&self, st: &mut AgentState, row: &CallRow, alpha: f32, sig: &mut Signals) {
+    fn distinct(
+        &self,
+        st: &mut AgentState,
+        row: &CallRow,
+        derived: &Derived<'_>,
+        alpha: f32,
+        sig: &mut Signals,
+    ) {
         let w = self.distinct_window_ms;
-        st.actions_win
-            .insert(fingerprint(10, row.action), row.ts_ms, w);
-        if let Some(r) = row.resource {
-            st.families_win
-                .insert(fingerprint(11, resource_family(r)), row.ts_ms, w);
+        st.actions_win.insert(derived.fp_action, row.ts_ms, w);
+        if let Some(fp) = derived.fp_family {
+            st.families_win.insert(fp, row.ts_ms, w);
         }
         let n = st.actions_win.estimate() + st.families_win.estimate();
         let x = (1.0 + n).ln();
@@ -385,14 +418,20 @@ impl Detectors {
         }
     }
 
-    fn session(&self, st: &mut AgentState, row: &CallRow, ctx_novel: bool, sig: &mut Signals) {
+    fn session(
+        &self,
+        st: &mut AgentState,
+        row: &CallRow,
+        derived: &Derived<'_>,
+        ctx_novel: bool,
+        sig: &mut Signals,
+    ) {
         let Some(session) = row.session_id else {
             return;
         };
-        let net = row.src_ip.map(network_of);
-        let ctx = (fingerprint(20, net.as_deref().unwrap_or(""))
-            ^ fingerprint(21, row.user_agent.map(ua_family).unwrap_or("")))
-            as u32;
+        let net = derived.network.as_deref();
+        let ctx =
+            (fingerprint(20, net.unwrap_or("")) ^ fingerprint(21, derived.ua.unwrap_or(""))) as u32;
         let c = st.sessions.observe(
             fingerprint(22, session) as u32 | 1,
             ctx,
@@ -404,8 +443,8 @@ impl Detectors {
         let s = (c.switches as f32 * per_switch).min(cap);
         sig.set(Feature::SessionConcurrency, s, c.switches as f64, 0.0);
         if c.switches > 0 {
-            let ua = row.user_agent.map(ua_family).unwrap_or("-");
-            let net = net.as_deref().unwrap_or("-");
+            let ua = derived.ua.unwrap_or("-");
+            let net = net.unwrap_or("-");
             let which = if c.unfamiliar {
                 "one of them new to the agent"
             } else {
