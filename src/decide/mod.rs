@@ -214,8 +214,7 @@ impl Decider {
 
 fn explain(score: &Score) -> String {
     score
-        .contributions
-        .iter()
+        .contributions()
         .map(|(f, s)| format!("{} ({s:.1} bits)", f.name()))
         .collect::<Vec<_>>()
         .join(", ")
@@ -230,11 +229,10 @@ fn build_finding(
     let row = inp.row;
     let contributions = inp
         .score
-        .contributions
-        .iter()
+        .contributions()
         .map(|(f, s)| Contribution {
-            feature: *f,
-            surprise: *s,
+            feature: f,
+            surprise: s,
             observed: inp.signals.observed[f.index()],
             expected: inp.signals.expected[f.index()],
             value: inp.signals.novel_value[f.index()]

@@ -6,7 +6,7 @@
 //! quarter. The total is mapped linearly to 0-100 with 12 bits (p = 1e-12)
 //! as 100: risk 60 is a tail probability of about 1e-7.2, risk 85 about 1e-10.
 
-use super::features::{Feature, Group, Signals, FEATURE_COUNT};
+use super::features::{Feature, Signals, FEATURE_COUNT};
 use crate::config::Weights;
 
 /// Bits of surprise that map to risk 100.
@@ -19,22 +19,33 @@ const CORROBORATING_BITS: f32 = 4.0;
 /// a high-confidence signal (two parties hold one token).
 const SESSION_CONFIDENT_BITS: f32 = 5.0;
 
-#[derive(Debug, Clone, Default)]
+/// Most features a finding explains.
+const MAX_CONTRIBUTIONS: usize = 6;
+
+/// Scored once per call, so it lives on the stack: no allocation per event.
+#[derive(Debug, Clone)]
 pub struct Score {
     pub risk: f32,
     pub bits: f32,
-    /// Contributing features, strongest first, with their weighted surprise.
-    pub contributions: Vec<(Feature, f32)>,
+    /// Every feature's weighted surprise, strongest first.
+    ranked: [(f32, Feature); FEATURE_COUNT],
     /// Whether a revocation would be justified: two independent groups of
     /// evidence, or a confident session signal.
     pub high_confidence: bool,
 }
 
 impl Score {
-    pub fn feature_mask(&self) -> u32 {
-        self.contributions
+    /// Contributing features, strongest first, with their weighted surprise.
+    pub fn contributions(&self) -> impl Iterator<Item = (Feature, f32)> + '_ {
+        self.ranked
             .iter()
-            .fold(0, |m, (f, _)| m | 1 << f.index())
+            .filter(|(s, _)| *s >= CONTRIBUTING_BITS)
+            .take(MAX_CONTRIBUTIONS)
+            .map(|(s, f)| (*f, *s))
+    }
+
+    pub fn feature_mask(&self) -> u32 {
+        self.contributions().fold(0, |m, (f, _)| m | 1 << f.index())
     }
 }
 
@@ -64,27 +75,21 @@ pub fn combine(sig: &Signals, weights: &Weights) -> Score {
     let bits = weighted[0].0 + 0.5 * weighted[1].0 + 0.25 * weighted[2].0;
     let risk = (bits * 100.0 / BITS_AT_FULL_RISK).clamp(0.0, 100.0);
 
-    let mut groups: Vec<Group> = Vec::new();
+    let mut groups = 0u8;
     let mut session_confident = false;
     for &(s, f) in &weighted {
-        if s >= CORROBORATING_BITS && !groups.contains(&f.group()) {
-            groups.push(f.group());
+        if s >= CORROBORATING_BITS {
+            groups |= 1 << (f.group() as u8);
         }
         if f == Feature::SessionConcurrency && s >= SESSION_CONFIDENT_BITS {
             session_confident = true;
         }
     }
-    let contributions = weighted
-        .iter()
-        .filter(|(s, _)| *s >= CONTRIBUTING_BITS)
-        .take(6)
-        .map(|(s, f)| (*f, *s))
-        .collect();
     Score {
         risk,
         bits,
-        contributions,
-        high_confidence: groups.len() >= 2 || session_confident,
+        ranked: weighted,
+        high_confidence: groups.count_ones() >= 2 || session_confident,
     }
 }
 
@@ -120,7 +125,7 @@ mod tests {
             &w,
         );
         assert!((s.bits - 7.0).abs() < 1e-4);
-        assert_eq!(s.contributions.len(), 3);
+        assert_eq!(s.contributions().count(), 3);
         assert!(!s.high_confidence, "one group only");
     }
 
