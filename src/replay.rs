@@ -89,18 +89,20 @@ pub fn run(
                 decode_errors += 1;
                 observer.bad_record(&b);
             }
+            // One pass over the window: each row is evaluated and scored.
             let cols = crate::event::CallColumns::new(&batch).map_err(EngineError::from)?;
             for i in 0..cols.len() {
-                eval.observe_row(&cols.row(i));
-            }
-            engine.process_batch(&batch, &mut |row, d| {
-                eval.observe_decision(row, d);
-                if sink_error.is_none() {
-                    if let Err(e) = sink.emit(d) {
-                        sink_error = Some(e);
+                let row = cols.row(i);
+                eval.observe_row(&row);
+                engine.process_row(&row, &mut |row, d| {
+                    eval.observe_decision(row, d);
+                    if sink_error.is_none() {
+                        if let Err(e) = sink.emit(d) {
+                            sink_error = Some(e);
+                        }
                     }
-                }
-            })?;
+                });
+            }
             if let Some(e) = sink_error.take() {
                 return Err(e.into());
             }
