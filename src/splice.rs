@@ -161,25 +161,13 @@ fn read_units(cfg: &SpliceConfig) -> Result<Vec<(String, Vec<CallEvent<'static>>
                     SpliceUnit::File => stem.clone(),
                     SpliceUnit::Principal => r.agent_id.to_string(),
                 };
+                // Source tenant, pass-through fields and any label are not
+                // the host's: they are replaced when the unit is placed.
                 let ev = CallEvent {
-                    ts_ms: r.ts_ms,
-                    agent_id: Cow::Owned(r.agent_id.to_string()),
-                    action: Cow::Owned(r.action.to_string()),
-                    agent_type: r.agent_type,
-                    session_id: r.session_id.map(|s| Cow::Owned(s.to_string())),
-                    parent_id: r.parent_id.map(|s| Cow::Owned(s.to_string())),
                     tenant: None,
-                    resource: r.resource.map(|s| Cow::Owned(s.to_string())),
-                    src_ip: r.src_ip.map(|s| Cow::Owned(s.to_string())),
-                    user_agent: r.user_agent.map(|s| Cow::Owned(s.to_string())),
-                    event_id: r.event_id.map(|s| Cow::Owned(s.to_string())),
-                    outcome: r.outcome,
-                    status: r.status,
-                    latency_ms: r.latency_ms,
-                    bytes_out: r.bytes_out,
-                    bytes_in: r.bytes_in,
                     label: None,
                     extra: None,
+                    ..r.to_event()
                 };
                 units.entry(key).or_default().push(ev);
             }

@@ -218,6 +218,33 @@ pub struct CallRow<'b> {
     pub extra: Option<&'b str>,
 }
 
+impl CallRow<'_> {
+    /// An owned event with every field of this row.
+    pub fn to_event(&self) -> CallEvent<'static> {
+        let own = |v: Option<&str>| v.map(|s| std::borrow::Cow::Owned(s.to_string()));
+        CallEvent {
+            ts_ms: self.ts_ms,
+            agent_id: std::borrow::Cow::Owned(self.agent_id.to_string()),
+            action: std::borrow::Cow::Owned(self.action.to_string()),
+            agent_type: self.agent_type,
+            session_id: own(self.session_id),
+            parent_id: own(self.parent_id),
+            tenant: own(self.tenant),
+            resource: own(self.resource),
+            src_ip: own(self.src_ip),
+            user_agent: own(self.user_agent),
+            event_id: own(self.event_id),
+            outcome: self.outcome,
+            status: self.status,
+            latency_ms: self.latency_ms,
+            bytes_out: self.bytes_out,
+            bytes_in: self.bytes_in,
+            label: own(self.label),
+            extra: self.extra.map(String::from),
+        }
+    }
+}
+
 fn col<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> Result<&'b T, ArrowError> {
     batch
         .column_by_name(name)
@@ -327,5 +354,10 @@ mod tests {
         assert_eq!(r1.session_id, Some("s"));
         assert_eq!(r1.label, Some("exfil"));
         assert_eq!(r1.bytes_out, None);
+        let again = r0.to_event();
+        assert_eq!(
+            (again.ts_ms, again.agent_id.as_ref(), again.extra.as_deref()),
+            (1000, "a", Some(r#"{"x":1}"#))
+        );
     }
 }
