@@ -2,7 +2,7 @@
 //! call events. Service accounts (`system:serviceaccount:ns:name`) are the
 //! classic non-human identity here.
 
-use super::{field_error, AdaptError};
+use super::{field_error, lenient, lenient_i64, lenient_str, lenient_strs, AdaptError};
 use crate::event::{parse_rfc3339_ms, AgentType, CallEvent, Outcome};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -11,59 +11,67 @@ use std::collections::BTreeMap;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Event<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     audit_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     stage: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     request_uri: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     verb: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     user: Option<User<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     impersonated_user: Option<User<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_strs")]
     source_i_ps: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     user_agent: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     object_ref: Option<ObjectRef<'a>>,
+    #[serde(default, deserialize_with = "lenient")]
     response_status: Option<Status>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     request_received_timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     stage_timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     timestamp: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct User<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     username: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_extra")]
     extra: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ObjectRef<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     resource: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     namespace: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     subresource: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     api_group: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct Status {
+    #[serde(default, deserialize_with = "lenient_i64")]
     code: Option<i64>,
+}
+
+fn lenient_extra<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    Ok(lenient(d)?.unwrap_or_default())
 }
 
 /// `Ok(None)`: a record of another stage than `stage` (not an error).

@@ -146,6 +146,119 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+/// A nested object that, when it has an unexpected shape (a string where an
+/// object belongs), reads as absent; read in the same pass.
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    use serde::de::{value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+            while s.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
+/// `Text` for fields declared `Option<Cow<str>>`.
+pub(crate) fn lenient_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'a, str>>, D::Error> {
+    Text::deserialize(d).map(|t| t.0)
+}
+
+/// A number that may arrive as text (`"403"`); anything else reads as absent.
+pub(crate) fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Text::deserialize(d)?.0.and_then(|t| t.trim().parse().ok()))
+}
+
+/// Strings of an array, each lenient; a non-array reads as empty.
+pub(crate) fn lenient_strs<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<std::borrow::Cow<'a, str>>, D::Error> {
+    struct V<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+        type Value = Vec<std::borrow::Cow<'a, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of strings")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut s: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(t) = s.next_element::<Text<'a>>()? {
+                out.extend(t.0);
+            }
+            Ok(out)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            while m
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
 /// Timestamps as found in source logs: RFC 3339, or the `YYYY-MM-DD
 /// HH:MM:SS[.ffffff]` form (UTC, no offset) that log lakes such as Athena
 /// and Panther export.
@@ -442,12 +555,44 @@ mod tests {
     }
 
     #[test]
-    fn serde_errors_name_the_field_path() {
-        let raw = r#"{"auditID":"a","verb":"get","user":{"username":"u"},"objectRef":{"resource":7},"stageTimestamp":"2024-01-01T00:00:00Z"}"#;
-        let e = match map_record(raw, Format::K8sAudit, 2, "ResponseComplete") {
-            Err(e) => e,
-            Ok(_) => panic!("bad type accepted"),
+    fn odd_shapes_are_absent_and_syntax_errors_name_the_field_path() {
+        // A number where a string belongs, a string where an object belongs:
+        // read as text and as absent, in every adapter.
+        let k8s = r#"{"auditID":"a","verb":"get","user":{"username":"u"},"objectRef":{"resource":7},"impersonatedUser":"x","sourceIPs":"1.2.3.4","responseStatus":{"code":"403"},"stageTimestamp":"2024-01-01T00:00:00Z"}"#;
+        let Ok(Mapped::Event(ev)) = map_record(k8s, Format::K8sAudit, 2, "ResponseComplete") else {
+            panic!("k8s record refused")
         };
-        assert_eq!(e.0.field.as_deref(), Some("objectRef.resource"), "{e:?}");
+        assert_eq!(
+            (
+                ev.action.as_ref(),
+                ev.parent_id.as_deref(),
+                ev.src_ip.as_deref()
+            ),
+            ("get 7", None, None)
+        );
+        assert_eq!(ev.outcome, crate::event::Outcome::Denied);
+        let ocsf = r#"{"class_uid":6003,"time":5,"actor":{"user":{"uid":9,"type_id":"4"},"session":"s"},"api":{"operation":"Get"},"resources":"r","src_endpoint":[1]}"#;
+        let Ok(Mapped::Event(ev)) = map_record(ocsf, Format::Ocsf, 2, "") else {
+            panic!("ocsf record refused")
+        };
+        assert_eq!(
+            (
+                ev.agent_id.as_ref(),
+                ev.session_id.as_deref(),
+                ev.resource.as_deref()
+            ),
+            ("9", None, None)
+        );
+        // A record cut inside a field names where it broke.
+        let cut = r#"{"auditID":"a","verb":"get","user":{"username":"u"#;
+        let e = match map_record(cut, Format::K8sAudit, 3, "ResponseComplete") {
+            Err(e) => e,
+            Ok(_) => panic!("truncated record accepted"),
+        };
+        assert_eq!(
+            (e.0.line, e.0.field.as_deref()),
+            (3, Some("user.username")),
+            "{e:?}"
+        );
     }
 }

@@ -1,97 +1,111 @@
 //! OCSF API Activity (class 6003) → call events, as security lakes store them.
 
-use super::{field_error, AdaptError};
+use super::{field_error, lenient, lenient_i64, lenient_str, AdaptError};
+
+/// An array of objects; anything else reads as empty.
+fn lenient_seq<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    let raw: Option<&'de serde_json::value::RawValue> = Option::deserialize(d)?;
+    Ok(raw
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default())
+}
 use crate::event::{AgentType, CallEvent, Outcome};
 use serde::Deserialize;
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
 struct ApiActivity<'a> {
+    #[serde(default, deserialize_with = "lenient_i64")]
     class_uid: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
     time: Option<i64>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     actor: Option<Actor<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     api: Option<Api<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_seq")]
     resources: Vec<Named<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     src_endpoint: Option<Endpoint<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     http_request: Option<HttpRequest<'a>>,
+    #[serde(default, deserialize_with = "lenient_i64")]
     status_id: Option<i64>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     status: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     status_code: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     metadata: Option<Metadata<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     cloud: Option<Cloud<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Actor<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     user: Option<OcsfUser<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     session: Option<Named<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     invoked_by: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct OcsfUser<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     uid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient_i64")]
     type_id: Option<i64>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     credential_uid: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct Named<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     uid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     name: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct Api<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     operation: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     service: Option<Named<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Endpoint<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     ip: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     hostname: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct HttpRequest<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     user_agent: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct Metadata<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     uid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
     tenant_uid: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct Cloud<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "lenient")]
     account: Option<Named<'a>>,
 }
 
