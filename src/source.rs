@@ -263,20 +263,31 @@ impl EventReader {
             return;
         }
         if matches!(self.opts.format, Format::Auto | Format::Cloudtrail) {
-            if let Some(mapped) = adapt::map_cloudtrail_object(raw, line) {
-                for (i, m) in mapped.into_iter().enumerate() {
-                    match m {
-                        Ok(ev) => self.push(&ev),
-                        Err(AdaptError(mut error)) => {
-                            error.record = Some(i as u64);
-                            bad.push(BadRecord {
-                                input: self.name.clone(),
-                                error,
-                            });
-                        }
-                    }
+            let streamed = adapt::for_each_cloudtrail_record(raw, line, |i, m| match m {
+                Ok(ev) => self.push(&ev),
+                Err(AdaptError(mut error)) => {
+                    error.record = Some(i as u64);
+                    bad.push(BadRecord {
+                        input: self.name.clone(),
+                        error,
+                    });
                 }
-                return;
+            });
+            match streamed {
+                None => {}
+                Some((_, None)) => return,
+                Some((delivered, Some(e))) => {
+                    // Broken part-way: the records before the break are in.
+                    let mut b = self.bad(
+                        line,
+                        &format!("truncated or malformed JSON after {delivered} good records: {e}"),
+                    );
+                    if delivered > 0 {
+                        b.error.record = Some(delivered as u64);
+                    }
+                    bad.push(b);
+                    return;
+                }
             }
         }
         let (recs, broken) = adapt::records_salvaged(raw);

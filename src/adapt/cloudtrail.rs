@@ -1,9 +1,8 @@
 //! AWS CloudTrail records → call events (mapping table: `docs/adapters.md`).
 
-use super::{field_error, lenient, parse_log_time, AdaptError, Text};
+use super::{field_error, lenient, lenient_f64, lenient_vec, parse_log_time, AdaptError, Text};
 use crate::event::{AgentType, CallEvent, Outcome};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// One CloudTrail record. Every field is lenient: only a syntax error fails
@@ -34,12 +33,12 @@ pub(super) struct Record<'a> {
     aws_region: Text<'a>,
     #[serde(borrow, default)]
     event_type: Text<'a>,
-    #[serde(borrow)]
-    resources: Option<&'a RawValue>,
-    #[serde(borrow)]
-    request_parameters: Option<&'a RawValue>,
-    #[serde(borrow)]
-    additional_event_data: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "lenient_vec")]
+    resources: Vec<Resource<'a>>,
+    #[serde(default, borrow, deserialize_with = "lenient")]
+    request_parameters: Option<Params<'a>>,
+    #[serde(default, deserialize_with = "lenient")]
+    additional_event_data: Option<BytesData>,
 }
 
 #[derive(Deserialize)]
@@ -133,17 +132,11 @@ fn split_assumed_role(arn: &str) -> Option<(String, &str)> {
 }
 
 fn resource_of(rec: &Record<'_>) -> Option<String> {
-    let resources: Vec<Resource> = rec
-        .resources
-        .and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or_default();
-    if let Some(arn) = resources.iter().find_map(|x| x.arn.0.as_deref()) {
+    if let Some(arn) = rec.resources.iter().find_map(|x| x.arn.0.as_deref()) {
         return Some(arn.to_string());
     }
-    let p: Params = rec
-        .request_parameters
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
-        .unwrap_or_default();
+    let empty = Params::default();
+    let p = rec.request_parameters.as_ref().unwrap_or(&empty);
     if let Some(b) = &p.bucket_name.0 {
         return Some(match &p.key.0 {
             Some(k) => format!("arn:aws:s3:::{b}/{k}"),
@@ -189,14 +182,7 @@ pub fn map(raw: &str, line: u64) -> Result<CallEvent<'_>, AdaptError> {
     from_record(rec, line)
 }
 
-/// A CloudTrail S3-delivery object read in one pass.
-#[derive(Deserialize)]
-pub(super) struct Envelope<'a> {
-    #[serde(rename = "Records", borrow)]
-    pub records: Vec<Record<'a>>,
-}
-
-/// Maps an already parsed record (see `Envelope`).
+/// Maps an already parsed record (see `adapt::for_each_cloudtrail_record`).
 pub(super) fn from_record(rec: Record<'_>, line: u64) -> Result<CallEvent<'_>, AdaptError> {
     let ts = rec
         .event_time
@@ -344,32 +330,38 @@ pub(super) fn from_record(rec: Record<'_>, line: u64) -> Result<CallEvent<'_>, A
     };
     if let Some(bytes) = rec
         .additional_event_data
-        .and_then(|raw| serde_json::from_str::<BytesData>(raw.get()).ok())
+        .as_ref()
         .and_then(|b| b.bytes_transferred_out)
     {
         ev.bytes_out = Some(bytes.max(0.0) as u64);
     }
-    let mut extra = serde_json::Map::new();
-    extra.insert("source_format".into(), "cloudtrail".into());
+    // Pass-through fields, written directly (a JSON map per record costs more
+    // than the rest of the mapping).
+    let mut extra = String::with_capacity(128);
+    extra.push_str(r#"{"source_format":"cloudtrail""#);
+    let kind_text = id.and_then(|i| i.kind.0.as_deref());
     for (k, v) in [
-        ("awsRegion", &rec.aws_region),
-        ("eventType", &rec.event_type),
-        ("errorCode", &rec.error_code),
+        ("awsRegion", rec.aws_region.0.as_deref()),
+        ("eventType", rec.event_type.0.as_deref()),
+        ("errorCode", rec.error_code.0.as_deref()),
+        ("identityType", kind_text),
     ] {
-        if let Some(v) = &v.0 {
-            extra.insert(k.into(), v.as_ref().into());
+        if let Some(v) = v {
+            extra.push_str(",\"");
+            extra.push_str(k);
+            extra.push_str("\":");
+            extra.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
         }
     }
-    if let Some(kind) = id.and_then(|i| i.kind.0.as_deref()) {
-        extra.insert("identityType".into(), kind.into());
-    }
-    ev.extra = Some(serde_json::Value::Object(extra).to_string());
+    extra.push('}');
+    ev.extra = Some(extra);
     Ok(ev)
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BytesData {
+    #[serde(default, deserialize_with = "lenient_f64")]
     bytes_transferred_out: Option<f64>,
 }
 

@@ -202,6 +202,66 @@ pub(crate) fn lenient_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(
     Text::deserialize(d).map(|t| t.0)
 }
 
+/// An array whose elements of an unexpected shape are left out; a
+/// non-array reads as empty. One pass.
+pub(crate) fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Item<T>(Option<T>);
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            lenient(d).map(Item)
+        }
+    }
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Item(v)) = s.next_element::<Item<T>>()? {
+                out.extend(v);
+            }
+            Ok(out)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Vec<T>, A::Error> {
+            while m
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
+/// A number that may arrive as text, as a float.
+pub(crate) fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(Text::deserialize(d)?.0.and_then(|t| t.trim().parse().ok()))
+}
+
 /// A number that may arrive as text (`"403"`); anything else reads as absent.
 pub(crate) fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     Ok(Text::deserialize(d)?.0.and_then(|t| t.trim().parse().ok()))
@@ -353,22 +413,87 @@ pub fn map_record<'a>(
 }
 
 /// Maps every record of a CloudTrail S3 object `{"Records":[...]}` in one
-/// parse. `None` when `raw` is not such an object (use `records` then).
-pub fn map_cloudtrail_object<'a>(
+/// streaming parse, handing each to `each` as soon as it is read (no
+/// intermediate vector of records). `None` when `raw` is not such an object
+/// (use `records_salvaged` then); otherwise how many records were handed
+/// over and, when the object broke part-way, the error after them.
+pub fn for_each_cloudtrail_record<'a, F>(
     raw: &'a str,
     line: u64,
-) -> Option<Vec<Result<CallEvent<'a>, AdaptError>>> {
+    each: F,
+) -> Option<(usize, Option<serde_json::Error>)>
+where
+    F: FnMut(usize, Result<CallEvent<'a>, AdaptError>),
+{
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
     let head = raw.trim_start();
     if !head[..head.len().min(16)].contains("\"Records\"") {
         return None;
     }
-    let env: cloudtrail::Envelope = serde_json::from_str(raw).ok()?;
-    Some(
-        env.records
-            .into_iter()
-            .map(|r| cloudtrail::from_record(r, line))
-            .collect(),
+    struct Records<'f, F> {
+        each: &'f mut F,
+        line: u64,
+        count: &'f mut usize,
+    }
+    impl<'de, F: FnMut(usize, Result<CallEvent<'de>, AdaptError>)> DeserializeSeed<'de>
+        for Records<'_, F>
+    {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de, F: FnMut(usize, Result<CallEvent<'de>, AdaptError>)> Visitor<'de> for Records<'_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of CloudTrail records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(rec) = seq.next_element::<cloudtrail::Record<'de>>()? {
+                (self.each)(*self.count, cloudtrail::from_record(rec, self.line));
+                *self.count += 1;
+            }
+            Ok(())
+        }
+    }
+    struct Object<'f, F> {
+        each: &'f mut F,
+        line: u64,
+        count: &'f mut usize,
+    }
+    impl<'de, F: FnMut(usize, Result<CallEvent<'de>, AdaptError>)> Visitor<'de> for Object<'_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a CloudTrail S3 object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "Records" {
+                    map.next_value_seed(Records {
+                        each: &mut *self.each,
+                        line: self.line,
+                        count: &mut *self.count,
+                    })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut each = each;
+    let mut count = 0usize;
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let r = serde::Deserializer::deserialize_map(
+        &mut de,
+        Object {
+            each: &mut each,
+            line,
+            count: &mut count,
+        },
     )
+    .and_then(|_| de.end());
+    Some((count, r.err()))
 }
 
 /// Collects the elements of a JSON array as raw text, one by one, into a
