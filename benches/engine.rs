@@ -4,6 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Cursor;
+use warden::adapt::Format;
 use warden::config::Config;
 use warden::engine::Engine;
 use warden::sim::{generate, write_events, SimConfig};
@@ -24,10 +25,17 @@ fn fixture() -> Vec<u8> {
 }
 
 fn batches(bytes: &[u8]) -> Vec<arrow_array::RecordBatch> {
+    batches_as(bytes, Format::Auto)
+}
+
+fn batches_as(bytes: &[u8], format: Format) -> Vec<arrow_array::RecordBatch> {
     let mut r = EventReader::from_reader(
         "bench".into(),
         Box::new(Cursor::new(bytes.to_vec())),
-        ReadOptions::default(),
+        ReadOptions {
+            format,
+            ..ReadOptions::default()
+        },
     );
     let mut bad = Vec::new();
     std::iter::from_fn(|| r.next_batch(&mut bad).expect("in-memory read")).collect()
@@ -42,6 +50,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(lines));
     g.sample_size(10);
     g.bench_function("decode_json_lines_to_arrow", |b| b.iter(|| batches(&bytes)));
+    g.bench_function("decode_json_lines_to_arrow_native_format", |b| {
+        b.iter(|| batches_as(&bytes, Format::Native))
+    });
     g.bench_function("score_arrow_windows", |b| {
         b.iter(|| {
             let mut engine = Engine::new(Config::default());

@@ -61,6 +61,9 @@ fn outcome_code(o: Outcome) -> u8 {
     }
 }
 
+/// Positions of the string columns in `call_schema`.
+const STRING_COLUMNS: [usize; 11] = [1, 2, 4, 5, 6, 7, 8, 9, 10, 16, 17];
+
 /// Accumulates decoded events into one `RecordBatch`.
 pub struct CallBatchBuilder {
     ts: TimestampMillisecondBuilder,
@@ -92,26 +95,32 @@ impl Default for CallBatchBuilder {
 
 impl CallBatchBuilder {
     pub fn with_capacity(rows: usize) -> Self {
-        let s = || StringBuilder::with_capacity(rows, rows * 16);
+        Self::sized(rows, [rows * 16; STRING_COLUMNS.len()])
+    }
+
+    /// Builders pre-sized for `rows` rows and `bytes[i]` bytes of text in
+    /// the i-th string column (in `STRING_COLUMNS` order).
+    fn sized(rows: usize, bytes: [usize; STRING_COLUMNS.len()]) -> Self {
+        let s = |i: usize| StringBuilder::with_capacity(rows, bytes[i]);
         CallBatchBuilder {
             ts: TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
-            agent_id: s(),
-            action: s(),
+            agent_id: s(0),
+            action: s(1),
             agent_type: UInt8Builder::with_capacity(rows),
-            session_id: s(),
-            parent_id: s(),
-            tenant: s(),
-            resource: s(),
-            src_ip: s(),
-            user_agent: s(),
-            event_id: s(),
+            session_id: s(2),
+            parent_id: s(3),
+            tenant: s(4),
+            resource: s(5),
+            src_ip: s(6),
+            user_agent: s(7),
+            event_id: s(8),
             outcome: UInt8Builder::with_capacity(rows),
             status: Int64Builder::with_capacity(rows),
             latency_ms: Float64Builder::with_capacity(rows),
             bytes_out: UInt64Builder::with_capacity(rows),
             bytes_in: UInt64Builder::with_capacity(rows),
-            label: s(),
-            extra: s(),
+            label: s(9),
+            extra: s(10),
             len: 0,
         }
     }
@@ -168,7 +177,18 @@ impl CallBatchBuilder {
             Arc::new(self.label.finish()),
             Arc::new(self.extra.finish()),
         ];
-        self.len = 0;
+        // `finish` leaves the builders without capacity; size the next window
+        // like this one so its buffers do not grow (and copy) from zero.
+        let rows = self.len.max(1);
+        let mut bytes = [0usize; STRING_COLUMNS.len()];
+        for (b, i) in bytes.iter_mut().zip(STRING_COLUMNS) {
+            *b = cols[i]
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map_or(0, |a| a.values().len())
+                + rows;
+        }
+        *self = Self::sized(rows, bytes);
         RecordBatch::try_new(call_schema(), cols).expect("builder columns match call_schema")
     }
 }
