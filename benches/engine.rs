@@ -6,6 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Cursor;
 use warden::adapt::Format;
 use warden::config::Config;
+use warden::engine::snapshot::{self, StateRecord};
 use warden::engine::Engine;
 use warden::sim::{generate, write_events, SimConfig};
 use warden::source::{EventReader, ReadOptions};
@@ -75,6 +76,41 @@ fn bench(c: &mut Criterion) {
                     .expect("call layout");
             }
             n
+        })
+    });
+    g.finish();
+
+    // The state topic's cost: every agent written (a checkpoint after a
+    // busy interval, or a revoke), then read back into a fresh engine.
+    let mut engine = Engine::new(Config::default());
+    for w in &windows {
+        engine
+            .process_batch(w, &mut |_, _| {})
+            .expect("call layout");
+    }
+    let agents = engine.agents_tracked() as u64;
+    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    engine.snapshot_partition(0, false, &mut |k, v| {
+        records.push((k.to_string(), v.to_vec()))
+    });
+    let mut g = c.benchmark_group("state");
+    g.throughput(Throughput::Elements(agents));
+    g.bench_function("snapshot_all_agents", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            engine.snapshot_partition(0, false, &mut |_, v| bytes += v.len());
+            bytes
+        })
+    });
+    g.bench_function("restore_all_agents", |b| {
+        b.iter(|| {
+            let mut fresh = Engine::new(Config::default());
+            for (k, v) in &records {
+                if let Ok(StateRecord::Agent(a)) = snapshot::decode(v) {
+                    fresh.restore_agent(k, *a, 0);
+                }
+            }
+            fresh.agents_tracked()
         })
     });
     g.finish();

@@ -1,22 +1,13 @@
 #!/usr/bin/env bash
-# The main job on an embedded default, no broker needed: simulate a labelled
-# fleet (300 agents, 3 days, with attacks), replay it through the detection
-# engine, and print the evaluation. Outputs land in ./out/.
-#   AGENTS=300 DURATION=3d SEED=1 ./scripts/run.sh
+# The main job on an embedded default, no broker needed: `warden demo` starts
+# an in-process Kafka-protocol cluster, streams a simulated fleet onto it
+# (history first, then its last hours live with attacks injected), runs the
+# streaming service on it, shows what is caught as it happens, and ends with
+# the injected attacks against what was caught.
+#   ./scripts/run.sh [--duration 60s] [--agents 60] [--seed 7] ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AGENTS="${AGENTS:-300}"
-DURATION="${DURATION:-3d}"
-SEED="${SEED:-1}"
-mkdir -p out
 cargo build --release --locked --bin warden
 bin=./target/release/warden
 [ -n "${CARGO_TARGET_DIR:-}" ] && bin="$CARGO_TARGET_DIR/release/warden"
-"$bin" simulate --agents "$AGENTS" --duration "$DURATION" --seed "$SEED" --out out/fleet.jsonl.gz
-"$bin" replay --config warden.toml \
-  --alerts-out out/findings.jsonl --revocations-out out/revocations.jsonl \
-  --report out/report.json out/fleet.jsonl.gz
-echo
-echo "findings:    out/findings.jsonl (OCSF 1.8.0 Detection Finding, one per line)"
-echo "revocations: out/revocations.jsonl"
-echo "report:      out/report.json"
+exec "$bin" demo "$@"

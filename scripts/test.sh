@@ -2,8 +2,10 @@
 # The whole test suite, from a fresh machine: checks the toolchain, formats,
 # lints, then builds once (release profile, shared by tests and benches) and
 # runs every unit, property and integration test, including the detection-
-# quality runs on held-out simulator seeds. Tests that use the real audit logs
-# in ../shared/data skip with a message when that folder is absent.
+# quality runs on held-out simulator seeds, the streaming service against the
+# embedded Kafka cluster, and an end-to-end run against a real broker (tansu)
+# driven by kafka-python. Tests that use the real audit logs in ../shared/data
+# skip with a message when that folder is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,28 @@ fi
 if need rustup; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+
+# What the Kafka tests need: a C compiler and make for the bundled
+# librdkafka, Debian's kcat (an independent client against the embedded
+# cluster), kafka-python and the tansu broker for the real-broker test. Each
+# is installed only when missing; an installed tansu is reused.
+apt_install() {
+  if need apt-get; then
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && need sudo && sudo="sudo"
+    $sudo apt-get install -y -q "$@" >/dev/null 2>&1 ||
+      { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q "$@" >/dev/null; }
+  else
+    echo "warning: cannot install $* (no apt-get)" >&2
+  fi
+}
+need cc && need make || apt_install build-essential
+need kcat || apt_install kcat
+python3 -c 'import kafka' 2>/dev/null || python3 -m pip install -q kafka-python
+if ! need tansu && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
+  echo "installing the tansu broker for the real-broker test (about 13 minutes, once)" >&2
+  cargo install tansu --locked --features dynostore -q
 fi
 
 cargo fmt --check

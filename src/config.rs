@@ -2,6 +2,7 @@
 //! defaults. Config is plain data; the engine reads it once at start-up.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,87 @@ pub struct Config {
     pub engine: EngineConfig,
     pub decisions: DecisionConfig,
     pub detectors: DetectorConfig,
+    /// `warden run`: topics, checkpoints, event time, the metrics endpoint.
+    pub stream: StreamConfig,
+    /// librdkafka properties passed through unchanged to the consumer and the
+    /// producers (`bootstrap.servers`, `security.protocol`, `sasl.*`, `ssl.*`,
+    /// timeouts). `WARDEN_KAFKA_<NAME>` environment variables override them:
+    /// `WARDEN_KAFKA_SASL_PASSWORD` sets `sasl.password`.
+    pub kafka: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    /// Consumer group: every instance with this id shares the calls topic's
+    /// partitions, and each agent's state follows its partition.
+    pub group_id: String,
+    /// Call events, keyed by agent id.
+    pub calls_topic: String,
+    /// OCSF Detection Findings, keyed by agent id.
+    pub alerts_topic: String,
+    /// Revocations decided in `enforce` mode, keyed by agent id.
+    pub revocations_topic: String,
+    /// Revocations decided in `shadow` mode (watched, never enforced).
+    pub shadow_revocations_topic: String,
+    /// Records that could not be decoded: original bytes, and headers saying why.
+    pub dead_letter_topic: String,
+    /// Per-agent baselines, keyed by agent id; must be a compacted topic with
+    /// as many partitions as the calls topic.
+    pub state_topic: String,
+    /// CloudEvents `ce_source` of every output.
+    pub source: String,
+    /// Events up to this much older than the newest seen on their partition
+    /// are in order; older ones are late (still scored, and counted).
+    pub allowed_lateness_seconds: u32,
+    /// How often changed baselines are written to the state topic, bounding
+    /// what a crashed instance's successor re-reads to warm up.
+    pub checkpoint_interval_seconds: u32,
+    /// Longest a partition's state restore may take before the instance gives up.
+    pub restore_timeout_seconds: u32,
+    /// Address of /metrics, /healthz and /readyz ("" turns the endpoint off).
+    pub metrics_listen: String,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            group_id: "warden".into(),
+            calls_topic: "warden.calls.v1".into(),
+            alerts_topic: "warden.alerts.v1".into(),
+            revocations_topic: "warden.revocations.v1".into(),
+            shadow_revocations_topic: "warden.revocations.shadow.v1".into(),
+            dead_letter_topic: "warden.calls.dlq.v1".into(),
+            state_topic: "warden.state.v1".into(),
+            source: "//warden".into(),
+            allowed_lateness_seconds: 60,
+            checkpoint_interval_seconds: 30,
+            restore_timeout_seconds: 120,
+            metrics_listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+/// Prefix of environment variables that override `[kafka]` properties.
+pub const KAFKA_ENV_PREFIX: &str = "WARDEN_KAFKA_";
+
+impl Config {
+    /// `[kafka]` with `WARDEN_KAFKA_*` environment overrides applied (secrets
+    /// belong in the environment, not in the file).
+    pub fn kafka_properties(
+        &self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> BTreeMap<String, String> {
+        let mut props = self.kafka.clone();
+        for (k, v) in env {
+            if let Some(name) = k.strip_prefix(KAFKA_ENV_PREFIX) {
+                if !name.is_empty() {
+                    props.insert(name.to_ascii_lowercase().replace('_', "."), v);
+                }
+            }
+        }
+        props
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -141,6 +223,11 @@ impl Default for Config {
             engine: EngineConfig::default(),
             decisions: DecisionConfig::default(),
             detectors: DetectorConfig::default(),
+            stream: StreamConfig::default(),
+            kafka: BTreeMap::from([(
+                "bootstrap.servers".to_string(),
+                "localhost:9092".to_string(),
+            )]),
         }
     }
 }
@@ -248,6 +335,28 @@ impl Config {
                     .into(),
             ));
         }
+        let s = &self.stream;
+        if s.checkpoint_interval_seconds == 0 || s.restore_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "stream.checkpoint_interval_seconds and stream.restore_timeout_seconds must be positive"
+                    .into(),
+            ));
+        }
+        let topics = [
+            &s.calls_topic,
+            &s.alerts_topic,
+            &s.revocations_topic,
+            &s.shadow_revocations_topic,
+            &s.dead_letter_topic,
+            &s.state_topic,
+        ];
+        for (i, t) in topics.iter().enumerate() {
+            if t.is_empty() || topics[..i].contains(t) {
+                return Err(ConfigError::Invalid(format!(
+                    "stream topics must be non-empty and distinct ('{t}')"
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -273,7 +382,32 @@ mod tests {
     }
 
     #[test]
+    fn kafka_properties_pass_through_and_the_environment_wins() {
+        let c = Config::from_toml(
+            "[kafka]\n\"bootstrap.servers\" = \"b:9092\"\n\"sasl.mechanism\" = \"PLAIN\"\n",
+            "x",
+        )
+        .unwrap();
+        let p = c.kafka_properties([
+            (
+                "WARDEN_KAFKA_SASL_PASSWORD".to_string(),
+                "s3cret".to_string(),
+            ),
+            (
+                "WARDEN_KAFKA_BOOTSTRAP_SERVERS".to_string(),
+                "c:9093".to_string(),
+            ),
+            ("HOME".to_string(), "/root".to_string()),
+        ]);
+        assert_eq!(p["bootstrap.servers"], "c:9093");
+        assert_eq!(p["sasl.mechanism"], "PLAIN");
+        assert_eq!(p["sasl.password"], "s3cret");
+        assert_eq!(p.len(), 3);
+    }
+
+    #[test]
     fn rejects_unknown_keys_and_bad_values() {
+        assert!(Config::from_toml("[stream]\nalerts_topic = \"warden.calls.v1\"\n", "x").is_err());
         let e = Config::from_toml("[decisions]\nfinding_treshold = 50\n", "w.toml").unwrap_err();
         assert!(e.to_string().contains("finding_treshold"), "{e}");
         assert!(Config::from_toml("[decisions]\nfinding_threshold = 90\n", "x").is_err());

@@ -22,6 +22,9 @@ struct Cli {
     /// Log filter (also RUST_LOG), e.g. `info` or `warden=debug`.
     #[arg(long, global = true, default_value = "info")]
     log: String,
+    /// Log lines as text or as JSON objects (for log shippers).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -33,7 +36,7 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         agents: usize,
         /// How long, e.g. 24h, 3d, 90m.
-        #[arg(long, default_value = "24h", value_parser = parse_duration_ms)]
+        #[arg(long, default_value = "24h", value_parser = warden::event::parse_duration_ms)]
         duration: i64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -85,15 +88,15 @@ enum Cmd {
         unit: warden::splice::SpliceUnit,
         #[arg(long, default_value_t = 200)]
         agents: usize,
-        #[arg(long, default_value = "3d", value_parser = parse_duration_ms)]
+        #[arg(long, default_value = "3d", value_parser = warden::event::parse_duration_ms)]
         duration: i64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// When the first unit starts after the background's start.
-        #[arg(long, default_value = "30h", value_parser = parse_duration_ms)]
+        #[arg(long, default_value = "30h", value_parser = warden::event::parse_duration_ms)]
         start_after: i64,
         /// Gap between units (file units).
-        #[arg(long, default_value = "60m", value_parser = parse_duration_ms)]
+        #[arg(long, default_value = "60m", value_parser = warden::event::parse_duration_ms)]
         spacing: i64,
         #[arg(long)]
         config: Option<PathBuf>,
@@ -107,34 +110,55 @@ enum Cmd {
         #[arg(required = true)]
         inputs: Vec<String>,
     },
+    /// Run as a streaming service: a consumer-group member on the calls
+    /// topic, with outputs, state and metrics on Kafka and HTTP (see
+    /// `[stream]` and `[kafka]` in warden.toml). Stops cleanly on SIGTERM/SIGINT.
+    Run {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Overrides `[stream] metrics_listen` ("" turns it off).
+        #[arg(long)]
+        metrics_listen: Option<String>,
+    },
+    /// Start an in-process Kafka-protocol cluster (librdkafka's mock cluster)
+    /// with Warden's topics, print its bootstrap address, serve until stopped.
+    DevBroker {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Partitions of every topic.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+    },
+    /// The whole story on one machine, no set-up: an embedded cluster, a
+    /// simulated fleet with injected attacks streamed onto it, the service
+    /// consuming it, and a live view of what it catches.
+    Demo(warden::demo::DemoArgs),
     /// Print the default configuration (the documented `warden.toml`).
     DefaultConfig,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// SIGTERM and SIGINT set the returned flag (a second one exits at once).
+fn shutdown_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, flag.clone())
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(sig, flag.clone()).context("installing signal handlers")?;
+    }
+    Ok(flag)
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum SimFormat {
     Native,
     Cloudtrail,
-}
-
-fn parse_duration_ms(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("`{s}`: expected a number and a unit (s, m, h, d)"))?;
-    let mult = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" | "" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m, h or d)")),
-    };
-    if n <= 0 {
-        return Err(format!("`{s}`: duration must be positive"));
-    }
-    Ok(n * mult)
 }
 
 fn create(path: &Path) -> Result<Box<dyn Write>> {
@@ -201,10 +225,13 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().init(),
+    }
 
     match cli.cmd {
         Cmd::Simulate {
@@ -357,6 +384,52 @@ fn main() -> Result<()> {
                 serde_json::to_writer_pretty(BufWriter::new(f), &spliced.units)
                     .context("writing report")?;
             }
+        }
+        Cmd::Run {
+            config,
+            metrics_listen,
+        } => {
+            let mut cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            if let Some(m) = metrics_listen {
+                cfg.stream.metrics_listen = m;
+            }
+            let stop = shutdown_flag()?;
+            let health = std::sync::Arc::new(warden::stream::Health::default());
+            let summary = warden::stream::run(cfg, &stop, health, &mut |_| {})?;
+            println!("{}", serde_json::to_string(&summary)?);
+        }
+        Cmd::DevBroker { config, partitions } => {
+            let cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            if partitions < 1 {
+                bail!("--partitions must be at least 1");
+            }
+            let stop = shutdown_flag()?;
+            let broker = warden::stream::devbroker::DevBroker::start(&cfg.stream, partitions)
+                .context("starting the embedded cluster")?;
+            println!("{}", broker.bootstrap_servers());
+            std::io::stdout().flush()?;
+            tracing::info!(
+                bootstrap = %broker.bootstrap_servers(),
+                partitions,
+                calls = %cfg.stream.calls_topic,
+                alerts = %cfg.stream.alerts_topic,
+                revocations = %cfg.stream.revocations_topic,
+                "embedded Kafka-protocol cluster serving until SIGINT/SIGTERM (in memory; each partition keeps its last 5 MB)"
+            );
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        Cmd::Demo(args) => {
+            let stop = shutdown_flag()?;
+            let report = warden::demo::run(&args, &stop)?;
+            print!("{}", report.render());
         }
         Cmd::DefaultConfig => {
             print!("{}", include_str!("../warden.toml"));

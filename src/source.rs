@@ -153,6 +153,91 @@ impl Default for ReadOptions {
     }
 }
 
+/// Turns one top-level JSON value (a line of a file, or one Kafka record)
+/// into call events, whatever format it is in.
+pub struct RecordDecoder<'o> {
+    pub format: Format,
+    pub k8s_stage: &'o str,
+}
+
+impl RecordDecoder<'_> {
+    /// Events go to `push`, bad records (with `line` and, inside envelopes,
+    /// the record index) to `bad`. Returns the records deliberately skipped.
+    pub fn decode(
+        &self,
+        raw: &str,
+        line: u64,
+        push: &mut dyn FnMut(&crate::event::CallEvent<'_>),
+        bad: &mut dyn FnMut(DecodeError),
+    ) -> u64 {
+        let cut = |line: u64, delivered: usize, e: &dyn std::fmt::Display| DecodeError {
+            line,
+            record: (delivered > 0).then_some(delivered as u64),
+            field: None,
+            reason: format!("truncated or malformed JSON after {delivered} good records: {e}"),
+        };
+        // A canonical event needs no envelope handling: in `auto`, spot it
+        // first so the common case costs one key scan, not three.
+        let native = match self.format {
+            Format::Native => true,
+            Format::Auto => {
+                let head = &raw[..raw.len().min(16)];
+                head.starts_with('{')
+                    && !head.contains("\"Records\"")
+                    && adapt::detect(raw) == Some(Format::Native)
+            }
+            _ => false,
+        };
+        if native {
+            match decode_line(raw, line) {
+                Ok(ev) => push(&ev),
+                Err(error) => bad(error),
+            }
+            return 0;
+        }
+        if matches!(self.format, Format::Auto | Format::Cloudtrail) {
+            let streamed = adapt::for_each_cloudtrail_record(raw, line, |i, m| match m {
+                Ok(ev) => push(&ev),
+                Err(AdaptError(mut error)) => {
+                    error.record = Some(i as u64);
+                    bad(error);
+                }
+            });
+            match streamed {
+                None => {}
+                Some((_, None)) => return 0,
+                Some((delivered, Some(e))) => {
+                    // Broken part-way: the records before the break are in.
+                    bad(cut(line, delivered, &e));
+                    return 0;
+                }
+            }
+        }
+        let (recs, broken) = adapt::records_salvaged(raw);
+        if let Some(e) = &broken {
+            // The records before the break are still read below.
+            bad(cut(line, recs.len(), e));
+        }
+        let enveloped = broken.is_some()
+            || recs.len() > 1
+            || recs.first().is_some_and(|r| r.len() != raw.len());
+        let mut skipped = 0;
+        for (i, rec) in recs.into_iter().enumerate() {
+            match adapt::map_record(rec, self.format, line, self.k8s_stage) {
+                Ok(Mapped::Event(ev)) => push(&ev),
+                Ok(Mapped::Skipped) => skipped += 1,
+                Err(AdaptError(mut error)) => {
+                    if enveloped {
+                        error.record = Some(i as u64);
+                    }
+                    bad(error);
+                }
+            }
+        }
+        skipped
+    }
+}
+
 /// Reads one input as batches of decoded events.
 ///
 /// Line mode (JSON lines; each line one record or one envelope of records)
@@ -231,98 +316,31 @@ impl EventReader {
         }
     }
 
-    fn push(&mut self, ev: &crate::event::CallEvent<'_>) {
-        self.builder.push(ev);
-        if self.builder.len() >= self.opts.batch_size {
-            self.ready.push_back(self.builder.finish());
-        }
-    }
-
     /// One top-level JSON value (a line, or a value of a whole document).
     fn ingest(&mut self, raw: &str, line: u64, bad: &mut Vec<BadRecord>) {
-        // A canonical event needs no envelope handling: in `auto`, spot it
-        // first so the common case costs one key scan, not three.
-        let native = match self.opts.format {
-            Format::Native => true,
-            Format::Auto => {
-                let head = &raw[..raw.len().min(16)];
-                head.starts_with('{')
-                    && !head.contains("\"Records\"")
-                    && adapt::detect(raw) == Some(Format::Native)
-            }
-            _ => false,
+        let decoder = RecordDecoder {
+            format: self.opts.format,
+            k8s_stage: &self.opts.k8s_stage,
         };
-        if native {
-            match decode_line(raw, line) {
-                Ok(ev) => self.push(&ev),
-                Err(error) => bad.push(BadRecord {
-                    input: self.name.clone(),
+        let (builder, ready, batch_size) =
+            (&mut self.builder, &mut self.ready, self.opts.batch_size);
+        let name = &self.name;
+        self.skipped += decoder.decode(
+            raw,
+            line,
+            &mut |ev| {
+                builder.push(ev);
+                if builder.len() >= batch_size {
+                    ready.push_back(builder.finish());
+                }
+            },
+            &mut |error| {
+                bad.push(BadRecord {
+                    input: name.clone(),
                     error,
-                }),
-            }
-            return;
-        }
-        if matches!(self.opts.format, Format::Auto | Format::Cloudtrail) {
-            let streamed = adapt::for_each_cloudtrail_record(raw, line, |i, m| match m {
-                Ok(ev) => self.push(&ev),
-                Err(AdaptError(mut error)) => {
-                    error.record = Some(i as u64);
-                    bad.push(BadRecord {
-                        input: self.name.clone(),
-                        error,
-                    });
-                }
-            });
-            match streamed {
-                None => {}
-                Some((_, None)) => return,
-                Some((delivered, Some(e))) => {
-                    // Broken part-way: the records before the break are in.
-                    let mut b = self.bad(
-                        line,
-                        &format!("truncated or malformed JSON after {delivered} good records: {e}"),
-                    );
-                    if delivered > 0 {
-                        b.error.record = Some(delivered as u64);
-                    }
-                    bad.push(b);
-                    return;
-                }
-            }
-        }
-        let (recs, broken) = adapt::records_salvaged(raw);
-        if let Some(e) = &broken {
-            // The records before the break are still read below.
-            let mut b = self.bad(
-                line,
-                &format!(
-                    "truncated or malformed JSON after {} good records: {e}",
-                    recs.len()
-                ),
-            );
-            if !recs.is_empty() {
-                b.error.record = Some(recs.len() as u64);
-            }
-            bad.push(b);
-        }
-        let enveloped = broken.is_some()
-            || recs.len() > 1
-            || recs.first().is_some_and(|r| r.len() != raw.len());
-        for (i, rec) in recs.into_iter().enumerate() {
-            match adapt::map_record(rec, self.opts.format, line, &self.opts.k8s_stage) {
-                Ok(Mapped::Event(ev)) => self.push(&ev),
-                Ok(Mapped::Skipped) => self.skipped += 1,
-                Err(AdaptError(mut error)) => {
-                    if enveloped {
-                        error.record = Some(i as u64);
-                    }
-                    bad.push(BadRecord {
-                        input: self.name.clone(),
-                        error,
-                    });
-                }
-            }
-        }
+                })
+            },
+        );
     }
 
     /// Reads the rest of the input as one document of JSON values.

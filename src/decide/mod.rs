@@ -79,8 +79,10 @@ pub enum Decision {
     Revocation(Revocation),
 }
 
-#[derive(Debug)]
-struct Episode {
+/// One agent's open run of findings (public only so its state can be
+/// snapshotted; its fields stay private to the decider).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Episode {
     uid: String,
     first_ts: i64,
     last_hit_ts: i64,
@@ -127,6 +129,16 @@ impl Decider {
     /// The agent's state was evicted: its episode goes with it.
     pub fn forget(&mut self, agent_idx: u32) {
         self.episodes.remove(&agent_idx);
+    }
+
+    /// The agent's open episode, if any (for its state snapshot).
+    pub fn episode(&self, agent_idx: u32) -> Option<&Episode> {
+        self.episodes.get(&agent_idx)
+    }
+
+    /// Reinstates an episode restored from a snapshot.
+    pub fn restore_episode(&mut self, agent_idx: u32, episode: Episode) {
+        self.episodes.insert(agent_idx, episode);
     }
 
     pub fn open_episodes(&self) -> usize {

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 /// Everything Warden remembers about one agent: decayed counters (forward
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
 /// hour-of-week profile. About 1 KiB; see `tests::state_is_small`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentState {
     pub cohort: u32,
     pub agent_type: AgentType,
@@ -39,6 +39,7 @@ pub struct AgentState {
     /// learn from, or keep re-alerting on, what it already flagged.
     pub hour_flagged: u32,
     /// Calls per hour-of-week slot (slot 0 = Monday 00:00 UTC), halved-in on revisit.
+    #[serde(with = "serde_big_array::BigArray")]
     pub profile: [u16; 168],
     // novelty
     pub seen: Bloom1k,
@@ -117,7 +118,7 @@ impl AgentState {
 
 /// Exponentially weighted mean and second moment of calls per minute (idle
 /// minutes included), giving the index of dispersion var/mean.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MinuteCounts {
     minute: i64,
     count: u32,
@@ -165,7 +166,7 @@ impl MinuteCounts {
 
 /// Ring of the last few event ids that had a notable surprise: the evidence
 /// a finding cites.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Notable {
     pub ids: Vec<(i64, Box<str>)>,
 }
@@ -194,6 +195,11 @@ pub struct AgentTable {
     index: FxHashMap<Box<str>, u32>,
     ids: Vec<Box<str>>,
     states: Vec<AgentState>,
+    /// The input partition each agent's events arrive on (0 in replay): its
+    /// state is written to, and restored from, that partition of the state topic.
+    partitions: Vec<u32>,
+    /// Changed since its state was last written out.
+    dirty: Vec<bool>,
     free: Vec<u32>,
     cap: usize,
     pub evicted: u64,
@@ -205,6 +211,8 @@ impl AgentTable {
             index: FxHashMap::default(),
             ids: Vec::new(),
             states: Vec::new(),
+            partitions: Vec::new(),
+            dirty: Vec::new(),
             free: Vec::new(),
             cap,
             evicted: 0,
@@ -229,11 +237,15 @@ impl AgentTable {
             Some(i) => {
                 self.ids[i as usize] = id.into();
                 self.states[i as usize] = state;
+                self.partitions[i as usize] = 0;
+                self.dirty[i as usize] = true;
                 i
             }
             None => {
                 self.ids.push(id.into());
                 self.states.push(state);
+                self.partitions.push(0);
+                self.dirty.push(true);
                 (self.states.len() - 1) as u32
             }
         };
@@ -261,6 +273,48 @@ impl AgentTable {
 
     pub fn state(&mut self, idx: u32) -> &mut AgentState {
         &mut self.states[idx as usize]
+    }
+
+    pub fn state_ref(&self, idx: u32) -> &AgentState {
+        &self.states[idx as usize]
+    }
+
+    /// Marks the agent changed and records the partition its events come on.
+    #[inline]
+    pub fn touch(&mut self, idx: u32, partition: u32) {
+        self.partitions[idx as usize] = partition;
+        self.dirty[idx as usize] = true;
+    }
+
+    /// Live agents of `partition` (all of them, or only those changed since
+    /// their state was last taken), marking them clean.
+    pub fn take_partition(&mut self, partition: u32, dirty_only: bool) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .index
+            .values()
+            .copied()
+            .filter(|&i| {
+                self.partitions[i as usize] == partition && (!dirty_only || self.dirty[i as usize])
+            })
+            .collect();
+        out.sort_unstable();
+        for &i in &out {
+            self.dirty[i as usize] = false;
+        }
+        out
+    }
+
+    pub fn mark_written(&mut self, idx: u32) {
+        self.dirty[idx as usize] = false;
+    }
+
+    /// Forgets one agent (its partition moved to another instance).
+    pub fn remove(&mut self, idx: u32) {
+        let id = std::mem::take(&mut self.ids[idx as usize]);
+        if self.index.remove(&id).is_some() {
+            self.states[idx as usize].notable = None;
+            self.free.push(idx);
+        }
     }
 
     pub fn id(&self, idx: u32) -> &str {

@@ -58,8 +58,8 @@ pub enum Prior {
     BytesLong = 4,
 }
 
-#[derive(Debug, Default)]
-struct Prevalence {
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Prevalence {
     agents: u32,
     first_ts: Option<i64>,
     /// value fingerprint -> number of agents that have used it
@@ -80,7 +80,7 @@ impl Prevalence {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cohort {
     pub key: Box<str>,
     prevalence: Prevalence,
@@ -207,7 +207,11 @@ impl Cohorts {
         }
     }
 
-    /// Folds one event into the cohort's activity.
+    /// Folds one event into the cohort's activity. A cohort's agents can
+    /// sit on different Kafka partitions, which arrive interleaved in chunks
+    /// when a backlog drains: an event older than the newest seen adds its
+    /// decayed weight instead of 1, so the decayed counts are the same in
+    /// any arrival order (and a drain does not look like a team-wide surge).
     pub fn observe(&mut self, cohort: u32, ts: i64) {
         let c = &mut self.list[cohort as usize];
         let dt = if c.last_ts == i64::MIN {
@@ -215,18 +219,51 @@ impl Cohorts {
         } else {
             ts - c.last_ts
         };
-        c.activity = c.activity * decay(dt, 900_000.0) + 1.0;
-        let d = decay(dt, ADOPTION_TAU_MS);
-        c.events = c.events * d + 1.0;
-        for k in c.adoptions.iter_mut() {
-            k[0] *= d;
-            k[1] *= d;
-        }
-        if ts > c.last_ts {
+        if dt >= 0 {
+            c.activity = c.activity * decay(dt, 900_000.0) + 1.0;
+            let d = decay(dt, ADOPTION_TAU_MS);
+            c.events = c.events * d + 1.0;
+            for k in c.adoptions.iter_mut() {
+                k[0] *= d;
+                k[1] *= d;
+            }
             c.last_ts = ts;
+        } else {
+            c.activity += decay(-dt, 900_000.0);
+            c.events += decay(-dt, ADOPTION_TAU_MS);
         }
         let alpha = (1.0 - decay(dt, 6.0 * 3_600_000.0)).clamp(0.000_05, 0.05);
         c.activity_base.update((1.0 + c.activity).ln(), alpha, 0.1);
+    }
+
+    /// Every cohort and the per-agent-type prevalence, for the state topic.
+    pub fn parts(&self) -> (&[Cohort], Vec<(u8, &Prevalence)>) {
+        let mut g: Vec<(u8, &Prevalence)> = self.global.iter().map(|(k, v)| (*k, v)).collect();
+        g.sort_unstable_by_key(|(k, _)| *k);
+        (&self.list, g)
+    }
+
+    /// Adopts a cohort learned elsewhere (another instance, or this one before
+    /// a restart) when this instance knows nothing of it yet. A cohort this
+    /// instance has already learned from its own traffic is kept: it is a
+    /// sample of the same peers, and mixing two samples would double-count.
+    pub fn adopt_snapshot(&mut self, snap: Cohort) -> bool {
+        let i = self.intern(&snap.key) as usize;
+        let fresh = self.list[i].prevalence.agents == 0 && self.list[i].events == 0.0;
+        if fresh {
+            self.list[i] = snap;
+        }
+        fresh
+    }
+
+    /// As `adopt_snapshot`, for the agent-type-wide prevalence.
+    pub fn adopt_global(&mut self, agent_type: u8, snap: Prevalence) -> bool {
+        let g = self.global.entry(agent_type).or_default();
+        let fresh = g.agents == 0 && g.values.is_empty();
+        if fresh {
+            *g = snap;
+        }
+        fresh
     }
 
     pub fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {
@@ -278,6 +315,30 @@ mod tests {
         }
         let novel = c.adopt(k, AgentType::Workload, 0, 999).bits;
         assert!(novel > 3.5, "{novel}");
+    }
+
+    #[test]
+    fn decayed_counts_do_not_depend_on_arrival_order() {
+        let ts: Vec<i64> = (0..400).map(|i| i * 7_000 + (i % 5) * 1_000).collect();
+        let mut in_order = Cohorts::default();
+        let a = in_order.intern("t|w");
+        for &t in &ts {
+            in_order.observe(a, t);
+        }
+        // Two "partitions" arriving in chunks, the second one late.
+        let mut chunked = Cohorts::default();
+        let b = chunked.intern("t|w");
+        for &t in ts.iter().step_by(2).chain(ts.iter().skip(1).step_by(2)) {
+            chunked.observe(b, t);
+        }
+        let (x, y) = (in_order.get(a), chunked.get(b));
+        assert!(
+            (x.activity - y.activity).abs() < 1e-2 * x.activity,
+            "{} vs {}",
+            x.activity,
+            y.activity
+        );
+        assert!((x.events - y.events).abs() < 1e-3 * x.events);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod detect;
 mod features;
 mod score;
 mod session;
+pub mod snapshot;
 pub mod stats;
 
 pub use agent::AgentState;
@@ -135,6 +136,17 @@ impl Engine {
         row: &CallRow<'_>,
         on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
     ) {
+        self.process_row_in(row, 0, on_decision)
+    }
+
+    /// Scores one event that arrived on input `partition`: the agent's state
+    /// belongs to that partition (see `snapshot`).
+    pub fn process_row_in(
+        &mut self,
+        row: &CallRow<'_>,
+        partition: u32,
+        on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
+    ) {
         self.counters.events += 1;
         let idx = match self.agents.lookup(row.agent_id) {
             Some(i) => i,
@@ -153,6 +165,7 @@ impl Engine {
                 idx
             }
         };
+        self.agents.touch(idx, partition);
         let mut signals = Signals::default();
         let st = self.agents.state(idx);
         self.detectors

@@ -7,7 +7,7 @@
 /// How close in time two contexts must be used to count as concurrent.
 const CONCURRENT_MS: i64 = 10 * 60_000;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Slot {
     session: u32,
     ctx: [u32; 2],
@@ -19,7 +19,7 @@ struct Slot {
 }
 
 /// The last three sessions an agent used, each with up to two contexts.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SessionSlots([Slot; 3]);
 
 /// Result of one observation.

@@ -3,7 +3,7 @@
 
 /// Exponentially weighted mean and variance of a (usually log-scaled) signal,
 /// with a sample count so young baselines are treated as uncertain.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ewm {
     pub mean: f32,
     pub var: f32,
@@ -155,7 +155,7 @@ pub fn fingerprint(kind: u8, s: &str) -> u64 {
 /// A fixed 1024-bit Bloom filter with two probes: "has this agent seen this
 /// value before". At 100 values its false-positive rate is about 3 %; a false
 /// positive only hides one novelty, it never invents one.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Bloom1k([u64; 16]);
 
 impl std::fmt::Debug for Bloom1k {
@@ -196,7 +196,7 @@ impl Bloom1k {
 
 /// Distinct values in a sliding window of two 128-bit linear-counting bitmaps
 /// (the current and the previous window).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DistinctWindow {
     cur: u128,
     prev: u128,

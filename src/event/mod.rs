@@ -7,13 +7,15 @@ mod time;
 
 pub use batch::{call_schema, CallBatchBuilder, CallColumns, CallRow};
 pub use decode::{decode_line, DecodeError, CALL_EVENT_FIELDS};
-pub use time::{format_rfc3339_ms, parse_rfc3339_ms};
+pub use time::{format_rfc3339_ms, parse_duration_ms, parse_rfc3339_ms};
 
 use std::borrow::Cow;
 
 /// Kind of principal. Part of the cohort key, so an LLM agent is compared with
 /// LLM agents of its tenant and not with cron jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum AgentType {
     AiAgent,
     ServiceAccount,

@@ -118,6 +118,28 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// A duration such as `90s`, `15m`, `24h` or `3d` (a bare number is hours),
+/// in milliseconds. For command-line flags.
+pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number and a unit (s, m, h, d)"))?;
+    let mult = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" | "" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m, h or d)")),
+    };
+    if n <= 0 {
+        return Err(format!("`{s}`: duration must be positive"));
+    }
+    Ok(n * mult)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

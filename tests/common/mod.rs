@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod stream;
+
 use std::borrow::Cow;
 use warden::config::Config;
 use warden::decide::Decision;

@@ -1,0 +1,318 @@
+//! Engine state as records for the state topic: one record per agent (its
+//! baselines and open episode), one per cohort and per agent-type prevalence,
+//! and the checkpoint marker the stream writes after them. Every value starts
+//! with a format version byte and a kind byte, then a postcard body, so a
+//! later build can refuse (and count) a record it cannot read instead of
+//! misreading it.
+
+use super::cohort::{Cohort, Prevalence};
+use super::{AgentState, Engine};
+use crate::decide::Episode;
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the layout of any record below changes.
+pub const STATE_FORMAT_VERSION: u8 = 1;
+
+const KIND_AGENT: u8 = 0;
+const KIND_COHORT: u8 = 1;
+const KIND_GLOBAL: u8 = 2;
+const KIND_CHECKPOINT: u8 = 3;
+
+/// Key of a partition's checkpoint marker. Agent ids are the keys of agent
+/// records; shared records use keys that start with a NUL byte.
+pub const CHECKPOINT_KEY: &str = "\u{0}checkpoint";
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SnapshotError {
+    #[error("state record is shorter than its two header bytes")]
+    Truncated,
+    #[error("state record has format version {found}; this build reads version {expected}")]
+    Version { found: u8, expected: u8 },
+    #[error("state record has unknown kind {0}")]
+    Kind(u8),
+    #[error("state record body does not decode: {0}")]
+    Body(#[from] postcard::Error),
+}
+
+#[derive(Serialize)]
+struct AgentRecordRef<'a> {
+    cohort: &'a str,
+    state: &'a AgentState,
+    episode: Option<&'a Episode>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AgentRecord {
+    cohort: String,
+    state: AgentState,
+    episode: Option<Episode>,
+}
+
+/// Where a partition's state stands: it reflects every input record before
+/// `source_offset` (and none after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub source_offset: i64,
+    pub written_ms: i64,
+}
+
+/// One decoded state-topic value.
+#[derive(Debug)]
+pub enum StateRecord {
+    Agent(Box<AgentRecord>),
+    Cohort(Box<Cohort>),
+    Global(u8, Box<Prevalence>),
+    Checkpoint(Checkpoint),
+}
+
+fn encode<T: Serialize + ?Sized>(kind: u8, body: &T, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(STATE_FORMAT_VERSION);
+    out.push(kind);
+    // Serialising plain data into a Vec cannot fail.
+    let body = postcard::to_extend(body, std::mem::take(out)).expect("state serialises");
+    *out = body;
+}
+
+pub fn encode_checkpoint(c: &Checkpoint, out: &mut Vec<u8>) {
+    encode(KIND_CHECKPOINT, c, out)
+}
+
+pub fn decode(value: &[u8]) -> Result<StateRecord, SnapshotError> {
+    let [version, kind, body @ ..] = value else {
+        return Err(SnapshotError::Truncated);
+    };
+    if *version != STATE_FORMAT_VERSION {
+        return Err(SnapshotError::Version {
+            found: *version,
+            expected: STATE_FORMAT_VERSION,
+        });
+    }
+    Ok(match *kind {
+        KIND_AGENT => StateRecord::Agent(Box::new(postcard::from_bytes(body)?)),
+        KIND_COHORT => StateRecord::Cohort(Box::new(postcard::from_bytes(body)?)),
+        KIND_GLOBAL => {
+            let (t, p): (u8, Prevalence) = postcard::from_bytes(body)?;
+            StateRecord::Global(t, Box::new(p))
+        }
+        KIND_CHECKPOINT => StateRecord::Checkpoint(postcard::from_bytes(body)?),
+        k => return Err(SnapshotError::Kind(k)),
+    })
+}
+
+impl Engine {
+    /// Writes the state of the agents whose events come on `partition` (only
+    /// those changed since they were last written, when `changed_only`) as
+    /// `(key, value)` records. Returns how many were written.
+    pub fn snapshot_partition(
+        &mut self,
+        partition: u32,
+        changed_only: bool,
+        out: &mut dyn FnMut(&str, &[u8]),
+    ) -> usize {
+        let idxs = self.agents.take_partition(partition, changed_only);
+        let mut buf = Vec::with_capacity(1536);
+        for &i in &idxs {
+            let state = self.agents.state_ref(i);
+            let rec = AgentRecordRef {
+                cohort: &self.cohorts.get(state.cohort).key,
+                state,
+                episode: self.decider.episode(i),
+            };
+            encode(KIND_AGENT, &rec, &mut buf);
+            out(self.agents.id(i), &buf);
+        }
+        idxs.len()
+    }
+
+    /// Writes every cohort's and agent type's shared statistics.
+    pub fn snapshot_shared(&self, out: &mut dyn FnMut(&str, &[u8])) {
+        let mut buf = Vec::new();
+        let (cohorts, global) = self.cohorts.parts();
+        for c in cohorts {
+            encode(KIND_COHORT, c, &mut buf);
+            out(&format!("\u{0}cohort\u{0}{}", c.key), &buf);
+        }
+        for (t, p) in global {
+            encode(KIND_GLOBAL, &(t, p), &mut buf);
+            out(&format!("\u{0}global\u{0}{t}"), &buf);
+        }
+    }
+
+    /// Forgets the agents of a partition this instance no longer owns.
+    pub fn drop_partition(&mut self, partition: u32) -> usize {
+        let idxs = self.agents.take_partition(partition, false);
+        for &i in &idxs {
+            self.agents.remove(i);
+            self.decider.forget(i);
+        }
+        idxs.len()
+    }
+
+    /// Takes in shared statistics restored from the state topic; returns
+    /// whether they were adopted (see `Cohorts::adopt_snapshot`).
+    pub fn restore_shared(&mut self, rec: StateRecord) -> bool {
+        match rec {
+            StateRecord::Cohort(c) => self.cohorts.adopt_snapshot(*c),
+            StateRecord::Global(t, p) => self.cohorts.adopt_global(t, *p),
+            _ => false,
+        }
+    }
+
+    /// Reinstates one agent restored from the state topic as an agent of
+    /// `partition`. It counts as written (not changed).
+    pub fn restore_agent(&mut self, agent_id: &str, rec: AgentRecord, partition: u32) {
+        let cohort = self.cohorts.intern(&rec.cohort);
+        let mut state = rec.state;
+        state.cohort = cohort;
+        let idx = match self.agents.lookup(agent_id) {
+            Some(i) => {
+                *self.agents.state(i) = state;
+                self.decider.forget(i);
+                i
+            }
+            None => {
+                self.scratch_evicted.clear();
+                let i = self
+                    .agents
+                    .insert(agent_id, state, &mut self.scratch_evicted);
+                for e in self.scratch_evicted.drain(..) {
+                    self.decider.forget(e);
+                }
+                i
+            }
+        };
+        if let Some(ep) = rec.episode {
+            self.decider.restore_episode(idx, ep);
+        }
+        self.agents.touch(idx, partition);
+        self.agents.mark_written(idx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::event::{CallBatchBuilder, CallColumns, CallEvent};
+    use proptest::prelude::*;
+
+    fn event(agent: &str, i: i64, action: &str) -> CallEvent<'static> {
+        CallEvent {
+            event_id: Some(format!("e{i}").into()),
+            ts_ms: 1_795_132_800_000 + i * 7_000,
+            agent_id: agent.to_string().into(),
+            action: action.to_string().into(),
+            src_ip: Some("10.1.2.3".into()),
+            session_id: Some("s1".into()),
+            ..CallEvent::default()
+        }
+    }
+
+    fn feed(engine: &mut Engine, events: &[CallEvent<'_>], partition: u32) -> Vec<String> {
+        let mut b = CallBatchBuilder::with_capacity(events.len());
+        for e in events {
+            b.push(e);
+        }
+        let batch = b.finish();
+        let cols = CallColumns::new(&batch).unwrap();
+        let mut out = Vec::new();
+        for i in 0..cols.len() {
+            engine.process_row_in(&cols.row(i), partition, &mut |_, d| {
+                out.push(format!("{d:?}"))
+            });
+        }
+        out
+    }
+
+    fn moved(from: &mut Engine, to: &mut Engine, partition: u32) {
+        let mut shared = Vec::new();
+        from.snapshot_shared(&mut |k, v| shared.push((k.to_string(), v.to_vec())));
+        for (_, v) in shared {
+            to.restore_shared(decode(&v).unwrap());
+        }
+        let mut recs = Vec::new();
+        from.snapshot_partition(partition, false, &mut |k, v| {
+            recs.push((k.to_string(), v.to_vec()))
+        });
+        from.drop_partition(partition);
+        for (k, v) in recs {
+            match decode(&v).unwrap() {
+                StateRecord::Agent(a) => to.restore_agent(&k, *a, partition),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    proptest! {
+        /// An engine that takes over a partition mid-stream from another's
+        /// snapshot decides exactly as the engine that never stopped.
+        #[test]
+        fn handover_is_invisible(
+            actions in proptest::collection::vec(0usize..6, 20..160),
+            cut in 1usize..150,
+        ) {
+            const ACTIONS: [&str; 6] = ["s3:GetObject", "s3:ListBucket", "iam:CreateAccessKey",
+                "sts:AssumeRole", "ec2:DescribeInstances", "kms:Decrypt"];
+            let events: Vec<CallEvent<'static>> = actions
+                .iter()
+                .enumerate()
+                .map(|(i, a)| event(if i % 3 == 0 { "a1" } else { "a2" }, i as i64, ACTIONS[*a]))
+                .collect();
+            let cut = cut.min(events.len() - 1);
+            let mut whole = Engine::new(Config::default());
+            let expected = feed(&mut whole, &events, 3);
+
+            let mut first = Engine::new(Config::default());
+            let mut got = feed(&mut first, &events[..cut], 3);
+            let mut second = Engine::new(Config::default());
+            moved(&mut first, &mut second, 3);
+            prop_assert_eq!(first.agents_tracked(), 0);
+            got.extend(feed(&mut second, &events[cut..], 3));
+            prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn only_changed_agents_are_written_again() {
+        let mut e = Engine::new(Config::default());
+        feed(&mut e, &[event("a", 0, "x"), event("b", 1, "x")], 0);
+        feed(&mut e, &[event("c", 2, "x")], 1);
+        let mut keys = Vec::new();
+        e.snapshot_partition(0, true, &mut |k, _| keys.push(k.to_string()));
+        assert_eq!(keys, ["a", "b"]);
+        keys.clear();
+        e.snapshot_partition(0, true, &mut |k, _| keys.push(k.to_string()));
+        assert!(keys.is_empty());
+        feed(&mut e, &[event("b", 3, "y")], 0);
+        e.snapshot_partition(0, true, &mut |k, _| keys.push(k.to_string()));
+        assert_eq!(keys, ["b"]);
+        assert_eq!(e.drop_partition(0), 2);
+        assert_eq!(e.agents_tracked(), 1);
+    }
+
+    #[test]
+    fn foreign_versions_and_garbage_are_refused_not_misread() {
+        let mut buf = Vec::new();
+        encode_checkpoint(
+            &Checkpoint {
+                source_offset: 42,
+                written_ms: 7,
+            },
+            &mut buf,
+        );
+        match decode(&buf).unwrap() {
+            StateRecord::Checkpoint(c) => assert_eq!(c.source_offset, 42),
+            other => panic!("{other:?}"),
+        }
+        let mut future = buf.clone();
+        future[0] = STATE_FORMAT_VERSION + 1;
+        assert!(matches!(
+            decode(&future),
+            Err(SnapshotError::Version { .. })
+        ));
+        assert_eq!(decode(&[1]).unwrap_err(), SnapshotError::Truncated);
+        assert_eq!(decode(&[1, 9]).unwrap_err(), SnapshotError::Kind(9));
+        assert!(matches!(decode(&[1, 0, 0xff]), Err(SnapshotError::Body(_))));
+    }
+}

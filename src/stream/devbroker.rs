@@ -1,0 +1,43 @@
+//! `warden dev-broker`: an in-process Kafka-protocol cluster (librdkafka's
+//! mock cluster) with Warden's topics created, for development, the demo and
+//! tests. Real clients (kcat, any librdkafka or Java client) can use it. It
+//! keeps everything in memory and is slow; never benchmark against it. Each
+//! partition keeps only its last 5 MB (a fixed limit of librdkafka's mock
+//! broker): a consumer that falls further behind than that loses records.
+
+use crate::config::StreamConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+
+pub struct DevBroker {
+    cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+impl DevBroker {
+    /// Starts a one-broker cluster and creates every topic of `cfg` with
+    /// `partitions` partitions (the state topic matches the calls topic).
+    pub fn start(cfg: &StreamConfig, partitions: i32) -> Result<Self, KafkaError> {
+        let cluster = MockCluster::new(1)?;
+        for t in [
+            &cfg.calls_topic,
+            &cfg.alerts_topic,
+            &cfg.revocations_topic,
+            &cfg.shadow_revocations_topic,
+            &cfg.dead_letter_topic,
+            &cfg.state_topic,
+        ] {
+            cluster.create_topic(t, partitions, 1)?;
+        }
+        Ok(DevBroker { cluster })
+    }
+
+    /// Creates one more topic.
+    pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
+        self.cluster.create_topic(topic, partitions, 1)
+    }
+
+    pub fn bootstrap_servers(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+}

@@ -1,0 +1,280 @@
+//! Everything `warden run` writes to Kafka: findings and revocations with
+//! CloudEvents binary-mode headers, dead letters, and state records. Every
+//! record carries where it came from, so its acknowledgement can release the
+//! input offset that caused it.
+
+use crate::config::StreamConfig;
+use crate::decide::{Decision, FindingActivity};
+use crate::emit::{ocsf, revocation};
+use crate::event::{format_rfc3339_ms, DecodeError};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::Duration;
+
+/// What an output was produced for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Caused by the call record at this input offset.
+    Call { partition: i32, offset: i64 },
+    /// A state-topic record (checkpoints wait for these with `flush`).
+    State,
+}
+
+/// The broker's answer for one output.
+#[derive(Debug)]
+pub struct Ack {
+    pub origin: Origin,
+    pub error: Option<String>,
+}
+
+pub struct DeliveryContext {
+    acks: Sender<Ack>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        super::kafka::log_librdkafka("producer", level, fac, msg);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Origin>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, origin: Box<Origin>) {
+        let error = result.as_ref().err().map(|(e, _)| e.to_string());
+        // The receiver lives as long as the service; after it is gone nobody
+        // is waiting for this answer.
+        let _ = self.acks.send(Ack {
+            origin: *origin,
+            error,
+        });
+    }
+}
+
+/// The input record a dead letter is made of.
+pub struct DeadLetter<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_ms: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Option<&'a rdkafka::message::BorrowedHeaders>,
+    pub error: &'a DecodeError,
+    /// Events of the same record that did decode (an envelope partly bad).
+    pub good_events: usize,
+}
+
+pub struct Outputs {
+    producer: ThreadedProducer<DeliveryContext>,
+    acks: Receiver<Ack>,
+    cfg: StreamConfig,
+    buf: Vec<u8>,
+    /// Times `send` found the producer queue full and waited.
+    pub backpressure_waits: u64,
+}
+
+impl Outputs {
+    /// A producer with idempotence on (no duplicates or reordering from its
+    /// own retries) and a bounded queue: a slow broker makes `send` wait, it
+    /// never makes memory grow.
+    pub fn new(client: &mut ClientConfig, cfg: StreamConfig) -> Result<Self, KafkaError> {
+        let (tx, rx) = channel();
+        for (k, v) in [
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("queue.buffering.max.messages", "100000"),
+            ("queue.buffering.max.kbytes", "262144"),
+        ] {
+            if client.get(k).is_none() {
+                client.set(k, v);
+            }
+        }
+        let producer = client.create_with_context(DeliveryContext { acks: tx })?;
+        Ok(Outputs {
+            producer,
+            acks: rx,
+            cfg,
+            buf: Vec::with_capacity(4096),
+            backpressure_waits: 0,
+        })
+    }
+
+    /// Answers received so far.
+    pub fn drain_acks(&self) -> impl Iterator<Item = Ack> + '_ {
+        self.acks.try_iter()
+    }
+
+    /// Waits until every output sent so far is answered.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.producer.flush(timeout)
+    }
+
+    fn send(&mut self, mut rec: BaseRecord<'_, str, [u8], Box<Origin>>) -> Result<(), KafkaError> {
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // Backpressure: the broker is slower than we are. Wait for
+                    // the queue to drain instead of buffering more.
+                    self.backpressure_waits += 1;
+                    metrics::counter!("warden_output_backpressure_waits_total").increment(1);
+                    std::thread::sleep(Duration::from_millis(2));
+                    rec = back;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// Produces a finding or revocation caused by the call at `origin`.
+    pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<(), KafkaError> {
+        let (topic, key, id, ce_type, time_ms, content_type, schema, value) = match d {
+            Decision::Finding(f) => (
+                self.cfg.alerts_topic.as_str(),
+                f.agent_id.as_str(),
+                format!("{}:{}", f.uid, f.seq),
+                match f.activity {
+                    FindingActivity::Create => "io.ocsf.detection_finding.create",
+                    FindingActivity::Update => "io.ocsf.detection_finding.update",
+                },
+                f.time_ms,
+                "application/json",
+                Some("https://schema.ocsf.io/schema/1.8.0/classes/detection_finding"),
+                ocsf::detection_finding(f),
+            ),
+            Decision::Revocation(r) => (
+                if r.shadow {
+                    self.cfg.shadow_revocations_topic.as_str()
+                } else {
+                    self.cfg.revocations_topic.as_str()
+                },
+                r.agent_id.as_str(),
+                r.uid.clone(),
+                if r.session_id.is_some() {
+                    "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+                } else {
+                    "https://schemas.openid.net/secevent/caep/event-type/credential-change"
+                },
+                r.time_ms,
+                "application/json",
+                None,
+                revocation::revocation_event(r),
+            ),
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        serde_json::to_writer(&mut buf, &value).expect("JSON values always serialise");
+        let time = format_rfc3339_ms(time_ms);
+        let mut headers = OwnedHeaders::new_with_capacity(8)
+            .insert(h("ce_specversion", "1.0"))
+            .insert(h("ce_id", &id))
+            .insert(h("ce_source", &self.cfg.source))
+            .insert(h("ce_type", ce_type))
+            .insert(h("ce_time", &time))
+            .insert(h("ce_subject", key))
+            .insert(h("content-type", content_type));
+        if let Some(s) = schema {
+            headers = headers.insert(h("ce_dataschema", s));
+        }
+        let topic = topic.to_string();
+        let rec = BaseRecord::with_opaque_to(&topic, Box::new(origin))
+            .key(key)
+            .payload(&buf[..])
+            .headers(headers);
+        let sent = self.send(rec);
+        self.buf = buf;
+        sent
+    }
+
+    /// Produces an undecodable record to the dead-letter topic: the original
+    /// key, bytes and headers, plus headers that say why and where from.
+    pub fn dead_letter(&mut self, dl: &DeadLetter<'_>, origin: Origin) -> Result<(), KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(8);
+        if let Some(orig) = dl.headers {
+            for hd in orig.iter() {
+                headers = headers.insert(Header {
+                    key: hd.key,
+                    value: hd.value,
+                });
+            }
+        }
+        let partition = dl.partition.to_string();
+        let offset = dl.offset.to_string();
+        let error = located(dl.topic, dl.partition, dl.offset, dl.error);
+        headers = headers
+            .insert(h("warden_error", &error))
+            .insert(h("warden_error_reason", &dl.error.reason))
+            .insert(h("warden_source_topic", dl.topic))
+            .insert(h("warden_source_partition", &partition))
+            .insert(h("warden_source_offset", &offset));
+        if let Some(f) = &dl.error.field {
+            headers = headers.insert(h("warden_error_field", f));
+        }
+        if let Some(r) = dl.error.record {
+            headers = headers.insert(h("warden_error_record", &r.to_string()));
+        }
+        if dl.good_events > 0 {
+            headers = headers.insert(h("warden_good_events", &dl.good_events.to_string()));
+        }
+        let topic = self.cfg.dead_letter_topic.clone();
+        let mut rec =
+            BaseRecord::<str, [u8], Box<Origin>>::with_opaque_to(&topic, Box::new(origin))
+                .payload(dl.value.unwrap_or(&[]))
+                .headers(headers);
+        if let Some(k) = dl.key {
+            // Keys are usually agent ids; a key that is not UTF-8 is kept in
+            // a header instead of being mangled.
+            match std::str::from_utf8(k) {
+                Ok(k) => rec = rec.key(k),
+                Err(_) => {
+                    let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+                    let hs = rec.headers.take().unwrap_or_default();
+                    rec = rec.headers(hs.insert(h("warden_source_key_hex", &hex)));
+                }
+            }
+        }
+        if let Some(ts) = dl.timestamp_ms {
+            rec = rec.timestamp(ts);
+        }
+        self.send(rec)
+    }
+
+    /// Produces one state record to `partition` of the state topic (the same
+    /// partition number as the calls it summarises).
+    pub fn state(&mut self, partition: i32, key: &str, value: &[u8]) -> Result<(), KafkaError> {
+        let topic = self.cfg.state_topic.clone();
+        let rec = BaseRecord::with_opaque_to(&topic, Box::new(Origin::State))
+            .partition(partition)
+            .key(key)
+            .payload(value);
+        self.send(rec)
+    }
+}
+
+/// A decode error located on the bus: topic, partition, offset, record
+/// inside an envelope, field (a file's errors name the line instead).
+pub fn located(topic: &str, partition: i32, offset: i64, e: &DecodeError) -> String {
+    let mut s = format!("{topic}[{partition}] offset {offset}");
+    if let Some(r) = e.record {
+        s.push_str(&format!(" record {r}"));
+    }
+    if let Some(f) = &e.field {
+        s.push_str(&format!(" field `{f}`"));
+    }
+    s.push_str(": ");
+    s.push_str(&e.reason);
+    s
+}
+
+fn h<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}

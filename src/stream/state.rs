@@ -1,0 +1,238 @@
+//! State that follows partitions: checkpoints to the compacted state topic,
+//! and the restore (plus warm-up replay) of a partition taken over.
+//!
+//! Partition `p` of the calls topic has its agents' state in partition `p` of
+//! the state topic, as Kafka Streams keeps changelogs. A checkpoint writes the
+//! changed agents, the shared cohort statistics, then a marker holding the
+//! calls offset the state reflects. Whoever takes `p` over reads its state
+//! partition, then replays calls from the marker to the group's committed
+//! offset without emitting (those outputs were already acknowledged).
+
+use super::output::Outputs;
+use super::StreamError;
+use crate::engine::snapshot::{self, Checkpoint, StateRecord, CHECKPOINT_KEY};
+use crate::engine::Engine;
+use crate::event::{CallBatchBuilder, CallColumns};
+use crate::source::RecordDecoder;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use rustc_hash::FxHashMap;
+use std::time::{Duration, Instant};
+
+/// Writes partition `p`'s state as of `source_offset`.
+pub fn checkpoint(
+    engine: &mut Engine,
+    outputs: &mut Outputs,
+    partition: i32,
+    source_offset: i64,
+    changed_only: bool,
+    now_ms: i64,
+) -> Result<usize, StreamError> {
+    let mut first_err = None;
+    let mut written = 0usize;
+    let mut put = |k: &str, v: &[u8]| {
+        if first_err.is_none() {
+            match outputs.state(partition, k, v) {
+                Ok(()) => written += 1,
+                Err(e) => first_err = Some(e),
+            }
+        }
+    };
+    engine.snapshot_shared(&mut put);
+    engine.snapshot_partition(partition as u32, changed_only, &mut put);
+    let mut buf = Vec::new();
+    snapshot::encode_checkpoint(
+        &Checkpoint {
+            source_offset,
+            written_ms: now_ms,
+        },
+        &mut buf,
+    );
+    put(CHECKPOINT_KEY, &buf);
+    match first_err {
+        Some(e) => Err(StreamError::Produce(e)),
+        None => Ok(written),
+    }
+}
+
+/// What a restore found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Restored {
+    pub agents: usize,
+    pub shared_adopted: usize,
+    /// State records this build could not read (counted, then skipped: the
+    /// agent starts cold rather than from a misread baseline).
+    pub rejected: usize,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// Called with each record's offset, key and value.
+type RecordFn<'a> = dyn FnMut(i64, Option<&[u8]>, Option<&[u8]>) + 'a;
+
+/// Reads one partition of `topic` from `from` up to `until` (or its current end).
+fn read_partition(
+    reader: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    from: Offset,
+    until: Option<i64>,
+    deadline: Instant,
+    each: &mut RecordFn<'_>,
+) -> Result<(), StreamError> {
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let (low, high) = reader
+        .fetch_watermarks(topic, partition, left())
+        .map_err(|e| StreamError::Restore(format!("{topic}[{partition}] watermarks: {e}")))?;
+    let end = until.map_or(high, |u| u.min(high));
+    let start = match from {
+        Offset::Offset(o) => o.max(low),
+        _ => low,
+    };
+    if start >= end {
+        return Ok(());
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(start))
+        .map_err(|e| StreamError::Restore(e.to_string()))?;
+    reader
+        .assign(&tpl)
+        .map_err(|e| StreamError::Restore(format!("{topic}[{partition}] assign: {e}")))?;
+    loop {
+        if Instant::now() >= deadline {
+            return Err(StreamError::Restore(format!(
+                "{topic}[{partition}]: not read up to offset {end} before the restore timeout"
+            )));
+        }
+        match reader.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Err(e)) => {
+                return Err(StreamError::Restore(format!("{topic}[{partition}]: {e}")));
+            }
+            Some(Ok(m)) => {
+                if m.partition() != partition || m.topic() != topic {
+                    continue;
+                }
+                if m.offset() >= end {
+                    break;
+                }
+                each(m.offset(), m.key(), m.payload());
+                if m.offset() + 1 >= end {
+                    break;
+                }
+            }
+        }
+    }
+    reader
+        .unassign()
+        .map_err(|e| StreamError::Restore(e.to_string()))?;
+    Ok(())
+}
+
+/// Loads partition `p`'s state into the engine.
+pub fn restore(
+    reader: &BaseConsumer,
+    state_topic: &str,
+    engine: &mut Engine,
+    partition: i32,
+    deadline: Instant,
+) -> Result<Restored, StreamError> {
+    // Latest value per key (a compacted topic may still hold older ones).
+    let mut latest: FxHashMap<Vec<u8>, Option<Vec<u8>>> = FxHashMap::default();
+    read_partition(
+        reader,
+        state_topic,
+        partition,
+        Offset::Beginning,
+        None,
+        deadline,
+        &mut |_, k, v| {
+            if let Some(k) = k {
+                latest.insert(k.to_vec(), v.map(<[u8]>::to_vec));
+            }
+        },
+    )?;
+    let mut out = Restored::default();
+    let mut agents = Vec::new();
+    for (k, v) in latest {
+        let Some(v) = v else { continue }; // tombstone
+        match snapshot::decode(&v) {
+            Ok(StateRecord::Agent(a)) => match String::from_utf8(k) {
+                Ok(id) => agents.push((id, a)),
+                Err(_) => out.rejected += 1,
+            },
+            Ok(StateRecord::Checkpoint(c)) => out.checkpoint = Some(c),
+            Ok(shared) => {
+                if engine.restore_shared(shared) {
+                    out.shared_adopted += 1;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(partition, error = %e, "state record skipped");
+                metrics::counter!("warden_state_records_rejected_total").increment(1);
+                out.rejected += 1;
+            }
+        }
+    }
+    // Shared statistics first, so agents join the cohorts they left.
+    agents.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, a) in agents {
+        engine.restore_agent(&id, *a, partition as u32);
+        out.agents += 1;
+    }
+    Ok(out)
+}
+
+/// Replays calls `[from, to)` of partition `p` into the engine without
+/// emitting: they were processed (and their outputs acknowledged) before
+/// the last commit, after the checkpoint the state was restored from.
+#[allow(clippy::too_many_arguments)]
+pub fn warm_up(
+    reader: &BaseConsumer,
+    calls_topic: &str,
+    decoder: &RecordDecoder<'_>,
+    engine: &mut Engine,
+    partition: i32,
+    from: i64,
+    to: i64,
+    deadline: Instant,
+) -> Result<u64, StreamError> {
+    let mut builder = CallBatchBuilder::with_capacity(1024);
+    let mut events = 0u64;
+    let mut run = |builder: &mut CallBatchBuilder, engine: &mut Engine| {
+        let batch = builder.finish();
+        if let Ok(cols) = CallColumns::new(&batch) {
+            for i in 0..cols.len() {
+                engine.process_row_in(&cols.row(i), partition as u32, &mut |_, _| {});
+                events += 1;
+            }
+        }
+    };
+    read_partition(
+        reader,
+        calls_topic,
+        partition,
+        Offset::Offset(from),
+        Some(to),
+        deadline,
+        &mut |offset, _, v| {
+            let Some(text) = v.and_then(|v| std::str::from_utf8(v).ok()) else {
+                return;
+            };
+            // Bad records went to the dead-letter topic the first time round.
+            decoder.decode(
+                text,
+                offset as u64 + 1,
+                &mut |ev| builder.push(ev),
+                &mut |_| {},
+            );
+            if builder.len() >= 1024 {
+                run(&mut builder, engine);
+            }
+        },
+    )?;
+    if !builder.is_empty() {
+        run(&mut builder, engine);
+    }
+    Ok(events)
+}

@@ -1,0 +1,167 @@
+//! What `warden run` tells its operators: Prometheus metrics, health and
+//! readiness over HTTP, and the event→decision latency histogram.
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use hdrhistogram::Histogram;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The process-wide Prometheus recorder (installed once; `warden demo` and
+/// `warden run` share it).
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder is installed: then ours renders
+            // nothing, which /metrics shows rather than hides.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Liveness and readiness, written by the poll loop, read by HTTP.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Partitions assigned and their state restored: decisions are current.
+    pub ready: AtomicBool,
+    /// Last time the poll loop went round (ms since the epoch).
+    pub heartbeat_ms: AtomicU64,
+    /// The service hit an error it cannot recover from and is stopping.
+    pub failed: AtomicBool,
+}
+
+/// A poll loop silent this long is not alive (a rebalance restore counts as
+/// going round: it beats between partitions).
+const STALL_MS: u64 = 60_000;
+
+impl Health {
+    pub fn beat(&self) {
+        self.heartbeat_ms.store(now_ms() as u64, Ordering::Relaxed);
+    }
+
+    fn alive(&self) -> bool {
+        let last = self.heartbeat_ms.load(Ordering::Relaxed);
+        !self.failed.load(Ordering::Relaxed) && (now_ms() as u64).saturating_sub(last) < STALL_MS
+    }
+}
+
+/// Serves /metrics, /healthz and /readyz on `addr` from a thread of its own.
+/// Binds before returning, so a taken port is reported at start-up; returns
+/// the bound address (port 0 picks one).
+pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let handle = prometheus();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    std::thread::Builder::new()
+        .name("warden-http".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let h1 = health.clone();
+                let app = Router::new()
+                    .route("/metrics", get(move || async move { handle.render() }))
+                    .route(
+                        "/healthz",
+                        get(move || async move {
+                            if h1.alive() {
+                                (StatusCode::OK, "ok\n")
+                            } else {
+                                (StatusCode::SERVICE_UNAVAILABLE, "stalled or failed\n")
+                            }
+                        }),
+                    )
+                    .route(
+                        "/readyz",
+                        get(move || async move {
+                            if health.ready.load(Ordering::Relaxed) && health.alive() {
+                                (StatusCode::OK, "ready\n")
+                            } else {
+                                (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                            }
+                        }),
+                    );
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => {
+                        if let Err(e) = axum::serve(l, app).await {
+                            tracing::error!(error = %e, "metrics endpoint stopped");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "metrics endpoint could not start"),
+                }
+            })
+        })?;
+    Ok(bound)
+}
+
+/// Event→decision latency: from the call's Kafka timestamp to the moment its
+/// verdict was made, in microseconds. The published quantiles are those of
+/// the last interval (what is happening now); the total covers the run.
+pub struct Latency {
+    interval: Histogram<u64>,
+    total: Histogram<u64>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        // 1 µs .. 1 h at 2 significant figures: ~10 KiB each.
+        let h = || Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds");
+        Latency {
+            interval: h(),
+            total: h(),
+        }
+    }
+}
+
+impl Latency {
+    pub fn record_us(&mut self, us: u64) {
+        self.interval.saturating_record(us.max(1));
+    }
+
+    /// Publishes the interval's p50/p99/p999 as gauges (seconds) and folds it
+    /// into the run's total.
+    pub fn publish(&mut self) -> Option<f64> {
+        if self.interval.is_empty() {
+            return None;
+        }
+        let p99_ms = self.interval.value_at_quantile(0.99) as f64 / 1000.0;
+        for (q, label) in [(0.5, "0.5"), (0.99, "0.99"), (0.999, "0.999")] {
+            metrics::gauge!("warden_event_decision_latency_seconds", "quantile" => label)
+                .set(self.interval.value_at_quantile(q) as f64 / 1e6);
+        }
+        let _ = self.total.add(&self.interval);
+        self.interval.reset();
+        Some(p99_ms)
+    }
+
+    /// (p50, p99, p999) over the whole run, in milliseconds, and the count.
+    pub fn summary_ms(&self) -> (f64, f64, f64, u64) {
+        let mut all = self.total.clone();
+        let _ = all.add(&self.interval);
+        let q = |q| all.value_at_quantile(q) as f64 / 1000.0;
+        (q(0.5), q(0.99), q(0.999), all.len())
+    }
+}

@@ -1,0 +1,139 @@
+//! End to end against a Kafka-compatible broker that is not ours (tansu, a
+//! separate process) driven by a client that is not ours (kafka-python):
+//! Python creates the topics, produces the calls and reads the findings; the
+//! findings must be exactly those `warden replay` makes of the same calls.
+//!
+//! scripts/test.sh installs both; without them the test says so and skips.
+
+mod common;
+
+use common::stream::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn tansu() -> Option<PathBuf> {
+    let home = std::env::var("HOME").ok()?;
+    let candidates = [
+        PathBuf::from(format!("{home}/.cargo/bin/tansu")),
+        PathBuf::from("/usr/local/bin/tansu"),
+    ];
+    candidates.into_iter().find(|p| p.exists())
+}
+
+fn kafka_python() -> bool {
+    Command::new("python3")
+        .args(["-c", "import kafka"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn client(args: &[&str]) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/e2e/kafka_python_client.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "kafka-python client {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Broker(Child);
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn tansu_and_kafka_python_round_trip() {
+    let Some(tansu) = tansu() else {
+        eprintln!("SKIPPED: tansu is not installed (scripts/test.sh installs it)");
+        return;
+    };
+    if !kafka_python() {
+        eprintln!("SKIPPED: kafka-python is not installed (scripts/test.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let _broker = Broker(
+        Command::new(tansu)
+            .args([
+                "broker",
+                "--storage-engine",
+                "memory://tansu/",
+                "--listener-url",
+            ])
+            .arg(&url)
+            .arg("--advertised-listener-url")
+            .arg(&url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu"),
+    );
+    let bootstrap = format!("127.0.0.1:{port}");
+    let mut tries = 0;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        tries += 1;
+        assert!(tries < 100, "tansu did not start listening");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // One partition: the calls keep the file's order, so the findings must be
+    // exactly replay's (several partitions interleave differently on
+    // every run; `tests/stream.rs` covers those).
+    let topics = client(&["topics", &bootstrap, "1"]);
+    assert!(topics.contains("warden.state.v1"), "{topics}");
+
+    let fleet = simulate(dir.path(), 10, "30h", 31);
+    let n = std::fs::read_to_string(&fleet).unwrap().lines().count();
+    let (want, _) = replay_ids(dir.path(), &fleet);
+    assert!(!want.is_empty());
+
+    let cfg = dir.path().join("w.toml");
+    std::fs::write(
+        &cfg,
+        format!("[kafka]\n\"bootstrap.servers\" = \"{bootstrap}\"\n"),
+    )
+    .unwrap();
+    let svc = Service::start(&cfg, &dir.path().join("svc.log"));
+    let produced: Value = serde_json::from_str(
+        client(&["produce", &bootstrap, CALLS, fleet.to_str().unwrap()]).trim(),
+    )
+    .unwrap();
+    assert_eq!(produced["produced"], n as u64);
+    svc.wait_until("every call scored", Duration::from_secs(120), |s| {
+        s.metric("warden_events_total") >= n as f64
+    });
+    let summary = svc.terminate();
+    assert_eq!(summary["events"], n as u64, "{summary}");
+
+    let got: Vec<Value> = serde_json::from_str(
+        client(&["consume", &bootstrap, ALERTS, &want.len().to_string(), "60"]).trim(),
+    )
+    .unwrap();
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|r| r["headers"]["ce_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, want);
+    for r in &got {
+        assert_eq!(r["key"], r["headers"]["ce_subject"]);
+        assert_eq!(r["value"]["class_uid"], 2004);
+        assert_eq!(r["headers"]["ce_id"], r["value"]["metadata"]["uid"]);
+    }
+}
