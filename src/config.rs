@@ -304,6 +304,11 @@ impl Config {
         Self::from_toml(&text, &path.display().to_string())
     }
 
+    /// The file at `path`, or the defaults when none is given.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        path.map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let d = &self.decisions;
         if self.version != 1 {

@@ -286,10 +286,7 @@ pub fn run(args: &DemoArgs, stop: &AtomicBool) -> Result<DemoReport, DemoError> 
             "--agents and --partitions must be positive, --attack-share in 0..=1".into(),
         ));
     }
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let mut cfg = Config::load_or_default(args.config.as_deref())?;
     cfg.stream.metrics_listen = args.metrics_listen.clone();
     cfg.stream.checkpoint_interval_seconds = cfg.stream.checkpoint_interval_seconds.min(10);
     let broker = DevBroker::start(&cfg.stream, args.partitions)?;
@@ -316,7 +313,7 @@ pub fn run(args: &DemoArgs, stop: &AtomicBool) -> Result<DemoReport, DemoError> 
     let (calls, attacks, live_start) = fleet(args);
     let history = calls.iter().filter(|c| c.ts_ms < live_start).count();
     say(format!(
-        "{} calls: {history} of history (streamed at once), {} live over {:.0} s with {} attacks injected",
+        "{} calls: {history} of history (streamed first, as fast as the service takes them), {} live over {:.0} s with {} attacks injected",
         calls.len(),
         calls.len() - history,
         args.duration as f64 / 1000.0,

@@ -285,10 +285,7 @@ fn main() -> Result<()> {
             format,
             inputs,
         } => {
-            let mut cfg = match &config {
-                Some(p) => Config::load(p)?,
-                None => Config::default(),
-            };
+            let mut cfg = Config::load_or_default(config.as_deref())?;
             if let Some(f) = format {
                 cfg.input.format = f;
             }
@@ -328,10 +325,7 @@ fn main() -> Result<()> {
             report,
             inputs,
         } => {
-            let cfg = match &config {
-                Some(p) => Config::load(p)?,
-                None => Config::default(),
-            };
+            let cfg = Config::load_or_default(config.as_deref())?;
             let sc = warden::splice::SpliceConfig {
                 background: SimConfig {
                     agents,
@@ -389,10 +383,7 @@ fn main() -> Result<()> {
             config,
             metrics_listen,
         } => {
-            let mut cfg = match &config {
-                Some(p) => Config::load(p)?,
-                None => Config::default(),
-            };
+            let mut cfg = Config::load_or_default(config.as_deref())?;
             if let Some(m) = metrics_listen {
                 cfg.stream.metrics_listen = m;
             }
@@ -402,10 +393,7 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&summary)?);
         }
         Cmd::DevBroker { config, partitions } => {
-            let cfg = match &config {
-                Some(p) => Config::load(p)?,
-                None => Config::default(),
-            };
+            let cfg = Config::load_or_default(config.as_deref())?;
             if partitions < 1 {
                 bail!("--partitions must be at least 1");
             }
