@@ -366,3 +366,75 @@ fn partitions_move_to_a_second_instance_with_their_baselines() {
         "benign moved agents flagged after the handover: {benign_moved_flagged:?}"
     );
 }
+
+#[test]
+fn an_undelivered_output_holds_its_call_uncommitted() {
+    let dir = tempfile::tempdir().unwrap();
+    // In-process, so the test can make the broker refuse Warden's outputs.
+    let cfg0 = warden::config::Config::default();
+    let broker = warden::stream::devbroker::DevBroker::start(&cfg0.stream, 1).unwrap();
+    let bootstrap = broker.bootstrap_servers();
+    let fleet = simulate(dir.path(), 6, "10h", 24);
+    // All of it is produced before Warden starts: it must fit the embedded
+    // cluster's 5 MB per partition.
+    assert!(std::fs::metadata(&fleet).unwrap().len() < 4_500_000);
+    let recs = fleet_records(&fleet);
+    let (want, _) = replay_ids(dir.path(), &fleet);
+    assert!(!want.is_empty());
+    // The call that triggers the first finding, by its event id.
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.path().join("replay-alerts.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let trigger_id = first["evidences"][0]["api"]["request"]["uid"]
+        .as_str()
+        .unwrap();
+    let trigger = recs
+        .iter()
+        .position(|(_, l)| l.contains(&format!("\"event_id\":\"{trigger_id}\"")))
+        .expect("trigger call in the fleet") as i64;
+    {
+        use rdkafka::producer::{BaseRecord, Producer};
+        let p = producer(&bootstrap);
+        for (k, v) in &recs {
+            p.send(BaseRecord::to(CALLS).key(k).payload(v))
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+    }
+    broker.fail_produce_requests(100_000);
+    let cfg = write_config(dir.path(), "w.toml", &bootstrap, "");
+    let out = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(["--metrics-listen", ""])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "warden run kept going without its outputs"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not accept an output"), "{err}");
+    let held = committed(&bootstrap, 1)[0];
+    assert!(
+        held <= trigger,
+        "committed offset {held} is past the call (offset {trigger}) whose finding was never delivered\n{err}"
+    );
+
+    // The broker recovers: a restart resumes from there and every finding arrives.
+    broker.clear_produce_failures();
+    let svc = Service::start(&cfg, &dir.path().join("svc.log"));
+    let n = recs.len() as i64;
+    svc.wait_until("everything committed", Duration::from_secs(120), |_| {
+        committed(&bootstrap, 1)[0] >= n
+    });
+    svc.terminate();
+    let got: BTreeSet<String> = ids(&read_topic(&bootstrap, ALERTS)).into_iter().collect();
+    assert_eq!(got, want.into_iter().collect());
+}

@@ -273,6 +273,32 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// A state topic is input from the outside: no byte string makes the
+        /// decoder panic, and a truncated or flipped record is refused or
+        /// read as some record, never a crash.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn damaged_agent_records_never_panic(cut in 0usize..1200, flip in 0usize..1200, bit in 0u8..8) {
+            let mut e = Engine::new(Config::default());
+            feed(&mut e, &[event("a", 0, "x"), event("a", 1, "y")], 0);
+            let mut rec = Vec::new();
+            e.snapshot_partition(0, false, &mut |_, v| rec = v.to_vec());
+            let i = flip % rec.len();
+            rec[i] ^= 1 << bit;
+            rec.truncate(cut.max(2));
+            if let Ok(StateRecord::Agent(a)) = decode(&rec) {
+                let mut fresh = Engine::new(Config::default());
+                fresh.restore_agent("a", *a, 0);
+                feed(&mut fresh, &[event("a", 2, "z")], 0);
+            }
+        }
+    }
+
     #[test]
     fn only_changed_agents_are_written_again() {
         let mut e = Engine::new(Config::default());

@@ -9,6 +9,7 @@ use crate::config::StreamConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 pub struct DevBroker {
     cluster: MockCluster<'static, DefaultProducerContext>,
@@ -35,6 +36,19 @@ impl DevBroker {
     /// Creates one more topic.
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
         self.cluster.create_topic(topic, partitions, 1)
+    }
+
+    /// Makes the next `count` produce requests (from any client) fail with
+    /// a non-retriable error: for drills and tests of what happens when the
+    /// broker refuses outputs.
+    pub fn fail_produce_requests(&self, count: usize) {
+        let errs = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; count];
+        self.cluster.request_errors(RDKafkaApiKey::Produce, &errs);
+    }
+
+    /// Undoes `fail_produce_requests`.
+    pub fn clear_produce_failures(&self) {
+        self.cluster.clear_request_errors(RDKafkaApiKey::Produce);
     }
 
     pub fn bootstrap_servers(&self) -> String {

@@ -53,6 +53,10 @@ pub struct Worker {
     latency: Latency,
     pub summary: RunSummary,
     fatal: Option<StreamError>,
+    /// Set for good by the first fatal error: from then on nothing is
+    /// committed and no state is written (the state may already reflect
+    /// calls whose outputs were not delivered).
+    failed: bool,
     health: Arc<Health>,
     last_checkpoint: Instant,
     last_gauges: Instant,
@@ -72,6 +76,7 @@ impl Worker {
             latency: Latency::default(),
             summary: RunSummary::default(),
             fatal: None,
+            failed: false,
             health,
             last_checkpoint: Instant::now(),
             last_gauges: Instant::now(),
@@ -88,6 +93,7 @@ impl Worker {
         self.health
             .failed
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.failed = true;
         if self.fatal.is_none() {
             self.fatal = Some(e);
         }
@@ -262,7 +268,7 @@ impl Worker {
                 self.offsets.acked(partition, offset);
             }
         }
-        if self.fatal.is_some() {
+        if self.failed {
             return; // never commit past an output that was not delivered
         }
         let advanced = self.offsets.advanced();
@@ -291,7 +297,7 @@ impl Worker {
             return;
         }
         self.store_offsets(consumer);
-        if commit && self.fatal.is_none() {
+        if commit && !self.failed {
             match consumer.commit_consumer_state(CommitMode::Sync) {
                 Ok(()) => {}
                 // Nothing new since the last commit.
@@ -362,7 +368,7 @@ impl Worker {
         self.last_checkpoint = Instant::now();
         self.summary.agents_tracked = self.engine.agents_tracked() as u64;
         self.settle(consumer, true);
-        if self.fatal.is_none() {
+        if !self.failed {
             let parts: Vec<i32> = self.owned.keys().copied().collect();
             self.write_state(&parts);
         }
@@ -408,13 +414,17 @@ impl Worker {
             .ready
             .store(false, std::sync::atomic::Ordering::Relaxed);
         let mut written = 0;
-        if lost {
-            // Another member may own these already: neither commit nor write
-            // state over theirs. Records since the last commit are re-read.
-            self.process_window();
+        if lost || self.failed {
+            // Lost: another member may own these already, so neither commit
+            // nor write state over theirs. Failed: outputs were not
+            // delivered. Either way the records since the last commit are
+            // read again by the next owner.
+            if !self.failed {
+                self.process_window();
+            }
         } else {
             self.settle(consumer, true);
-            if self.fatal.is_none() {
+            if !self.failed {
                 written = self.write_state(&parts);
             }
         }
@@ -487,8 +497,13 @@ impl Worker {
                         _ => None,
                     });
             let mut warmup = 0;
-            if let (Some(c), Some(k)) = (restored.checkpoint, committed_offset) {
-                if c.source_offset < k {
+            // Catch the state up to the committed offset: from the checkpoint
+            // it was written at, or, with no checkpoint at all (the state was
+            // lost, or the instance died before its first one), from the
+            // oldest call the topic still retains.
+            let from = restored.checkpoint.map_or(0, |c| c.source_offset);
+            if let Some(k) = committed_offset {
+                if from < k {
                     let decoder = RecordDecoder {
                         format: self.cfg.input.format,
                         k8s_stage: &self.cfg.input.k8s_stage,
@@ -499,15 +514,17 @@ impl Worker {
                         &decoder,
                         &mut self.engine,
                         p,
-                        c.source_offset,
+                        from,
                         k,
                         deadline,
                     ) {
                         Ok(n) => warmup = n,
-                        Err(e) => {
-                            self.fail(e);
-                            return;
-                        }
+                        // Partial baselines beat no service: go live, say so.
+                        Err(e) => tracing::warn!(
+                            partition = p,
+                            error = %e,
+                            "warm-up incomplete; this partition's baselines miss some history"
+                        ),
                     }
                 }
             }
