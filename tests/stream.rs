@@ -67,7 +67,12 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
         want_findings.len() >= 3,
         "fleet too quiet: {want_findings:?}"
     );
+    // A producer queue of two messages: outputs (and the state written at
+    // shutdown) keep hitting it, and must wait rather than grow or drop.
     let cfg = write_config(dir.path(), "w.toml", &broker.bootstrap, "");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\"queue.buffering.max.messages\" = \"2\"\n");
+    std::fs::write(&cfg, text).unwrap();
     let svc = Service::start(&cfg, &dir.path().join("svc.log"));
 
     let half = recs.len() / 2;
@@ -105,6 +110,10 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
     assert_eq!(summary["dead_letters"], 2, "{summary}");
     assert_eq!(summary["decode_errors"], 2, "{summary}");
     assert_eq!(summary["late_events"], 1, "{summary}");
+    assert!(
+        summary["backpressure_waits"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
 
     // Findings: the same ones replay makes, keyed by agent, with CloudEvents headers.
     let alerts = read_topic(&broker.bootstrap, ALERTS);
@@ -437,4 +446,40 @@ fn an_undelivered_output_holds_its_call_uncommitted() {
     svc.terminate();
     let got: BTreeSet<String> = ids(&read_topic(&bootstrap, ALERTS)).into_iter().collect();
     assert_eq!(got, want.into_iter().collect());
+}
+
+#[test]
+fn the_demo_catches_its_injected_attacks_live() {
+    let out = Command::new(bin())
+        .args([
+            "demo",
+            "--duration",
+            "8s",
+            "--agents",
+            "24",
+            "--seed",
+            "3",
+            "--partitions",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("caught "))
+        .unwrap_or_else(|| panic!("no summary line:\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (caught, injected): (u32, u32) = (words[1].parse().unwrap(), words[3].parse().unwrap());
+    assert!(injected >= 1, "{text}");
+    assert_eq!(caught, injected, "{text}");
+    assert!(
+        text.contains("INJECT") && text.contains("FINDING"),
+        "{text}"
+    );
 }
