@@ -1,0 +1,272 @@
+//! Checkpoints and rebalances: settling outputs, committing, writing state
+//! to the state topic, and taking partitions over (restore, warm-up).
+
+use super::{EventClock, Worker, FLUSH_TIMEOUT};
+use crate::source::RecordDecoder;
+use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked};
+use crate::stream::output::Origin;
+use crate::stream::telemetry::now_ms;
+use crate::stream::{state, StreamError};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+impl Worker {
+    /// Waits for every output, stores and commits the offsets they release.
+    fn settle<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, commit: bool) {
+        self.process_window();
+        if let Err(e) = self.outputs.flush(FLUSH_TIMEOUT) {
+            self.fail(StreamError::Produce(e));
+            return;
+        }
+        self.store_offsets(consumer);
+        if commit && !self.failed {
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) => {}
+                // Nothing new since the last commit.
+                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "commit failed; offsets stay stored for the next")
+                }
+            }
+        }
+    }
+
+    /// Writes the changed state of `partitions` as of their committed offsets.
+    fn write_state(&mut self, partitions: &[i32]) -> usize {
+        let started = Instant::now();
+        let mut records = 0;
+        let mut written = 0;
+        for &p in partitions {
+            let Some(safe) = self.offsets.safe_offset(p) else {
+                continue; // nothing processed since it was restored
+            };
+            match state::checkpoint(&mut self.engine, &mut self.outputs, p, safe, true, now_ms()) {
+                Ok(n) => {
+                    records += n;
+                    written += 1;
+                }
+                Err(e) => {
+                    self.fail(e);
+                    return records;
+                }
+            }
+        }
+        if let Err(e) = self.outputs.flush(FLUSH_TIMEOUT) {
+            self.fail(StreamError::Produce(e));
+        }
+        for ack in self.outputs.drain_acks().collect::<Vec<_>>() {
+            match (ack.error, ack.origin) {
+                (Some(err), _) => self.fail(StreamError::Delivery(err)),
+                (None, Origin::Call { partition, offset }) => self.offsets.acked(partition, offset),
+                (None, Origin::State) => {}
+            }
+        }
+        if written > 0 {
+            CheckpointWritten {
+                partitions: written,
+                records,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            }
+            .emit();
+            self.summary.checkpoints += 1;
+        }
+        records
+    }
+
+    /// A periodic checkpoint (and gauges), between windows.
+    pub fn tick<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        if self.last_gauges.elapsed() >= Duration::from_secs(1) {
+            self.last_gauges = Instant::now();
+            self.publish_gauges(consumer);
+        }
+        let every = Duration::from_secs(self.cfg.stream.checkpoint_interval_seconds as u64);
+        if self.last_checkpoint.elapsed() >= every {
+            self.checkpoint_all(consumer);
+        }
+    }
+
+    /// Settles outputs, commits, and writes every owned partition's state.
+    pub fn checkpoint_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        self.last_checkpoint = Instant::now();
+        self.summary.agents_tracked = self.engine.agents_tracked() as u64;
+        self.settle(consumer, true);
+        if !self.failed {
+            let parts: Vec<i32> = self.owned.keys().copied().collect();
+            self.write_state(&parts);
+        }
+    }
+
+    fn publish_gauges<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        if let Some(p99) = self.latency.publish() {
+            self.summary.recent_p99_ms = p99;
+        }
+        metrics::gauge!("warden_agents_tracked").set(self.engine.agents_tracked() as f64);
+        metrics::gauge!("warden_state_bytes").set(self.engine.state_bytes() as f64);
+        metrics::gauge!("warden_assigned_partitions").set(self.owned.len() as f64);
+        metrics::gauge!("warden_outputs_in_flight").set(self.offsets.outstanding() as f64);
+        let _ = consumer;
+        let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
+        if let Some(wm) = self
+            .owned
+            .values()
+            .filter_map(|c| c.max_ts)
+            .min()
+            .map(|m| m - lateness_ms)
+        {
+            metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
+        }
+    }
+
+    pub(super) fn on_revoke<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) {
+        let lost = consumer.assignment_lost();
+        let parts: Vec<i32> = tpl
+            .elements_for_topic(&self.cfg.stream.calls_topic)
+            .iter()
+            .map(|e| e.partition())
+            .filter(|p| self.owned.contains_key(p))
+            .collect();
+        if parts.is_empty() {
+            return;
+        }
+        self.health
+            .ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let mut written = 0;
+        if lost || self.failed {
+            // Lost: another member may own these already, so neither commit
+            // nor write state over theirs. Failed: outputs were not
+            // delivered. Either way the records since the last commit are
+            // read again by the next owner.
+            if !self.failed {
+                self.process_window();
+            }
+        } else {
+            self.settle(consumer, true);
+            if !self.failed {
+                written = self.write_state(&parts);
+            }
+        }
+        for p in parts {
+            let dropped = self.engine.drop_partition(p as u32);
+            self.offsets.remove(p);
+            self.owned.remove(&p);
+            PartitionRevoked {
+                partition: p,
+                state_records_written: written,
+                agents_dropped: dropped,
+                lost,
+            }
+            .emit();
+        }
+        self.health
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(super) fn on_assign<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) {
+        let topic = self.cfg.stream.calls_topic.clone();
+        let parts: Vec<i32> = tpl
+            .elements_for_topic(&topic)
+            .iter()
+            .map(|e| e.partition())
+            .filter(|p| !self.owned.contains_key(p))
+            .collect();
+        self.health
+            .ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let timeout = Duration::from_secs(self.cfg.stream.restore_timeout_seconds as u64);
+        let mut query = TopicPartitionList::new();
+        for &p in &parts {
+            query.add_partition(&topic, p);
+        }
+        let committed = match consumer.committed_offsets(query, timeout) {
+            Ok(c) => c,
+            Err(e) => {
+                self.fail(StreamError::Restore(format!("committed offsets: {e}")));
+                return;
+            }
+        };
+        for p in parts {
+            let started = Instant::now();
+            let deadline = started + timeout;
+            self.health.beat();
+            let restored = match state::restore(
+                &self.restorer,
+                &self.cfg.stream.state_topic,
+                &mut self.engine,
+                p,
+                deadline,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            };
+            let committed_offset =
+                committed
+                    .find_partition(&topic, p)
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+            let mut warmup = 0;
+            // Catch the state up to the committed offset: from the checkpoint
+            // it was written at, or, with no checkpoint at all (the state was
+            // lost, or the instance died before its first one), from the
+            // oldest call the topic still retains.
+            let from = restored.checkpoint.map_or(0, |c| c.source_offset);
+            if let Some(k) = committed_offset {
+                if from < k {
+                    let decoder = RecordDecoder {
+                        format: self.cfg.input.format,
+                        k8s_stage: &self.cfg.input.k8s_stage,
+                    };
+                    match state::warm_up(
+                        &self.restorer,
+                        &topic,
+                        &decoder,
+                        &mut self.engine,
+                        p,
+                        from,
+                        k,
+                        deadline,
+                    ) {
+                        Ok(n) => warmup = n,
+                        // Partial baselines beat no service: go live, say so.
+                        Err(e) => tracing::warn!(
+                            partition = p,
+                            error = %e,
+                            "warm-up incomplete; this partition's baselines miss some history"
+                        ),
+                    }
+                }
+            }
+            self.summary.agents_restored += restored.agents as u64;
+            self.summary.warmup_events += warmup;
+            self.owned.insert(p, EventClock::default());
+            PartitionAssigned {
+                partition: p,
+                agents_restored: restored.agents,
+                warmup_events: warmup,
+                checkpoint_offset: restored.checkpoint.map(|c| c.source_offset),
+                committed_offset,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            }
+            .emit();
+        }
+        self.health
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

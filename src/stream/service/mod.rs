@@ -1,0 +1,315 @@
+//! The poll loop and the worker it feeds. One thread polls the group consumer
+//! (so heartbeats and rebalance callbacks are always served) and scores what
+//! it polls in small windows; rebalance callbacks take the same worker lock
+//! to hand state over between windows, never in the middle of one.
+
+use super::events::RecordDeadLettered;
+use super::offsets::OffsetTracker;
+use super::output::{DeadLetter, Origin, Outputs};
+use super::telemetry::{Health, Latency};
+use super::{RunSummary, StreamError};
+use crate::config::Config;
+use crate::decide::Decision;
+use crate::engine::Engine;
+use crate::event::{CallBatchBuilder, CallColumns, DecodeError};
+use crate::source::RecordDecoder;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod context;
+mod handover;
+pub use context::WorkerContext;
+
+/// Longest wait for the broker to acknowledge outputs before a commit.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Rows per scoring window when the consumer has a backlog.
+pub const WINDOW_ROWS: usize = 1024;
+
+/// Where one scored row came from.
+#[derive(Clone, Copy)]
+struct RowOrigin {
+    partition: i32,
+    offset: i64,
+    kafka_ts_ms: Option<i64>,
+}
+
+/// Event time per partition: the newest event seen, and so the watermark.
+#[derive(Default, Clone, Copy)]
+struct EventClock {
+    max_ts: Option<i64>,
+}
+
+pub struct Worker {
+    engine: Engine,
+    cfg: Config,
+    outputs: Outputs,
+    restorer: BaseConsumer,
+    offsets: OffsetTracker,
+    builder: CallBatchBuilder,
+    rows: Vec<RowOrigin>,
+    window_msgs: Vec<(i32, i64)>,
+    owned: BTreeMap<i32, EventClock>,
+    latency: Latency,
+    pub summary: RunSummary,
+    fatal: Option<StreamError>,
+    /// Set for good by the first fatal error: from then on nothing is
+    /// committed and no state is written (the state may already reflect
+    /// calls whose outputs were not delivered).
+    failed: bool,
+    health: Arc<Health>,
+    last_checkpoint: Instant,
+    last_gauges: Instant,
+}
+
+impl Worker {
+    pub fn new(cfg: Config, outputs: Outputs, restorer: BaseConsumer, health: Arc<Health>) -> Self {
+        Worker {
+            engine: Engine::new(cfg.clone()),
+            outputs,
+            restorer,
+            offsets: OffsetTracker::default(),
+            builder: CallBatchBuilder::with_capacity(WINDOW_ROWS),
+            rows: Vec::with_capacity(WINDOW_ROWS),
+            window_msgs: Vec::with_capacity(WINDOW_ROWS),
+            owned: BTreeMap::new(),
+            latency: Latency::default(),
+            summary: RunSummary::default(),
+            fatal: None,
+            failed: false,
+            health,
+            last_checkpoint: Instant::now(),
+            last_gauges: Instant::now(),
+            cfg,
+        }
+    }
+
+    pub fn window_len(&self) -> usize {
+        self.window_msgs.len()
+    }
+
+    fn fail(&mut self, e: StreamError) {
+        tracing::error!(error = %e, "stopping: outputs can no longer be guaranteed");
+        self.health
+            .failed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.failed = true;
+        if self.fatal.is_none() {
+            self.fatal = Some(e);
+        }
+    }
+
+    pub fn take_fatal(&mut self) -> Option<StreamError> {
+        self.fatal.take()
+    }
+
+    /// Decodes one polled record into the current window. Records that do
+    /// not decode go to the dead-letter topic; their good neighbours (and the
+    /// good events of a partly bad envelope) are scored.
+    pub fn ingest(&mut self, m: &BorrowedMessage<'_>) {
+        let (partition, offset) = (m.partition(), m.offset());
+        if !self.owned.contains_key(&partition) {
+            // Fetched before a revoke took effect: the new owner reads it.
+            return;
+        }
+        let kafka_ts_ms = m.timestamp().to_millis();
+        self.summary.records += 1;
+        let mut errors: Vec<DecodeError> = Vec::new();
+        let mut good = 0usize;
+        match m.payload().map(std::str::from_utf8) {
+            None => errors.push(record_error(offset, "record has no value")),
+            Some(Err(_)) => errors.push(record_error(offset, "record value is not valid UTF-8")),
+            Some(Ok(text)) => {
+                let decoder = RecordDecoder {
+                    format: self.cfg.input.format,
+                    k8s_stage: &self.cfg.input.k8s_stage,
+                };
+                let (builder, rows) = (&mut self.builder, &mut self.rows);
+                let skipped = decoder.decode(
+                    text.trim(),
+                    offset.max(0) as u64,
+                    &mut |ev| {
+                        builder.push(ev);
+                        rows.push(RowOrigin {
+                            partition,
+                            offset,
+                            kafka_ts_ms,
+                        });
+                        good += 1;
+                    },
+                    &mut |e| errors.push(e),
+                );
+                self.summary.skipped_records += skipped;
+            }
+        }
+        if let Some(first) = errors.first() {
+            RecordDeadLettered {
+                partition,
+                offset,
+                error: first,
+                errors_in_record: errors.len(),
+            }
+            .emit();
+            self.summary.decode_errors += errors.len() as u64;
+            self.summary.dead_letters += 1;
+            let dl = DeadLetter {
+                topic: m.topic(),
+                partition,
+                offset,
+                timestamp_ms: kafka_ts_ms,
+                key: m.key(),
+                value: m.payload(),
+                headers: m.headers(),
+                error: first,
+                good_events: good,
+            };
+            match self
+                .outputs
+                .dead_letter(&dl, Origin::Call { partition, offset })
+            {
+                Ok(()) => self.offsets.sent(partition, offset),
+                Err(e) => self.fail(StreamError::Produce(e)),
+            }
+        }
+        self.window_msgs.push((partition, offset));
+    }
+
+    /// Scores the window's rows in order and produces their decisions.
+    pub fn process_window(&mut self) {
+        if self.window_msgs.is_empty() {
+            return;
+        }
+        if !self.builder.is_empty() {
+            let batch = self.builder.finish();
+            let cols = match CallColumns::new(&batch) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.fail(StreamError::Engine(e.into()));
+                    return;
+                }
+            };
+            let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
+            let Worker {
+                engine,
+                outputs,
+                offsets,
+                rows,
+                owned,
+                latency,
+                summary,
+                fatal,
+                ..
+            } = self;
+            for (i, o) in rows.iter().enumerate() {
+                let row = cols.row(i);
+                if let Some(clock) = owned.get_mut(&o.partition) {
+                    match clock.max_ts {
+                        Some(max) if row.ts_ms < max - lateness_ms => {
+                            summary.late_events += 1;
+                            metrics::counter!("warden_late_events_total").increment(1);
+                        }
+                        Some(max) if row.ts_ms <= max => {}
+                        _ => clock.max_ts = Some(row.ts_ms),
+                    }
+                }
+                let origin = Origin::Call {
+                    partition: o.partition,
+                    offset: o.offset,
+                };
+                engine.process_row_in(&row, o.partition as u32, &mut |_, d| {
+                    match d {
+                        Decision::Finding(f) => {
+                            summary.findings += 1;
+                            let activity = if f.seq == 0 { "create" } else { "update" };
+                            metrics::counter!("warden_findings_total", "activity" => activity)
+                                .increment(1);
+                        }
+                        Decision::Revocation(r) => {
+                            summary.revocations += 1;
+                            let mode = if r.shadow { "shadow" } else { "enforce" };
+                            metrics::counter!("warden_revocations_total", "mode" => mode)
+                                .increment(1);
+                        }
+                    }
+                    match outputs.decision(d, origin) {
+                        Ok(()) => offsets.sent(o.partition, o.offset),
+                        Err(e) => {
+                            fatal.get_or_insert(StreamError::Produce(e));
+                        }
+                    }
+                });
+                if let Some(ts) = o.kafka_ts_ms {
+                    let us = super::telemetry::now_us() - ts * 1000;
+                    latency.record_us(us.max(0) as u64);
+                }
+            }
+            summary.events += rows.len() as u64;
+            metrics::counter!("warden_events_total").increment(rows.len() as u64);
+            self.rows.clear();
+        }
+        for (p, off) in self.window_msgs.drain(..) {
+            self.offsets.processed(p, off);
+        }
+        if let Some(e) = self.fatal.take() {
+            self.fail(e);
+        }
+    }
+
+    /// Takes in the broker's acknowledgements and stores the offsets they
+    /// release (committed in the background by librdkafka).
+    pub fn store_offsets<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        let acks: Vec<_> = self.outputs.drain_acks().collect();
+        for ack in acks {
+            if let Some(err) = ack.error {
+                self.fail(StreamError::Delivery(err));
+                continue;
+            }
+            if let Origin::Call { partition, offset } = ack.origin {
+                self.offsets.acked(partition, offset);
+            }
+        }
+        if self.failed {
+            return; // never commit past an output that was not delivered
+        }
+        let advanced = self.offsets.advanced();
+        if advanced.is_empty() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, off) in advanced {
+            if self.owned.contains_key(&p) {
+                let _ =
+                    tpl.add_partition_offset(&self.cfg.stream.calls_topic, p, Offset::Offset(off));
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.store_offsets(&tpl) {
+                tracing::warn!(error = %e, "storing offsets failed");
+            }
+        }
+    }
+
+    pub fn finish(&mut self) -> RunSummary {
+        let (p50, p99, p999, n) = self.latency.summary_ms();
+        let mut s = self.summary.clone();
+        s.latency_p50_ms = p50;
+        s.latency_p99_ms = p99;
+        s.latency_p999_ms = p999;
+        s.latency_samples = n;
+        s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
+        s.backpressure_waits = self.outputs.backpressure_waits;
+        s
+    }
+}
+
+fn record_error(offset: i64, reason: &str) -> DecodeError {
+    DecodeError {
+        line: offset.max(0) as u64,
+        record: None,
+        field: None,
+        reason: reason.into(),
+    }
+}
