@@ -45,6 +45,8 @@ pub struct ReplaySummary {
     pub skipped_records: u64,
     pub findings_created: u64,
     pub findings_updated: u64,
+    /// Episodes closed after going quiet (OCSF activity Close).
+    pub findings_closed: u64,
     pub revocations: u64,
     pub agents_tracked: u64,
     pub agents_evicted: u64,
@@ -128,6 +130,7 @@ pub fn run(
         skipped_records,
         findings_created: c.findings_created,
         findings_updated: c.findings_updated,
+        findings_closed: c.findings_closed,
         revocations: c.revocations,
         agents_tracked: agents,
         agents_evicted: c.agents_evicted,

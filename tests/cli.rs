@@ -178,12 +178,13 @@ fn findings_are_ocsf_detection_findings_from_the_triggering_call() {
         .collect();
     assert!(!findings.is_empty());
     let mut uids = std::collections::HashSet::new();
+    let mut closed = 0;
     for f in &findings {
         assert_eq!(f["class_uid"], 2004);
         assert_eq!(f["category_uid"], 2);
         assert_eq!(f["metadata"]["version"], "1.8.0");
         let act = f["activity_id"].as_i64().unwrap();
-        assert!(act == 1 || act == 2);
+        assert!((1..=3).contains(&act));
         assert_eq!(f["type_uid"].as_i64().unwrap(), 200400 + act);
         assert_eq!(f["is_alert"].as_bool().unwrap_or(false), act == 1);
         let risk = f["risk_score"].as_i64().unwrap();
@@ -193,6 +194,18 @@ fn findings_are_ocsf_detection_findings_from_the_triggering_call() {
         assert_eq!(ev["actor"]["user"]["uid"], trigger["agent_id"]);
         assert_eq!(ev["actor"]["user"]["credential_uid"], trigger["session_id"]);
         let ts = warden::event::parse_rfc3339_ms(trigger["ts"].as_str().unwrap()).unwrap();
+        let uid = f["finding_info"]["uid"].as_str().unwrap().to_string();
+        if act == 3 {
+            // Closed once quiet: repeats the last finding's evidence, dated
+            // when the episode went quiet (30 minutes after its last
+            // finding-level call, which may be after the last finding).
+            assert!(f["time"].as_i64().unwrap() >= ts + 30 * 60_000);
+            assert_eq!(f["status_id"], 5);
+            assert!(f["message"].as_str().unwrap().contains("episode closed"));
+            assert!(uids.contains(&uid), "a Close follows its Create");
+            closed += 1;
+            continue;
+        }
         assert_eq!(
             f["time"].as_i64().unwrap(),
             ts,
@@ -219,6 +232,7 @@ fn findings_are_ocsf_detection_findings_from_the_triggering_call() {
         );
         assert!(r["agent_id"].is_string() && r["reason"].is_string());
     }
+    assert!(closed > 0, "episodes that went quiet are closed");
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::borrow::Cow;
 use warden::config::{Config, RevokeMode};
-use warden::decide::Decision;
+use warden::decide::{Decision, FindingActivity};
 use warden::engine::Engine;
 use warden::event::{AgentType, Outcome};
 
@@ -338,6 +338,33 @@ fn an_episode_that_went_quiet_ends_and_the_next_deviation_is_a_new_finding() {
         "each episode has its own stable uid"
     );
     assert!(creates[0].1 >= first && creates[0].1 < second && creates[1].1 >= second);
+    // The first episode was closed once quiet, before the second began:
+    // same uid, next sequence number, its last evidence, risk at its peak.
+    let lifecycle: Vec<(String, FindingActivity, u32, i64)> = d
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.uid == creates[0].0 => {
+                Some((f.uid.clone(), f.activity, f.seq, f.time_ms))
+            }
+            _ => None,
+        })
+        .collect();
+    let (close, rest) = lifecycle.split_last().unwrap();
+    assert_eq!(close.1, FindingActivity::Close, "{lifecycle:?}");
+    assert_eq!(close.2, rest.last().unwrap().2 + 1);
+    assert!(
+        close.3 < second,
+        "closed at {} before the next storm",
+        close.3
+    );
+    let closes_before_second_create = d
+        .iter()
+        .position(|d| matches!(d, Decision::Finding(f) if f.activity == FindingActivity::Close))
+        .unwrap()
+        < d.iter()
+            .position(|d| matches!(d, Decision::Finding(f) if f.uid == creates[1].0))
+            .unwrap();
+    assert!(closes_before_second_create);
 }
 
 #[test]

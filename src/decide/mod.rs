@@ -7,14 +7,17 @@ use crate::engine::{Feature, Score, Signals};
 use crate::event::{AgentType, CallRow, Outcome};
 use rustc_hash::FxHashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FindingActivity {
     Create,
     Update,
+    /// The episode went quiet (`episode_quiet_minutes` without a
+    /// finding-level call): the finding is closed.
+    Close,
 }
 
 /// Why a feature contributed: observed vs expected, and its surprise.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Contribution {
     pub feature: Feature,
     pub surprise: f32,
@@ -25,7 +28,7 @@ pub struct Contribution {
 }
 
 /// The call that triggered a decision, as evidence.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     pub event_id: Option<String>,
     pub ts_ms: i64,
@@ -38,7 +41,7 @@ pub struct Evidence {
     pub extra: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     pub uid: String,
     /// 0 for the Create, then 1, 2, ... for each Update.
@@ -91,6 +94,27 @@ pub struct Episode {
     seq: u32,
     features: u32,
     revoked: Vec<Option<Box<str>>>,
+    /// The last finding emitted, which the Close repeats (agent, session,
+    /// trigger, evidence) so a SIEM can match it without a lookup.
+    last: Option<Box<Finding>>,
+}
+
+impl Episode {
+    /// Minute (since the epoch) from which the episode counts as quiet.
+    /// Whole minutes, so an engine that took the agent over mid-stream
+    /// closes it at the same call as one that never stopped.
+    fn quiet_from_minute(&self, quiet_ms: i64) -> i64 {
+        (self.last_hit_ts + quiet_ms).div_euclid(60_000) + 1
+    }
+
+    fn close(mut self, quiet_ms: i64) -> Option<Finding> {
+        let mut f = *self.last.take()?;
+        f.seq = self.seq + 1;
+        f.activity = FindingActivity::Close;
+        f.time_ms = self.last_hit_ts + quiet_ms;
+        f.risk = self.max_risk.round().clamp(0.0, 100.0) as u8;
+        Some(f)
+    }
 }
 
 /// Everything the decider needs to know about the agent and event.
@@ -145,6 +169,27 @@ impl Decider {
         self.episodes.len()
     }
 
+    /// Closes every episode quiet at `now_ms` (Close findings, in uid order).
+    pub fn close_quiet(&mut self, now_ms: i64, out: &mut Vec<Decision>) {
+        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        let now_minute = now_ms.div_euclid(60_000);
+        let mut quiet: Vec<u32> = self
+            .episodes
+            .iter()
+            .filter(|(_, e)| now_minute >= e.quiet_from_minute(quiet_ms))
+            .map(|(i, _)| *i)
+            .collect();
+        if quiet.is_empty() {
+            return;
+        }
+        quiet.sort_by(|a, b| self.episodes[a].uid.cmp(&self.episodes[b].uid));
+        for i in quiet {
+            if let Some(f) = self.episodes.remove(&i).and_then(|e| e.close(quiet_ms)) {
+                out.push(Decision::Finding(Box::new(f)));
+            }
+        }
+    }
+
     pub fn decide(&mut self, inp: &DecisionInput<'_>, out: &mut Vec<Decision>) {
         let row = inp.row;
         let ts = row.ts_ms;
@@ -152,9 +197,15 @@ impl Decider {
         if self
             .episodes
             .get(&inp.agent_idx)
-            .is_some_and(|e| ts - e.last_hit_ts > quiet_ms)
+            .is_some_and(|e| ts.div_euclid(60_000) >= e.quiet_from_minute(quiet_ms))
         {
-            self.episodes.remove(&inp.agent_idx);
+            if let Some(f) = self
+                .episodes
+                .remove(&inp.agent_idx)
+                .and_then(|e| e.close(quiet_ms))
+            {
+                out.push(Decision::Finding(Box::new(f)));
+            }
         }
         let score = inp.score;
         if score.risk < self.cfg.finding_threshold {
@@ -175,6 +226,7 @@ impl Decider {
                     seq: 0,
                     features: mask,
                     revoked: Vec::new(),
+                    last: None,
                 });
                 (ep, Some(FindingActivity::Create))
             }
@@ -198,9 +250,9 @@ impl Decider {
             }
         };
         if let Some(activity) = activity {
-            out.push(Decision::Finding(Box::new(build_finding(
-                inp, episode, activity, risk,
-            ))));
+            let f = Box::new(build_finding(inp, episode, activity, risk));
+            episode.last = Some(f.clone());
+            out.push(Decision::Finding(f));
         }
         let revoke = self.cfg.revoke != RevokeMode::Off
             && score.risk >= self.cfg.revoke_threshold

@@ -52,16 +52,33 @@ pub fn detection_finding(f: &Finding) -> Value {
     let (activity_id, activity_name) = match f.activity {
         FindingActivity::Create => (1, "Create"),
         FindingActivity::Update => (2, "Update"),
+        FindingActivity::Close => (3, "Close"),
     };
     let (severity_id, severity_name, risk_level_id, risk_level) = severity(f.risk);
     let (user_type_id, user_type_name) = user_type(f.agent_type);
     let explanation: Vec<String> = f.contributions.iter().map(describe).collect();
-    let message = format!(
-        "{} ({}) deviates from its baseline: {}",
-        f.agent_id,
-        f.agent_type.as_str(),
-        explanation.join("; ")
-    );
+    let message = if f.activity == FindingActivity::Close {
+        format!(
+            "{} ({}): episode closed, quiet since its last finding-level call (last finding: {})",
+            f.agent_id,
+            f.agent_type.as_str(),
+            explanation.join("; ")
+        )
+    } else {
+        format!(
+            "{} ({}) deviates from its baseline: {}",
+            f.agent_id,
+            f.agent_type.as_str(),
+            explanation.join("; ")
+        )
+    };
+    // Status is the consumer's to set; Warden says what it knows: new,
+    // still being updated, or closed by Warden after going quiet.
+    let (status_id, status) = match f.activity {
+        FindingActivity::Create => (1, "New"),
+        FindingActivity::Update => (2, "In Progress"),
+        FindingActivity::Close => (5, "Archived"),
+    };
     let title = match f.contributions.first() {
         Some(c) => format!(
             "Anomalous {} by non-human identity",
@@ -169,8 +186,8 @@ pub fn detection_finding(f: &Finding) -> Value {
         "type_name": format!("Detection Finding: {activity_name}"),
         "severity_id": severity_id,
         "severity": severity_name,
-        "status_id": if f.activity == FindingActivity::Create { 1 } else { 2 },
-        "status": if f.activity == FindingActivity::Create { "New" } else { "In Progress" },
+        "status_id": status_id,
+        "status": status,
         "time": f.time_ms,
         "risk_score": f.risk,
         "risk_level_id": risk_level_id,

@@ -2,7 +2,9 @@
 
 /// One scored aspect of behaviour. Each maps to a detector group, and each
 /// group carries one weight in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Feature {
     Rate1m,
     Rate15m,

@@ -18,7 +18,7 @@ pub use score::{combine, Score, BITS_AT_FULL_RISK};
 pub use session::{network_of, ua_family};
 
 use crate::config::{CohortKey, Config};
-use crate::decide::{Decider, Decision, DecisionInput};
+use crate::decide::{Decider, Decision, DecisionInput, FindingActivity};
 use crate::event::{CallColumns, CallRow};
 use agent::AgentTable;
 use arrow_array::RecordBatch;
@@ -37,6 +37,7 @@ pub struct EngineCounters {
     pub events: u64,
     pub findings_created: u64,
     pub findings_updated: u64,
+    pub findings_closed: u64,
     pub revocations: u64,
     pub agents_evicted: u64,
 }
@@ -52,6 +53,8 @@ pub struct Engine {
     scratch_decisions: Vec<Decision>,
     cohort_key: String,
     trace_agent: Option<String>,
+    /// Event-time minute of the last sweep for quiet episodes.
+    swept_minute: Option<i64>,
 }
 
 impl Engine {
@@ -66,6 +69,7 @@ impl Engine {
             scratch_decisions: Vec::new(),
             cohort_key: String::new(),
             trace_agent: None,
+            swept_minute: None,
             cfg,
         }
     }
@@ -148,6 +152,22 @@ impl Engine {
         on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
     ) {
         self.counters.events += 1;
+        // Once per minute of event time: close the episodes that went quiet.
+        // The Close goes out with the call that moved time on (its offset is
+        // what an at-least-once consumer commits it against).
+        let minute = row.ts_ms.div_euclid(60_000);
+        if self.swept_minute.is_none_or(|m| minute > m) {
+            self.swept_minute = Some(minute);
+            if self.decider.open_episodes() > 0 {
+                self.scratch_decisions.clear();
+                self.decider
+                    .close_quiet(row.ts_ms, &mut self.scratch_decisions);
+                for d in &self.scratch_decisions {
+                    self.counters.findings_closed += 1;
+                    on_decision(row, d);
+                }
+            }
+        }
         let idx = match self.agents.lookup(row.agent_id) {
             Some(i) => i,
             None => {
@@ -215,6 +235,9 @@ impl Engine {
         for d in &self.scratch_decisions {
             match d {
                 Decision::Finding(f) if f.seq == 0 => self.counters.findings_created += 1,
+                Decision::Finding(f) if f.activity == FindingActivity::Close => {
+                    self.counters.findings_closed += 1
+                }
                 Decision::Finding(_) => self.counters.findings_updated += 1,
                 Decision::Revocation(_) => self.counters.revocations += 1,
             }

@@ -11,7 +11,7 @@ use crate::decide::Episode;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the layout of any record below changes.
-pub const STATE_FORMAT_VERSION: u8 = 1;
+pub const STATE_FORMAT_VERSION: u8 = 2;
 
 const KIND_AGENT: u8 = 0;
 const KIND_COHORT: u8 = 1;
@@ -338,7 +338,13 @@ mod tests {
             Err(SnapshotError::Version { .. })
         ));
         assert_eq!(decode(&[1]).unwrap_err(), SnapshotError::Truncated);
-        assert_eq!(decode(&[1, 9]).unwrap_err(), SnapshotError::Kind(9));
-        assert!(matches!(decode(&[1, 0, 0xff]), Err(SnapshotError::Body(_))));
+        let v = STATE_FORMAT_VERSION;
+        assert_eq!(decode(&[v, 9]).unwrap_err(), SnapshotError::Kind(9));
+        assert!(matches!(decode(&[v, 0, 0xff]), Err(SnapshotError::Body(_))));
+        // A record of the previous layout is refused by version, not misread.
+        assert!(matches!(
+            decode(&[v - 1, 0, 0]),
+            Err(SnapshotError::Version { .. })
+        ));
     }
 }

@@ -53,7 +53,9 @@ impl AgentType {
 }
 
 /// Result of the call as the API reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum Outcome {
     #[default]
     Success,

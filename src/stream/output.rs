@@ -142,6 +142,7 @@ impl Outputs {
                 match f.activity {
                     FindingActivity::Create => "io.ocsf.detection_finding.create",
                     FindingActivity::Update => "io.ocsf.detection_finding.update",
+                    FindingActivity::Close => "io.ocsf.detection_finding.close",
                 },
                 f.time_ms,
                 "application/json",
