@@ -179,7 +179,12 @@ fn findings_are_ocsf_detection_findings_from_the_triggering_call() {
     assert!(!findings.is_empty());
     let mut uids = std::collections::HashSet::new();
     let mut closed = 0;
+    let mut remediations = Vec::new();
     for f in &findings {
+        if f["class_uid"] == 7001 {
+            remediations.push(f.clone()); // checked against the revocations below
+            continue;
+        }
         assert_eq!(f["class_uid"], 2004);
         assert_eq!(f["category_uid"], 2);
         assert_eq!(f["metadata"]["version"], "1.8.0");
@@ -233,6 +238,18 @@ fn findings_are_ocsf_detection_findings_from_the_triggering_call() {
         assert!(r["agent_id"].is_string() && r["reason"].is_string());
     }
     assert!(closed > 0, "episodes that went quiet are closed");
+    // Every revocation is also an OCSF Remediation Activity linked to its finding.
+    let revocations: Vec<Value> = std::fs::read_to_string(&revs)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(remediations.len(), revocations.len());
+    for (m, r) in remediations.iter().zip(&revocations) {
+        assert_eq!(m["command_uid"], r["id"]);
+        assert_eq!(m["metadata"]["correlation_uid"], r["finding_uid"]);
+        assert_eq!(m["type_uid"], 700102);
+    }
 }
 
 #[test]

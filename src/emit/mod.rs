@@ -1,6 +1,7 @@
 //! Outputs: renderers for the public formats and the sinks that write them.
 
 pub mod ocsf;
+pub mod remediation;
 pub mod revocation;
 
 use crate::decide::Decision;
@@ -41,22 +42,47 @@ impl JsonLinesSink {
     }
 }
 
+fn write_line(
+    w: &mut Option<Box<dyn Write>>,
+    line: &mut Vec<u8>,
+    what: &'static str,
+    value: &serde_json::Value,
+) -> Result<(), SinkError> {
+    let Some(w) = w else { return Ok(()) };
+    line.clear();
+    serde_json::to_writer(&mut *line, value).expect("JSON values always serialise");
+    line.push(b'\n');
+    w.write_all(line)
+        .map_err(|source| SinkError::Io { what, source })
+}
+
 impl DecisionSink for JsonLinesSink {
+    /// Findings go to the findings file; a revocation goes to the
+    /// revocations file and its OCSF Remediation Activity to the findings
+    /// file (the file of OCSF events for the SIEM).
     fn emit(&mut self, d: &Decision) -> Result<(), SinkError> {
-        let (w, what) = match d {
-            Decision::Finding(_) => (&mut self.findings, "findings"),
-            Decision::Revocation(_) => (&mut self.revocations, "revocations"),
-        };
-        let Some(w) = w else { return Ok(()) };
-        self.line.clear();
-        let value = match d {
-            Decision::Finding(f) => ocsf::detection_finding(f),
-            Decision::Revocation(r) => revocation::revocation_event(r),
-        };
-        serde_json::to_writer(&mut self.line, &value).expect("JSON values always serialise");
-        self.line.push(b'\n');
-        w.write_all(&self.line)
-            .map_err(|source| SinkError::Io { what, source })
+        match d {
+            Decision::Finding(f) => write_line(
+                &mut self.findings,
+                &mut self.line,
+                "findings",
+                &ocsf::detection_finding(f),
+            ),
+            Decision::Revocation(r) => {
+                write_line(
+                    &mut self.revocations,
+                    &mut self.line,
+                    "revocations",
+                    &revocation::revocation_event(r),
+                )?;
+                write_line(
+                    &mut self.findings,
+                    &mut self.line,
+                    "findings",
+                    &remediation::remediation_activity(r),
+                )
+            }
+        }
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

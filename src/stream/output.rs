@@ -5,7 +5,7 @@
 
 use crate::config::StreamConfig;
 use crate::decide::{Decision, FindingActivity};
-use crate::emit::{ocsf, revocation};
+use crate::emit::{ocsf, remediation, revocation};
 use crate::event::{format_rfc3339_ms, DecodeError};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -53,6 +53,17 @@ impl ProducerContext for DeliveryContext {
             error,
         });
     }
+}
+
+/// One output record before it is framed.
+struct Outgoing<'a> {
+    topic: String,
+    key: &'a str,
+    id: String,
+    ce_type: &'static str,
+    time_ms: i64,
+    schema: Option<&'static str>,
+    value: serde_json::Value,
 }
 
 /// The input record a dead letter is made of.
@@ -132,60 +143,94 @@ impl Outputs {
         }
     }
 
-    /// Produces a finding or revocation caused by the call at `origin`.
-    pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<(), KafkaError> {
-        let (topic, key, id, ce_type, time_ms, content_type, schema, value) = match d {
-            Decision::Finding(f) => (
-                self.cfg.alerts_topic.as_str(),
-                f.agent_id.as_str(),
-                format!("{}:{}", f.uid, f.seq),
-                match f.activity {
-                    FindingActivity::Create => "io.ocsf.detection_finding.create",
-                    FindingActivity::Update => "io.ocsf.detection_finding.update",
-                    FindingActivity::Close => "io.ocsf.detection_finding.close",
-                },
-                f.time_ms,
-                "application/json",
-                Some("https://schema.ocsf.io/schema/1.8.0/classes/detection_finding"),
-                ocsf::detection_finding(f),
-            ),
-            Decision::Revocation(r) => (
-                if r.shadow {
-                    self.cfg.shadow_revocations_topic.as_str()
+    /// Produces the records a decision makes, caused by the call at
+    /// `origin`; returns how many (each is acknowledged on its own). A
+    /// finding is one OCSF record on the alerts topic; a revocation is the
+    /// revocation on its topic plus its OCSF Remediation Activity on the
+    /// alerts topic.
+    pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, KafkaError> {
+        match d {
+            Decision::Finding(f) => {
+                let out = Outgoing {
+                    topic: self.cfg.alerts_topic.clone(),
+                    key: &f.agent_id,
+                    id: format!("{}:{}", f.uid, f.seq),
+                    ce_type: match f.activity {
+                        FindingActivity::Create => "io.ocsf.detection_finding.create",
+                        FindingActivity::Update => "io.ocsf.detection_finding.update",
+                        FindingActivity::Close => "io.ocsf.detection_finding.close",
+                    },
+                    time_ms: f.time_ms,
+                    schema: Some("https://schema.ocsf.io/schema/1.8.0/classes/detection_finding"),
+                    value: ocsf::detection_finding(f),
+                };
+                self.produce(out, origin)?;
+                Ok(1)
+            }
+            Decision::Revocation(r) => {
+                let topic = if r.shadow {
+                    self.cfg.shadow_revocations_topic.clone()
                 } else {
-                    self.cfg.revocations_topic.as_str()
-                },
-                r.agent_id.as_str(),
-                r.uid.clone(),
-                if r.session_id.is_some() {
-                    "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
-                } else {
-                    "https://schemas.openid.net/secevent/caep/event-type/credential-change"
-                },
-                r.time_ms,
-                "application/json",
-                None,
-                revocation::revocation_event(r),
-            ),
-        };
+                    self.cfg.revocations_topic.clone()
+                };
+                self.produce(
+                    Outgoing {
+                        topic,
+                        key: &r.agent_id,
+                        id: r.uid.clone(),
+                        ce_type: if r.session_id.is_some() {
+                            "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+                        } else {
+                            "https://schemas.openid.net/secevent/caep/event-type/credential-change"
+                        },
+                        time_ms: r.time_ms,
+                        schema: None,
+                        value: revocation::revocation_event(r),
+                    },
+                    origin,
+                )?;
+                let value = remediation::remediation_activity(r);
+                self.produce(
+                    Outgoing {
+                        topic: self.cfg.alerts_topic.clone(),
+                        key: &r.agent_id,
+                        id: value["metadata"]["uid"]
+                            .as_str()
+                            .unwrap_or(&r.uid)
+                            .to_string(),
+                        ce_type: "io.ocsf.remediation_activity.evict",
+                        time_ms: r.time_ms,
+                        schema: Some(
+                            "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity",
+                        ),
+                        value,
+                    },
+                    origin,
+                )?;
+                Ok(2)
+            }
+        }
+    }
+
+    /// One JSON record with CloudEvents binary-mode headers.
+    fn produce(&mut self, out: Outgoing<'_>, origin: Origin) -> Result<(), KafkaError> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        serde_json::to_writer(&mut buf, &value).expect("JSON values always serialise");
-        let time = format_rfc3339_ms(time_ms);
+        serde_json::to_writer(&mut buf, &out.value).expect("JSON values always serialise");
+        let time = format_rfc3339_ms(out.time_ms);
         let mut headers = OwnedHeaders::new_with_capacity(8)
             .insert(h("ce_specversion", "1.0"))
-            .insert(h("ce_id", &id))
+            .insert(h("ce_id", &out.id))
             .insert(h("ce_source", &self.cfg.source))
-            .insert(h("ce_type", ce_type))
+            .insert(h("ce_type", out.ce_type))
             .insert(h("ce_time", &time))
-            .insert(h("ce_subject", key))
-            .insert(h("content-type", content_type));
-        if let Some(s) = schema {
+            .insert(h("ce_subject", out.key))
+            .insert(h("content-type", "application/json"));
+        if let Some(s) = out.schema {
             headers = headers.insert(h("ce_dataschema", s));
         }
-        let topic = topic.to_string();
-        let rec = BaseRecord::with_opaque_to(&topic, Box::new(origin))
-            .key(key)
+        let rec = BaseRecord::with_opaque_to(&out.topic, Box::new(origin))
+            .key(out.key)
             .payload(&buf[..])
             .headers(headers);
         let sent = self.send(rec);

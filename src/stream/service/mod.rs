@@ -235,7 +235,11 @@ impl Worker {
                         }
                     }
                     match outputs.decision(d, origin) {
-                        Ok(()) => offsets.sent(o.partition, o.offset),
+                        Ok(records) => {
+                            for _ in 0..records {
+                                offsets.sent(o.partition, o.offset);
+                            }
+                        }
                         Err(e) => {
                             fatal.get_or_insert(StreamError::Produce(e));
                         }
