@@ -27,6 +27,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub decisions: DecisionConfig,
     pub detectors: DetectorConfig,
+    /// How revocations are signed as Security Event Tokens.
+    pub signing: SigningConfig,
     /// `warden run`: topics, checkpoints, event time, the metrics endpoint.
     pub stream: StreamConfig,
     /// librdkafka properties passed through unchanged to the consumer and the
@@ -34,6 +36,31 @@ pub struct Config {
     /// timeouts). `WARDEN_KAFKA_<NAME>` environment variables override them:
     /// `WARDEN_KAFKA_SASL_PASSWORD` sets `sasl.password`.
     pub kafka: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// PEM private key (PKCS#8 P-256 for ES256, or RSA for RS256), from
+    /// `warden keys generate`. Empty: a key made for each run, with a warning.
+    pub key_file: String,
+    /// `kid` in every SET header; empty: the key's RFC 7638 thumbprint.
+    pub key_id: String,
+    /// `iss` of every SET.
+    pub issuer: String,
+    /// `aud` of every SET (the receivers); empty leaves it out.
+    pub audience: Vec<String>,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            key_file: String::new(),
+            key_id: String::new(),
+            issuer: "https://warden.invalid/".into(),
+            audience: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -223,6 +250,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             decisions: DecisionConfig::default(),
             detectors: DetectorConfig::default(),
+            signing: SigningConfig::default(),
             stream: StreamConfig::default(),
             kafka: BTreeMap::from([(
                 "bootstrap.servers".to_string(),

@@ -358,6 +358,7 @@ mod tests {
             finding_uid: "f".into(),
             time_ms: ts,
             agent_id: agent.into(),
+            agent_type: crate::event::AgentType::Unknown,
             tenant: None,
             session_id: None,
             risk: 90,

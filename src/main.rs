@@ -133,8 +133,40 @@ enum Cmd {
     /// simulated fleet with injected attacks streamed onto it, the service
     /// consuming it, and a live view of what it catches.
     Demo(warden::demo::DemoArgs),
+    /// Signing keys for revocation Security Event Tokens.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+    /// Check Security Event Tokens (a file of them, one per line, or `-`)
+    /// against a public key or a JWKS, and print each one's header and
+    /// claims: what a receiver will see.
+    Verify {
+        /// Public key PEM (EC or RSA).
+        #[arg(long, conflicts_with = "jwks", required_unless_present = "jwks")]
+        public_key: Option<PathBuf>,
+        /// JSON Web Key Set (as `warden keys generate` writes it).
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// Files of SETs, or `-` for stdin.
+        #[arg(default_value = "-")]
+        inputs: Vec<String>,
+    },
     /// Print the default configuration (the documented `warden.toml`).
     DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Write a new ES256 (P-256) key pair: `<name>.pem` (private, for
+    /// `[signing] key_file`), `<name>.pub.pem` and `<name>.jwks.json` (for
+    /// receivers). Refuses to overwrite.
+    Generate {
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+        #[arg(long, default_value = "warden-signing")]
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -290,7 +322,13 @@ fn main() -> Result<()> {
                 cfg.input.format = f;
             }
             let findings = alerts_out.as_deref().map(create).transpose()?;
-            let revocations = revocations_out.as_deref().map(create).transpose()?;
+            let revocations = match revocations_out.as_deref() {
+                Some(p) => Some((
+                    create(p)?,
+                    warden::emit::set::SetSigner::from_config(&cfg.signing)?,
+                )),
+                None => None,
+            };
             let mut sink = JsonLinesSink::new(findings, revocations);
             let mut observer = CliObserver {
                 progress: !no_progress,
@@ -418,6 +456,94 @@ fn main() -> Result<()> {
             let stop = shutdown_flag()?;
             let report = warden::demo::run(&args, &stop)?;
             print!("{}", report.render());
+        }
+        Cmd::Keys {
+            cmd: KeysCmd::Generate { out_dir, name },
+        } => {
+            let (private, public, jwk) = warden::emit::set::generate_es256();
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("cannot create {}", out_dir.display()))?;
+            let files = [
+                (out_dir.join(format!("{name}.pem")), private),
+                (out_dir.join(format!("{name}.pub.pem")), public),
+                (
+                    out_dir.join(format!("{name}.jwks.json")),
+                    serde_json::to_string_pretty(&serde_json::json!({"keys": [jwk]}))? + "\n",
+                ),
+            ];
+            for (p, _) in &files {
+                if p.exists() {
+                    bail!("{} exists; not overwriting a key", p.display());
+                }
+            }
+            for (p, text) in &files {
+                std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&files[0].0, std::fs::Permissions::from_mode(0o600))?;
+            }
+            println!("kid {}", jwk["kid"].as_str().unwrap_or(""));
+            for (p, _) in &files {
+                println!("wrote {}", p.display());
+            }
+        }
+        Cmd::Verify {
+            public_key,
+            jwks,
+            inputs,
+        } => {
+            use warden::emit::set::Verifier;
+            let verifier = match (&public_key, &jwks) {
+                (Some(p), _) => Verifier::from_public_pem(
+                    &std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
+                (None, Some(p)) => Verifier::from_jwks(
+                    &std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
+                (None, None) => bail!("give --public-key or --jwks"),
+            }
+            .map_err(|e| anyhow::anyhow!(e))?;
+            let (mut good, mut bad) = (0u64, 0u64);
+            for input in &inputs {
+                let text = if input == "-" {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                    s
+                } else {
+                    std::fs::read_to_string(input)
+                        .with_context(|| format!("cannot read {input}"))?
+                };
+                for (i, line) in text.lines().enumerate() {
+                    let token = line.trim();
+                    if token.is_empty() {
+                        continue;
+                    }
+                    match verifier.verify(token) {
+                        Ok((header, claims)) => {
+                            good += 1;
+                            println!(
+                                "{}",
+                                serde_json::json!({"valid": true, "header": header, "claims": claims})
+                            );
+                        }
+                        Err(e) => {
+                            bad += 1;
+                            println!(
+                                "{}",
+                                serde_json::json!({"valid": false, "input": input, "line": i + 1, "error": e})
+                            );
+                        }
+                    }
+                }
+            }
+            eprintln!("{good} valid, {bad} invalid");
+            if bad > 0 {
+                std::process::exit(1);
+            }
         }
         Cmd::DefaultConfig => {
             print!("{}", include_str!("../warden.toml"));

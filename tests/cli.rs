@@ -1,6 +1,8 @@
 //! The real `warden` binary: simulate, replay, evaluation, bad input,
 //! determinism, and detection quality on simulator seeds never tuned on.
 
+mod common;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -141,15 +143,19 @@ fn simulate_and_replay_are_deterministic() {
             .arg("--revocations-out")
             .arg(&revs)
             .arg(&a));
-        outputs.push((
-            std::fs::read(&alerts).unwrap(),
-            std::fs::read(&revs).unwrap(),
-        ));
+        // SETs are signed with a fresh key each run here (no key_file) and
+        // ECDSA signatures are randomised: their claims are what must agree.
+        let claims: Vec<Value> = std::fs::read_to_string(&revs)
+            .unwrap()
+            .lines()
+            .map(|l| common::set_parts(l).1)
+            .collect();
+        outputs.push((std::fs::read(&alerts).unwrap(), claims));
     }
-    assert!(!outputs[0].0.is_empty());
+    assert!(!outputs[0].0.is_empty() && !outputs[0].1.is_empty());
     assert_eq!(
         outputs[0], outputs[1],
-        "same input and config, byte-identical output"
+        "same input and config: byte-identical findings, identical revocation claims"
     );
 }
 
@@ -229,25 +235,25 @@ fn findings_are_ocsf_detection_findings_from_the_triggering_call() {
             );
         }
     }
-    for line in std::fs::read_to_string(&revs).unwrap().lines() {
-        let r: Value = serde_json::from_str(line).unwrap();
-        assert!(
-            uids.contains(r["finding_uid"].as_str().unwrap()),
-            "a revocation names its finding"
-        );
-        assert!(r["agent_id"].is_string() && r["reason"].is_string());
-    }
-    assert!(closed > 0, "episodes that went quiet are closed");
-    // Every revocation is also an OCSF Remediation Activity linked to its finding.
+    // Revocations: signed SETs naming their finding (txn) and agent.
     let revocations: Vec<Value> = std::fs::read_to_string(&revs)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| common::set_parts(l).1)
         .collect();
+    for r in &revocations {
+        assert!(
+            uids.contains(r["txn"].as_str().unwrap()),
+            "a revocation names its finding"
+        );
+        assert!(r["sub_id"]["user"]["id"].is_string());
+    }
+    assert!(closed > 0, "episodes that went quiet are closed");
+    // Every revocation is also an OCSF Remediation Activity linked to its finding.
     assert_eq!(remediations.len(), revocations.len());
     for (m, r) in remediations.iter().zip(&revocations) {
-        assert_eq!(m["command_uid"], r["id"]);
-        assert_eq!(m["metadata"]["correlation_uid"], r["finding_uid"]);
+        assert_eq!(m["command_uid"], r["jti"]);
+        assert_eq!(m["metadata"]["correlation_uid"], r["txn"]);
         assert_eq!(m["type_uid"], 700102);
     }
 }
@@ -375,4 +381,78 @@ fn the_shipped_replay_sample_replays_with_an_evaluation() {
     )
     .unwrap();
     assert_eq!(gz, std::fs::read_to_string(regen).unwrap());
+}
+
+#[test]
+fn revocations_are_sets_signed_with_a_generated_key_that_verify_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = ok(warden().args(["keys", "generate", "--out-dir"]).arg(&keys));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("kid "));
+    // Never overwrites a key.
+    let again = warden()
+        .args(["keys", "generate", "--out-dir"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let cfg = dir.path().join("w.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[signing]\nkey_file = \"{}\"\nissuer = \"https://warden.test/\"\naudience = [\"https://idp.test/ssf\"]\n",
+            keys.join("warden-signing.pem").display()
+        ),
+    )
+    .unwrap();
+    let input = simulate(dir.path(), "in.jsonl", 60, "30h", 8);
+    let revs = dir.path().join("revs.jwt");
+    ok(warden()
+        .args(["replay", "--no-progress", "--config"])
+        .arg(&cfg)
+        .arg("--revocations-out")
+        .arg(&revs)
+        .arg(&input));
+    let n = std::fs::read_to_string(&revs).unwrap().lines().count();
+    assert!(n > 0);
+    for key in [
+        ["--jwks", "warden-signing.jwks.json"],
+        ["--public-key", "warden-signing.pub.pem"],
+    ] {
+        let out = ok(warden()
+            .args(["verify", key[0]])
+            .arg(keys.join(key[1]))
+            .arg(&revs));
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), n);
+        for l in &lines {
+            assert_eq!(l["valid"], true);
+            assert_eq!(l["header"]["alg"], "ES256");
+            assert_eq!(l["claims"]["iss"], "https://warden.test/");
+            assert_eq!(l["claims"]["aud"], "https://idp.test/ssf");
+        }
+    }
+    // One altered token fails the whole check and is named.
+    let text = std::fs::read_to_string(&revs).unwrap();
+    let first = text.lines().next().unwrap();
+    let mut parts: Vec<&str> = first.split('.').collect();
+    let sig = parts[2].chars().rev().collect::<String>();
+    parts[2] = &sig;
+    let tampered = dir.path().join("tampered.jwt");
+    std::fs::write(&tampered, format!("{}\n{text}", parts.join("."))).unwrap();
+    let out = warden()
+        .args(["verify", "--jwks"])
+        .arg(keys.join("warden-signing.jwks.json"))
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let first_result: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first_result["valid"], false);
+    assert_eq!(first_result["line"], 1);
 }

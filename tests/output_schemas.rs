@@ -2,6 +2,8 @@
 //! Schemas in `schemas/` that document Warden's outputs, and each schema
 //! rejects an output broken in the way a consumer would notice.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,6 +15,17 @@ fn validator(name: &str) -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     jsonschema::validator_for(&schema)
         .unwrap_or_else(|e| panic!("{name} is not a valid schema: {e}"))
+}
+
+fn set_lines(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (header, claims) = common::set_parts(l);
+            serde_json::json!({"header": header, "claims": claims})
+        })
+        .collect()
 }
 
 fn lines(p: &Path) -> Vec<Value> {
@@ -64,7 +77,7 @@ fn replay_outputs_validate_against_their_schemas() {
         .success());
     let finding = validator("detection-finding.schema.json");
     let remediation = validator("remediation-activity.schema.json");
-    let revocation = validator("revocation.schema.json");
+    let revocation = validator("security-event-token.schema.json");
 
     let outputs = lines(&alerts);
     let mut counts = [0usize; 4];
@@ -82,7 +95,7 @@ fn replay_outputs_validate_against_their_schemas() {
         counts.iter().all(|&n| n > 0),
         "create/update/close/remediation seen: {counts:?}"
     );
-    let revocations = lines(&revs);
+    let revocations = set_lines(&revs);
     assert_eq!(revocations.len(), counts[3]);
     for (i, v) in revocations.iter().enumerate() {
         let e = errors(&revocation, v);
@@ -117,14 +130,23 @@ fn replay_outputs_validate_against_their_schemas() {
         !errors(&remediation, &unlinked).is_empty(),
         "a remediation names its finding"
     );
-    let mut scope = revocations[0].clone();
-    scope["scope"] = Value::from(if scope["session_id"].is_null() {
-        "session"
-    } else {
-        "credential"
-    });
+    let session = revocations
+        .iter()
+        .find(|r| r["claims"]["sub_id"]["session"].is_object())
+        .expect("a session revocation");
+    let mut no_session = session.clone();
+    no_session["claims"]["sub_id"]
+        .as_object_mut()
+        .unwrap()
+        .remove("session");
     assert!(
-        !errors(&revocation, &scope).is_empty(),
-        "scope agrees with session_id"
+        !errors(&revocation, &no_session).is_empty(),
+        "session-revoked names the session"
+    );
+    let mut expiring = session.clone();
+    expiring["claims"]["exp"] = Value::from(1);
+    assert!(
+        !errors(&revocation, &expiring).is_empty(),
+        "a SET carries no exp"
     );
 }

@@ -145,9 +145,14 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
     let revs = read_topic(&broker.bootstrap, REVOCATIONS);
     assert_eq!(ids(&revs), want_revocations);
     for r in &revs {
+        // A signed Security Event Token, keyed by its agent.
+        let (header, claims) = common::set_parts(std::str::from_utf8(&r.value).unwrap());
+        assert_eq!(header["typ"], "secevent+jwt");
+        assert_eq!(r.headers["content-type"], "application/secevent+jwt");
+        assert_eq!(r.headers["ce_id"], claims["jti"].as_str().unwrap());
         assert_eq!(
             r.key.as_deref(),
-            Some(r.json()["agent_id"].as_str().unwrap())
+            Some(claims["sub_id"]["user"]["id"].as_str().unwrap())
         );
     }
 

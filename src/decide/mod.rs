@@ -67,6 +67,7 @@ pub struct Revocation {
     pub finding_uid: String,
     pub time_ms: i64,
     pub agent_id: String,
+    pub agent_type: AgentType,
     pub tenant: Option<String>,
     /// The session (token) to revoke; `None` means the agent's credential.
     pub session_id: Option<String>,
@@ -266,6 +267,7 @@ impl Decider {
                 finding_uid: episode.uid.clone(),
                 time_ms: ts,
                 agent_id: inp.agent_id.to_string(),
+                agent_type: row.agent_type,
                 tenant: row.tenant.map(String::from),
                 session_id: target.map(String::from),
                 risk,

@@ -2,7 +2,7 @@
 
 pub mod ocsf;
 pub mod remediation;
-pub mod revocation;
+pub mod set;
 
 use crate::decide::Decision;
 use std::io::Write;
@@ -14,6 +14,8 @@ pub enum SinkError {
         what: &'static str,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Sign(#[from] set::SetError),
 }
 
 /// Where decisions go. Replay writes files; the streaming service produces
@@ -25,15 +27,19 @@ pub trait DecisionSink {
     }
 }
 
-/// Findings and revocations as JSON lines, each to its own (optional) writer.
+/// Findings (OCSF JSON lines) and revocations (one signed Security Event
+/// Token per line), each to its own (optional) writer.
 pub struct JsonLinesSink {
     findings: Option<Box<dyn Write>>,
-    revocations: Option<Box<dyn Write>>,
+    revocations: Option<(Box<dyn Write>, set::SetSigner)>,
     line: Vec<u8>,
 }
 
 impl JsonLinesSink {
-    pub fn new(findings: Option<Box<dyn Write>>, revocations: Option<Box<dyn Write>>) -> Self {
+    pub fn new(
+        findings: Option<Box<dyn Write>>,
+        revocations: Option<(Box<dyn Write>, set::SetSigner)>,
+    ) -> Self {
         JsonLinesSink {
             findings,
             revocations,
@@ -69,12 +75,15 @@ impl DecisionSink for JsonLinesSink {
                 &ocsf::detection_finding(f),
             ),
             Decision::Revocation(r) => {
-                write_line(
-                    &mut self.revocations,
-                    &mut self.line,
-                    "revocations",
-                    &revocation::revocation_event(r),
-                )?;
+                if let Some((w, signer)) = &mut self.revocations {
+                    let token = signer.sign(r)?;
+                    w.write_all(token.as_bytes())
+                        .and_then(|()| w.write_all(b"\n"))
+                        .map_err(|source| SinkError::Io {
+                            what: "revocations",
+                            source,
+                        })?;
+                }
                 write_line(
                     &mut self.findings,
                     &mut self.line,
@@ -92,7 +101,7 @@ impl DecisionSink for JsonLinesSink {
                 source,
             })?;
         }
-        if let Some(w) = &mut self.revocations {
+        if let Some((w, _)) = &mut self.revocations {
             w.flush().map_err(|source| SinkError::Io {
                 what: "revocations",
                 source,

@@ -79,6 +79,7 @@ mod tests {
             finding_uid: "wdn-f-1".into(),
             time_ms: 1_795_132_800_000,
             agent_id: "svc-a".into(),
+            agent_type: crate::event::AgentType::ServiceAccount,
             tenant: Some("acme".into()),
             session_id: session.map(String::from),
             risk: 92,

@@ -41,6 +41,8 @@ pub enum StreamError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Config(#[from] kafka::ConfigConflict),
+    #[error(transparent)]
+    Sign(#[from] crate::emit::set::SetError),
     #[error("metrics endpoint {addr}: {source}")]
     Metrics {
         addr: String,
@@ -98,7 +100,12 @@ pub fn run(
     } else {
         telemetry::prometheus();
     }
-    let outputs = output::Outputs::new(&mut kafka::producer_config(&props), cfg.stream.clone())?;
+    let signer = crate::emit::set::SetSigner::from_config(&cfg.signing)?;
+    let outputs = output::Outputs::new(
+        &mut kafka::producer_config(&props),
+        cfg.stream.clone(),
+        signer,
+    )?;
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
     let worker = Arc::new(Mutex::new(Worker::new(
         cfg.clone(),

@@ -3,9 +3,11 @@
 //! record carries where it came from, so its acknowledgement can release the
 //! input offset that caused it.
 
+use super::StreamError;
 use crate::config::StreamConfig;
 use crate::decide::{Decision, FindingActivity};
-use crate::emit::{ocsf, remediation, revocation};
+use crate::emit::set::SetSigner;
+use crate::emit::{ocsf, remediation};
 use crate::event::{format_rfc3339_ms, DecodeError};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -63,7 +65,13 @@ struct Outgoing<'a> {
     ce_type: &'static str,
     time_ms: i64,
     schema: Option<&'static str>,
-    value: serde_json::Value,
+    value: Payload,
+}
+
+enum Payload {
+    Json(serde_json::Value),
+    /// A signed Security Event Token (compact JWS).
+    Token(String),
 }
 
 /// The input record a dead letter is made of.
@@ -82,6 +90,7 @@ pub struct DeadLetter<'a> {
 
 pub struct Outputs {
     producer: ThreadedProducer<DeliveryContext>,
+    signer: SetSigner,
     acks: Receiver<Ack>,
     cfg: StreamConfig,
     buf: Vec<u8>,
@@ -93,7 +102,11 @@ impl Outputs {
     /// A producer with idempotence on (no duplicates or reordering from its
     /// own retries) and a bounded queue: a slow broker makes `send` wait, it
     /// never makes memory grow.
-    pub fn new(client: &mut ClientConfig, cfg: StreamConfig) -> Result<Self, KafkaError> {
+    pub fn new(
+        client: &mut ClientConfig,
+        cfg: StreamConfig,
+        signer: SetSigner,
+    ) -> Result<Self, KafkaError> {
         let (tx, rx) = channel();
         for (k, v) in [
             ("enable.idempotence", "true"),
@@ -109,6 +122,7 @@ impl Outputs {
         let producer = client.create_with_context(DeliveryContext { acks: tx })?;
         Ok(Outputs {
             producer,
+            signer,
             acks: rx,
             cfg,
             buf: Vec::with_capacity(4096),
@@ -148,7 +162,7 @@ impl Outputs {
     /// finding is one OCSF record on the alerts topic; a revocation is the
     /// revocation on its topic plus its OCSF Remediation Activity on the
     /// alerts topic.
-    pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, KafkaError> {
+    pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, StreamError> {
         match d {
             Decision::Finding(f) => {
                 let out = Outgoing {
@@ -162,7 +176,7 @@ impl Outputs {
                     },
                     time_ms: f.time_ms,
                     schema: Some("https://schema.ocsf.io/schema/1.8.0/classes/detection_finding"),
-                    value: ocsf::detection_finding(f),
+                    value: Payload::Json(ocsf::detection_finding(f)),
                 };
                 self.produce(out, origin)?;
                 Ok(1)
@@ -185,7 +199,7 @@ impl Outputs {
                         },
                         time_ms: r.time_ms,
                         schema: None,
-                        value: revocation::revocation_event(r),
+                        value: Payload::Token(self.signer.sign(r)?),
                     },
                     origin,
                 )?;
@@ -203,7 +217,7 @@ impl Outputs {
                         schema: Some(
                             "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity",
                         ),
-                        value,
+                        value: Payload::Json(value),
                     },
                     origin,
                 )?;
@@ -216,7 +230,16 @@ impl Outputs {
     fn produce(&mut self, out: Outgoing<'_>, origin: Origin) -> Result<(), KafkaError> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        serde_json::to_writer(&mut buf, &out.value).expect("JSON values always serialise");
+        let content_type = match &out.value {
+            Payload::Json(v) => {
+                serde_json::to_writer(&mut buf, v).expect("JSON values always serialise");
+                "application/json"
+            }
+            Payload::Token(t) => {
+                buf.extend_from_slice(t.as_bytes());
+                "application/secevent+jwt"
+            }
+        };
         let time = format_rfc3339_ms(out.time_ms);
         let mut headers = OwnedHeaders::new_with_capacity(8)
             .insert(h("ce_specversion", "1.0"))
@@ -225,7 +248,7 @@ impl Outputs {
             .insert(h("ce_type", out.ce_type))
             .insert(h("ce_time", &time))
             .insert(h("ce_subject", out.key))
-            .insert(h("content-type", "application/json"));
+            .insert(h("content-type", content_type));
         if let Some(s) = out.schema {
             headers = headers.insert(h("ce_dataschema", s));
         }

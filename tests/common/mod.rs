@@ -115,3 +115,17 @@ pub fn revocations_for<'a>(
         })
         .collect()
 }
+
+/// The header and claims of a Security Event Token, without checking its
+/// signature (`warden verify` does that).
+pub fn set_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine as _;
+    let part = |i: usize| -> serde_json::Value {
+        let b64 = token.split('.').nth(i).expect("a compact JWS");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64)
+            .expect("base64url");
+        serde_json::from_slice(&bytes).expect("JSON")
+    };
+    (part(0), part(1))
+}

@@ -355,19 +355,19 @@ pub fn replay_ids(dir: &Path, input: &Path) -> (Vec<String>, Vec<String>) {
             .unwrap()
             .lines()
             .map(|l| {
-                let j: Value = serde_json::from_str(l).unwrap();
-                let id = if field == "uid" {
-                    &j["metadata"]["uid"]
+                if field == "uid" {
+                    let j: Value = serde_json::from_str(l).unwrap();
+                    j["metadata"]["uid"].as_str().unwrap().to_string()
                 } else {
-                    &j["id"]
-                };
-                id.as_str().unwrap().to_string()
+                    let (_, claims) = super::set_parts(l);
+                    claims["jti"].as_str().unwrap().to_string()
+                }
             })
             .collect();
         v.sort();
         v
     };
-    (ids(&alerts, "uid"), ids(&revs, "id"))
+    (ids(&alerts, "uid"), ids(&revs, "jti"))
 }
 
 pub fn simulate(dir: &Path, agents: u32, duration: &str, seed: u64) -> PathBuf {

@@ -241,7 +241,7 @@ impl Worker {
                             }
                         }
                         Err(e) => {
-                            fatal.get_or_insert(StreamError::Produce(e));
+                            fatal.get_or_insert(e);
                         }
                     }
                 });

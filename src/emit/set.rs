@@ -1,0 +1,402 @@
+//! Revocations as signed Security Event Tokens (RFC 8417) carrying one
+//! OpenID CAEP event each (Shared Signals 1.0): `session-revoked` when the
+//! call named a session, `credential-change` (`change_type: revoke`) for the
+//! agent's credential otherwise. Header `typ: secevent+jwt`, `alg` ES256 or
+//! RS256 from the PEM key, `kid`; `jti` is the revocation's stable id (the
+//! idempotency key), `txn` its finding's uid, `sub_id` an SSF complex subject
+//! naming the agent, its session and its tenant.
+
+use crate::config::SigningConfig;
+use crate::decide::Revocation;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde_json::{json, Value};
+
+pub const SESSION_REVOKED: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+pub const CREDENTIAL_CHANGE: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/credential-change";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    #[error("cannot read signing key {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("signing key {0}: not a PKCS#8 P-256 (ES256) or RSA (RS256) private key in PEM")]
+    Key(String),
+    #[error("signing a security event token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Signs revocations. Holds the private key and the public JWK receivers
+/// verify with (`warden keys generate` writes both).
+pub struct SetSigner {
+    key: EncodingKey,
+    header: Header,
+    issuer: String,
+    audience: Vec<String>,
+    jwk: Value,
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+fn pem_der(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    STANDARD.decode(body.trim()).ok()
+}
+
+/// RFC 7638 thumbprint: the default `kid`.
+fn thumbprint(canonical: &str) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}
+
+fn ec_jwk(public_point: &[u8]) -> Value {
+    // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+    let (x, y) = (
+        URL_SAFE_NO_PAD.encode(&public_point[1..33]),
+        URL_SAFE_NO_PAD.encode(&public_point[33..65]),
+    );
+    let kid = thumbprint(&format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    ));
+    json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "alg": "ES256", "use": "sig", "kid": kid})
+}
+
+/// A new ES256 key pair: (private key PEM, public key PEM, public JWK).
+pub fn generate_es256() -> (String, String, Value) {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .expect("the system RNG works");
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .expect("a key ring just made parses");
+    let point = pair.public_key().as_ref();
+    // SubjectPublicKeyInfo for an uncompressed P-256 point.
+    let mut spki = hex_prefix();
+    spki.extend_from_slice(point);
+    (
+        pem("PRIVATE KEY", pkcs8.as_ref()),
+        pem("PUBLIC KEY", &spki),
+        ec_jwk(point),
+    )
+}
+
+fn hex_prefix() -> Vec<u8> {
+    const P: &str = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
+    (0..P.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&P[i..i + 2], 16).expect("constant hex"))
+        .collect()
+}
+
+impl SetSigner {
+    /// The key named in `[signing] key_file`; without one, a key made for
+    /// this process only, with a warning (receivers cannot verify its SETs
+    /// after a restart).
+    pub fn from_config(c: &SigningConfig) -> Result<SetSigner, SetError> {
+        if c.key_file.is_empty() {
+            let (private, _, jwk) = generate_es256();
+            tracing::warn!(
+                kid = jwk["kid"].as_str().unwrap_or(""),
+                "no [signing] key_file: revocations are signed with a key made for this run only; \
+                 run `warden keys generate` and configure it"
+            );
+            return SetSigner::from_pem(&private, "ephemeral", c);
+        }
+        let text = std::fs::read_to_string(&c.key_file).map_err(|source| SetError::Read {
+            path: c.key_file.clone(),
+            source,
+        })?;
+        SetSigner::from_pem(&text, &c.key_file, c)
+    }
+
+    pub fn from_pem(text: &str, name: &str, c: &SigningConfig) -> Result<SetSigner, SetError> {
+        let der = pem_der(text).ok_or_else(|| SetError::Key(name.to_string()))?;
+        let rng = SystemRandom::new();
+        let (alg, key, mut jwk) = if let Ok(pair) =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng)
+        {
+            let key = EncodingKey::from_ec_der(&der);
+            (Algorithm::ES256, key, ec_jwk(pair.public_key().as_ref()))
+        } else if let Ok(pair) =
+            RsaKeyPair::from_pkcs8(&der).or_else(|_| RsaKeyPair::from_der(&der))
+        {
+            let parts: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
+            let n = URL_SAFE_NO_PAD.encode(&parts.n);
+            let e = URL_SAFE_NO_PAD.encode(&parts.e);
+            let kid = thumbprint(&format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#));
+            let key = EncodingKey::from_rsa_pem(text.as_bytes())?;
+            let jwk =
+                json!({"kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": kid});
+            (Algorithm::RS256, key, jwk)
+        } else {
+            return Err(SetError::Key(name.to_string()));
+        };
+        if !c.key_id.is_empty() {
+            jwk["kid"] = json!(c.key_id);
+        }
+        let mut header = Header::new(alg);
+        header.typ = Some("secevent+jwt".into());
+        header.kid = jwk["kid"].as_str().map(String::from);
+        Ok(SetSigner {
+            key,
+            header,
+            issuer: c.issuer.clone(),
+            audience: c.audience.clone(),
+            jwk,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        self.header.kid.as_deref().unwrap_or("")
+    }
+
+    /// The public key set receivers verify with.
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [self.jwk]})
+    }
+
+    pub fn sign(&self, r: &Revocation) -> Result<String, SetError> {
+        Ok(jsonwebtoken::encode(
+            &self.header,
+            &claims(r, &self.issuer, &self.audience),
+            &self.key,
+        )?)
+    }
+}
+
+/// The SET's claims: one CAEP event, the subject, and the links back to
+/// the revocation (`jti`) and its finding (`txn`).
+pub fn claims(r: &Revocation, issuer: &str, audience: &[String]) -> Value {
+    let ts = r.time_ms.div_euclid(1000);
+    let reason = json!({"en": format!("{} (finding {})", r.reason, r.finding_uid)});
+    let (event_type, event) = match &r.session_id {
+        Some(_) => (
+            SESSION_REVOKED,
+            json!({"initiating_entity": "policy", "reason_admin": reason, "event_timestamp": ts}),
+        ),
+        None => (
+            CREDENTIAL_CHANGE,
+            json!({
+                "credential_type": r.agent_type.as_str().replace('_', "-"),
+                "change_type": "revoke",
+                "friendly_name": r.agent_id,
+                "initiating_entity": "policy",
+                "reason_admin": reason,
+                "event_timestamp": ts,
+            }),
+        ),
+    };
+    let opaque = |id: &str| json!({"format": "opaque", "id": id});
+    let mut subject = json!({"format": "complex", "user": opaque(&r.agent_id)});
+    if let Some(s) = &r.session_id {
+        subject["session"] = opaque(s);
+    }
+    if let Some(t) = &r.tenant {
+        subject["tenant"] = opaque(t);
+    }
+    let mut c = json!({
+        "iss": issuer,
+        "jti": r.uid,
+        "iat": ts,
+        "txn": r.finding_uid,
+        "sub_id": subject,
+        "events": {event_type: event},
+    });
+    match audience {
+        [] => {}
+        [one] => c["aud"] = json!(one),
+        many => c["aud"] = json!(many),
+    }
+    if r.shadow {
+        // Decided in shadow mode: to be watched, never enforced.
+        c["https://warden.dev/claims/shadow"] = json!(true);
+    }
+    c
+}
+
+/// Verification keys: from a public key PEM (EC or RSA) or a JWKS.
+pub struct Verifier {
+    keys: Vec<(Option<String>, DecodingKey, Algorithm)>,
+}
+
+impl Verifier {
+    pub fn from_public_pem(text: &str) -> Result<Verifier, String> {
+        let b = text.as_bytes();
+        let keys = match DecodingKey::from_ec_pem(b) {
+            Ok(k) => vec![(None, k, Algorithm::ES256)],
+            Err(_) => vec![(
+                None,
+                DecodingKey::from_rsa_pem(b)
+                    .map_err(|e| format!("not an EC or RSA public key: {e}"))?,
+                Algorithm::RS256,
+            )],
+        };
+        Ok(Verifier { keys })
+    }
+
+    pub fn from_jwks(text: &str) -> Result<Verifier, String> {
+        let set: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
+        let mut keys = Vec::new();
+        for k in &set.keys {
+            let alg = match &k.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                _ => continue,
+            };
+            let key = DecodingKey::from_jwk(k).map_err(|e| format!("JWKS key: {e}"))?;
+            keys.push((k.common.key_id.clone(), key, alg));
+        }
+        if keys.is_empty() {
+            return Err("the JWKS has no EC or RSA signing key".into());
+        }
+        Ok(Verifier { keys })
+    }
+
+    /// Checks one SET: signature (by `kid` when the JWKS names keys), `typ`,
+    /// and that it carries exactly one event. Returns header and claims.
+    pub fn verify(&self, token: &str) -> Result<(Value, Value), String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("header: {e}"))?;
+        if header.typ.as_deref() != Some("secevent+jwt") {
+            return Err(format!("typ is {:?}, not secevent+jwt", header.typ));
+        }
+        let mut last = "no key matches its kid and alg".to_string();
+        for (kid, key, alg) in &self.keys {
+            if *alg != header.alg || (kid.is_some() && header.kid.is_some() && *kid != header.kid) {
+                continue;
+            }
+            let mut v = Validation::new(*alg);
+            // SETs carry no `exp` (RFC 8417 §2.2) and name their audience
+            // for the receiver to check, not us.
+            v.required_spec_claims.clear();
+            v.validate_exp = false;
+            v.validate_aud = false;
+            match jsonwebtoken::decode::<Value>(token, key, &v) {
+                Ok(data) => {
+                    let events = data.claims["events"].as_object().map_or(0, |e| e.len());
+                    if events != 1 {
+                        return Err(format!("carries {events} events, a SET carries one"));
+                    }
+                    let header = serde_json::to_value(&data.header).unwrap_or(Value::Null);
+                    return Ok((header, data.claims));
+                }
+                Err(e) => last = format!("signature: {e}"),
+            }
+        }
+        Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::AgentType;
+
+    fn revocation(session: Option<&str>) -> Revocation {
+        Revocation {
+            uid: "wdn-r-00000000000000000000000000000001".into(),
+            finding_uid: "wdn-f-00000000000000000000000000000002".into(),
+            time_ms: 1_795_132_800_123,
+            agent_id: "svc-a".into(),
+            agent_type: AgentType::ApiKey,
+            tenant: Some("acme".into()),
+            session_id: session.map(String::from),
+            risk: 92,
+            reason: "risk 92".into(),
+            shadow: false,
+        }
+    }
+
+    fn cfg() -> SigningConfig {
+        SigningConfig {
+            issuer: "https://warden.example/".into(),
+            audience: vec!["https://idp.example/ssf".into()],
+            ..SigningConfig::default()
+        }
+    }
+
+    #[test]
+    fn es256_sets_round_trip_through_pem_and_jwks() {
+        let (private, public, jwk) = generate_es256();
+        let signer = SetSigner::from_pem(&private, "test", &cfg()).unwrap();
+        assert_eq!(signer.kid(), jwk["kid"].as_str().unwrap());
+        let token = signer.sign(&revocation(Some("tok-1"))).unwrap();
+        for v in [
+            Verifier::from_public_pem(&public).unwrap(),
+            Verifier::from_jwks(&signer.jwks().to_string()).unwrap(),
+        ] {
+            let (h, c) = v.verify(&token).unwrap();
+            assert_eq!(h["typ"], "secevent+jwt");
+            assert_eq!(h["alg"], "ES256");
+            assert_eq!(c["jti"], "wdn-r-00000000000000000000000000000001");
+            assert_eq!(c["txn"], "wdn-f-00000000000000000000000000000002");
+            assert_eq!(c["aud"], "https://idp.example/ssf");
+            assert_eq!(c["iat"], 1_795_132_800);
+            assert_eq!(c["sub_id"]["format"], "complex");
+            assert_eq!(c["sub_id"]["user"]["id"], "svc-a");
+            assert_eq!(c["sub_id"]["session"]["id"], "tok-1");
+            assert!(c["events"][SESSION_REVOKED]["reason_admin"]["en"].is_string());
+        }
+        // Tampering with the claims breaks the signature.
+        let mut parts: Vec<String> = token.split('.').map(String::from).collect();
+        let mut claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["sub_id"]["user"]["id"] = json!("someone-else");
+        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let forged = parts.join(".");
+        assert!(Verifier::from_public_pem(&public)
+            .unwrap()
+            .verify(&forged)
+            .is_err());
+        // Another key does not verify it.
+        let (_, other, _) = generate_es256();
+        assert!(Verifier::from_public_pem(&other)
+            .unwrap()
+            .verify(&token)
+            .is_err());
+    }
+
+    #[test]
+    fn a_credential_revocation_is_a_caep_credential_change() {
+        let c = claims(&revocation(None), "iss", &[]);
+        let e = &c["events"][CREDENTIAL_CHANGE];
+        assert_eq!(e["change_type"], "revoke");
+        assert_eq!(e["credential_type"], "api-key");
+        assert!(c.get("aud").is_none());
+        assert!(c["sub_id"].get("session").is_none());
+        assert_eq!(c["events"].as_object().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn garbage_keys_are_refused_with_the_file_named() {
+        let e = SetSigner::from_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "k.pem",
+            &cfg(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("k.pem"), "{e}");
+    }
+}
