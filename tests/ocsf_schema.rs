@@ -5,10 +5,11 @@
 //! not define, values of the dictionary's types, and enum ids the schema
 //! lists — recursively through every object.
 
+mod common;
+
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 struct Ocsf {
     root: PathBuf,
@@ -203,33 +204,7 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
     }
     let ocsf = Ocsf::load(&root);
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("fleet.jsonl");
-    let alerts = dir.path().join("alerts.jsonl");
-    let bin = env!("CARGO_BIN_EXE_warden");
-    let st = Command::new(bin)
-        .args([
-            "simulate",
-            "--agents",
-            "60",
-            "--duration",
-            "30h",
-            "--seed",
-            "8",
-            "--out",
-        ])
-        .arg(&input)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let st = Command::new(bin)
-        .args(["replay", "--no-progress", "--alerts-out"])
-        .arg(&alerts)
-        .arg(&input)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let (alerts, _) = common::replayed_fleet(dir.path(), 60, "30h", 8);
     let text = std::fs::read_to_string(&alerts).unwrap();
 
     // The checker itself finds what it should: a finding broken three ways.

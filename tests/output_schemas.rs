@@ -6,7 +6,6 @@ mod common;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 fn validator(name: &str) -> jsonschema::Validator {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,36 +44,7 @@ fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
 #[test]
 fn replay_outputs_validate_against_their_schemas() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("fleet.jsonl");
-    let alerts = dir.path().join("alerts.jsonl");
-    let revs = dir.path().join("revocations.jsonl");
-    let bin = env!("CARGO_BIN_EXE_warden");
-    assert!(Command::new(bin)
-        .args([
-            "simulate",
-            "--agents",
-            "60",
-            "--duration",
-            "30h",
-            "--seed",
-            "8",
-            "--out"
-        ])
-        .arg(&input)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success());
-    assert!(Command::new(bin)
-        .args(["replay", "--no-progress", "--alerts-out"])
-        .arg(&alerts)
-        .arg("--revocations-out")
-        .arg(&revs)
-        .arg(&input)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success());
+    let (alerts, revs) = common::replayed_fleet(dir.path(), 60, "30h", 8);
     let finding = validator("detection-finding.schema.json");
     let remediation = validator("remediation-activity.schema.json");
     let revocation = validator("security-event-token.schema.json");

@@ -386,6 +386,15 @@ mod tests {
         assert!(c.get("aud").is_none());
         assert!(c["sub_id"].get("session").is_none());
         assert_eq!(c["events"].as_object().unwrap().len(), 1);
+        assert!(c.get("https://warden.dev/claims/shadow").is_none());
+        let shadow = Revocation {
+            shadow: true,
+            ..revocation(None)
+        };
+        assert_eq!(
+            claims(&shadow, "iss", &[])["https://warden.dev/claims/shadow"],
+            true
+        );
     }
 
     #[test]

@@ -129,3 +129,47 @@ pub fn set_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
     };
     (part(0), part(1))
 }
+
+/// Simulates a labelled fleet and replays it with the default config:
+/// returns the findings file and the revocations file it wrote.
+pub fn replayed_fleet(
+    dir: &std::path::Path,
+    agents: u32,
+    duration: &str,
+    seed: u64,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_warden");
+    let input = dir.join("fleet.jsonl");
+    let alerts = dir.join("alerts.jsonl");
+    let revs = dir.join("revocations.jwt");
+    let (a, s) = (agents.to_string(), seed.to_string());
+    let sim = Command::new(bin)
+        .args([
+            "simulate",
+            "--agents",
+            &a,
+            "--duration",
+            duration,
+            "--seed",
+            &s,
+            "--out",
+        ])
+        .arg(&input)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(sim.success());
+    let replay = Command::new(bin)
+        .args(["replay", "--no-progress", "--alerts-out"])
+        .arg(&alerts)
+        .arg("--revocations-out")
+        .arg(&revs)
+        .arg(&input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(replay.success());
+    (alerts, revs)
+}
