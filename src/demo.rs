@@ -7,7 +7,6 @@
 //! what was caught and how long after injection.
 
 use crate::config::Config;
-use crate::event::decode_line;
 use crate::sim::{self, SimConfig};
 use crate::stream::{self, devbroker::DevBroker, Health, RunSummary};
 use rdkafka::config::ClientConfig;
@@ -216,46 +215,39 @@ fn fleet(args: &DemoArgs) -> (Vec<Call>, Attacks, i64) {
     });
     let live_start = start + args.history;
     let live_end = live_start + args.live;
+    let agent = |e: &sim::SimEvent| f.strings.get(f.agent_names[e.agent as usize]);
+    // agent -> (first, last) attack call, from the simulator's own labels.
+    let mut span: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for e in f.events.iter().filter(|e| e.label > 0) {
+        let s = span.entry(agent(e)).or_insert((e.ts, e.ts));
+        s.0 = s.0.min(e.ts);
+        s.1 = s.1.max(e.ts);
+    }
     let mut buf = Vec::new();
     sim::write_events(&f, &mut buf).expect("writing to memory");
     let text = String::from_utf8(buf).expect("simulator writes UTF-8");
+    // write_events writes one line per event, in order.
     let mut calls = Vec::new();
-    // agent -> (first, last) attack call
-    let mut span: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for line in text.lines() {
-        let Ok(e) = decode_line(line, 0) else {
-            continue;
-        };
-        if e.label.is_some() {
-            let s = span
-                .entry(e.agent_id.to_string())
-                .or_insert((e.ts_ms, e.ts_ms));
-            s.0 = s.0.min(e.ts_ms);
-            s.1 = s.1.max(e.ts_ms);
-        }
-    }
     // agent -> (scenario, calls, first ts) for attacks wholly in the live phase.
     let mut attacks = Attacks::new();
-    for line in text.lines() {
-        let Ok(e) = decode_line(line, 0) else {
-            continue;
-        };
-        if e.ts_ms >= live_end {
+    for (e, line) in f.events.iter().zip(text.lines()) {
+        if e.ts >= live_end {
             break;
         }
-        if let Some(l) = &e.label {
-            let (first, last) = span[e.agent_id.as_ref()];
+        if e.label > 0 {
+            let (first, last) = span[agent(e)];
             if first < live_start || last >= live_end {
                 continue; // not wholly in the live phase: not part of the show
             }
-            let a = attacks
-                .entry(e.agent_id.to_string())
-                .or_insert((l.to_string(), 0, e.ts_ms));
-            a.1 += 1;
+            let scenario = sim::SCENARIOS[e.label as usize - 1];
+            attacks
+                .entry(agent(e).to_string())
+                .or_insert((scenario.to_string(), 0, e.ts))
+                .1 += 1;
         }
         calls.push(Call {
-            ts_ms: e.ts_ms,
-            agent: e.agent_id.to_string(),
+            ts_ms: e.ts,
+            agent: agent(e).to_string(),
             json: line.to_string(),
         });
     }

@@ -205,6 +205,12 @@ fn create(path: &Path) -> Result<Box<dyn Write>> {
     })
 }
 
+/// A `--report` file: pretty JSON.
+fn write_report(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    serde_json::to_writer_pretty(BufWriter::new(f), value).context("writing report")
+}
+
 /// Progress bar on a terminal, bad records to the log (the first 20 in full).
 struct CliObserver {
     /// Draw a bar at all (`--no-progress` turns it off; it is also off
@@ -345,10 +351,7 @@ fn main() -> Result<()> {
                 summary.decode_errors, summary.agents_tracked, summary.state_bytes_per_agent, summary.events_per_sec, summary.elapsed_s
             );
             if let Some(p) = report {
-                let f =
-                    File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
-                serde_json::to_writer_pretty(BufWriter::new(f), &summary)
-                    .context("writing report")?;
+                write_report(&p, &summary)?;
             }
         }
         Cmd::Splice {
@@ -411,10 +414,7 @@ fn main() -> Result<()> {
             let caught = spliced.units.iter().filter(|u| u.detected).count();
             println!("caught {caught} of {n} units");
             if let Some(p) = report {
-                let f =
-                    File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
-                serde_json::to_writer_pretty(BufWriter::new(f), &spliced.units)
-                    .context("writing report")?;
+                write_report(&p, &spliced.units)?;
             }
         }
         Cmd::Run {

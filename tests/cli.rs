@@ -24,20 +24,7 @@ fn ok(cmd: &mut Command) -> std::process::Output {
 }
 
 fn simulate(dir: &Path, name: &str, agents: u32, duration: &str, seed: u64) -> std::path::PathBuf {
-    let path = dir.join(name);
-    ok(warden()
-        .args([
-            "simulate",
-            "--agents",
-            &agents.to_string(),
-            "--duration",
-            duration,
-            "--seed",
-            &seed.to_string(),
-            "--out",
-        ])
-        .arg(&path));
-    path
+    common::simulate_fleet(dir, name, agents, duration, seed, &[])
 }
 
 fn read_json(p: &Path) -> Value {

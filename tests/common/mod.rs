@@ -173,3 +173,38 @@ pub fn replayed_fleet(
     assert!(replay.success());
     (alerts, revs)
 }
+
+/// `warden simulate` into `dir/name` (`extra` adds flags such as
+/// `--attack-share`); panics with the simulator's stderr if it fails.
+pub fn simulate_fleet(
+    dir: &std::path::Path,
+    name: &str,
+    agents: u32,
+    duration: &str,
+    seed: u64,
+    extra: &[&str],
+) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let (a, s) = (agents.to_string(), seed.to_string());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "simulate",
+            "--agents",
+            &a,
+            "--duration",
+            duration,
+            "--seed",
+            &s,
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "simulate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}

@@ -371,24 +371,12 @@ pub fn replay_ids(dir: &Path, input: &Path) -> (Vec<String>, Vec<String>) {
 }
 
 pub fn simulate(dir: &Path, agents: u32, duration: &str, seed: u64) -> PathBuf {
-    let p = dir.join(format!("fleet-{agents}-{seed}.jsonl"));
-    let st = Command::new(bin())
-        .args([
-            "simulate",
-            "--agents",
-            &agents.to_string(),
-            "--duration",
-            duration,
-            "--seed",
-            &seed.to_string(),
-            "--attack-share",
-            "0.5",
-            "--out",
-        ])
-        .arg(&p)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    p
+    super::simulate_fleet(
+        dir,
+        &format!("fleet-{agents}-{seed}.jsonl"),
+        agents,
+        duration,
+        seed,
+        &["--attack-share", "0.5"],
+    )
 }
