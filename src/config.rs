@@ -36,6 +36,8 @@ pub struct Config {
     /// timeouts). `WARDEN_KAFKA_<NAME>` environment variables override them:
     /// `WARDEN_KAFKA_SASL_PASSWORD` sets `sasl.password`.
     pub kafka: BTreeMap<String, String>,
+    /// Sinks beyond Kafka: Splunk HEC, webhooks, syslog/CEF, SSF push.
+    pub sinks: crate::sinks::SinksConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -256,6 +258,7 @@ impl Default for Config {
                 "bootstrap.servers".to_string(),
                 "localhost:9092".to_string(),
             )]),
+            sinks: crate::sinks::SinksConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod eval;
 pub mod event;
 pub mod replay;
 pub mod sim;
+pub mod sinks;
 pub mod source;
 pub mod splice;
 pub mod stream;

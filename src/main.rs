@@ -70,6 +70,11 @@ enum Cmd {
         /// Never draw a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Also deliver findings and revocations to the sinks in `[sinks]`
+        /// (Splunk HEC, webhooks, syslog/CEF, SSF push), to check the wiring
+        /// with real findings; waits for them at the end.
+        #[arg(long)]
+        deliver: bool,
         /// Log every call of this agent with its per-detector surprises.
         #[arg(long)]
         trace_agent: Option<String>,
@@ -319,6 +324,7 @@ fn main() -> Result<()> {
             revocations_out,
             report,
             no_progress,
+            deliver,
             trace_agent,
             format,
             inputs,
@@ -336,13 +342,43 @@ fn main() -> Result<()> {
                 None => None,
             };
             let mut sink = JsonLinesSink::new(findings, revocations);
+            let mut forward = match deliver {
+                true if cfg.sinks.is_empty() => {
+                    anyhow::bail!("--deliver: the config has no [sinks] to deliver to")
+                }
+                true => Some(warden::sinks::ForwardSink::start(
+                    &cfg.sinks,
+                    warden::emit::set::SetSigner::from_config(&cfg.signing)?,
+                    &|var| std::env::var(var).ok(),
+                )?),
+                false => None,
+            };
             let mut observer = CliObserver {
                 progress: !no_progress,
                 bar: None,
                 bad_shown: 0,
             };
-            let summary = replay::run(cfg, trace_agent, &inputs, &mut sink, &mut observer)?;
+            let mut summary = match &mut forward {
+                Some(f) => {
+                    let mut both = warden::emit::BothSinks(&mut sink, f);
+                    replay::run(cfg, trace_agent, &inputs, &mut both, &mut observer)?
+                }
+                None => replay::run(cfg, trace_agent, &inputs, &mut sink, &mut observer)?,
+            };
             drop(sink);
+            if let Some(f) = forward {
+                summary.sinks = f.close(std::time::Duration::from_secs(600));
+                for s in &summary.sinks {
+                    println!(
+                        "sink {}: delivered {}  requests {}  retries {}  dropped {}",
+                        s.name,
+                        s.delivered,
+                        s.requests,
+                        s.retries,
+                        s.dropped_buffer_full + s.dropped_rejected + s.dropped_retries_exhausted
+                    );
+                }
+            }
             if let Some(ev) = &summary.evaluation {
                 print!("{}", ev.render());
             }

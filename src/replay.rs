@@ -56,6 +56,9 @@ pub struct ReplaySummary {
     pub events_per_sec: f64,
     /// Present when the input carried labels (or always with --report).
     pub evaluation: Option<EvalReport>,
+    /// `--deliver`: what each sink beyond Kafka did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<crate::sinks::SinkStats>,
 }
 
 pub fn run(
@@ -147,5 +150,6 @@ pub fn run(
             0.0
         },
         evaluation: Some(report),
+        sinks: Vec::new(),
     })
 }

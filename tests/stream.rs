@@ -492,3 +492,89 @@ fn the_demo_catches_its_injected_attacks_live() {
         "{text}"
     );
 }
+
+/// A webhook receiver that is down holds the offsets of the calls whose
+/// findings it has not taken; when it recovers, every alert on the alerts
+/// topic reaches it exactly once and the offsets move on.
+#[test]
+fn a_sink_that_is_down_holds_commits_and_loses_nothing() {
+    use common::receivers::HttpReceiver;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = DevBroker::start(1);
+    let fleet = simulate(dir.path(), 10, "30h", 22);
+    let recs = fleet_records(&fleet);
+    let up = Arc::new(AtomicBool::new(false));
+    let up2 = up.clone();
+    let soar = HttpReceiver::start(
+        0,
+        200,
+        "",
+        204,
+        "",
+        Box::new(move |_, _| {
+            if up2.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err((503, "maintenance".into()))
+            }
+        }),
+    );
+    let cfg = write_config(
+        dir.path(),
+        "w.toml",
+        &broker.bootstrap,
+        "checkpoint_interval_seconds = 1",
+    );
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[[sinks.webhook]]\nurl = \"{}/hook\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\
+         delivery = {{ retry_initial_ms = 50, retry_max_ms = 300 }}\n",
+        soar.url
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    std::env::set_var(
+        "TEST_WEBHOOK_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    );
+    let svc = Service::start(&cfg, &dir.path().join("svc.log"));
+    produce_paced(&broker.bootstrap, &recs, &|| {
+        svc.metric("warden_events_total")
+    });
+    let n = recs.len() as i64;
+    svc.wait_until("every call scored", Duration::from_secs(120), |s| {
+        s.metric("warden_events_total") >= n as f64
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let held = committed(&broker.bootstrap, 1)[0];
+    assert!(
+        held < n,
+        "committed {held} of {n} while the sink holds findings"
+    );
+    assert!(
+        !soar.refused().is_empty(),
+        "the sink should have been trying"
+    );
+
+    up.store(true, Ordering::SeqCst);
+    svc.wait_until("everything committed", Duration::from_secs(60), |_| {
+        committed(&broker.bootstrap, 1)[0] >= n
+    });
+    let summary = svc.terminate();
+    let alerts = ids(&read_topic(&broker.bootstrap, ALERTS));
+    assert!(!alerts.is_empty());
+    let mut got: Vec<String> = soar
+        .accepted()
+        .iter()
+        .map(|q| q.headers["webhook-id"].to_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got, alerts,
+        "each alert once at the webhook, as on the topic"
+    );
+    let s = &summary["sinks"][0];
+    assert!(s["retries"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(s["delivered"], alerts.len());
+}

@@ -111,6 +111,21 @@ impl DecisionSink for JsonLinesSink {
     }
 }
 
+/// Every decision to two sinks (files and the sinks beyond Kafka).
+pub struct BothSinks<'a>(pub &'a mut dyn DecisionSink, pub &'a mut dyn DecisionSink);
+
+impl DecisionSink for BothSinks<'_> {
+    fn emit(&mut self, d: &Decision) -> Result<(), SinkError> {
+        self.0.emit(d)?;
+        self.1.emit(d)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+}
+
 /// Collects decisions in memory (tests, evaluation).
 #[derive(Debug, Default)]
 pub struct MemorySink {

@@ -43,6 +43,8 @@ pub enum StreamError {
     Config(#[from] kafka::ConfigConflict),
     #[error(transparent)]
     Sign(#[from] crate::emit::set::SetError),
+    #[error(transparent)]
+    Sinks(#[from] crate::sinks::SinkConfigError),
     #[error("metrics endpoint {addr}: {source}")]
     Metrics {
         addr: String,
@@ -75,6 +77,8 @@ pub struct RunSummary {
     /// p99 of the last second with traffic (what the gauges show now).
     pub recent_p99_ms: f64,
     pub backpressure_waits: u64,
+    /// Per sink beyond Kafka (Splunk HEC, webhooks, syslog, SSF push).
+    pub sinks: Vec<crate::sinks::SinkStats>,
     pub elapsed_s: f64,
 }
 
@@ -105,6 +109,7 @@ pub fn run(
         &mut kafka::producer_config(&props),
         cfg.stream.clone(),
         signer,
+        &cfg.sinks,
     )?;
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
     let worker = Arc::new(Mutex::new(Worker::new(

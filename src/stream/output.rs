@@ -9,12 +9,14 @@ use crate::decide::{Decision, FindingActivity};
 use crate::emit::set::SetSigner;
 use crate::emit::{ocsf, remediation};
 use crate::event::{format_rfc3339_ms, DecodeError};
+use crate::sinks::{SinkRecord, SinkSet, SinkStats, SinksConfig};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What an output was produced for.
@@ -69,9 +71,9 @@ struct Outgoing<'a> {
 }
 
 enum Payload {
-    Json(serde_json::Value),
+    Json(Arc<serde_json::Value>),
     /// A signed Security Event Token (compact JWS).
-    Token(String),
+    Token(Arc<str>),
 }
 
 /// The input record a dead letter is made of.
@@ -90,6 +92,9 @@ pub struct DeadLetter<'a> {
 
 pub struct Outputs {
     producer: ThreadedProducer<DeliveryContext>,
+    /// Splunk, webhooks, syslog, SSF push: each answers through `acks` too,
+    /// so a call's offset waits for them as it waits for the broker.
+    sinks: SinkSet<Origin>,
     signer: SetSigner,
     acks: Receiver<Ack>,
     cfg: StreamConfig,
@@ -106,8 +111,22 @@ impl Outputs {
         client: &mut ClientConfig,
         cfg: StreamConfig,
         signer: SetSigner,
-    ) -> Result<Self, KafkaError> {
+        sinks: &SinksConfig,
+    ) -> Result<Self, StreamError> {
         let (tx, rx) = channel();
+        let sink_acks = tx.clone();
+        // A sink answers once per record, delivered or given up on (logged
+        // and counted there): either way the call's offset may move on.
+        let sinks = SinkSet::start(
+            sinks,
+            &|var| std::env::var(var).ok(),
+            move |origin: Origin| {
+                let _ = sink_acks.send(Ack {
+                    origin,
+                    error: None,
+                });
+            },
+        )?;
         for (k, v) in [
             ("enable.idempotence", "true"),
             ("acks", "all"),
@@ -122,6 +141,7 @@ impl Outputs {
         let producer = client.create_with_context(DeliveryContext { acks: tx })?;
         Ok(Outputs {
             producer,
+            sinks,
             signer,
             acks: rx,
             cfg,
@@ -138,6 +158,16 @@ impl Outputs {
     /// Waits until every output sent so far is answered.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer.flush(timeout)
+    }
+
+    /// Waits up to `timeout` for the sinks beyond Kafka; what they still
+    /// hold keeps its input offset uncommitted.
+    pub fn drain_sinks(&self, timeout: Duration) -> bool {
+        self.sinks.drain(timeout)
+    }
+
+    pub fn sink_stats(&self) -> Vec<SinkStats> {
+        self.sinks.stats()
     }
 
     fn send(&mut self, mut rec: BaseRecord<'_, str, [u8], Box<Origin>>) -> Result<(), KafkaError> {
@@ -165,6 +195,7 @@ impl Outputs {
     pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, StreamError> {
         match d {
             Decision::Finding(f) => {
+                let value = Arc::new(ocsf::detection_finding(f));
                 let out = Outgoing {
                     topic: self.cfg.alerts_topic.clone(),
                     key: &f.agent_id,
@@ -176,10 +207,10 @@ impl Outputs {
                     },
                     time_ms: f.time_ms,
                     schema: Some("https://schema.ocsf.io/schema/1.8.0/classes/detection_finding"),
-                    value: Payload::Json(ocsf::detection_finding(f)),
+                    value: Payload::Json(value.clone()),
                 };
                 self.produce(out, origin)?;
-                Ok(1)
+                Ok(1 + self.sinks.submit(SinkRecord::ocsf(value), origin) as u32)
             }
             Decision::Revocation(r) => {
                 let topic = if r.shadow {
@@ -187,6 +218,9 @@ impl Outputs {
                 } else {
                     self.cfg.revocations_topic.clone()
                 };
+                let token: Arc<str> = self.signer.sign(r)?.into();
+                let value = Arc::new(remediation::remediation_activity(r));
+                let severity_id = value["severity_id"].as_u64().unwrap_or(0) as u8;
                 self.produce(
                     Outgoing {
                         topic,
@@ -199,11 +233,10 @@ impl Outputs {
                         },
                         time_ms: r.time_ms,
                         schema: None,
-                        value: Payload::Token(self.signer.sign(r)?),
+                        value: Payload::Token(token.clone()),
                     },
                     origin,
                 )?;
-                let value = remediation::remediation_activity(r);
                 self.produce(
                     Outgoing {
                         topic: self.cfg.alerts_topic.clone(),
@@ -217,11 +250,14 @@ impl Outputs {
                         schema: Some(
                             "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity",
                         ),
-                        value: Payload::Json(value),
+                        value: Payload::Json(value.clone()),
                     },
                     origin,
                 )?;
-                Ok(2)
+                let set = SinkRecord::set(&r.uid, token, r.shadow, severity_id, r.time_ms);
+                let taken = self.sinks.submit(set, origin)
+                    + self.sinks.submit(SinkRecord::ocsf(value), origin);
+                Ok(2 + taken as u32)
             }
         }
     }
@@ -232,7 +268,7 @@ impl Outputs {
         buf.clear();
         let content_type = match &out.value {
             Payload::Json(v) => {
-                serde_json::to_writer(&mut buf, v).expect("JSON values always serialise");
+                serde_json::to_writer(&mut buf, &**v).expect("JSON values always serialise");
                 "application/json"
             }
             Payload::Token(t) => {

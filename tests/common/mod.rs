@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod receivers;
 pub mod stream;
 
 use std::borrow::Cow;

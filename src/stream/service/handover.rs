@@ -1,7 +1,7 @@
 //! Checkpoints and rebalances: settling outputs, committing, writing state
 //! to the state topic, and taking partitions over (restore, warm-up).
 
-use super::{EventClock, Worker, FLUSH_TIMEOUT};
+use super::{EventClock, Worker, FLUSH_TIMEOUT, SINK_DRAIN_TIMEOUT};
 use crate::source::RecordDecoder;
 use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked};
 use crate::stream::output::Origin;
@@ -19,6 +19,9 @@ impl Worker {
         if let Err(e) = self.outputs.flush(FLUSH_TIMEOUT) {
             self.fail(StreamError::Produce(e));
             return;
+        }
+        if !self.outputs.drain_sinks(SINK_DRAIN_TIMEOUT) {
+            tracing::warn!("sinks still hold records; their input offsets stay uncommitted");
         }
         self.store_offsets(consumer);
         if commit && !self.failed {

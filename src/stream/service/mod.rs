@@ -26,6 +26,9 @@ pub use context::WorkerContext;
 
 /// Longest wait for the broker to acknowledge outputs before a commit.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the sinks beyond Kafka before a commit: a SIEM that is
+/// down must not hold up a rebalance; what it holds stays uncommitted.
+const SINK_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows per scoring window when the consumer has a backlog.
 pub const WINDOW_ROWS: usize = 1024;
 
@@ -305,6 +308,7 @@ impl Worker {
         s.latency_samples = n;
         s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
         s.backpressure_waits = self.outputs.backpressure_waits;
+        s.sinks = self.outputs.sink_stats();
         s
     }
 }

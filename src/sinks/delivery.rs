@@ -1,0 +1,358 @@
+//! The loop every sink runs: take records from its bounded queue, batch
+//! them as its protocol allows, send, retry what failed with capped
+//! exponential backoff and jitter, and answer for every record exactly once.
+
+use super::config::DeliveryConfig;
+use super::{Queued, Shared, SinkCounters, SinkRecord};
+use rand::{Rng, SeedableRng};
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A record in the sink's wire form.
+pub(crate) struct Encoded {
+    pub id: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchLimits {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    /// How long a batch waits to fill after its first record.
+    pub wait: Duration,
+}
+
+impl BatchLimits {
+    pub const SINGLE: BatchLimits = BatchLimits {
+        max_records: 1,
+        max_bytes: usize::MAX,
+        wait: Duration::ZERO,
+    };
+}
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Debug)]
+pub(crate) struct SendError {
+    pub retryable: bool,
+    /// The receiver's `Retry-After`, when it gave one.
+    pub retry_after: Option<Duration>,
+    pub message: String,
+}
+
+impl SendError {
+    pub fn retryable(message: impl Into<String>) -> SendError {
+        SendError {
+            retryable: true,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// One sink's protocol: its wire form and how a batch is sent. A send
+/// either delivers the whole batch or none of it.
+pub(crate) trait Transport: Send + 'static {
+    fn limits(&self) -> BatchLimits {
+        BatchLimits::SINGLE
+    }
+    fn encode(&self, r: &SinkRecord) -> Vec<u8>;
+    fn send(&mut self, batch: &[Encoded]) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+pub(super) struct Ctx<T> {
+    name: String,
+    initial: Duration,
+    max: Duration,
+    retry_for: Duration,
+    counters: Arc<SinkCounters>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Ctx<T> {
+    pub fn new(
+        name: &str,
+        d: &DeliveryConfig,
+        counters: &Arc<SinkCounters>,
+        shared: &Arc<Shared<T>>,
+    ) -> Ctx<T> {
+        Ctx {
+            name: name.to_string(),
+            initial: Duration::from_millis(d.retry_initial_ms.max(1)),
+            max: Duration::from_millis(d.retry_max_ms.max(d.retry_initial_ms).max(1)),
+            retry_for: Duration::from_secs(d.retry_for_seconds),
+            counters: counters.clone(),
+            shared: shared.clone(),
+        }
+    }
+
+    fn closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire)
+    }
+}
+
+pub(super) type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(super) type Spawn<T> = Box<dyn FnOnce(mpsc::Receiver<Queued<T>>, Ctx<T>) -> Task>;
+
+pub(super) fn spawn<T: Send + 'static, X: Transport>(transport: X) -> Spawn<T> {
+    Box::new(move |rx, ctx| Box::pin(run(transport, rx, ctx)))
+}
+
+async fn run<T: Send + 'static, X: Transport>(
+    mut transport: X,
+    mut rx: mpsc::Receiver<Queued<T>>,
+    ctx: Ctx<T>,
+) {
+    let limits = transport.limits();
+    let mut recent = RecentIds::new(ctx.retry_for);
+    let mut carry: Option<Queued<T>> = None;
+    loop {
+        let first = match carry.take() {
+            Some(q) => q,
+            None => match rx.recv().await {
+                Some(q) => q,
+                None => return,
+            },
+        };
+        let mut batch = Batch::new();
+        let bytes = transport.encode(&first.record);
+        batch.push(first, bytes, &mut recent, &ctx);
+        let until = tokio::time::Instant::now() + limits.wait;
+        while batch.len() < limits.max_records && batch.bytes < limits.max_bytes {
+            let next = match rx.try_recv() {
+                Ok(q) => q,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(until, rx.recv()).await {
+                        Ok(Some(q)) => q,
+                        _ => break,
+                    }
+                }
+            };
+            let bytes = transport.encode(&next.record);
+            if batch.len() > 0 && batch.bytes + bytes.len() > limits.max_bytes {
+                carry = Some(next);
+                break;
+            }
+            batch.push(next, bytes, &mut recent, &ctx);
+        }
+        if batch.len() > 0 {
+            deliver(&mut transport, batch, &ctx, &mut recent).await;
+        }
+    }
+}
+
+struct Batch<T> {
+    /// When its oldest record was handed over.
+    oldest: Option<Instant>,
+    records: Vec<Encoded>,
+    tags: Vec<T>,
+    ids: HashSet<String>,
+    bytes: usize,
+}
+
+impl<T> Batch<T> {
+    fn new() -> Batch<T> {
+        Batch {
+            oldest: None,
+            records: Vec::new(),
+            tags: Vec::new(),
+            ids: HashSet::new(),
+            bytes: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Adds a record unless it was delivered within the retry window or is
+    /// already in this batch (then it is answered for at once).
+    fn push(&mut self, q: Queued<T>, bytes: Vec<u8>, recent: &mut RecentIds, ctx: &Ctx<T>) {
+        if recent.contains(&q.record.id) || self.ids.contains(&q.record.id) {
+            ctx.counters
+                .duplicates_skipped
+                .fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("warden_sink_duplicates_skipped_total", "sink" => ctx.name.clone())
+                .increment(1);
+            ctx.shared.finish(q.tag);
+            return;
+        }
+        self.oldest = Some(self.oldest.map_or(q.queued_at, |o| o.min(q.queued_at)));
+        self.bytes += bytes.len();
+        self.ids.insert(q.record.id.clone());
+        self.records.push(Encoded {
+            id: q.record.id.clone(),
+            bytes,
+        });
+        self.tags.push(q.tag);
+    }
+}
+
+async fn deliver<T, X: Transport>(
+    transport: &mut X,
+    batch: Batch<T>,
+    ctx: &Ctx<T>,
+    recent: &mut RecentIds,
+) {
+    let started = batch.oldest.unwrap_or_else(Instant::now);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut attempt = 0u32;
+    loop {
+        ctx.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let err = match transport.send(&batch.records).await {
+            Ok(()) => {
+                let n = batch.len() as u64;
+                ctx.counters.delivered.fetch_add(n, Ordering::Relaxed);
+                metrics::counter!("warden_sink_delivered_total", "sink" => ctx.name.clone())
+                    .increment(n);
+                for r in &batch.records {
+                    recent.insert(&r.id);
+                }
+                for tag in batch.tags {
+                    ctx.shared.finish(tag);
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        // Capped exponential backoff, jittered so that many instances do
+        // not retry in step; a receiver's Retry-After wins when longer.
+        let base = ctx
+            .initial
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(ctx.max);
+        let mut delay = base.mul_f64(rng.random_range(0.5..=1.0));
+        if let Some(ra) = err.retry_after {
+            delay = delay.max(ra.min(ctx.max));
+        }
+        let out_of_time = started.elapsed() + delay > ctx.retry_for;
+        if !err.retryable || out_of_time || ctx.closing() {
+            let (reason, counter) = if err.retryable {
+                ("retries_exhausted", &ctx.counters.dropped_retries_exhausted)
+            } else {
+                ("rejected", &ctx.counters.dropped_rejected)
+            };
+            counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for (r, tag) in batch.records.iter().zip(batch.tags) {
+                dropped(&ctx.name, reason, &r.id, &err.message);
+                ctx.shared.finish(tag);
+            }
+            return;
+        }
+        SinkRetry {
+            sink: &ctx.name,
+            records: batch.len(),
+            attempt: attempt + 1,
+            delay,
+            error: &err.message,
+        }
+        .emit();
+        ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
+        // Sleep in slices so a shutdown is not held up by a long backoff.
+        let wake = Instant::now() + delay;
+        while Instant::now() < wake && !ctx.closing() {
+            let left = wake.saturating_duration_since(Instant::now());
+            tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+        }
+        attempt += 1;
+    }
+}
+
+/// A record given up on: logged with its id (so it can be found on the
+/// alerts topic) and counted.
+pub(super) fn dropped(sink: &str, reason: &'static str, id: &str, error: &str) {
+    tracing::error!(sink, reason, id, error, "record not delivered to sink");
+    metrics::counter!("warden_sink_dropped_total", "sink" => sink.to_string(), "reason" => reason)
+        .increment(1);
+}
+
+/// A failed send that will be tried again.
+struct SinkRetry<'a> {
+    sink: &'a str,
+    records: usize,
+    attempt: u32,
+    delay: Duration,
+    error: &'a str,
+}
+
+impl SinkRetry<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            sink = self.sink,
+            records = self.records,
+            attempt = self.attempt,
+            retry_in_ms = self.delay.as_millis() as u64,
+            error = self.error,
+            "sink delivery failed; retrying"
+        );
+        metrics::counter!("warden_sink_retries_total", "sink" => self.sink.to_string())
+            .increment(1);
+    }
+}
+
+/// Ids delivered within the retry window, oldest first.
+struct RecentIds {
+    window: Duration,
+    ids: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
+}
+
+/// Bound on remembered ids whatever the window (about 100 MB at worst).
+const MAX_RECENT: usize = 1_000_000;
+
+impl RecentIds {
+    fn new(window: Duration) -> RecentIds {
+        RecentIds {
+            window,
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((t, _)) = self.order.front() {
+            if now.duration_since(*t) <= self.window && self.order.len() < MAX_RECENT {
+                break;
+            }
+            let (_, id) = self.order.pop_front().expect("front exists");
+            self.ids.remove(&id);
+        }
+    }
+
+    fn contains(&mut self, id: &str) -> bool {
+        self.expire(Instant::now());
+        self.ids.contains(id)
+    }
+
+    fn insert(&mut self, id: &str) {
+        let now = Instant::now();
+        self.expire(now);
+        if self.ids.insert(id.to_string()) {
+            self.order.push_back((now, id.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_forget_after_the_window() {
+        let mut r = RecentIds::new(Duration::from_millis(30));
+        r.insert("a");
+        assert!(r.contains("a"));
+        assert!(!r.contains("b"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!r.contains("a"));
+        assert!(r.ids.is_empty() && r.order.is_empty());
+    }
+}
