@@ -25,6 +25,15 @@ impl SinksConfig {
             && self.syslog.is_empty()
             && self.ssf_push.is_empty()
     }
+
+    /// Every sink's delivery settings.
+    pub fn deliveries_mut(&mut self) -> impl Iterator<Item = &mut DeliveryConfig> {
+        let hec = self.splunk_hec.iter_mut().map(|c| &mut c.delivery);
+        let webhook = self.webhook.iter_mut().map(|c| &mut c.delivery);
+        let syslog = self.syslog.iter_mut().map(|c| &mut c.delivery);
+        let ssf = self.ssf_push.iter_mut().map(|c| &mut c.delivery);
+        hec.chain(webhook).chain(syslog).chain(ssf)
+    }
 }
 
 /// OCSF severities a sink receives; a record goes to every sink whose list

@@ -23,19 +23,9 @@ impl ForwardSink {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ForwardSink, SinkConfigError> {
         let mut cfg = cfg.clone();
-        let block = super::config::WhenFull::Block;
-        cfg.splunk_hec
-            .iter_mut()
-            .for_each(|c| c.delivery.when_full = block);
-        cfg.webhook
-            .iter_mut()
-            .for_each(|c| c.delivery.when_full = block);
-        cfg.syslog
-            .iter_mut()
-            .for_each(|c| c.delivery.when_full = block);
-        cfg.ssf_push
-            .iter_mut()
-            .for_each(|c| c.delivery.when_full = block);
+        for d in cfg.deliveries_mut() {
+            d.when_full = super::config::WhenFull::Block;
+        }
         Ok(ForwardSink {
             sinks: SinkSet::start(&cfg, env, |()| {})?,
             signer,
