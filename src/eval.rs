@@ -29,7 +29,7 @@ pub struct AttackEpisode {
     pub events: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Evaluator {
     agents: FxHashMap<Box<str>, u32>,
     agent_names: Vec<Box<str>>,
@@ -58,6 +58,8 @@ pub struct EvalReport {
     pub labelled_events: u64,
     pub agents: u64,
     pub agent_days: u64,
+    /// Distinct UTC days with events.
+    pub days: u64,
     pub findings_created: u64,
     pub revocations: u64,
     pub attack_episodes: u64,
@@ -126,15 +128,47 @@ impl Evaluator {
     }
 
     pub fn observe_decision(&mut self, row: &CallRow<'_>, d: &Decision) {
-        let a = self.agent(row.agent_id);
         match d {
             Decision::Finding(f) if f.seq == 0 => {
                 let lead = f.contributions.first().map_or("none", |c| c.feature.name());
-                self.created.push((a, f.time_ms, lead))
+                self.add_created(row.agent_id, f.time_ms, lead)
             }
             Decision::Finding(_) => {}
-            Decision::Revocation(r) => self.revocations.push((a, r.time_ms)),
+            Decision::Revocation(r) => self.add_revocation(row.agent_id, r.time_ms),
         }
+    }
+
+    /// A new finding (Create) for `agent_id`, led by detector `lead`.
+    pub fn add_created(&mut self, agent_id: &str, time_ms: i64, lead: &'static str) {
+        let a = self.agent(agent_id);
+        self.created.push((a, time_ms, lead));
+    }
+
+    pub fn add_revocation(&mut self, agent_id: &str, time_ms: i64) {
+        let a = self.agent(agent_id);
+        self.revocations.push((a, time_ms));
+    }
+
+    /// Each labelled agent's attack windows (from a minute before an
+    /// episode starts to five minutes after it ends): a finding inside one
+    /// is a detection, outside all a false finding.
+    pub fn attack_windows(&self) -> FxHashMap<&str, Vec<(i64, i64)>> {
+        let mut w: FxHashMap<&str, Vec<(i64, i64)>> = FxHashMap::default();
+        for e in self.closed.iter().chain(self.open.values()) {
+            w.entry(&self.agent_names[e.agent as usize])
+                .or_default()
+                .push((e.start_ms - WINDOW_BEFORE_MS, e.end_ms + WINDOW_AFTER_MS));
+        }
+        w
+    }
+
+    /// The same rows and labels with no decisions yet (`warden tune`
+    /// evaluates many sets of decisions against one pass over the input).
+    pub fn without_decisions(&self) -> Evaluator {
+        let mut e = self.clone();
+        e.created.clear();
+        e.revocations.clear();
+        e
     }
 
     pub fn finish(mut self) -> EvalReport {
@@ -207,6 +241,12 @@ impl Evaluator {
             .filter(|&&(a, t)| !in_any_window(a, t))
             .count() as u64;
         let agent_days = self.agent_days.len() as u64;
+        let days = self
+            .agent_days
+            .iter()
+            .map(|&(_, d)| d)
+            .collect::<FxHashSet<i64>>()
+            .len() as u64;
         let scenarios = per
             .into_iter()
             .map(|(scenario, (n, d, mut delays, revoked))| ScenarioReport {
@@ -223,6 +263,7 @@ impl Evaluator {
             labelled_events: self.labelled_events,
             agents: self.agent_names.len() as u64,
             agent_days,
+            days,
             findings_created: self.created.len() as u64,
             revocations: self.revocations.len() as u64,
             attack_episodes: episodes.len() as u64,

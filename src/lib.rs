@@ -20,3 +20,4 @@ pub mod sinks;
 pub mod source;
 pub mod splice;
 pub mod stream;
+pub mod tune;

@@ -85,6 +85,42 @@ enum Cmd {
         #[arg(required = true)]
         inputs: Vec<String>,
     },
+    /// Pick thresholds from evidence: replay once, sweep the finding and
+    /// revocation thresholds (and each detector's weight), recommend a
+    /// configuration for a false-finding budget and replay it to check.
+    Tune {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// False findings per 1,000 agent-days accepted (labelled input).
+        #[arg(long, default_value_t = 1.0)]
+        budget: f64,
+        /// Wrongful revocations accepted (labelled input).
+        #[arg(long, default_value_t = 0)]
+        wrongful_budget: u64,
+        /// New findings per day the team can triage (unlabelled input).
+        #[arg(long)]
+        findings_per_day: Option<f64>,
+        /// Finding thresholds to sweep (risk 0-100).
+        #[arg(long, value_delimiter = ',')]
+        thresholds: Option<Vec<f32>>,
+        /// Revocation thresholds to sweep.
+        #[arg(long, value_delimiter = ',')]
+        revoke_thresholds: Option<Vec<f32>>,
+        /// Write the recommended configuration here.
+        #[arg(long)]
+        write_config: Option<PathBuf>,
+        /// The whole sweep as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Record format (overrides `[input] format` in the config).
+        #[arg(long, value_enum)]
+        format: Option<warden::adapt::Format>,
+        #[arg(long)]
+        no_progress: bool,
+        /// Files, directories or `-` (stdin); `.gz` accepted.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
     /// Splice real attack records (Stratus techniques, a captured hour) into
     /// simulated principals with steady baselines, and report what is caught.
     Splice {
@@ -388,6 +424,54 @@ fn main() -> Result<()> {
             );
             if let Some(p) = report {
                 write_report(&p, &summary)?;
+            }
+        }
+        Cmd::Tune {
+            config,
+            budget,
+            wrongful_budget,
+            findings_per_day,
+            thresholds,
+            revoke_thresholds,
+            write_config,
+            report,
+            format,
+            no_progress,
+            inputs,
+        } => {
+            let mut cfg = Config::load_or_default(config.as_deref())?;
+            if let Some(f) = format {
+                cfg.input.format = f;
+            }
+            let mut opts = warden::tune::TuneOptions {
+                false_finding_budget: budget,
+                wrongful_revocation_budget: wrongful_budget,
+                findings_per_day_budget: findings_per_day,
+                ..Default::default()
+            };
+            if let Some(t) = thresholds {
+                opts.finding_thresholds = t;
+            }
+            if let Some(t) = revoke_thresholds {
+                opts.revoke_thresholds = t;
+            }
+            let mut observer = CliObserver {
+                progress: !no_progress,
+                bar: None,
+                bad_shown: 0,
+            };
+            let r = warden::tune::run(&cfg, &inputs, &opts, &mut observer)?;
+            print!("{}", warden::tune::render::text(&r));
+            if let Some(p) = report {
+                write_report(&p, &r)?;
+            }
+            if let Some(p) = write_config {
+                let Some(rec) = &r.recommendation else {
+                    anyhow::bail!("no configuration to write: no threshold swept meets the budget");
+                };
+                std::fs::write(&p, warden::tune::recommended_config(&cfg, rec, &inputs))
+                    .with_context(|| format!("writing {}", p.display()))?;
+                tracing::info!(path = %p.display(), "recommended configuration written");
             }
         }
         Cmd::Splice {

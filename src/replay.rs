@@ -68,66 +68,42 @@ pub fn run(
     sink: &mut dyn DecisionSink,
     observer: &mut dyn ReplayObserver,
 ) -> Result<ReplaySummary, ReplayError> {
-    let specs = expand_inputs(inputs)?;
-    if specs.is_empty() {
-        return Err(ReplayError::NoInputs);
-    }
-    let read_opts = ReadOptions {
-        format: cfg.input.format,
-        k8s_stage: cfg.input.k8s_stage.clone(),
-        batch_size: cfg.engine.batch_size,
-    };
+    let read_opts = ReadOptions::from_config(&cfg);
     let mut engine = Engine::new(cfg);
     engine.trace_agent(trace_agent);
     let mut eval = Evaluator::default();
-    let bytes_read = Arc::new(AtomicU64::new(0));
-    observer.started(total_bytes(&specs));
     let start = Instant::now();
-    let mut decode_errors = 0u64;
-    let mut skipped_records = 0u64;
-    let mut bad = Vec::new();
     let mut sink_error: Option<SinkError> = None;
-    for spec in &specs {
-        let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
-        while let Some(batch) = reader.next_batch(&mut bad)? {
-            for b in bad.drain(..) {
-                decode_errors += 1;
-                observer.bad_record(&b);
-            }
-            // One pass over the window: each row is evaluated and scored.
-            let cols = crate::event::CallColumns::new(&batch).map_err(EngineError::from)?;
-            for i in 0..cols.len() {
-                let row = cols.row(i);
-                eval.observe_row(&row);
-                engine.process_row(&row, &mut |row, d| {
-                    eval.observe_decision(row, d);
-                    if sink_error.is_none() {
-                        if let Err(e) = sink.emit(d) {
-                            sink_error = Some(e);
-                        }
+    let totals = read_windows(inputs, &read_opts, observer, &mut |batch| {
+        // One pass over the window: each row is evaluated and scored.
+        let cols = crate::event::CallColumns::new(batch).map_err(EngineError::from)?;
+        for i in 0..cols.len() {
+            let row = cols.row(i);
+            eval.observe_row(&row);
+            engine.process_row(&row, &mut |row, d| {
+                eval.observe_decision(row, d);
+                if sink_error.is_none() {
+                    if let Err(e) = sink.emit(d) {
+                        sink_error = Some(e);
                     }
-                });
-            }
-            if let Some(e) = sink_error.take() {
-                return Err(e.into());
-            }
-            observer.progress(bytes_read.load(Ordering::Relaxed), engine.counters().events);
+                }
+            });
         }
-        for b in bad.drain(..) {
-            decode_errors += 1;
-            observer.bad_record(&b);
+        match sink_error.take() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
         }
-        skipped_records += reader.skipped;
-    }
+    })?;
     sink.flush()?;
-    observer.finished();
+    let (decode_errors, skipped_records) = (totals.decode_errors, totals.skipped_records);
+    let specs_len = totals.inputs;
     let elapsed = start.elapsed().as_secs_f64();
     let c: EngineCounters = engine.counters();
     let report = eval.finish();
     let agents = engine.agents_tracked() as u64;
     let state_bytes = engine.state_bytes() as u64;
     Ok(ReplaySummary {
-        inputs: specs.len(),
+        inputs: specs_len,
         events: c.events,
         decode_errors,
         skipped_records,
@@ -152,4 +128,54 @@ pub fn run(
         evaluation: Some(report),
         sinks: Vec::new(),
     })
+}
+
+/// What reading the inputs found besides events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadTotals {
+    pub inputs: usize,
+    pub rows: u64,
+    pub decode_errors: u64,
+    pub skipped_records: u64,
+}
+
+/// Reads every input in order as Arrow windows of call events: bad records
+/// go to the observer (and are counted), progress too; `window` sees each
+/// window. Replay and tune read through this.
+pub fn read_windows(
+    inputs: &[String],
+    read_opts: &ReadOptions,
+    observer: &mut dyn ReplayObserver,
+    window: &mut dyn FnMut(&arrow_array::RecordBatch) -> Result<(), ReplayError>,
+) -> Result<ReadTotals, ReplayError> {
+    let specs = expand_inputs(inputs)?;
+    if specs.is_empty() {
+        return Err(ReplayError::NoInputs);
+    }
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    observer.started(total_bytes(&specs));
+    let mut t = ReadTotals {
+        inputs: specs.len(),
+        ..ReadTotals::default()
+    };
+    let mut bad = Vec::new();
+    for spec in &specs {
+        let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
+        while let Some(batch) = reader.next_batch(&mut bad)? {
+            for b in bad.drain(..) {
+                t.decode_errors += 1;
+                observer.bad_record(&b);
+            }
+            window(&batch)?;
+            t.rows += batch.num_rows() as u64;
+            observer.progress(bytes_read.load(Ordering::Relaxed), t.rows);
+        }
+        for b in bad.drain(..) {
+            t.decode_errors += 1;
+            observer.bad_record(&b);
+        }
+        t.skipped_records += reader.skipped;
+    }
+    observer.finished();
+    Ok(t)
 }

@@ -143,6 +143,17 @@ pub struct ReadOptions {
     pub batch_size: usize,
 }
 
+impl ReadOptions {
+    /// As `[input]` and `[engine] batch_size` say.
+    pub fn from_config(cfg: &crate::config::Config) -> ReadOptions {
+        ReadOptions {
+            format: cfg.input.format,
+            k8s_stage: cfg.input.k8s_stage.clone(),
+            batch_size: cfg.engine.batch_size,
+        }
+    }
+}
+
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {

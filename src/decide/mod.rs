@@ -100,12 +100,17 @@ pub struct Episode {
     last: Option<Box<Finding>>,
 }
 
+/// Minute (since the epoch) from which an episode whose last finding-level
+/// call was at `last_hit_ts` counts as quiet. Whole minutes, so an engine
+/// that took the agent over mid-stream closes it at the same call as one
+/// that never stopped.
+pub fn quiet_from_minute(last_hit_ts: i64, quiet_ms: i64) -> i64 {
+    (last_hit_ts + quiet_ms).div_euclid(60_000) + 1
+}
+
 impl Episode {
-    /// Minute (since the epoch) from which the episode counts as quiet.
-    /// Whole minutes, so an engine that took the agent over mid-stream
-    /// closes it at the same call as one that never stopped.
     fn quiet_from_minute(&self, quiet_ms: i64) -> i64 {
-        (self.last_hit_ts + quiet_ms).div_euclid(60_000) + 1
+        quiet_from_minute(self.last_hit_ts, quiet_ms)
     }
 
     fn close(mut self, quiet_ms: i64) -> Option<Finding> {

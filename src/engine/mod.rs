@@ -42,8 +42,23 @@ pub struct EngineCounters {
     pub agents_evicted: u64,
 }
 
+/// A call that reached the decision stage, kept for `warden tune`: enough
+/// to decide it again under other thresholds and detector weights.
+#[derive(Debug, Clone)]
+pub struct ScoredHit {
+    pub agent_id: Box<str>,
+    pub ts_ms: i64,
+    /// Each detector's surprise before weights (`Feature::ALL` order).
+    pub surprise: [f32; features::FEATURE_COUNT],
+    /// xxh3 of the session id, 0 without one: a target is revoked once per
+    /// episode.
+    pub session: u64,
+}
+
 pub struct Engine {
     cfg: Config,
+    /// `warden tune`: every call at or above the finding threshold.
+    hits: Option<Vec<ScoredHit>>,
     detectors: Detectors,
     agents: AgentTable,
     cohorts: Cohorts,
@@ -70,8 +85,23 @@ impl Engine {
             cohort_key: String::new(),
             trace_agent: None,
             swept_minute: None,
+            hits: None,
             cfg,
         }
+    }
+
+    /// Keeps every call that reaches the decision stage (risk at or above
+    /// the finding threshold) for `take_hits`.
+    pub fn record_hits(&mut self) {
+        self.hits = Some(Vec::new());
+    }
+
+    pub fn hits(&self) -> &[ScoredHit] {
+        self.hits.as_deref().unwrap_or_default()
+    }
+
+    pub fn take_hits(&mut self) -> Vec<ScoredHit> {
+        self.hits.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Logs every call of one agent with its per-feature surprises (why did
@@ -209,6 +239,16 @@ impl Engine {
         }
         if score.risk < self.cfg.decisions.finding_threshold {
             return;
+        }
+        if let Some(hits) = &mut self.hits {
+            hits.push(ScoredHit {
+                agent_id: row.agent_id.into(),
+                ts_ms: row.ts_ms,
+                surprise: signals.surprise,
+                session: row
+                    .session_id
+                    .map_or(0, |s| xxhash_rust::xxh3::xxh3_64(s.as_bytes()).max(1)),
+            });
         }
         st.forget_flagged(row);
         let cohort_of_agent = st.cohort;

@@ -1,0 +1,482 @@
+//! `warden tune`: pick thresholds from evidence, in one pass over the input.
+//!
+//! The finding threshold also decides what the baselines learn (a flagged
+//! call is kept out of them, so an attack does not become normal), so a
+//! run at one threshold cannot say exactly what another would find. Each
+//! finding threshold swept therefore gets an engine of its own; every
+//! window is decoded once and scored by all of them (on every core), so the
+//! finding sweep is exact: each row is what `warden replay` at that
+//! threshold reports.
+//!
+//! Revocations do not change what is learned, so the revocation sweep
+//! decides again, at each revocation threshold, the calls that reached the
+//! decision stage in the chosen threshold's engine (exact too). The
+//! per-detector weight sweep re-scores those recorded calls with one
+//! weight lowered; it does not re-learn, so it is indicative.
+
+mod model;
+pub mod render;
+
+use crate::config::{Config, Weights};
+use crate::decide::Decision;
+use crate::engine::{Engine, EngineError};
+use crate::eval::{EvalReport, Evaluator, ScenarioReport};
+use crate::event::CallColumns;
+use crate::replay::{read_windows, ReplayError, ReplayObserver};
+use crate::source::ReadOptions;
+use arrow_array::RecordBatch;
+use model::HitSet;
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct TuneOptions {
+    /// False findings per 1,000 agent-days the team accepts (labelled input).
+    pub false_finding_budget: f64,
+    /// Wrongful revocations accepted (labelled input).
+    pub wrongful_revocation_budget: u64,
+    /// New findings per day the team can triage (unlabelled input).
+    pub findings_per_day_budget: Option<f64>,
+    pub finding_thresholds: Vec<f32>,
+    pub revoke_thresholds: Vec<f32>,
+    /// Multiplier tried on each detector's weight, one detector at a time.
+    pub weight_factor: f32,
+}
+
+impl Default for TuneOptions {
+    fn default() -> Self {
+        TuneOptions {
+            false_finding_budget: 1.0,
+            wrongful_revocation_budget: 0,
+            findings_per_day_budget: None,
+            finding_thresholds: vec![40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 90.0],
+            revoke_thresholds: vec![60.0, 65.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 100.0],
+            weight_factor: 0.5,
+        }
+    }
+}
+
+/// One row of the finding-threshold sweep.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FindingRow {
+    pub finding_threshold: f32,
+    pub findings: u64,
+    pub findings_per_day: f64,
+    pub agents_with_findings: u64,
+    pub detected_episodes: u64,
+    pub recall: Option<f64>,
+    pub precision: Option<f64>,
+    pub false_findings: u64,
+    pub false_findings_per_1000_agent_days: f64,
+    pub median_delay_s: Option<f64>,
+}
+
+/// One row of the revocation-threshold sweep (at the chosen finding
+/// threshold).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RevokeRow {
+    pub revoke_threshold: f32,
+    pub revocations: u64,
+    pub episodes_revoked: u64,
+    pub wrongful_revocations: u64,
+}
+
+/// A detector down-weighted (at the chosen thresholds).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WeightRow {
+    pub detector: String,
+    pub weight: f32,
+    pub recall: Option<f64>,
+    pub false_findings_per_1000_agent_days: f64,
+    pub wrongful_revocations: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Recommendation {
+    pub finding_threshold: f32,
+    pub revoke_threshold: f32,
+    pub why: String,
+    /// What `warden replay` with these thresholds reports on this input.
+    pub figures: EvalSummary,
+}
+
+/// The figures a budget is judged on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvalSummary {
+    pub findings: u64,
+    pub findings_per_day: f64,
+    pub recall: Option<f64>,
+    pub false_findings_per_1000_agent_days: f64,
+    pub wrongful_revocations: u64,
+    pub median_delay_s: Option<f64>,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TuneReport {
+    pub events: u64,
+    pub agents: u64,
+    pub agent_days: u64,
+    pub days: u64,
+    pub labelled: bool,
+    pub attack_episodes: u64,
+    /// Calls at or above the lowest threshold swept, kept for the sweep.
+    pub calls_recorded: usize,
+    pub false_finding_budget: f64,
+    /// One false finding in these agent-days, per 1,000: a budget below it
+    /// means "none at all on this input".
+    pub false_finding_resolution: f64,
+    pub findings_per_day_budget: Option<f64>,
+    pub finding_sweep: Vec<FindingRow>,
+    pub revoke_sweep: Vec<RevokeRow>,
+    pub weight_sweep: Vec<WeightRow>,
+    pub recommendation: Option<Recommendation>,
+    /// Why there is none, when there is none.
+    pub no_recommendation: Option<String>,
+    /// Every recorded call's risk (default weights), for the score plots.
+    #[serde(skip)]
+    pub risks: Vec<(f32, bool)>,
+}
+
+fn per_day(n: u64, days: u64) -> f64 {
+    if days == 0 {
+        0.0
+    } else {
+        n as f64 / days as f64
+    }
+}
+
+fn summary(r: &EvalReport) -> EvalSummary {
+    EvalSummary {
+        findings: r.findings_created,
+        findings_per_day: per_day(r.findings_created, r.days),
+        recall: r.recall,
+        false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
+        wrongful_revocations: r.wrongful_revocations,
+        median_delay_s: r.median_delay_s,
+        scenarios: r.scenarios.clone(),
+    }
+}
+
+fn finding_row(t: f32, r: &EvalReport, agents_with_findings: u64) -> FindingRow {
+    FindingRow {
+        finding_threshold: t,
+        findings: r.findings_created,
+        findings_per_day: per_day(r.findings_created, r.days),
+        agents_with_findings,
+        detected_episodes: r.detected_episodes,
+        recall: r.recall,
+        precision: (r.attack_episodes > 0 && r.findings_created > 0)
+            .then(|| (r.findings_created - r.false_findings) as f64 / r.findings_created as f64),
+        false_findings: r.false_findings,
+        false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
+        median_delay_s: r.median_delay_s,
+    }
+}
+
+/// One finding threshold's engine and the decisions the evaluation needs.
+struct Arm {
+    threshold: f32,
+    engine: Engine,
+    created: Vec<(Box<str>, i64, &'static str)>,
+    revocations: Vec<(Box<str>, i64)>,
+}
+
+impl Arm {
+    fn new(cfg: &Config, threshold: f32) -> Arm {
+        let mut c = cfg.clone();
+        c.decisions.finding_threshold = threshold;
+        let mut engine = Engine::new(c);
+        engine.record_hits();
+        Arm {
+            threshold,
+            engine,
+            created: Vec::new(),
+            revocations: Vec::new(),
+        }
+    }
+
+    fn process(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
+        let (created, revocations) = (&mut self.created, &mut self.revocations);
+        self.engine.process_batch(batch, &mut |row, d| match d {
+            Decision::Finding(f) if f.seq == 0 => {
+                let lead = f.contributions.first().map_or("none", |c| c.feature.name());
+                created.push((row.agent_id.into(), f.time_ms, lead));
+            }
+            Decision::Revocation(r) => revocations.push((row.agent_id.into(), r.time_ms)),
+            Decision::Finding(_) => {}
+        })
+    }
+
+    fn report(&self, rows: &Evaluator) -> EvalReport {
+        let mut e = rows.without_decisions();
+        for (a, t, lead) in &self.created {
+            e.add_created(a, *t, lead);
+        }
+        for (a, t) in &self.revocations {
+            e.add_revocation(a, *t);
+        }
+        e.finish()
+    }
+
+    fn agents_with_findings(&self) -> u64 {
+        let mut a: Vec<&str> = self.created.iter().map(|(a, _, _)| &**a).collect();
+        a.sort_unstable();
+        a.dedup();
+        a.len() as u64
+    }
+}
+
+/// Scores every window with every arm, the arms split over two threads.
+fn process_all(arms: &mut [Arm], batch: &RecordBatch) -> Result<(), ReplayError> {
+    let mid = arms.len().div_ceil(2);
+    let (left, right) = arms.split_at_mut(mid);
+    let run = |arms: &mut [Arm]| -> Result<(), EngineError> {
+        arms.iter_mut().try_for_each(|a| a.process(batch))
+    };
+    std::thread::scope(|s| {
+        let other = s.spawn(|| run(right));
+        let here = run(left);
+        let there = other.join().expect("an engine thread panicked");
+        here.and(there)
+    })?;
+    Ok(())
+}
+
+pub fn run(
+    cfg: &Config,
+    inputs: &[String],
+    opts: &TuneOptions,
+    observer: &mut dyn ReplayObserver,
+) -> Result<TuneReport, ReplayError> {
+    let mut thresholds = opts.finding_thresholds.clone();
+    thresholds.retain(|t| t.is_finite());
+    thresholds.sort_by(f32::total_cmp);
+    thresholds.dedup();
+    if thresholds.is_empty() {
+        thresholds.push(cfg.decisions.finding_threshold);
+    }
+    let mut revoke = opts.revoke_thresholds.clone();
+    revoke.sort_by(f32::total_cmp);
+    revoke.dedup();
+    let mut arms: Vec<Arm> = thresholds.iter().map(|&t| Arm::new(cfg, t)).collect();
+    let mut rows = Evaluator::default();
+    read_windows(
+        inputs,
+        &ReadOptions::from_config(cfg),
+        observer,
+        &mut |batch| {
+            let cols = CallColumns::new(batch).map_err(EngineError::from)?;
+            for i in 0..cols.len() {
+                rows.observe_row(&cols.row(i));
+            }
+            process_all(&mut arms, batch)
+        },
+    )?;
+    let quiet_ms = cfg.decisions.episode_quiet_minutes as i64 * 60_000;
+    let weights = &cfg.detectors.weights;
+
+    let rows_only = rows.without_decisions().finish();
+    let labelled = rows_only.labelled_events > 0;
+    let finding_sweep: Vec<FindingRow> = arms
+        .iter()
+        .map(|a| finding_row(a.threshold, &a.report(&rows), a.agents_with_findings()))
+        .collect();
+    let mut lowest_hits = HitSet::default();
+    lowest_hits.extend(arms[0].engine.hits().to_vec());
+    let risks = risk_labels(&lowest_hits.rescore(weights), &lowest_hits, &rows);
+
+    let mut report = TuneReport {
+        events: rows_only.events,
+        agents: rows_only.agents,
+        agent_days: rows_only.agent_days,
+        days: rows_only.days,
+        labelled,
+        attack_episodes: rows_only.attack_episodes,
+        calls_recorded: lowest_hits.len(),
+        false_finding_budget: opts.false_finding_budget,
+        false_finding_resolution: if rows_only.agent_days > 0 {
+            1000.0 / rows_only.agent_days as f64
+        } else {
+            f64::INFINITY
+        },
+        findings_per_day_budget: opts.findings_per_day_budget,
+        finding_sweep,
+        revoke_sweep: Vec::new(),
+        weight_sweep: Vec::new(),
+        recommendation: None,
+        no_recommendation: None,
+        risks,
+    };
+
+    // The most recall within budget (then the fewest false findings, then
+    // the highest threshold, for margin); unlabelled, the lowest threshold
+    // within the findings-per-day budget.
+    let chosen: Option<&FindingRow> = if labelled {
+        report
+            .finding_sweep
+            .iter()
+            .filter(|r| r.false_findings_per_1000_agent_days <= opts.false_finding_budget)
+            .min_by(|a, b| {
+                b.recall
+                    .partial_cmp(&a.recall)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(
+                        a.false_findings_per_1000_agent_days
+                            .total_cmp(&b.false_findings_per_1000_agent_days),
+                    )
+                    .then(b.finding_threshold.total_cmp(&a.finding_threshold))
+            })
+    } else if let Some(b) = opts.findings_per_day_budget {
+        report
+            .finding_sweep
+            .iter()
+            .find(|r| r.findings_per_day <= b)
+    } else {
+        report.no_recommendation = Some(
+            "unlabelled input: choose a budget from the table (--findings-per-day) \
+             to get a recommendation"
+                .into(),
+        );
+        None
+    };
+    let Some(ft) = chosen.map(|r| r.finding_threshold) else {
+        if report.no_recommendation.is_none() {
+            report.no_recommendation = Some("no threshold swept meets the budget".into());
+        }
+        return Ok(report);
+    };
+    let arm = arms
+        .iter_mut()
+        .find(|a| a.threshold == ft)
+        .expect("the chosen threshold has an arm");
+    let mut hits = HitSet::default();
+    hits.extend(arm.engine.take_hits());
+    let scored = hits.rescore(weights);
+    report.revoke_sweep = revoke
+        .iter()
+        .map(|&rt| {
+            let r = hits.evaluate(&scored, ft, rt, quiet_ms, &rows);
+            RevokeRow {
+                revoke_threshold: rt,
+                revocations: r.revocations,
+                episodes_revoked: r.scenarios.iter().map(|s| s.revoked).sum(),
+                wrongful_revocations: r.wrongful_revocations,
+            }
+        })
+        .collect();
+    let rt = if labelled {
+        choose_revoke_threshold(&report.revoke_sweep, opts.wrongful_revocation_budget)
+            .unwrap_or(cfg.decisions.revoke_threshold)
+    } else {
+        cfg.decisions.revoke_threshold
+    };
+    let figures = hits.evaluate(&scored, ft, rt, quiet_ms, &rows);
+    report.weight_sweep = weight_sweep(&hits, weights, opts.weight_factor, ft, rt, quiet_ms, &rows);
+    report.recommendation = Some(Recommendation {
+        finding_threshold: ft,
+        revoke_threshold: rt,
+        why: why(labelled, opts),
+        figures: summary(&figures),
+    });
+    Ok(report)
+}
+
+/// The most attack episodes revoked with no more wrongful revocations than
+/// allowed; among equals, the middle of the run of thresholds that do as
+/// well, so neither a slightly riskier attack nor a slightly calmer one
+/// moves the outcome.
+fn choose_revoke_threshold(sweep: &[RevokeRow], wrongful_budget: u64) -> Option<f32> {
+    let ok: Vec<&RevokeRow> = sweep
+        .iter()
+        .filter(|r| r.wrongful_revocations <= wrongful_budget)
+        .collect();
+    let best = ok.iter().map(|r| r.episodes_revoked).max()?;
+    let tied: Vec<f32> = ok
+        .iter()
+        .filter(|r| r.episodes_revoked == best)
+        .map(|r| r.revoke_threshold)
+        .collect();
+    Some(tied[tied.len() / 2])
+}
+
+fn why(labelled: bool, opts: &TuneOptions) -> String {
+    if labelled {
+        format!(
+            "most recall with at most {} false findings per 1,000 agent-days and {} wrongful \
+             revocations",
+            opts.false_finding_budget, opts.wrongful_revocation_budget
+        )
+    } else {
+        format!(
+            "lowest threshold with at most {} new findings per day",
+            opts.findings_per_day_budget.unwrap_or(f64::INFINITY)
+        )
+    }
+}
+
+fn weight_sweep(
+    hits: &HitSet,
+    base: &Weights,
+    factor: f32,
+    ft: f32,
+    rt: f32,
+    quiet_ms: i64,
+    rows: &Evaluator,
+) -> Vec<WeightRow> {
+    type Field = fn(&mut Weights) -> &mut f32;
+    let detectors: [(&str, Field); 7] = [
+        ("rate", |w| &mut w.rate),
+        ("seasonal", |w| &mut w.seasonal),
+        ("novelty", |w| &mut w.novelty),
+        ("distinct", |w| &mut w.distinct),
+        ("outcome", |w| &mut w.outcome),
+        ("volume", |w| &mut w.volume),
+        ("session", |w| &mut w.session),
+    ];
+    detectors
+        .iter()
+        .map(|(name, field)| {
+            let mut w = base.clone();
+            *field(&mut w) *= factor;
+            let weight = *field(&mut w);
+            let r = hits.evaluate(&hits.rescore(&w), ft, rt, quiet_ms, rows);
+            WeightRow {
+                detector: name.to_string(),
+                weight,
+                recall: r.recall,
+                false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
+                wrongful_revocations: r.wrongful_revocations,
+            }
+        })
+        .collect()
+}
+
+/// Each recorded call's risk, and whether it fell inside an attack window
+/// of its agent (for the score distributions in the HTML report).
+fn risk_labels(scored: &[model::Rescored], hits: &HitSet, rows: &Evaluator) -> Vec<(f32, bool)> {
+    let windows = rows.attack_windows();
+    scored
+        .iter()
+        .map(|s| {
+            let inside = windows
+                .get(hits.name(s.agent()))
+                .is_some_and(|w| w.iter().any(|&(a, b)| s.ts() >= a && s.ts() <= b));
+            (s.risk, inside)
+        })
+        .collect()
+}
+
+/// A config file with the recommended thresholds and a header saying where
+/// they came from.
+pub fn recommended_config(cfg: &Config, rec: &Recommendation, inputs: &[String]) -> String {
+    let mut c = cfg.clone();
+    c.decisions.finding_threshold = rec.finding_threshold;
+    c.decisions.revoke_threshold = rec.revoke_threshold;
+    let body = toml::to_string(&c).expect("the config serialises");
+    format!(
+        "# Written by `warden tune` from {}.\n# {}.\n# On that input: {}.\n\n{body}",
+        inputs.join(", "),
+        rec.why,
+        render::summary_line(&rec.figures),
+    )
+}
