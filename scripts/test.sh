@@ -5,7 +5,8 @@
 # quality runs on held-out simulator seeds, the streaming service against the
 # embedded Kafka cluster, and an end-to-end run against a real broker (tansu)
 # driven by kafka-python. Tests that use the real audit logs in ../shared/data
-# skip with a message when that folder is absent.
+# skip with a message when that folder is absent. The HTML reports are
+# rendered in Debian's headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,7 @@ apt_install() {
 }
 need cc && need make || apt_install build-essential
 need kcat || apt_install kcat
+need chromium || apt_install chromium
 python3 -c 'import kafka' 2>/dev/null || python3 -m pip install -q kafka-python
 if ! need tansu && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
   echo "installing the tansu broker for the real-broker test (about 13 minutes, once)" >&2

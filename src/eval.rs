@@ -149,19 +149,6 @@ impl Evaluator {
         self.revocations.push((a, time_ms));
     }
 
-    /// Each labelled agent's attack windows (from a minute before an
-    /// episode starts to five minutes after it ends): a finding inside one
-    /// is a detection, outside all a false finding.
-    pub fn attack_windows(&self) -> FxHashMap<&str, Vec<(i64, i64)>> {
-        let mut w: FxHashMap<&str, Vec<(i64, i64)>> = FxHashMap::default();
-        for e in self.closed.iter().chain(self.open.values()) {
-            w.entry(&self.agent_names[e.agent as usize])
-                .or_default()
-                .push((e.start_ms - WINDOW_BEFORE_MS, e.end_ms + WINDOW_AFTER_MS));
-        }
-        w
-    }
-
     /// The same rows and labels with no decisions yet (`warden tune`
     /// evaluates many sets of decisions against one pass over the input).
     pub fn without_decisions(&self) -> Evaluator {

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod eval;
 pub mod event;
 pub mod replay;
+pub mod report;
 pub mod sim;
 pub mod sinks;
 pub mod source;

@@ -70,6 +70,10 @@ enum Cmd {
         /// Never draw a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// A self-contained HTML report (plots of events and findings over
+        /// time, scores, recall per scenario, top agents).
+        #[arg(long)]
+        report_html: Option<PathBuf>,
         /// Also deliver findings and revocations to the sinks in `[sinks]`
         /// (Splunk HEC, webhooks, syslog/CEF, SSF push), to check the wiring
         /// with real findings; waits for them at the end.
@@ -112,6 +116,9 @@ enum Cmd {
         /// The whole sweep as JSON.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// A self-contained HTML report of the sweep.
+        #[arg(long)]
+        report_html: Option<PathBuf>,
         /// Record format (overrides `[input] format` in the config).
         #[arg(long, value_enum)]
         format: Option<warden::adapt::Format>,
@@ -360,6 +367,7 @@ fn main() -> Result<()> {
             revocations_out,
             report,
             no_progress,
+            report_html,
             deliver,
             trace_agent,
             format,
@@ -394,12 +402,14 @@ fn main() -> Result<()> {
                 bar: None,
                 bad_shown: 0,
             };
+            let mut top = warden::report::TopAgents::default();
+            let mut with_top = warden::emit::BothSinks(&mut sink, &mut top);
             let mut summary = match &mut forward {
                 Some(f) => {
-                    let mut both = warden::emit::BothSinks(&mut sink, f);
+                    let mut both = warden::emit::BothSinks(&mut with_top, f);
                     replay::run(cfg, trace_agent, &inputs, &mut both, &mut observer)?
                 }
-                None => replay::run(cfg, trace_agent, &inputs, &mut sink, &mut observer)?,
+                None => replay::run(cfg, trace_agent, &inputs, &mut with_top, &mut observer)?,
             };
             drop(sink);
             if let Some(f) = forward {
@@ -425,6 +435,17 @@ fn main() -> Result<()> {
             if let Some(p) = report {
                 write_report(&p, &summary)?;
             }
+            if let Some(p) = report_html {
+                let eval = summary.evaluation.as_ref().expect("replay evaluates");
+                let html = warden::report::replay_page(
+                    &inputs,
+                    eval,
+                    &summary.timeline,
+                    &summary.risks,
+                    &top,
+                );
+                std::fs::write(&p, html).with_context(|| format!("writing {}", p.display()))?;
+            }
         }
         Cmd::Tune {
             config,
@@ -435,6 +456,7 @@ fn main() -> Result<()> {
             revoke_thresholds,
             write_config,
             report,
+            report_html,
             format,
             no_progress,
             inputs,
@@ -464,6 +486,11 @@ fn main() -> Result<()> {
             print!("{}", warden::tune::render::text(&r));
             if let Some(p) = report {
                 write_report(&p, &r)?;
+            }
+            if let Some(p) = report_html {
+                let html =
+                    warden::report::tune_page(&inputs, &r, &r.timeline, &r.risks, &r.top_agents);
+                std::fs::write(&p, html).with_context(|| format!("writing {}", p.display()))?;
             }
             if let Some(p) = write_config {
                 let Some(rec) = &r.recommendation else {

@@ -3,8 +3,10 @@
 
 use crate::config::Config;
 use crate::emit::{DecisionSink, SinkError};
+use crate::engine::RiskHistogram;
 use crate::engine::{Engine, EngineCounters, EngineError};
 use crate::eval::{EvalReport, Evaluator};
+use crate::report::Timeline;
 use crate::source::{expand_inputs, total_bytes, BadRecord, EventReader, ReadOptions, SourceError};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +61,11 @@ pub struct ReplaySummary {
     /// `--deliver`: what each sink beyond Kafka did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sinks: Vec<crate::sinks::SinkStats>,
+    /// Calls and new findings per hour, every call's risk (HTML report).
+    #[serde(skip)]
+    pub timeline: Timeline,
+    #[serde(skip)]
+    pub risks: RiskHistogram,
 }
 
 pub fn run(
@@ -72,6 +79,7 @@ pub fn run(
     let mut engine = Engine::new(cfg);
     engine.trace_agent(trace_agent);
     let mut eval = Evaluator::default();
+    let mut timeline = Timeline::default();
     let start = Instant::now();
     let mut sink_error: Option<SinkError> = None;
     let totals = read_windows(inputs, &read_opts, observer, &mut |batch| {
@@ -80,8 +88,14 @@ pub fn run(
         for i in 0..cols.len() {
             let row = cols.row(i);
             eval.observe_row(&row);
+            timeline.add_event(row.ts_ms);
             engine.process_row(&row, &mut |row, d| {
                 eval.observe_decision(row, d);
+                if let crate::decide::Decision::Finding(f) = d {
+                    if f.seq == 0 {
+                        timeline.add_finding(f.time_ms);
+                    }
+                }
                 if sink_error.is_none() {
                     if let Err(e) = sink.emit(d) {
                         sink_error = Some(e);
@@ -127,6 +141,8 @@ pub fn run(
         },
         evaluation: Some(report),
         sinks: Vec::new(),
+        timeline,
+        risks: engine.risk_histogram().clone(),
     })
 }
 

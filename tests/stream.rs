@@ -435,7 +435,10 @@ fn an_undelivered_output_holds_its_call_uncommitted() {
         .unwrap();
     assert!(
         !out.status.success(),
-        "warden run kept going without its outputs"
+        "warden run kept going without its outputs: {:?} {}\nSTDOUT {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did not accept an output"), "{err}");

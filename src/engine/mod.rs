@@ -14,7 +14,7 @@ pub mod stats;
 pub use agent::AgentState;
 pub use detect::resource_family;
 pub use features::{Feature, Group, Signals, FEATURE_COUNT};
-pub use score::{combine, Score, BITS_AT_FULL_RISK};
+pub use score::{combine, RiskHistogram, Score, BITS_AT_FULL_RISK};
 pub use session::{network_of, ua_family};
 
 use crate::config::{CohortKey, Config};
@@ -59,6 +59,8 @@ pub struct Engine {
     cfg: Config,
     /// `warden tune`: every call at or above the finding threshold.
     hits: Option<Vec<ScoredHit>>,
+    /// Every call's risk (reports).
+    risks: Box<RiskHistogram>,
     detectors: Detectors,
     agents: AgentTable,
     cohorts: Cohorts,
@@ -86,6 +88,7 @@ impl Engine {
             trace_agent: None,
             swept_minute: None,
             hits: None,
+            risks: Box::default(),
             cfg,
         }
     }
@@ -94,6 +97,11 @@ impl Engine {
     /// the finding threshold) for `take_hits`.
     pub fn record_hits(&mut self) {
         self.hits = Some(Vec::new());
+    }
+
+    /// Calls scored so far by risk.
+    pub fn risk_histogram(&self) -> &RiskHistogram {
+        &self.risks
     }
 
     pub fn hits(&self) -> &[ScoredHit] {
@@ -221,6 +229,7 @@ impl Engine {
         self.detectors
             .observe(st, &mut self.cohorts, row, &mut signals);
         let score = combine(&signals, &self.cfg.detectors.weights);
+        self.risks.add(score.risk, row.label.is_some());
         if self.trace_agent.as_deref() == Some(row.agent_id) {
             let parts: Vec<String> = Feature::ALL
                 .iter()

@@ -49,6 +49,34 @@ impl Score {
     }
 }
 
+/// Calls per risk (rounded, 0..=100), those carrying an attack label apart:
+/// the score distributions of the HTML reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskHistogram {
+    pub other: [u64; 101],
+    pub attack: [u64; 101],
+}
+
+impl Default for RiskHistogram {
+    fn default() -> Self {
+        RiskHistogram {
+            other: [0; 101],
+            attack: [0; 101],
+        }
+    }
+}
+
+impl RiskHistogram {
+    pub fn add(&mut self, risk: f32, attack: bool) {
+        let i = (risk.round().clamp(0.0, 100.0)) as usize;
+        if attack {
+            self.attack[i] += 1;
+        } else {
+            self.other[i] += 1;
+        }
+    }
+}
+
 fn weight(w: &Weights, f: Feature) -> f32 {
     match f {
         Feature::Rate1m | Feature::Rate15m => w.rate,

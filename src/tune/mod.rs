@@ -19,10 +19,11 @@ pub mod render;
 
 use crate::config::{Config, Weights};
 use crate::decide::Decision;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, RiskHistogram};
 use crate::eval::{EvalReport, Evaluator, ScenarioReport};
 use crate::event::CallColumns;
 use crate::replay::{read_windows, ReplayError, ReplayObserver};
+use crate::report::{Timeline, TopAgents};
 use crate::source::ReadOptions;
 use arrow_array::RecordBatch;
 use model::HitSet;
@@ -132,9 +133,16 @@ pub struct TuneReport {
     pub recommendation: Option<Recommendation>,
     /// Why there is none, when there is none.
     pub no_recommendation: Option<String>,
-    /// Every recorded call's risk (default weights), for the score plots.
+    /// For the HTML report: calls (and, at the recommendation, new
+    /// findings) per hour, every call's risk and the agents with findings
+    /// at the recommended threshold (at the configured one without a
+    /// recommendation).
     #[serde(skip)]
-    pub risks: Vec<(f32, bool)>,
+    pub timeline: Timeline,
+    #[serde(skip)]
+    pub risks: RiskHistogram,
+    #[serde(skip)]
+    pub top_agents: TopAgents,
 }
 
 fn per_day(n: u64, days: u64) -> f64 {
@@ -177,7 +185,8 @@ fn finding_row(t: f32, r: &EvalReport, agents_with_findings: u64) -> FindingRow 
 struct Arm {
     threshold: f32,
     engine: Engine,
-    created: Vec<(Box<str>, i64, &'static str)>,
+    /// New findings: agent, time, leading detector, risk, explanation.
+    created: Vec<(Box<str>, i64, &'static str, u8, String)>,
     revocations: Vec<(Box<str>, i64)>,
 }
 
@@ -200,7 +209,8 @@ impl Arm {
         self.engine.process_batch(batch, &mut |row, d| match d {
             Decision::Finding(f) if f.seq == 0 => {
                 let lead = f.contributions.first().map_or("none", |c| c.feature.name());
-                created.push((row.agent_id.into(), f.time_ms, lead));
+                let why = crate::report::explain(f);
+                created.push((row.agent_id.into(), f.time_ms, lead, f.risk, why));
             }
             Decision::Revocation(r) => revocations.push((row.agent_id.into(), r.time_ms)),
             Decision::Finding(_) => {}
@@ -209,7 +219,7 @@ impl Arm {
 
     fn report(&self, rows: &Evaluator) -> EvalReport {
         let mut e = rows.without_decisions();
-        for (a, t, lead) in &self.created {
+        for (a, t, lead, _, _) in &self.created {
             e.add_created(a, *t, lead);
         }
         for (a, t) in &self.revocations {
@@ -219,7 +229,7 @@ impl Arm {
     }
 
     fn agents_with_findings(&self) -> u64 {
-        let mut a: Vec<&str> = self.created.iter().map(|(a, _, _)| &**a).collect();
+        let mut a: Vec<&str> = self.created.iter().map(|(a, ..)| &**a).collect();
         a.sort_unstable();
         a.dedup();
         a.len() as u64
@@ -260,6 +270,7 @@ pub fn run(
     revoke.dedup();
     let mut arms: Vec<Arm> = thresholds.iter().map(|&t| Arm::new(cfg, t)).collect();
     let mut rows = Evaluator::default();
+    let mut timeline = Timeline::default();
     read_windows(
         inputs,
         &ReadOptions::from_config(cfg),
@@ -267,7 +278,9 @@ pub fn run(
         &mut |batch| {
             let cols = CallColumns::new(batch).map_err(EngineError::from)?;
             for i in 0..cols.len() {
-                rows.observe_row(&cols.row(i));
+                let row = cols.row(i);
+                rows.observe_row(&row);
+                timeline.add_event(row.ts_ms);
             }
             process_all(&mut arms, batch)
         },
@@ -281,9 +294,7 @@ pub fn run(
         .iter()
         .map(|a| finding_row(a.threshold, &a.report(&rows), a.agents_with_findings()))
         .collect();
-    let mut lowest_hits = HitSet::default();
-    lowest_hits.extend(arms[0].engine.hits().to_vec());
-    let risks = risk_labels(&lowest_hits.rescore(weights), &lowest_hits, &rows);
+    let calls_recorded = arms[0].engine.hits().len();
 
     let mut report = TuneReport {
         events: rows_only.events,
@@ -292,7 +303,7 @@ pub fn run(
         days: rows_only.days,
         labelled,
         attack_episodes: rows_only.attack_episodes,
-        calls_recorded: lowest_hits.len(),
+        calls_recorded,
         false_finding_budget: opts.false_finding_budget,
         false_finding_resolution: if rows_only.agent_days > 0 {
             1000.0 / rows_only.agent_days as f64
@@ -305,7 +316,9 @@ pub fn run(
         weight_sweep: Vec::new(),
         recommendation: None,
         no_recommendation: None,
-        risks,
+        timeline,
+        risks: RiskHistogram::default(),
+        top_agents: TopAgents::default(),
     };
 
     // The most recall within budget (then the fewest false findings, then
@@ -339,7 +352,25 @@ pub fn run(
         );
         None
     };
-    let Some(ft) = chosen.map(|r| r.finding_threshold) else {
+    let chosen = chosen.map(|r| r.finding_threshold);
+    // The report's pictures show the chosen threshold, else the one
+    // nearest the configured threshold.
+    let shown = chosen.unwrap_or_else(|| {
+        let c = cfg.decisions.finding_threshold;
+        thresholds
+            .iter()
+            .copied()
+            .min_by(|a, b| (a - c).abs().total_cmp(&(b - c).abs()))
+            .unwrap_or(c)
+    });
+    if let Some(arm) = arms.iter().find(|a| a.threshold == shown) {
+        report.risks = arm.engine.risk_histogram().clone();
+        for (agent, t, _, risk, why) in &arm.created {
+            report.timeline.add_finding(*t);
+            report.top_agents.add(agent, *t, *risk, why);
+        }
+    }
+    let Some(ft) = chosen else {
         if report.no_recommendation.is_none() {
             report.no_recommendation = Some("no threshold swept meets the budget".into());
         }
@@ -447,21 +478,6 @@ fn weight_sweep(
                 false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
                 wrongful_revocations: r.wrongful_revocations,
             }
-        })
-        .collect()
-}
-
-/// Each recorded call's risk, and whether it fell inside an attack window
-/// of its agent (for the score distributions in the HTML report).
-fn risk_labels(scored: &[model::Rescored], hits: &HitSet, rows: &Evaluator) -> Vec<(f32, bool)> {
-    let windows = rows.attack_windows();
-    scored
-        .iter()
-        .map(|s| {
-            let inside = windows
-                .get(hits.name(s.agent()))
-                .is_some_and(|w| w.iter().any(|&(a, b)| s.ts() >= a && s.ts() <= b));
-            (s.risk, inside)
         })
         .collect()
 }

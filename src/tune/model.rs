@@ -38,21 +38,7 @@ pub struct Rescored {
     session: u64,
 }
 
-impl Rescored {
-    pub fn agent(&self) -> u32 {
-        self.agent
-    }
-
-    pub fn ts(&self) -> i64 {
-        self.ts_ms
-    }
-}
-
 impl HitSet {
-    pub fn name(&self, agent: u32) -> &str {
-        &self.names[agent as usize]
-    }
-
     pub fn extend(&mut self, hits: Vec<ScoredHit>) {
         for h in hits {
             let agent = match self.index.get(&h.agent_id) {
@@ -71,11 +57,6 @@ impl HitSet {
                 session: h.session,
             });
         }
-    }
-
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> usize {
-        self.hits.len()
     }
 
     /// Risk, confidence and leading detector of every call under `weights`.

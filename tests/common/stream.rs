@@ -88,9 +88,16 @@ pub struct Service {
 
 impl Service {
     pub fn start(config: &Path, log: &Path) -> Service {
+        Service::start_with_env(config, log, &[])
+    }
+
+    /// With extra environment variables (secrets of configured sinks); the
+    /// test process's own environment is left alone.
+    pub fn start_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Service {
         let port = free_port();
         let err = std::fs::File::create(log).unwrap();
         let child = Command::new(bin())
+            .envs(env.iter().copied())
             .args(["--log-format", "json", "run", "--config"])
             .arg(config)
             .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
