@@ -193,9 +193,18 @@ fn unlabelled_input_gets_volumes_and_a_per_day_budget() {
     assert!(r["recommendation"].is_null());
     assert!(out.contains("no recommendation: unlabelled input"), "{out}");
     let rows = r["finding_sweep"].as_array().unwrap();
-    assert!(rows
-        .iter()
-        .all(|x| x["recall"].is_null() && x["precision"].is_null()));
+    assert!(rows.iter().all(|x| [
+        "recall",
+        "precision",
+        "false_findings",
+        "false_findings_per_1000_agent_days"
+    ]
+    .iter()
+    .all(|k| x[*k].is_null())));
+    assert!(
+        r["revoke_sweep"].as_array().unwrap().is_empty(),
+        "no budget, no sweep"
+    );
     // Volumes need not fall with the threshold: at a higher one an episode
     // can go quiet between calls and open again.
     let days = r["days"].as_f64().unwrap();
@@ -217,6 +226,14 @@ fn unlabelled_input_gets_volumes_and_a_per_day_budget() {
     );
     let rec = &r["recommendation"];
     assert!(rec["figures"]["findings_per_day"].as_f64().unwrap() <= budget);
+    // Without labels nothing can be called wrongful: the revocation sweep
+    // only counts.
+    let rv = r["revoke_sweep"].as_array().unwrap();
+    assert!(!rv.is_empty());
+    assert!(rv
+        .iter()
+        .all(|v| v["wrongful_revocations"].is_null() && v["revocations"].is_u64()));
+    assert!(rec["figures"]["false_findings_per_1000_agent_days"].is_null());
     // The lowest threshold within the budget.
     let first_ok = rows
         .iter()

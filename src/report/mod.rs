@@ -391,7 +391,7 @@ pub fn tune_page(
             .render(
                 &[Series {
                     name: "false findings",
-                    points: x(|r| Some(r.false_findings_per_1000_agent_days)),
+                    points: x(|r| r.false_findings_per_1000_agent_days),
                 }],
                 &threshold_tick,
             ),

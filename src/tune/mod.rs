@@ -66,8 +66,9 @@ pub struct FindingRow {
     pub detected_episodes: u64,
     pub recall: Option<f64>,
     pub precision: Option<f64>,
-    pub false_findings: u64,
-    pub false_findings_per_1000_agent_days: f64,
+    /// Labelled input only (as are recall and precision).
+    pub false_findings: Option<u64>,
+    pub false_findings_per_1000_agent_days: Option<f64>,
     pub median_delay_s: Option<f64>,
 }
 
@@ -77,8 +78,9 @@ pub struct FindingRow {
 pub struct RevokeRow {
     pub revoke_threshold: f32,
     pub revocations: u64,
-    pub episodes_revoked: u64,
-    pub wrongful_revocations: u64,
+    /// Labelled input only.
+    pub episodes_revoked: Option<u64>,
+    pub wrongful_revocations: Option<u64>,
 }
 
 /// A detector down-weighted (at the chosen thresholds).
@@ -87,8 +89,8 @@ pub struct WeightRow {
     pub detector: String,
     pub weight: f32,
     pub recall: Option<f64>,
-    pub false_findings_per_1000_agent_days: f64,
-    pub wrongful_revocations: u64,
+    pub false_findings_per_1000_agent_days: Option<f64>,
+    pub wrongful_revocations: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -105,9 +107,10 @@ pub struct Recommendation {
 pub struct EvalSummary {
     pub findings: u64,
     pub findings_per_day: f64,
+    /// Labelled input only (as is recall).
     pub recall: Option<f64>,
-    pub false_findings_per_1000_agent_days: f64,
-    pub wrongful_revocations: u64,
+    pub false_findings_per_1000_agent_days: Option<f64>,
+    pub wrongful_revocations: Option<u64>,
     pub median_delay_s: Option<f64>,
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -145,6 +148,11 @@ pub struct TuneReport {
     pub top_agents: TopAgents,
 }
 
+/// Whether the evaluation had labels to judge findings by.
+fn has_labels(r: &EvalReport) -> bool {
+    r.labelled_events > 0
+}
+
 fn per_day(n: u64, days: u64) -> f64 {
     if days == 0 {
         0.0
@@ -158,8 +166,9 @@ fn summary(r: &EvalReport) -> EvalSummary {
         findings: r.findings_created,
         findings_per_day: per_day(r.findings_created, r.days),
         recall: r.recall,
-        false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
-        wrongful_revocations: r.wrongful_revocations,
+        false_findings_per_1000_agent_days: has_labels(r)
+            .then_some(r.false_findings_per_1000_agent_days),
+        wrongful_revocations: has_labels(r).then_some(r.wrongful_revocations),
         median_delay_s: r.median_delay_s,
         scenarios: r.scenarios.clone(),
     }
@@ -175,8 +184,9 @@ fn finding_row(t: f32, r: &EvalReport, agents_with_findings: u64) -> FindingRow 
         recall: r.recall,
         precision: (r.attack_episodes > 0 && r.findings_created > 0)
             .then(|| (r.findings_created - r.false_findings) as f64 / r.findings_created as f64),
-        false_findings: r.false_findings,
-        false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
+        false_findings: has_labels(r).then_some(r.false_findings),
+        false_findings_per_1000_agent_days: has_labels(r)
+            .then_some(r.false_findings_per_1000_agent_days),
         median_delay_s: r.median_delay_s,
     }
 }
@@ -328,14 +338,18 @@ pub fn run(
         report
             .finding_sweep
             .iter()
-            .filter(|r| r.false_findings_per_1000_agent_days <= opts.false_finding_budget)
+            .filter(|r| {
+                r.false_findings_per_1000_agent_days
+                    .is_some_and(|f| f <= opts.false_finding_budget)
+            })
             .min_by(|a, b| {
                 b.recall
                     .partial_cmp(&a.recall)
                     .unwrap_or(std::cmp::Ordering::Equal)
                     .then(
                         a.false_findings_per_1000_agent_days
-                            .total_cmp(&b.false_findings_per_1000_agent_days),
+                            .partial_cmp(&b.false_findings_per_1000_agent_days)
+                            .unwrap_or(std::cmp::Ordering::Equal),
                     )
                     .then(b.finding_threshold.total_cmp(&a.finding_threshold))
             })
@@ -390,8 +404,9 @@ pub fn run(
             RevokeRow {
                 revoke_threshold: rt,
                 revocations: r.revocations,
-                episodes_revoked: r.scenarios.iter().map(|s| s.revoked).sum(),
-                wrongful_revocations: r.wrongful_revocations,
+                episodes_revoked: has_labels(&r)
+                    .then(|| r.scenarios.iter().map(|s| s.revoked).sum()),
+                wrongful_revocations: has_labels(&r).then_some(r.wrongful_revocations),
             }
         })
         .collect();
@@ -419,7 +434,7 @@ pub fn run(
 fn choose_revoke_threshold(sweep: &[RevokeRow], wrongful_budget: u64) -> Option<f32> {
     let ok: Vec<&RevokeRow> = sweep
         .iter()
-        .filter(|r| r.wrongful_revocations <= wrongful_budget)
+        .filter(|r| r.wrongful_revocations.is_some_and(|w| w <= wrongful_budget))
         .collect();
     let best = ok.iter().map(|r| r.episodes_revoked).max()?;
     let tied: Vec<f32> = ok
@@ -475,8 +490,9 @@ fn weight_sweep(
                 detector: name.to_string(),
                 weight,
                 recall: r.recall,
-                false_findings_per_1000_agent_days: r.false_findings_per_1000_agent_days,
-                wrongful_revocations: r.wrongful_revocations,
+                false_findings_per_1000_agent_days: has_labels(&r)
+                    .then_some(r.false_findings_per_1000_agent_days),
+                wrongful_revocations: has_labels(&r).then_some(r.wrongful_revocations),
             }
         })
         .collect()

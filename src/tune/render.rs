@@ -7,13 +7,17 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |x| format!("{x:.digits$}"))
 }
 
+fn count(v: Option<u64>) -> String {
+    v.map_or("-".into(), |x| x.to_string())
+}
+
 pub fn summary_line(s: &EvalSummary) -> String {
     format!(
-        "recall {}, {:.2} false findings per 1,000 agent-days, {} wrongful revocations, \
+        "recall {}, {} false findings per 1,000 agent-days, {} wrongful revocations, \
          {} findings ({:.1}/day), median delay {}s",
         opt(s.recall, 3),
-        s.false_findings_per_1000_agent_days,
-        s.wrongful_revocations,
+        opt(s.false_findings_per_1000_agent_days, 2),
+        count(s.wrongful_revocations),
         s.findings,
         s.findings_per_day,
         opt(s.median_delay_s, 0)
@@ -66,7 +70,7 @@ pub fn text(r: &TuneReport) -> String {
     for f in &r.finding_sweep {
         let _ = writeln!(
             o,
-            "{:>9.1} {:>8} {:>8.1} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9.2} {:>8}",
+            "{:>9.1} {:>8} {:>8.1} {:>7} {:>8} {:>7} {:>9} {:>6} {:>9} {:>8}",
             f.finding_threshold,
             f.findings,
             f.findings_per_day,
@@ -74,8 +78,8 @@ pub fn text(r: &TuneReport) -> String {
             f.detected_episodes,
             opt(f.recall, 3),
             opt(f.precision, 3),
-            f.false_findings,
-            f.false_findings_per_1000_agent_days,
+            count(f.false_findings),
+            opt(f.false_findings_per_1000_agent_days, 2),
             opt(f.median_delay_s, 0)
         );
     }
@@ -95,7 +99,10 @@ pub fn text(r: &TuneReport) -> String {
                 let _ = writeln!(
                     o,
                     "{:>9.1} {:>11} {:>16} {:>8}",
-                    v.revoke_threshold, v.revocations, v.episodes_revoked, v.wrongful_revocations
+                    v.revoke_threshold,
+                    v.revocations,
+                    count(v.episodes_revoked),
+                    count(v.wrongful_revocations)
                 );
             }
         }
@@ -113,12 +120,12 @@ pub fn text(r: &TuneReport) -> String {
             for w in &r.weight_sweep {
                 let _ = writeln!(
                     o,
-                    "{:>9} {:>6.2} {:>7} {:>9.2} {:>8}",
+                    "{:>9} {:>6.2} {:>7} {:>9} {:>8}",
                     w.detector,
                     w.weight,
                     opt(w.recall, 3),
-                    w.false_findings_per_1000_agent_days,
-                    w.wrongful_revocations
+                    opt(w.false_findings_per_1000_agent_days, 2),
+                    count(w.wrongful_revocations)
                 );
             }
         }
