@@ -75,7 +75,11 @@ pub fn text(r: &TuneReport) -> String {
             f.findings,
             f.findings_per_day,
             f.agents_with_findings,
-            f.detected_episodes,
+            if r.labelled {
+                f.detected_episodes.to_string()
+            } else {
+                "-".to_string()
+            },
             opt(f.recall, 3),
             opt(f.precision, 3),
             count(f.false_findings),
