@@ -421,7 +421,10 @@ fn main() -> Result<()> {
                         s.delivered,
                         s.requests,
                         s.retries,
-                        s.dropped_buffer_full + s.dropped_rejected + s.dropped_retries_exhausted
+                        s.dropped_buffer_full
+                            + s.dropped_rejected
+                            + s.dropped_retries_exhausted
+                            + s.dropped_at_shutdown
                     );
                 }
             }

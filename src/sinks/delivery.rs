@@ -205,6 +205,24 @@ async fn deliver<T, X: Transport>(
         .map_or(0, |d| d.as_nanos() as u64);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut attempt = 0u32;
+    if ctx.closing() {
+        // Shutting down after the drain wait: what is still queued is not
+        // tried now (a receiver that is down would hold the exit for a
+        // timeout per batch); its input offsets stay uncommitted.
+        ctx.counters
+            .dropped_at_shutdown
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (r, tag) in batch.records.iter().zip(batch.tags) {
+            dropped(
+                &ctx.name,
+                "shutdown",
+                &r.id,
+                "not delivered before shutdown",
+            );
+            ctx.shared.finish(tag);
+        }
+        return;
+    }
     loop {
         ctx.counters.requests.fetch_add(1, Ordering::Relaxed);
         let err = match transport.send(&batch.records).await {

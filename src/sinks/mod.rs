@@ -149,6 +149,7 @@ pub struct SinkCounters {
     pub dropped_buffer_full: AtomicU64,
     pub dropped_rejected: AtomicU64,
     pub dropped_retries_exhausted: AtomicU64,
+    pub dropped_at_shutdown: AtomicU64,
 }
 
 impl SinkCounters {
@@ -163,6 +164,7 @@ impl SinkCounters {
             dropped_buffer_full: n(&self.dropped_buffer_full),
             dropped_rejected: n(&self.dropped_rejected),
             dropped_retries_exhausted: n(&self.dropped_retries_exhausted),
+            dropped_at_shutdown: n(&self.dropped_at_shutdown),
         }
     }
 }
@@ -177,6 +179,7 @@ pub struct SinkStats {
     pub dropped_buffer_full: u64,
     pub dropped_rejected: u64,
     pub dropped_retries_exhausted: u64,
+    pub dropped_at_shutdown: u64,
 }
 
 struct Queued<T> {
@@ -530,6 +533,12 @@ mod tests {
         let stats = set.close(Duration::from_millis(100));
         assert_eq!(stats[0].dropped_buffer_full, 5 - taken as u64);
         assert_eq!(stats[0].delivered, 0);
+        // Everything taken is answered for: given up while retrying, or
+        // at shutdown without another try.
+        assert_eq!(
+            stats[0].dropped_retries_exhausted + stats[0].dropped_at_shutdown,
+            taken as u64
+        );
     }
 
     #[test]
