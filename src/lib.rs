@@ -14,6 +14,7 @@ pub mod emit;
 pub mod engine;
 pub mod eval;
 pub mod event;
+pub mod lake;
 pub mod replay;
 pub mod report;
 pub mod sim;

@@ -23,6 +23,9 @@ pub enum ReplayError {
     Sink(#[from] SinkError),
     #[error("no inputs given")]
     NoInputs,
+    /// The consumer of the windows stopped reading (its own error says why).
+    #[error("stopped by the consumer of the input")]
+    Stopped,
 }
 
 /// Hooks for progress display and bad-record reporting, so the library
