@@ -277,6 +277,15 @@ fn write_report(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     serde_json::to_writer_pretty(BufWriter::new(f), value).context("writing report")
 }
 
+/// The config file (or the defaults), with `--format` over `[input] format`.
+fn input_config(path: Option<&Path>, format: Option<warden::adapt::Format>) -> Result<Config> {
+    let mut cfg = Config::load_or_default(path)?;
+    if let Some(f) = format {
+        cfg.input.format = f;
+    }
+    Ok(cfg)
+}
+
 /// Progress bar on a terminal, bad records to the log (the first 20 in full).
 struct CliObserver {
     /// Draw a bar at all (`--no-progress` turns it off; it is also off
@@ -284,6 +293,16 @@ struct CliObserver {
     progress: bool,
     bar: Option<ProgressBar>,
     bad_shown: u64,
+}
+
+impl CliObserver {
+    fn new(progress: bool) -> Self {
+        CliObserver {
+            progress,
+            bar: None,
+            bad_shown: 0,
+        }
+    }
 }
 
 impl ReplayObserver for CliObserver {
@@ -391,10 +410,7 @@ fn main() -> Result<()> {
             format,
             inputs,
         } => {
-            let mut cfg = Config::load_or_default(config.as_deref())?;
-            if let Some(f) = format {
-                cfg.input.format = f;
-            }
+            let cfg = input_config(config.as_deref(), format)?;
             let findings = alerts_out.as_deref().map(create).transpose()?;
             let revocations = match revocations_out.as_deref() {
                 Some(p) => Some((
@@ -415,11 +431,7 @@ fn main() -> Result<()> {
                 )?),
                 false => None,
             };
-            let mut observer = CliObserver {
-                progress: !no_progress,
-                bar: None,
-                bad_shown: 0,
-            };
+            let mut observer = CliObserver::new(!no_progress);
             let mut top = warden::report::TopAgents::default();
             let mut with_top = warden::emit::BothSinks(&mut sink, &mut top);
             let mut summary = match &mut forward {
@@ -475,15 +487,8 @@ fn main() -> Result<()> {
             no_progress,
             inputs,
         } => {
-            let mut cfg = Config::load_or_default(config.as_deref())?;
-            if let Some(f) = format {
-                cfg.input.format = f;
-            }
-            let mut observer = CliObserver {
-                progress: !no_progress,
-                bar: None,
-                bad_shown: 0,
-            };
+            let cfg = input_config(config.as_deref(), format)?;
+            let mut observer = CliObserver::new(!no_progress);
             let opts = warden::source::ReadOptions::from_config(&cfg);
             let s = warden::lake::convert(&inputs, &opts, &out_dir, &mut observer)?;
             println!(
@@ -511,10 +516,7 @@ fn main() -> Result<()> {
             no_progress,
             inputs,
         } => {
-            let mut cfg = Config::load_or_default(config.as_deref())?;
-            if let Some(f) = format {
-                cfg.input.format = f;
-            }
+            let cfg = input_config(config.as_deref(), format)?;
             let mut opts = warden::tune::TuneOptions {
                 false_finding_budget: budget,
                 wrongful_revocation_budget: wrongful_budget,
@@ -527,11 +529,7 @@ fn main() -> Result<()> {
             if let Some(t) = revoke_thresholds {
                 opts.revoke_thresholds = t;
             }
-            let mut observer = CliObserver {
-                progress: !no_progress,
-                bar: None,
-                bad_shown: 0,
-            };
+            let mut observer = CliObserver::new(!no_progress);
             let r = warden::tune::run(&cfg, &inputs, &opts, &mut observer)?;
             print!("{}", warden::tune::render::text(&r));
             if let Some(p) = report {
