@@ -141,26 +141,9 @@ pub fn replayed_fleet(
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     use std::process::{Command, Stdio};
     let bin = env!("CARGO_BIN_EXE_warden");
-    let input = dir.join("fleet.jsonl");
+    let input = simulate_fleet(dir, "fleet.jsonl", agents, duration, seed, &[]);
     let alerts = dir.join("alerts.jsonl");
     let revs = dir.join("revocations.jwt");
-    let (a, s) = (agents.to_string(), seed.to_string());
-    let sim = Command::new(bin)
-        .args([
-            "simulate",
-            "--agents",
-            &a,
-            "--duration",
-            duration,
-            "--seed",
-            &s,
-            "--out",
-        ])
-        .arg(&input)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(sim.success());
     let replay = Command::new(bin)
         .args(["replay", "--no-progress", "--alerts-out"])
         .arg(&alerts)
