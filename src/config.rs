@@ -167,6 +167,11 @@ pub struct EngineConfig {
     pub cohort_keys: Vec<CohortKey>,
     /// Events per columnar window handed to the engine.
     pub batch_size: usize,
+    /// Behaviour archetypes from `warden train` (a model file under
+    /// `models/`): new agents are matched to one from their first call, and
+    /// a settled agent drifting from its archetype is a signal. Unset: new
+    /// agents start from their cohort's average.
+    pub archetypes: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -228,6 +233,8 @@ pub struct Weights {
     pub outcome: f32,
     pub volume: f32,
     pub session: f32,
+    /// Drift of a settled agent from its archetype (with `[engine] archetypes`).
+    pub archetype: f32,
 }
 
 impl Default for Weights {
@@ -240,6 +247,7 @@ impl Default for Weights {
             outcome: 1.0,
             volume: 1.0,
             session: 1.0,
+            archetype: 1.0,
         }
     }
 }
@@ -269,6 +277,7 @@ impl Default for EngineConfig {
             max_agents: 1_000_000,
             cohort_keys: vec![CohortKey::Tenant, CohortKey::AgentType],
             batch_size: 4096,
+            archetypes: None,
         }
     }
 }

@@ -8,6 +8,12 @@
 //! Any other new finding is false; any revocation outside every attack window
 //! of its agent is wrongful. Agent-days are distinct (agent, UTC day) pairs
 //! with at least one event.
+//!
+//! Cold start: an agent whose first call comes at least `LATE_AGENT_MS`
+//! after the input's first call joined a fleet whose baselines had formed
+//! (as a new agent does in a running deployment). Its first
+//! `COLD_WINDOW_MS` are its cold start; the report gives recall and false
+//! findings there apart.
 
 use crate::decide::Decision;
 use crate::event::CallRow;
@@ -19,6 +25,8 @@ pub const EPISODE_GAP_MS: i64 = 30 * 60_000;
 pub const WINDOW_BEFORE_MS: i64 = 60_000;
 pub const WINDOW_AFTER_MS: i64 = 5 * 60_000;
 const DAY_MS: i64 = 86_400_000;
+pub const LATE_AGENT_MS: i64 = 6 * 3_600_000;
+pub const COLD_WINDOW_MS: i64 = DAY_MS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttackEpisode {
@@ -40,6 +48,24 @@ pub struct Evaluator {
     revocations: Vec<(u32, i64)>,
     labelled_events: u64,
     events: u64,
+    /// Each agent's first call (by index), and the input's.
+    first_ts: Vec<i64>,
+    input_first_ts: Option<i64>,
+}
+
+/// Detection and false findings in new agents' first day.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ColdStartReport {
+    /// Agents that joined at least 6 h after the input began.
+    pub agents: u64,
+    /// Agent-days those agents had in their first 24 h.
+    pub agent_days: u64,
+    pub attack_episodes: u64,
+    pub detected_episodes: u64,
+    pub recall: Option<f64>,
+    pub median_delay_s: Option<f64>,
+    pub false_findings: u64,
+    pub false_findings_per_1000_agent_days: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -74,6 +100,7 @@ pub struct EvalReport {
     pub false_finding_examples: Vec<(String, i64)>,
     /// False findings by the detector that contributed most.
     pub false_findings_by_detector: BTreeMap<String, u64>,
+    pub cold_start: ColdStartReport,
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -97,6 +124,7 @@ impl Evaluator {
         let i = self.agent_names.len() as u32;
         self.agents.insert(id.into(), i);
         self.agent_names.push(id.into());
+        self.first_ts.push(i64::MAX);
         i
     }
 
@@ -104,6 +132,9 @@ impl Evaluator {
         self.events += 1;
         let a = self.agent(row.agent_id);
         self.agent_days.insert((a, row.ts_ms.div_euclid(DAY_MS)));
+        let first = &mut self.first_ts[a as usize];
+        *first = (*first).min(row.ts_ms);
+        self.input_first_ts = Some(self.input_first_ts.map_or(row.ts_ms, |t| t.min(row.ts_ms)));
         let Some(label) = row.label else { return };
         self.labelled_events += 1;
         let key = (a, Box::<str>::from(label));
@@ -222,6 +253,7 @@ impl Evaluator {
                 }
             }
         }
+        let cold_start = self.cold_start(&episodes, &created_by_agent, &in_any_window);
         let wrongful = self
             .revocations
             .iter()
@@ -267,6 +299,67 @@ impl Evaluator {
             scenarios,
             false_finding_examples: false_examples,
             false_findings_by_detector: false_by_detector,
+            cold_start,
+        }
+    }
+
+    /// Whether agent `a` joined late, and then the end of its cold start.
+    fn cold_until(&self, a: u32) -> Option<i64> {
+        let first = self.first_ts.get(a as usize).copied()?;
+        let input_first = self.input_first_ts?;
+        (first - input_first >= LATE_AGENT_MS).then_some(first + COLD_WINDOW_MS)
+    }
+
+    fn cold_start(
+        &self,
+        episodes: &[AttackEpisode],
+        created_by_agent: &FxHashMap<u32, Vec<i64>>,
+        in_any_window: &dyn Fn(u32, i64) -> bool,
+    ) -> ColdStartReport {
+        let is_cold = |a: u32, t: i64| self.cold_until(a).is_some_and(|end| t < end);
+        let agents = (0..self.agent_names.len() as u32)
+            .filter(|&a| self.cold_until(a).is_some())
+            .count() as u64;
+        let agent_days = self
+            .agent_days
+            .iter()
+            .filter(|&&(a, d)| {
+                self.cold_until(a).is_some_and(|end| {
+                    let first = self.first_ts[a as usize];
+                    d * DAY_MS < end && (d + 1) * DAY_MS > first
+                })
+            })
+            .count() as u64;
+        let (mut n, mut detected, mut delays) = (0, 0, Vec::new());
+        for e in episodes.iter().filter(|e| is_cold(e.agent, e.start_ms)) {
+            n += 1;
+            let (lo, hi) = (e.start_ms - WINDOW_BEFORE_MS, e.end_ms + WINDOW_AFTER_MS);
+            if let Some(t) = created_by_agent
+                .get(&e.agent)
+                .and_then(|ts| ts.iter().find(|&&t| t >= lo && t <= hi))
+            {
+                detected += 1;
+                delays.push(((t - e.start_ms).max(0)) as f64 / 1000.0);
+            }
+        }
+        let false_findings = self
+            .created
+            .iter()
+            .filter(|&&(a, t, _)| is_cold(a, t) && !in_any_window(a, t))
+            .count() as u64;
+        ColdStartReport {
+            agents,
+            agent_days,
+            attack_episodes: n,
+            detected_episodes: detected,
+            recall: (n > 0).then(|| detected as f64 / n as f64),
+            median_delay_s: median(&mut delays),
+            false_findings,
+            false_findings_per_1000_agent_days: if agent_days > 0 {
+                false_findings as f64 * 1000.0 / agent_days as f64
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -311,6 +404,18 @@ impl EvalReport {
             "false findings {} ({:.2} per 1,000 agent-days)  wrongful revocations {}\n",
             self.false_findings, self.false_findings_per_1000_agent_days, self.wrongful_revocations
         ));
+        let c = &self.cold_start;
+        if c.agents > 0 {
+            s.push_str(&format!(
+                "cold start (first 24 h of {} agents that joined later): {}/{} attacks detected, median delay {}s, {} false findings ({:.2} per 1,000 agent-days)\n",
+                c.agents,
+                c.detected_episodes,
+                c.attack_episodes,
+                c.median_delay_s.map_or("-".into(), |d| format!("{d:.0}")),
+                c.false_findings,
+                c.false_findings_per_1000_agent_days
+            ));
+        }
         s
     }
 }
@@ -409,6 +514,36 @@ mod tests {
         assert_eq!(r.scenarios[0].episodes, 2);
         assert_eq!(r.detected_episodes, 0);
         assert_eq!(r.recall, Some(0.0));
+    }
+
+    #[test]
+    fn cold_start_counts_agents_that_joined_late_in_their_first_day() {
+        const HOUR: i64 = 3_600_000;
+        let mut e = Evaluator::default();
+        e.observe_row(&row("old", 0, None));
+        // Joined 2 h in: not late. Joined 7 h in: late, cold for 24 h.
+        e.observe_row(&row("early", 2 * HOUR, None));
+        e.observe_row(&row("new", 7 * HOUR, None));
+        for t in [8 * HOUR, 8 * HOUR + MIN] {
+            e.observe_row(&row("new", t, Some("stolen_credential")));
+            e.observe_row(&row("early", t, Some("stolen_credential")));
+        }
+        // Labelled again after its cold day: not a cold-start episode.
+        e.observe_row(&row("new", 40 * HOUR, Some("exfiltration")));
+        e.observe_decision(
+            &row("new", 8 * HOUR + MIN, None),
+            &finding("new", 8 * HOUR + MIN, 0),
+        );
+        // False: in the cold day, and after it (only the first counts cold).
+        e.observe_decision(&row("new", 20 * HOUR, None), &finding("new", 20 * HOUR, 0));
+        e.observe_decision(&row("new", 35 * HOUR, None), &finding("new", 35 * HOUR, 0));
+        let c = e.finish().cold_start;
+        assert_eq!(c.agents, 1);
+        assert_eq!((c.attack_episodes, c.detected_episodes), (1, 1));
+        assert_eq!(c.median_delay_s, Some(60.0));
+        assert_eq!(c.false_findings, 1);
+        // Its first 24 h (7 h to 31 h) touch UTC days 0 and 1.
+        assert_eq!(c.agent_days, 2);
     }
 
     #[test]

@@ -107,6 +107,61 @@ enum Cmd {
         #[arg(required = true)]
         inputs: Vec<String>,
     },
+    /// Fit behaviour archetypes (k-means over per-agent profiles) from
+    /// history and save them, versioned, for `[engine] archetypes`.
+    Train {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Record format (overrides `[input] format` in the config).
+        #[arg(long, value_enum)]
+        format: Option<warden::adapt::Format>,
+        /// Number of archetypes (k).
+        #[arg(long, default_value_t = 8)]
+        archetypes: usize,
+        /// Agents with fewer calls (or under a day of history) are not profiled.
+        #[arg(long, default_value_t = 200)]
+        min_events: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Model file; default `models/archetypes-vN.json`, N one past the
+        /// highest there. Never overwritten.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        no_progress: bool,
+        /// Files, directories or `-` (stdin); `.gz` and Parquet accepted.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
+    /// SQL over calls, findings and revocations (DataFusion). Tables:
+    /// `calls` (any input replay reads; a Parquet lake is scanned in
+    /// place), `calls_coded`, `findings`, `revocations`. Without a
+    /// statement: an interactive prompt, or the statements on stdin.
+    Query {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Call inputs: files, directories, `.gz`, Parquet (repeatable).
+        #[arg(long)]
+        calls: Vec<String>,
+        /// Record format of the call inputs (overrides `[input] format`).
+        #[arg(long, value_enum)]
+        calls_format: Option<warden::adapt::Format>,
+        /// Findings: OCSF JSON lines as `replay --alerts-out` writes them or
+        /// the alerts topic carries them (repeatable).
+        #[arg(long)]
+        findings: Vec<PathBuf>,
+        /// Revocations: one SET per line (`replay --revocations-out`, the
+        /// revocations topic) or OCSF Remediation Activities (repeatable).
+        #[arg(long)]
+        revocations: Vec<PathBuf>,
+        /// Output format of results.
+        #[arg(long, value_enum, default_value_t)]
+        format: warden::query::render::OutputFormat,
+        #[arg(long)]
+        no_progress: bool,
+        /// SQL statements (`;`-separated). Omit for the prompt.
+        sql: Option<String>,
+    },
     /// Pick thresholds from evidence: replay once, sweep the finding and
     /// revocation thresholds (and each detector's weight), recommend a
     /// configuration for a false-finding budget and replay it to check.
@@ -502,6 +557,79 @@ fn main() -> Result<()> {
                 s.skipped_records
             );
         }
+        Cmd::Train {
+            config,
+            format,
+            archetypes,
+            min_events,
+            seed,
+            out,
+            no_progress,
+            inputs,
+        } => {
+            let cfg = input_config(config.as_deref(), format)?;
+            let opts = warden::train::TrainOptions {
+                archetypes,
+                min_events,
+                seed,
+            };
+            let mut observer = CliObserver::new(!no_progress);
+            let model = warden::train::train(&inputs, &cfg, &opts, &mut observer)?;
+            let path = out.unwrap_or_else(|| warden::train::next_model_path(Path::new("models")));
+            warden::train::save(&model, &path)?;
+            print!("{}", warden::train::render(&model));
+            println!(
+                "model written to {}; use it with `[engine] archetypes = \"{}\"` in warden.toml",
+                path.display(),
+                path.display()
+            );
+        }
+        Cmd::Query {
+            config,
+            calls,
+            calls_format,
+            findings,
+            revocations,
+            format,
+            no_progress,
+            sql,
+        } => {
+            use warden::query::{prompt::Session, Sources, Workspace};
+            let cfg = input_config(config.as_deref(), calls_format)?;
+            let opts = warden::source::ReadOptions::from_config(&cfg);
+            let sources = Sources {
+                calls,
+                findings,
+                revocations,
+            };
+            let mut observer = CliObserver::new(!no_progress);
+            let ws = Workspace::open(&sources, &opts, &mut observer)?;
+            let l = &ws.loaded;
+            tracing::info!(
+                calls = l
+                    .calls
+                    .map_or("scanned in place (Parquet)".to_string(), |n| n.to_string()),
+                findings = l.findings,
+                revocations = l.revocations,
+                bad_records = l.bad_records,
+                other_ocsf_records = l.other_records,
+                "tables loaded"
+            );
+            let mut session = Session::new(&ws, format);
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+            match sql {
+                Some(text) => session.script(&text, &mut out, &mut err),
+                None if std::io::stdin().is_terminal() => session.interactive()?,
+                None => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                    session.script(&text, &mut out, &mut err);
+                }
+            }
+            if session.failures > 0 {
+                bail!("{} statement(s) failed", session.failures);
+            }
+        }
         Cmd::Tune {
             config,
             budget,
@@ -584,7 +712,7 @@ fn main() -> Result<()> {
                 }
                 w.flush()?;
             }
-            let mut engine = warden::engine::Engine::new(cfg);
+            let mut engine = warden::engine::Engine::from_config(cfg)?;
             warden::splice::evaluate(&mut spliced, &mut engine);
             println!(
                 "{:<58} {:>6} {:>9} {:>8} {:>5} {:>7}  detectors",

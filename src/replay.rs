@@ -79,7 +79,7 @@ pub fn run(
     observer: &mut dyn ReplayObserver,
 ) -> Result<ReplaySummary, ReplayError> {
     let read_opts = ReadOptions::from_config(&cfg);
-    let mut engine = Engine::new(cfg);
+    let mut engine = Engine::from_config(cfg).map_err(EngineError::from)?;
     engine.trace_agent(trace_agent);
     let mut eval = Evaluator::default();
     let mut timeline = Timeline::default();

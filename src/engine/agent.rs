@@ -54,6 +54,8 @@ pub struct AgentState {
     pub sessions: SessionSlots,
     /// Ids of recent events that stood out, kept only while there are any.
     pub notable: Option<Box<Notable>>,
+    /// The agent's behaviour archetype, when a model is loaded.
+    pub archetype: Option<Box<super::archetype::ArchetypeState>>,
 }
 
 impl AgentState {
@@ -90,6 +92,7 @@ impl AgentState {
             families_win: DistinctWindow::default(),
             sessions: SessionSlots::default(),
             notable: None,
+            archetype: None,
         }
     }
 
@@ -113,6 +116,9 @@ impl AgentState {
                 .notable
                 .as_ref()
                 .map_or(0, |n| std::mem::size_of::<Notable>() + n.heap_bytes())
+            + self.archetype.as_ref().map_or(0, |a| {
+                std::mem::size_of::<super::archetype::ArchetypeState>() + 4 * a.evidence.len()
+            })
     }
 }
 
@@ -319,6 +325,13 @@ impl AgentTable {
 
     pub fn id(&self, idx: u32) -> &str {
         &self.ids[idx as usize]
+    }
+
+    /// Every agent held, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &AgentState)> + '_ {
+        self.index
+            .iter()
+            .map(|(id, &i)| (&**id, &self.states[i as usize]))
     }
 
     /// Bytes of agent state held now (states, ids and index entries).

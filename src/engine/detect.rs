@@ -3,6 +3,7 @@
 //! probability under the agent's own baseline (or its cohort's, at cold start).
 
 use super::agent::{AgentState, Notable, NOTABLE_TTL_MS};
+use super::archetype::{self, profile_vector, Archetypes, MIN_SHARE};
 use super::cohort::{Cohorts, Prior, SENSITIVE_KIND};
 use super::features::{Feature, Signals};
 use super::session::{network_of, ua_family};
@@ -38,6 +39,16 @@ const SEASONAL_MAX_SHAPE: f32 = 8.0;
 const SETTLING_MS: i64 = 24 * HOUR_MS;
 /// Memory of an agent's own rate of adopting new values.
 const OWN_ADOPTION_TAU_MS: f32 = 6.0 * 3_600_000.0;
+/// Novelty kinds (indices into `NOVELTY_KINDS`) an archetype's vocabulary
+/// speaks for: actions and client families are alike across tenants;
+/// resource families, networks and parents are tenant- or agent-specific.
+const ARCHETYPE_KINDS: [usize; 2] = [0, 3];
+/// A new agent's match must be this probable before something its
+/// archetype never uses keeps its full rarity while the agent settles in.
+const ARCHETYPE_CONFIDENT: f32 = 0.6;
+/// Drift is signalled from this surprise (the 1 % of members farthest from
+/// their centroid), and again on each further rise of a bit.
+const DRIFT_MIN_BITS: f32 = 2.0;
 
 /// What several detectors derive from one call, computed once per call.
 struct Derived<'r> {
@@ -68,6 +79,7 @@ pub struct Detectors {
     sensitive: Vec<String>,
     distinct_window_ms: i64,
     rate_min_sd: f32,
+    archetypes: Option<std::sync::Arc<Archetypes>>,
 }
 
 /// Resource family: the part of a resource that names a place rather than one
@@ -87,8 +99,9 @@ pub fn resource_family(resource: &str) -> &str {
 }
 
 impl Detectors {
-    pub fn new(cfg: &DetectorConfig) -> Self {
+    pub fn new(cfg: &DetectorConfig, archetypes: Option<std::sync::Arc<Archetypes>>) -> Self {
         Detectors {
+            archetypes,
             sensitive: cfg
                 .sensitive_actions
                 .iter()
@@ -114,8 +127,12 @@ impl Detectors {
     ) {
         let ts = row.ts_ms;
         let first = st.events == 0;
-        if first {
-            self.seed_from_cohort(st, cohorts);
+        let derived = Derived::of(row);
+        match (&self.archetypes, first) {
+            (Some(m), true) => seed_from_archetype(m, st, &derived),
+            (None, true) => self.seed_from_cohort(st, cohorts),
+            (Some(m), false) => rematch_under(m, st, ts),
+            (None, false) => {}
         }
         let dt = if first { 0 } else { ts - st.last_ts };
         if ts > st.last_ts {
@@ -128,7 +145,6 @@ impl Detectors {
         st.c15m = st.c15m * decay(dt, 15.0 * MIN) + 1.0;
         let surge = cohorts.get(st.cohort).surge(st.c15m);
 
-        let derived = Derived::of(row);
         self.rate(st, alpha, surge, sig);
         self.seasonal(st, ts, dt, surge, sig);
         let ctx_novel = self.novelty(st, cohorts, row, &derived, dt, sig);
@@ -138,6 +154,9 @@ impl Detectors {
         self.session(st, row, &derived, ctx_novel, sig);
 
         st.events = st.events.saturating_add(1);
+        if let Some(m) = &self.archetypes {
+            archetype_fit(m, st, ts, sig);
+        }
         if st.events % 64 == 0 {
             for (p, e) in [
                 (Prior::Rate1m, st.rate1),
@@ -316,7 +335,7 @@ impl Detectors {
                     };
                     adopted = true;
                     sensitive_adopted |= sensitive;
-                    let b = n.bits.min(own) * weight;
+                    let b = self.first_use_bits(st, k, fp, n.bits, own) * weight;
                     if b > 0.0 {
                         st.novelty[k] += b;
                         fresh = Some(v);
@@ -344,6 +363,41 @@ impl Detectors {
             st.own_sensitive += 1.0;
         }
         ctx_novel
+    }
+
+    /// Rarity bits a first use counts for. While an agent settles in, its
+    /// own adoption rate caps them (it adopts values all the time). With an
+    /// archetype, an action or client its archetype's members commonly use
+    /// is expected (capped by how common), while one none of them uses keeps
+    /// its full rarity once the match is confident: a new agent used for
+    /// something agents of its kind never do stands out from its first
+    /// hour. The value is judged against the match as it stood before it,
+    /// then moves the match, so an odd value cannot explain itself.
+    fn first_use_bits(
+        &self,
+        st: &mut AgentState,
+        kind: usize,
+        fp: u64,
+        cohort_bits: f32,
+        own_cap: f32,
+    ) -> f32 {
+        let first = st.events == 0;
+        let (Some(m), Some(a)) = (&self.archetypes, st.archetype.as_deref_mut()) else {
+            return cohort_bits.min(own_cap);
+        };
+        if a.settled || !ARCHETYPE_KINDS.contains(&kind) {
+            return cohort_bits.min(own_cap);
+        }
+        let bits = match m.share(a.current, fp) {
+            Some(share) if share >= MIN_SHARE => cohort_bits.min(own_cap).min(-share.log10()),
+            _ if m.confidence(a) >= ARCHETYPE_CONFIDENT => cohort_bits,
+            _ => cohort_bits.min(own_cap),
+        };
+        // The first call's values already made the match (`seed_from_archetype`).
+        if !first {
+            m.add_evidence(a, fp);
+        }
+        bits
     }
 
     /// Distinct actions plus distinct resource families in a short window:
@@ -518,6 +572,88 @@ fn expected_calls(st: &AgentState, h: i64) -> Option<(f32, u32)> {
     }
 }
 
+/// A new agent with an archetype model: matched from its type, first action
+/// and client, and its baselines start at that archetype's typical member.
+fn seed_from_archetype(m: &Archetypes, st: &mut AgentState, d: &Derived<'_>) {
+    let mut a = m.start(st.agent_type);
+    m.add_evidence(&mut a, d.fp_action);
+    if let Some(ua) = d.ua {
+        m.add_evidence(&mut a, fingerprint(archetype::UA_KIND, ua));
+    }
+    let b = m.seed_baselines(a.current);
+    st.rate1 = archetype::seed(&b.log_calls_1m);
+    st.rate15 = archetype::seed(&b.log_calls_15m);
+    st.distinct = archetype::seed(&b.log_distinct);
+    st.bytes_s = archetype::seed(&b.log_bytes_5m);
+    st.bytes_l = archetype::seed(&b.log_bytes_2h);
+    st.archetype = Some(Box::new(a));
+}
+
+/// State made without this model (restored from a run with none, or with
+/// another model): a settled agent is bound to its nearest archetype now, a
+/// settling one starts matching from its type.
+fn rematch_under(m: &Archetypes, st: &mut AgentState, ts: i64) {
+    if st.archetype.as_ref().is_some_and(|a| m.fits(a)) {
+        return;
+    }
+    let mut a = m.start(st.agent_type);
+    if ts - st.first_ts >= SETTLING_MS {
+        m.settle(&mut a, &profile_vector(st));
+    }
+    st.archetype = Some(Box::new(a));
+}
+
+/// After a day an agent is bound to the archetype nearest its profile;
+/// from then on, every 64 calls, a profile beyond what the archetype's
+/// members span is signalled (once per further bit of surprise).
+fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals) {
+    let Some(settled) = st.archetype.as_deref().map(|a| a.settled) else {
+        return;
+    };
+    if !settled {
+        if ts - st.first_ts >= SETTLING_MS {
+            let v = profile_vector(st);
+            if let Some(a) = st.archetype.as_deref_mut() {
+                m.settle(a, &v);
+            }
+        }
+        return;
+    }
+    if st.events % 64 != 0 {
+        return;
+    }
+    let v = profile_vector(st);
+    let Some(a) = st.archetype.as_deref_mut() else {
+        return;
+    };
+    let d = m.distance(a.current, &v);
+    let s = m.drift_surprise(a.current, d);
+    if s < a.drift_signalled - 2.0 {
+        // Back among its archetype's members: a later drift signals anew.
+        a.drift_signalled = s;
+    }
+    if s >= DRIFT_MIN_BITS && s >= a.drift_signalled + 1.0 {
+        a.drift_signalled = s;
+        let near = m.nearest(&v).0;
+        let typical = m.model().archetypes[a.current as usize]
+            .member_distances
+            .p90;
+        sig.set(Feature::ArchetypeDrift, s, d as f64, typical as f64);
+        sig.novel_value[Feature::ArchetypeDrift.index()] = Some(
+            if near == a.current {
+                format!("far from archetype {}", m.label(a.current))
+            } else {
+                format!(
+                    "from archetype {} toward {}",
+                    m.label(a.current),
+                    m.label(near)
+                )
+            }
+            .into(),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,7 +684,7 @@ mod tests {
 
     #[test]
     fn sensitive_matching_is_case_insensitive() {
-        let d = Detectors::new(&DetectorConfig::default());
+        let d = Detectors::new(&DetectorConfig::default(), None);
         assert!(d.is_sensitive("iam:CreateAccessKey"));
         assert!(d.is_sensitive("secretsmanager:GetSecretValue"));
         assert!(!d.is_sensitive("s3:GetObject"));

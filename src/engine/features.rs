@@ -19,6 +19,8 @@ pub enum Feature {
     BytesShort,
     BytesLong,
     SessionConcurrency,
+    /// A settled agent's profile far from its archetype (`warden train`).
+    ArchetypeDrift,
 }
 
 /// Independent families of evidence. A revocation needs two of them (or the
@@ -32,7 +34,7 @@ pub enum Group {
     Session,
 }
 
-pub const FEATURE_COUNT: usize = 13;
+pub const FEATURE_COUNT: usize = 14;
 
 impl Feature {
     pub const ALL: [Feature; FEATURE_COUNT] = [
@@ -49,6 +51,7 @@ impl Feature {
         Feature::BytesShort,
         Feature::BytesLong,
         Feature::SessionConcurrency,
+        Feature::ArchetypeDrift,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Feature {
             Feature::BytesShort => "bytes_out_5m",
             Feature::BytesLong => "bytes_out_2h",
             Feature::SessionConcurrency => "session_concurrency",
+            Feature::ArchetypeDrift => "archetype_drift",
         }
     }
 
@@ -82,6 +86,7 @@ impl Feature {
             Feature::FailedCalls => "failed_calls",
             Feature::BytesShort | Feature::BytesLong => "bytes",
             Feature::SessionConcurrency => "context_switches",
+            Feature::ArchetypeDrift => "profile_distance",
         }
     }
 
@@ -94,7 +99,8 @@ impl Feature {
             | Feature::NovelResource
             | Feature::NovelNetwork
             | Feature::NovelUserAgent
-            | Feature::NovelParent => Group::Novelty,
+            | Feature::NovelParent
+            | Feature::ArchetypeDrift => Group::Novelty,
             Feature::FailedCalls => Group::Outcome,
             Feature::BytesShort | Feature::BytesLong => Group::Exfil,
             Feature::SessionConcurrency => Group::Session,

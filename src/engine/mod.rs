@@ -3,6 +3,7 @@
 //! replay and the streaming service share this one code path.
 
 mod agent;
+pub mod archetype;
 mod cohort;
 mod detect;
 mod features;
@@ -21,14 +22,18 @@ use crate::config::{CohortKey, Config};
 use crate::decide::{Decider, Decision, DecisionInput, FindingActivity};
 use crate::event::{CallColumns, CallRow};
 use agent::AgentTable;
+use archetype::{ArchetypeModel, Archetypes, ModelError};
 use arrow_array::RecordBatch;
 use cohort::Cohorts;
 use detect::Detectors;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("input batch does not have the call-event layout: {0}")]
     Schema(#[from] arrow_schema::ArrowError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
 }
 
 /// Running totals, for logs, metrics and the replay report.
@@ -74,10 +79,37 @@ pub struct Engine {
     swept_minute: Option<i64>,
 }
 
+/// Loads the archetype model `[engine] archetypes` names, if any; engines
+/// built from one config share it.
+pub fn load_archetypes(cfg: &Config) -> Result<Option<Arc<Archetypes>>, ModelError> {
+    let Some(path) = &cfg.engine.archetypes else {
+        return Ok(None);
+    };
+    let model = ArchetypeModel::load(path)?;
+    Archetypes::new(model)
+        .map(|a| Some(Arc::new(a)))
+        .map_err(|reason| ModelError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        })
+}
+
 impl Engine {
+    /// An engine with no archetype model (new agents start from their
+    /// cohort): `[engine] archetypes` is not read here; see `from_config`.
     pub fn new(cfg: Config) -> Self {
+        Self::with_archetypes(cfg, None)
+    }
+
+    /// An engine as the config describes it, archetype model included.
+    pub fn from_config(cfg: Config) -> Result<Self, ModelError> {
+        let archetypes = load_archetypes(&cfg)?;
+        Ok(Self::with_archetypes(cfg, archetypes))
+    }
+
+    pub fn with_archetypes(cfg: Config, archetypes: Option<Arc<Archetypes>>) -> Self {
         Engine {
-            detectors: Detectors::new(&cfg.detectors),
+            detectors: Detectors::new(&cfg.detectors, archetypes),
             agents: AgentTable::new(cfg.engine.max_agents),
             cohorts: Cohorts::default(),
             decider: Decider::new(cfg.decisions.clone()),
@@ -127,6 +159,11 @@ impl Engine {
             agents_evicted: self.agents.evicted,
             ..self.counters
         }
+    }
+
+    /// Every agent's state, by id (`warden train` reads their profiles).
+    pub fn agent_states(&self) -> impl Iterator<Item = (&str, &AgentState)> + '_ {
+        self.agents.iter()
     }
 
     pub fn agents_tracked(&self) -> usize {

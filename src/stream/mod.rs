@@ -112,8 +112,9 @@ pub fn run(
         &cfg.sinks,
     )?;
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
+    let engine = crate::engine::Engine::from_config(cfg.clone()).map_err(EngineError::from)?;
     let worker = Arc::new(Mutex::new(Worker::new(
-        cfg.clone(),
+        engine,
         outputs,
         restorer,
         health.clone(),

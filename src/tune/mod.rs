@@ -19,7 +19,8 @@ pub mod render;
 
 use crate::config::{Config, Weights};
 use crate::decide::Decision;
-use crate::engine::{Engine, EngineError, RiskHistogram};
+use crate::engine::archetype::Archetypes;
+use crate::engine::{load_archetypes, Engine, EngineError, RiskHistogram};
 use crate::eval::{EvalReport, Evaluator, ScenarioReport};
 use crate::event::CallColumns;
 use crate::replay::{read_windows, ReplayError, ReplayObserver};
@@ -28,6 +29,7 @@ use crate::source::ReadOptions;
 use arrow_array::RecordBatch;
 use model::HitSet;
 use serde::Serialize;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct TuneOptions {
@@ -201,10 +203,10 @@ struct Arm {
 }
 
 impl Arm {
-    fn new(cfg: &Config, threshold: f32) -> Arm {
+    fn new(cfg: &Config, archetypes: Option<Arc<Archetypes>>, threshold: f32) -> Arm {
         let mut c = cfg.clone();
         c.decisions.finding_threshold = threshold;
-        let mut engine = Engine::new(c);
+        let mut engine = Engine::with_archetypes(c, archetypes);
         engine.record_hits();
         Arm {
             threshold,
@@ -278,7 +280,11 @@ pub fn run(
     let mut revoke = opts.revoke_thresholds.clone();
     revoke.sort_by(f32::total_cmp);
     revoke.dedup();
-    let mut arms: Vec<Arm> = thresholds.iter().map(|&t| Arm::new(cfg, t)).collect();
+    let archetypes = load_archetypes(cfg).map_err(EngineError::from)?;
+    let mut arms: Vec<Arm> = thresholds
+        .iter()
+        .map(|&t| Arm::new(cfg, archetypes.clone(), t))
+        .collect();
     let mut rows = Evaluator::default();
     let mut timeline = Timeline::default();
     read_windows(
@@ -470,7 +476,7 @@ fn weight_sweep(
     rows: &Evaluator,
 ) -> Vec<WeightRow> {
     type Field = fn(&mut Weights) -> &mut f32;
-    let detectors: [(&str, Field); 7] = [
+    let detectors: [(&str, Field); 8] = [
         ("rate", |w| &mut w.rate),
         ("seasonal", |w| &mut w.seasonal),
         ("novelty", |w| &mut w.novelty),
@@ -478,6 +484,7 @@ fn weight_sweep(
         ("outcome", |w| &mut w.outcome),
         ("volume", |w| &mut w.volume),
         ("session", |w| &mut w.session),
+        ("archetype", |w| &mut w.archetype),
     ];
     detectors
         .iter()

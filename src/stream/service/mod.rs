@@ -69,9 +69,16 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(cfg: Config, outputs: Outputs, restorer: BaseConsumer, health: Arc<Health>) -> Self {
+    /// `engine` is built from the same config (`Engine::from_config`).
+    pub fn new(
+        engine: Engine,
+        outputs: Outputs,
+        restorer: BaseConsumer,
+        health: Arc<Health>,
+    ) -> Self {
+        let cfg = engine.config().clone();
         Worker {
-            engine: Engine::new(cfg.clone()),
+            engine,
             outputs,
             restorer,
             offsets: OffsetTracker::default(),
