@@ -82,6 +82,19 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A `SELECT k, n` over the fixture as a map.
+fn counts_by(f: &Fixture, sql: &str) -> BTreeMap<String, u64> {
+    json_rows(&query(&["--format", "json", sql], &[&f.calls], f, None))
+        .iter()
+        .map(|r| {
+            (
+                r["k"].as_str().unwrap().to_string(),
+                r["n"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// The ```sql blocks of docs/query.md.
 fn documented_queries() -> Vec<String> {
     let doc =
@@ -120,25 +133,10 @@ fn answers_match_counts_made_from_the_files() {
         let o = v["outcome"].as_str().unwrap_or("success").to_string();
         *by_outcome.entry(o).or_default() += 1;
     }
-    let rows = json_rows(&query(
-        &[
-            "--format",
-            "json",
-            "SELECT outcome, count(*) AS n FROM calls GROUP BY outcome ORDER BY outcome",
-        ],
-        &[&f.calls],
+    let got = counts_by(
         &f,
-        None,
-    ));
-    let got: BTreeMap<String, u64> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["outcome"].as_str().unwrap().to_string(),
-                r["n"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+        "SELECT outcome AS k, count(*) AS n FROM calls GROUP BY outcome",
+    );
     assert_eq!(got, by_outcome);
 
     // New findings per agent, against the OCSF records.
@@ -150,25 +148,10 @@ fn answers_match_counts_made_from_the_files() {
         }
     }
     assert!(!created.is_empty(), "the fixture has findings");
-    let rows = json_rows(&query(
-        &[
-            "--format",
-            "json",
-            "SELECT agent_id, count(*) AS n FROM findings WHERE activity = 'Create' GROUP BY agent_id",
-        ],
-        &[&f.calls],
+    let got = counts_by(
         &f,
-        None,
-    ));
-    let got: BTreeMap<String, u64> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["agent_id"].as_str().unwrap().to_string(),
-                r["n"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+        "SELECT agent_id AS k, count(*) AS n FROM findings WHERE activity = 'Create' GROUP BY agent_id",
+    );
     assert_eq!(got, created);
 
     // Every revocation once (SETs and the findings file's remediation

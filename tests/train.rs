@@ -33,22 +33,7 @@ fn evaluate(dir: &Path, input: &Path, model: Option<&Path>) -> Value {
         None => String::new(),
     };
     std::fs::write(&cfg, text).unwrap();
-    let report = dir.join("replay.json");
-    let out = Command::new(BIN)
-        .args(["replay", "--no-progress", "--config"])
-        .arg(&cfg)
-        .arg("--report")
-        .arg(&report)
-        .arg(input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    v["evaluation"].clone()
+    common::replay_evaluation(dir, &cfg, input)
 }
 
 #[test]

@@ -35,26 +35,7 @@ fn tune(dir: &Path, args: &[&str], input: &Path) -> (Value, String) {
 fn replay(dir: &Path, config: &str, input: &Path) -> Value {
     let cfg = dir.join("replay.toml");
     std::fs::write(&cfg, config).unwrap();
-    replay_with(dir, &cfg, input)
-}
-
-fn replay_with(dir: &Path, cfg: &Path, input: &Path) -> Value {
-    let report = dir.join("replay.json");
-    let out = Command::new(BIN)
-        .args(["replay", "--no-progress", "--config"])
-        .arg(cfg)
-        .arg("--report")
-        .arg(&report)
-        .arg(input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    v["evaluation"].clone()
+    common::replay_evaluation(dir, &cfg, input)
 }
 
 fn fleet(dir: &Path, name: &str, agents: u32, seed: u64) -> PathBuf {
@@ -156,7 +137,7 @@ fn the_recommended_config_meets_its_budget_on_fleets_it_never_saw() {
     )));
     for seed in [2, 3] {
         let held_out = fleet(dir.path(), &format!("test{seed}.jsonl"), 150, seed);
-        let ev = replay_with(dir.path(), &written, &held_out);
+        let ev = common::replay_evaluation(dir.path(), &written, &held_out);
         let ff = ev["false_findings_per_1000_agent_days"].as_f64().unwrap();
         assert!(
             ff <= budget,

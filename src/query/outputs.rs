@@ -91,8 +91,7 @@ impl OutputTables {
         bad_records: &mut Vec<BadRecord>,
     ) -> Result<(), QueryError> {
         self.read_lines(name, reader, bad_records, |t, line, n| {
-            let v: Value = serde_json::from_str(line)
-                .map_err(|e| bad(name, n, "(record)", format!("not JSON: {e}")))?;
+            let v = parse_json(name, n, line)?;
             match v.get("class_uid").and_then(Value::as_i64) {
                 Some(OCSF_DETECTION_FINDING) => t.findings.push(&v, line, name, n),
                 Some(OCSF_REMEDIATION_ACTIVITY) => t.push_remediation(&v, line, name, n),
@@ -117,8 +116,7 @@ impl OutputTables {
     ) -> Result<(), QueryError> {
         self.read_lines(name, reader, bad_records, |t, line, n| {
             if line.starts_with('{') {
-                let v: Value = serde_json::from_str(line)
-                    .map_err(|e| bad(name, n, "(record)", format!("not JSON: {e}")))?;
+                let v = parse_json(name, n, line)?;
                 return t.push_remediation(&v, line, name, n);
             }
             let claims = set_claims(line).map_err(|m| bad(name, n, "(token)", m))?;
@@ -251,6 +249,10 @@ impl OutputTables {
     pub fn finish(mut self) -> Result<(RecordBatch, RecordBatch), QueryError> {
         Ok((self.findings.finish()?, self.revocations.finish()?))
     }
+}
+
+fn parse_json(name: &str, n: u64, line: &str) -> Result<Value, BadRecord> {
+    serde_json::from_str(line).map_err(|e| bad(name, n, "(record)", format!("not JSON: {e}")))
 }
 
 /// The claims of a compact JWS, decoded but not verified.

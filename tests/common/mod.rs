@@ -192,3 +192,28 @@ pub fn simulate_fleet(
     );
     path
 }
+
+/// `warden replay --config cfg --report …` of `input`: its evaluation.
+pub fn replay_evaluation(
+    dir: &std::path::Path,
+    cfg: &std::path::Path,
+    input: &std::path::Path,
+) -> serde_json::Value {
+    let report = dir.join("replay.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["replay", "--no-progress", "--config"])
+        .arg(cfg)
+        .arg("--report")
+        .arg(&report)
+        .arg(input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    v["evaluation"].clone()
+}
