@@ -8,8 +8,8 @@ use warden::adapt::Format;
 use warden::config::Config;
 use warden::engine::snapshot::{self, StateRecord};
 use warden::engine::Engine;
+use warden::input::{EventReader, ReadOptions};
 use warden::sim::{generate, write_events, SimConfig};
-use warden::source::{EventReader, ReadOptions};
 
 fn fixture() -> Vec<u8> {
     let cfg = SimConfig {

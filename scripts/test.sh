@@ -45,5 +45,9 @@ if ! need tansu && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
 fi
 
 cargo fmt --check
+# The README's two commands must share one build of the dependencies.
+./scripts/check-features.sh
+# No import cycles between modules (docs/architecture.md).
+python3 scripts/check-imports.py
 cargo clippy --release --all-targets --locked -- -D warnings
 cargo test --release --locked

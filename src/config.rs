@@ -1,6 +1,12 @@
 //! `warden.toml`: every threshold, window and cohort key, with documented
 //! defaults. Config is plain data; the engine reads it once at start-up.
 
+pub use crate::decide::{DecisionConfig, RevokeMode};
+pub use crate::emit::set::SigningConfig;
+pub use crate::engine::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
+pub use crate::signal::Weights;
+
+use crate::input::ReadOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,33 +42,9 @@ pub struct Config {
     /// timeouts). `WARDEN_KAFKA_<NAME>` environment variables override them:
     /// `WARDEN_KAFKA_SASL_PASSWORD` sets `sasl.password`.
     pub kafka: BTreeMap<String, String>,
-    /// Sinks beyond Kafka: Splunk HEC, webhooks, syslog/CEF, SSF push.
-    pub sinks: crate::sinks::SinksConfig,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SigningConfig {
-    /// PEM private key (PKCS#8 P-256 for ES256, or RSA for RS256), from
-    /// `warden keys generate`. Empty: a key made for each run, with a warning.
-    pub key_file: String,
-    /// `kid` in every SET header; empty: the key's RFC 7638 thumbprint.
-    pub key_id: String,
-    /// `iss` of every SET.
-    pub issuer: String,
-    /// `aud` of every SET (the receivers); empty leaves it out.
-    pub audience: Vec<String>,
-}
-
-impl Default for SigningConfig {
-    fn default() -> Self {
-        SigningConfig {
-            key_file: String::new(),
-            key_id: String::new(),
-            issuer: "https://warden.invalid/".into(),
-            audience: Vec::new(),
-        }
-    }
+    /// Sinks beyond Kafka (`[[sinks]]`, each with its `type`): Splunk HEC,
+    /// webhooks, syslog/CEF, SSF push.
+    pub sinks: Vec<crate::sinks::SinkConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -157,101 +139,6 @@ impl Default for InputConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineConfig {
-    /// Most agents whose baselines are kept; past it the least recently seen
-    /// are evicted (scoring of new agents never stops).
-    pub max_agents: usize,
-    /// Fields that form an agent's cohort (its peers for rarity and cold start).
-    pub cohort_keys: Vec<CohortKey>,
-    /// Events per columnar window handed to the engine.
-    pub batch_size: usize,
-    /// Behaviour archetypes from `warden train` (a model file under
-    /// `models/`): new agents are matched to one from their first call, and
-    /// a settled agent drifting from its archetype is a signal. Unset: new
-    /// agents start from their cohort's average.
-    pub archetypes: Option<std::path::PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum CohortKey {
-    Tenant,
-    AgentType,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RevokeMode {
-    /// Emit revocations.
-    Enforce,
-    /// Decide revocations but mark them as shadow events (watch before enforcing).
-    Shadow,
-    /// Never decide revocations.
-    Off,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DecisionConfig {
-    /// Risk (0-100) at which a finding is raised.
-    pub finding_threshold: f32,
-    /// Risk at which a credential is revoked, when a high-confidence signal agrees.
-    pub revoke_threshold: f32,
-    pub revoke: RevokeMode,
-    /// An agent's episode ends after this long without a finding-level event.
-    pub episode_quiet_minutes: u32,
-    /// An open finding is updated only when risk rises by this much ...
-    pub update_min_risk_delta: f32,
-    /// ... or a new detector contributes, and at most this often.
-    pub update_min_interval_seconds: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectorConfig {
-    /// Case-insensitive substrings that make an action sensitive (credential,
-    /// privilege, secret, destructive or data-export operations).
-    pub sensitive_actions: Vec<String>,
-    /// Multiplier on every detector's surprise (1.0 = as calibrated).
-    pub weights: Weights,
-    /// Seconds of the short distinct-count window (enumeration).
-    pub distinct_window_seconds: u32,
-    /// Minimum spread (natural-log units) assumed for rate baselines: a 2x
-    /// swing is never more than ln 2 / this many standard deviations.
-    pub rate_min_sd: f32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Weights {
-    pub rate: f32,
-    pub seasonal: f32,
-    pub novelty: f32,
-    pub distinct: f32,
-    pub outcome: f32,
-    pub volume: f32,
-    pub session: f32,
-    /// Drift of a settled agent from its archetype (with `[engine] archetypes`).
-    pub archetype: f32,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Weights {
-            rate: 1.0,
-            seasonal: 1.0,
-            novelty: 1.0,
-            distinct: 1.0,
-            outcome: 1.0,
-            volume: 1.0,
-            session: 1.0,
-            archetype: 1.0,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -266,62 +153,7 @@ impl Default for Config {
                 "bootstrap.servers".to_string(),
                 "localhost:9092".to_string(),
             )]),
-            sinks: crate::sinks::SinksConfig::default(),
-        }
-    }
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            max_agents: 1_000_000,
-            cohort_keys: vec![CohortKey::Tenant, CohortKey::AgentType],
-            batch_size: 4096,
-            archetypes: None,
-        }
-    }
-}
-
-impl Default for DecisionConfig {
-    fn default() -> Self {
-        DecisionConfig {
-            finding_threshold: 60.0,
-            revoke_threshold: 85.0,
-            revoke: RevokeMode::Enforce,
-            episode_quiet_minutes: 30,
-            update_min_risk_delta: 5.0,
-            update_min_interval_seconds: 60,
-        }
-    }
-}
-
-impl Default for DetectorConfig {
-    fn default() -> Self {
-        let s = [
-            "iam:",
-            "sts:AssumeRole",
-            "secret",
-            "kms:Decrypt",
-            "ssm:GetParameter",
-            "Delete",
-            "Policy",
-            "AccessKey",
-            "PassRole",
-            "LoginProfile",
-            "Export",
-            "admin",
-            "shell",
-            "exec",
-            "SendExternal",
-            "PostExternal",
-            "ShareExternal",
-            "impersonat",
-        ];
-        DetectorConfig {
-            sensitive_actions: s.iter().map(|x| x.to_string()).collect(),
-            weights: Weights::default(),
-            distinct_window_seconds: 300,
-            rate_min_sd: 0.35,
+            sinks: Vec::new(),
         }
     }
 }
@@ -457,5 +289,36 @@ mod tests {
         assert!(e.to_string().contains("finding_treshold"), "{e}");
         assert!(Config::from_toml("[decisions]\nfinding_threshold = 90\n", "x").is_err());
         assert!(Config::from_toml("version = 2\n", "x").is_err());
+    }
+}
+
+impl From<Config> for DetectionConfig {
+    fn from(c: Config) -> Self {
+        DetectionConfig {
+            engine: c.engine,
+            detectors: c.detectors,
+            decisions: c.decisions,
+        }
+    }
+}
+
+impl From<&Config> for DetectionConfig {
+    fn from(c: &Config) -> Self {
+        DetectionConfig {
+            engine: c.engine.clone(),
+            detectors: c.detectors.clone(),
+            decisions: c.decisions.clone(),
+        }
+    }
+}
+
+impl From<&Config> for ReadOptions {
+    /// As `[input]` and `[engine] batch_size` say.
+    fn from(cfg: &Config) -> ReadOptions {
+        ReadOptions {
+            format: cfg.input.format,
+            k8s_stage: cfg.input.k8s_stage.clone(),
+            batch_size: cfg.engine.batch_size,
+        }
     }
 }

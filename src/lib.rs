@@ -1,27 +1,26 @@
 //! Warden: real-time behavioural detection for non-human identities.
 //!
-//! Data flow: `event` (decode into Arrow windows) → `engine` (baselines and
-//! per-event scores) → `decide` (findings and revocations per episode) →
-//! `emit` (OCSF findings, revocation events). `replay` drives it over files;
-//! `sim` makes labelled fleets; `eval` measures detection on labelled data;
-//! `stream` runs it as a Kafka consumer-group member (`warden run`).
+//! The folders are the pipeline. A call record is decoded by [`adapt`]
+//! into a canonical [`event`], read in Arrow windows by [`input`] (files)
+//! or [`stream`] (Kafka), scored by the [`engine`] against per-agent
+//! baselines into [`signal`]s, turned into findings and revocations by
+//! [`decide`], rendered once by [`emit`] and delivered to files, Kafka
+//! topics and the [`sinks`] beyond Kafka. [`offline`] holds the tools that
+//! drive the same engine over history (replay, evaluation, tuning, training,
+//! conversion, splicing); [`query`] is SQL over calls and outputs; [`sim`]
+//! makes labelled fleets. `docs/architecture.md` has the layout and the
+//! rules that keep the import graph running one way.
 
 pub mod adapt;
 pub mod config;
 pub mod decide;
-pub mod demo;
 pub mod emit;
 pub mod engine;
-pub mod eval;
 pub mod event;
-pub mod lake;
+pub mod input;
+pub mod offline;
 pub mod query;
-pub mod replay;
-pub mod report;
+pub mod signal;
 pub mod sim;
 pub mod sinks;
-pub mod source;
-pub mod splice;
 pub mod stream;
-pub mod train;
-pub mod tune;

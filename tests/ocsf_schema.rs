@@ -199,7 +199,7 @@ impl Ocsf {
 fn findings_and_remediations_validate_against_ocsf_1_8_0() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ocsf-schema-1.8.0");
     if !root.join("dictionary.json").exists() {
-        eprintln!("SKIPPED: {} is absent", root.display());
+        common::skip_missing(&root);
         return;
     }
     let ocsf = Ocsf::load(&root);

@@ -211,7 +211,7 @@ fn parquet_of_another_layout_is_refused_naming_the_column() {
 fn real_cloudtrail_logs_convert_and_replay_the_same() {
     let data = Path::new("../shared/data/cloudtrail/invictus-ir");
     if !data.exists() {
-        eprintln!("skipped: {} is absent", data.display());
+        common::skip_missing(data);
         return;
     }
     let dir = tempfile::tempdir().unwrap();

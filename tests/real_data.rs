@@ -2,13 +2,15 @@
 //! README). Each test skips, saying so, when that folder is absent. Counts
 //! are asserted exactly, so a mapping that starts dropping records fails.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use warden::adapt::{map_record, Format, Mapped};
 use warden::event::CallColumns;
-use warden::source::{expand_inputs, EventReader, ReadOptions};
+use warden::input::{expand_inputs, EventReader, ReadOptions};
 
 fn data(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,10 +19,7 @@ fn data(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!(
-            "skipped: {} is absent (the shared real-log data set is not on this machine)",
-            p.display()
-        );
+        common::skip_missing(&p);
         None
     }
 }
@@ -294,7 +293,7 @@ fn truncated_real_files_keep_their_complete_records() {
     let dir = tempfile::tempdir().unwrap();
     let mut specs = expand_inputs(&[inv.display().to_string()]).unwrap();
     let first = match specs.remove(0) {
-        warden::source::InputSpec::File(p) => p,
+        warden::input::InputSpec::File(p) => p,
         other => panic!("{other:?}"),
     };
     let whole = std::fs::read_to_string(&first).unwrap();

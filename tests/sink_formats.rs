@@ -8,11 +8,12 @@ mod common;
 
 use serde_json::Value;
 use std::path::Path;
+use warden::emit::RecordKind;
 use warden::sinks::cef;
-use warden::sinks::config::{HecConfig, SyslogConfig, SyslogFraming};
+use warden::sinks::hec::HecConfig;
 use warden::sinks::hec::HecEnvelope;
 use warden::sinks::syslog::SyslogFormat;
-use warden::sinks::RecordKind;
+use warden::sinks::syslog::{SyslogConfig, SyslogFraming};
 
 const EXAMPLES: &str = "../shared/examples";
 
@@ -21,7 +22,7 @@ fn example(name: &str) -> Option<String> {
     match std::fs::read_to_string(&p) {
         Ok(s) => Some(s),
         Err(_) => {
-            eprintln!("skipped: {} is absent", p.display());
+            common::skip_missing(&p);
             None
         }
     }

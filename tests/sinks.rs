@@ -124,7 +124,7 @@ fn splunk_hec_batches_and_nothing_is_lost_or_doubled_when_splunk_is_busy() {
         }),
     );
     let config = format!(
-        "[[sinks.splunk_hec]]\nurl = \"{}/services/collector/event\"\n\
+        "[[sinks]]\ntype = \"splunk_hec\"\nurl = \"{}/services/collector/event\"\n\
          token_env = \"TEST_HEC_TOKEN\"\nindex = \"security_alerts\"\nhost = \"warden-test\"\n\
          batch_max_events = 25\nbatch_wait_ms = 50\n{FAST_RETRY}\n",
         hec.url
@@ -274,9 +274,9 @@ fn webhooks_are_signed_routed_by_severity_and_retried_until_the_receiver_recover
         Box::new(|_, _| Err((403, "forbidden".into()))),
     );
     let config = format!(
-        "[[sinks.webhook]]\nname = \"soar\"\nurl = \"{}/hooks/warden\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\
+        "[[sinks]]\ntype = \"webhook\"\nname = \"soar\"\nurl = \"{}/hooks/warden\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\
          severities = [\"high\", \"critical\"]\n{FAST_RETRY}\n\n\
-         [[sinks.webhook]]\nname = \"locked\"\nurl = \"{}/x\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n{FAST_RETRY}\n",
+         [[sinks]]\ntype = \"webhook\"\nname = \"locked\"\nurl = \"{}/x\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n{FAST_RETRY}\n",
         soar.url, locked.url
     );
     let r = replay_deliver(
@@ -357,7 +357,7 @@ fn ssf_push_delivers_every_revocation_set_once_and_they_verify() {
     );
     let config = format!(
         "[signing]\nkey_file = \"{}\"\nissuer = \"https://warden.test\"\naudience = [\"https://idp.test\"]\n\n\
-         [[sinks.ssf_push]]\nurl = \"{}/ssf/push\"\nauthorization_env = \"TEST_SSF_AUTH\"\n{FAST_RETRY}\n",
+         [[sinks]]\ntype = \"ssf_push\"\nurl = \"{}/ssf/push\"\nauthorization_env = \"TEST_SSF_AUTH\"\n{FAST_RETRY}\n",
         private.display(),
         receiver.url
     );
@@ -401,7 +401,7 @@ fn syslog_over_tcp_waits_for_a_collector_that_comes_up_late() {
         l.local_addr().unwrap().port()
     };
     let config = format!(
-        "[[sinks.syslog]]\naddress = \"127.0.0.1:{port}\"\ntransport = \"tcp\"\nhostname = \"warden-test\"\n{FAST_RETRY}\n"
+        "[[sinks]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tcp\"\nhostname = \"warden-test\"\n{FAST_RETRY}\n"
     );
     let cfg = dir.path().join("warden.toml");
     std::fs::write(&cfg, config).unwrap();
@@ -513,7 +513,7 @@ fn syslog_over_tls_checks_the_collector_certificate() {
     // Trusting the CA: delivered. Without it (system roots only): refused,
     // retried until the window closes, then given up and counted.
     let ok = format!(
-        "[[sinks.syslog]]\naddress = \"127.0.0.1:{port}\"\nserver_name = \"localhost\"\nca_file = \"{}\"\n{FAST_RETRY}\n",
+        "[[sinks]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\nserver_name = \"localhost\"\nca_file = \"{}\"\n{FAST_RETRY}\n",
         ca_file.display()
     );
     let r = replay_deliver(dir.path(), &ok, &[]);
@@ -524,7 +524,7 @@ fn syslog_over_tls_checks_the_collector_certificate() {
     assert_eq!(sink_stats(&r, "syslog")["delivered"], r.alerts.len());
 
     let untrusted = format!(
-        "[[sinks.syslog]]\naddress = \"127.0.0.1:{port}\"\nserver_name = \"localhost\"\n\
+        "[[sinks]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\nserver_name = \"localhost\"\n\
          delivery = {{ retry_initial_ms = 20, retry_max_ms = 50, retry_for_seconds = 1 }}\n"
     );
     let before = frames.lock().unwrap().len();

@@ -532,7 +532,7 @@ fn a_sink_that_is_down_holds_commits_and_loses_nothing() {
     );
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str(&format!(
-        "\n[[sinks.webhook]]\nurl = \"{}/hook\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\
+        "\n[[sinks]]\ntype = \"webhook\"\nurl = \"{}/hook\"\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\
          delivery = {{ retry_initial_ms = 50, retry_max_ms = 300 }}\n",
         soar.url
     ));

@@ -227,7 +227,7 @@ fn unlabelled_input_gets_volumes_and_a_per_day_budget() {
 fn real_cloudtrail_logs_can_be_tuned() {
     let data = Path::new("../shared/data/cloudtrail/invictus-ir");
     if !data.exists() {
-        eprintln!("skipped: {} is absent", data.display());
+        common::skip_missing(data);
         return;
     }
     let dir = tempfile::tempdir().unwrap();

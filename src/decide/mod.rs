@@ -2,9 +2,12 @@
 //! episode per agent (a finding that is created once and then updated, not a
 //! storm of new ones).
 
-use crate::config::{DecisionConfig, RevokeMode};
-use crate::engine::{Feature, Score, Signals};
+mod config;
+
+pub use config::{DecisionConfig, RevokeMode};
+
 use crate::event::{AgentType, CallRow, Outcome};
+use crate::signal::{Feature, Score, Signals};
 use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

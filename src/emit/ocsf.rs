@@ -48,6 +48,14 @@ fn describe(c: &Contribution) -> String {
     }
 }
 
+/// The record's own id (`metadata.uid`): the finding's uid and its place in
+/// the episode, so a Create, each Update and the Close are distinct records
+/// of one finding.
+pub fn finding_record_uid(f: &Finding) -> String {
+    format!("{}:{}", f.uid, f.seq)
+}
+
+/// A finding as an OCSF 1.8.0 Detection Finding.
 pub fn detection_finding(f: &Finding) -> Value {
     let (activity_id, activity_name) = match f.activity {
         FindingActivity::Create => (1, "Create"),
@@ -168,7 +176,7 @@ pub fn detection_finding(f: &Finding) -> Value {
     let mut metadata = json!({
         "version": OCSF_VERSION,
         "product": {"name": "Warden", "vendor_name": "Warden", "version": env!("CARGO_PKG_VERSION"), "uid": "warden"},
-        "uid": format!("{}:{}", f.uid, f.seq),
+        "uid": finding_record_uid(f),
         "correlation_uid": f.uid,
         "log_name": "warden.findings",
     });

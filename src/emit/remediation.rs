@@ -7,6 +7,13 @@ use super::ocsf::{severity, OCSF_VERSION};
 use crate::decide::Revocation;
 use serde_json::{json, Value};
 
+/// The Remediation Activity's own id (`metadata.uid`), derived from the
+/// revocation's so it is as stable.
+pub fn record_uid(r: &Revocation) -> String {
+    format!("{}:remediation", r.uid)
+}
+
+/// A revocation as an OCSF 1.8.0 Remediation Activity (Evict).
 pub fn remediation_activity(r: &Revocation) -> Value {
     let (severity_id, severity_name, _, _) = severity(r.risk);
     // D3FEND: Evict by terminating the session, or by revoking the credential.
@@ -24,7 +31,7 @@ pub fn remediation_activity(r: &Revocation) -> Value {
     let mut metadata = json!({
         "version": OCSF_VERSION,
         "product": {"name": "Warden", "vendor_name": "Warden", "version": env!("CARGO_PKG_VERSION"), "uid": "warden"},
-        "uid": format!("{}:remediation", r.uid),
+        "uid": record_uid(r),
         "correlation_uid": r.finding_uid,
         "log_name": "warden.remediations",
     });

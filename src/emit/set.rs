@@ -6,7 +6,6 @@
 //! idempotency key), `txn` its finding's uid, `sub_id` an SSF complex subject
 //! naming the agent, its session and its tenant.
 
-use crate::config::SigningConfig;
 use crate::decide::Revocation;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -19,6 +18,32 @@ pub const SESSION_REVOKED: &str =
     "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
 pub const CREDENTIAL_CHANGE: &str =
     "https://schemas.openid.net/secevent/caep/event-type/credential-change";
+
+/// `[signing]` of `warden.toml`: how revocations are signed.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// PEM private key (PKCS#8 P-256 for ES256, or RSA for RS256), from
+    /// `warden keys generate`. Empty: a key made for each run, with a warning.
+    pub key_file: String,
+    /// `kid` in every SET header; empty: the key's RFC 7638 thumbprint.
+    pub key_id: String,
+    /// `iss` of every SET.
+    pub issuer: String,
+    /// `aud` of every SET (the receivers); empty leaves it out.
+    pub audience: Vec<String>,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            key_file: String::new(),
+            key_id: String::new(),
+            issuer: "https://warden.invalid/".into(),
+            audience: Vec::new(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetError {

@@ -1,5 +1,6 @@
 //! Per-agent state and the table that holds it under a memory cap.
 
+use super::archetype::PROFILE_LEN;
 use super::session::SessionSlots;
 use super::stats::{Bloom1k, DistinctWindow, Ewm};
 use crate::event::AgentType;
@@ -345,6 +346,40 @@ impl AgentTable {
                     + 4
             })
             .sum()
+    }
+}
+
+impl AgentState {
+    /// The agent's profile, read off its baselines.
+    pub fn profile_vector(&self) -> [f32; PROFILE_LEN] {
+        let st = self;
+        // Hours of the day, folded over the week: unlike hour-of-week shares
+        // these are as meaningful after one day as after a month, so an agent's
+        // profile does not drift merely by growing older.
+        let mut hours = [0f32; 24];
+        for (slot, &c) in st.profile.iter().enumerate() {
+            hours[slot % 24] += c as f32;
+        }
+        let total: f32 = hours.iter().sum();
+        let active = hours.iter().filter(|&&c| c > 0.0).count() as f32 / 24.0;
+        hours.sort_by(|a, b| b.total_cmp(a));
+        let busiest: f32 = hours[..8].iter().sum();
+        let mut v = [0.0; PROFILE_LEN];
+        v[..9].copy_from_slice(&[
+            st.rate1.mean,
+            st.rate15.mean,
+            st.distinct.mean,
+            st.bytes_s.mean,
+            st.bytes_l.mean,
+            st.fail_share,
+            st.minutes.dispersion().ln(),
+            active,
+            if total > 0.0 { busiest / total } else { 1.0 },
+        ]);
+        if let Some(i) = AgentType::ALL.iter().position(|t| *t == st.agent_type) {
+            v[9 + i] = 1.0;
+        }
+        v
     }
 }
 

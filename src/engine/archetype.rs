@@ -17,9 +17,8 @@
 //! the model file carries the feature definition and the build refuses a
 //! model whose features differ.
 
-use super::agent::AgentState;
 use super::session::ua_family;
-use super::stats::{fingerprint, Ewm};
+use super::stats::{fingerprint, fp_kind, Ewm};
 use crate::event::AgentType;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -35,9 +34,6 @@ pub const PROFILE_VERSION: u32 = 1;
 /// revocation's corroboration by itself: its surprise is capped below
 /// the bits a group needs to corroborate (`score`).
 pub const DRIFT_MAX_BITS: f32 = 3.5;
-/// Fingerprint kinds of the archetype vocabularies (as in `detect`).
-pub const ACTION_KIND: u8 = 10;
-pub const UA_KIND: u8 = 13;
 /// A value is in an archetype's vocabulary when at least this share of its
 /// members, and at least `MIN_MEMBERS` of them, used it: what one or two
 /// members did (an incident in the history, say) is not what the archetype
@@ -96,37 +92,6 @@ pub fn profile_features() -> Vec<(String, String)> {
             format!("type_{}", t.as_str()),
             format!("1 if agent_type is {}", t.as_str()),
         ));
-    }
-    v
-}
-
-/// The agent's profile, read off its baselines.
-pub fn profile_vector(st: &AgentState) -> [f32; PROFILE_LEN] {
-    // Hours of the day, folded over the week: unlike hour-of-week shares
-    // these are as meaningful after one day as after a month, so an agent's
-    // profile does not drift merely by growing older.
-    let mut hours = [0f32; 24];
-    for (slot, &c) in st.profile.iter().enumerate() {
-        hours[slot % 24] += c as f32;
-    }
-    let total: f32 = hours.iter().sum();
-    let active = hours.iter().filter(|&&c| c > 0.0).count() as f32 / 24.0;
-    hours.sort_by(|a, b| b.total_cmp(a));
-    let busiest: f32 = hours[..8].iter().sum();
-    let mut v = [0.0; PROFILE_LEN];
-    v[..9].copy_from_slice(&[
-        st.rate1.mean,
-        st.rate15.mean,
-        st.distinct.mean,
-        st.bytes_s.mean,
-        st.bytes_l.mean,
-        st.fail_share,
-        st.minutes.dispersion().ln(),
-        active,
-        if total > 0.0 { busiest / total } else { 1.0 },
-    ]);
-    if let Some(i) = AgentType::ALL.iter().position(|t| *t == st.agent_type) {
-        v[9 + i] = 1.0;
     }
     v
 }
@@ -355,10 +320,10 @@ impl Archetypes {
             out.log_type.push(lt);
             let mut v = FxHashMap::default();
             for (s, share) in &a.actions {
-                v.insert(fingerprint(ACTION_KIND, s), *share);
+                v.insert(fingerprint(fp_kind::ACTION, s), *share);
             }
             for (s, share) in &a.user_agents {
-                v.insert(fingerprint(UA_KIND, ua_family(s)), *share);
+                v.insert(fingerprint(fp_kind::USER_AGENT, ua_family(s)), *share);
             }
             out.vocab.push(v);
         }
@@ -610,14 +575,17 @@ mod tests {
         assert!(m.confidence(&st) > 0.9);
         // An AI agent that behaves like a workload ends up matched to one.
         for _ in 0..4 {
-            m.add_evidence(&mut st, fingerprint(ACTION_KIND, "sqs:ReceiveMessage"));
+            m.add_evidence(&mut st, fingerprint(fp_kind::ACTION, "sqs:ReceiveMessage"));
         }
         assert_eq!(st.current, 1);
         assert_eq!(
-            m.share(1, fingerprint(ACTION_KIND, "sqs:ReceiveMessage")),
+            m.share(1, fingerprint(fp_kind::ACTION, "sqs:ReceiveMessage")),
             Some(0.9)
         );
-        assert_eq!(m.share(0, fingerprint(ACTION_KIND, "iam:CreateUser")), None);
+        assert_eq!(
+            m.share(0, fingerprint(fp_kind::ACTION, "iam:CreateUser")),
+            None
+        );
     }
 
     #[test]

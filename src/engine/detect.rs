@@ -3,18 +3,18 @@
 //! probability under the agent's own baseline (or its cohort's, at cold start).
 
 use super::agent::{AgentState, Notable, NOTABLE_TTL_MS};
-use super::archetype::{self, profile_vector, Archetypes, MIN_SHARE};
+use super::archetype::{self, Archetypes, MIN_SHARE};
 use super::cohort::{Cohorts, Prior, SENSITIVE_KIND};
-use super::features::{Feature, Signals};
+use super::config::DetectorConfig;
 use super::session::{network_of, ua_family};
 use super::stats::{
-    decay, fingerprint, neg_binomial_surprise, normal_surprise, poisson_surprise, Ewm,
+    decay, fingerprint, fp_kind, neg_binomial_surprise, normal_surprise, poisson_surprise, Ewm,
 };
-use crate::config::DetectorConfig;
 use crate::event::{CallRow, Outcome};
+use crate::signal::{Feature, Signals};
 
 const MIN: f32 = 60_000.0;
-const HOUR_MS: i64 = 3_600_000;
+use crate::event::HOUR_MS;
 /// Weight of one event in the agent's baselines (after the first 500, which
 /// are averaged plainly). Baselines are event-weighted on purpose: they model
 /// the counters as seen at the agent's own calls, which is where they are
@@ -24,11 +24,11 @@ const BASELINE_ALPHA: f32 = 0.002;
 
 /// Novelty kinds, in the order of `AgentState::novelty`.
 const NOVELTY_KINDS: [(Feature, u8, f32); 5] = [
-    (Feature::NovelAction, 10, 1.0),
-    (Feature::NovelResource, 11, 0.5),
-    (Feature::NovelNetwork, 12, 1.0),
-    (Feature::NovelUserAgent, 13, 0.7),
-    (Feature::NovelParent, 14, 1.2),
+    (Feature::NovelAction, fp_kind::ACTION, 1.0),
+    (Feature::NovelResource, fp_kind::RESOURCE_FAMILY, 0.5),
+    (Feature::NovelNetwork, fp_kind::NETWORK, 1.0),
+    (Feature::NovelUserAgent, fp_kind::USER_AGENT, 0.7),
+    (Feature::NovelParent, fp_kind::PARENT, 1.2),
 ];
 /// Novelty evidence of one kind adds up over this time constant, so a few
 /// new sensitive tools used slowly over an hour still build up.
@@ -55,7 +55,7 @@ struct Derived<'r> {
     family: Option<&'r str>,
     network: Option<std::borrow::Cow<'r, str>>,
     ua: Option<&'r str>,
-    /// Fingerprints of the action and resource family (novelty kinds 10, 11;
+    /// Fingerprints of the action and resource family (`fp_kind`;
     /// the distinct-count windows use the same ones).
     fp_action: u64,
     fp_family: Option<u64>,
@@ -68,8 +68,8 @@ impl<'r> Derived<'r> {
             family,
             network: row.src_ip.map(network_of),
             ua: row.user_agent.map(ua_family),
-            fp_action: fingerprint(10, row.action),
-            fp_family: family.map(|f| fingerprint(11, f)),
+            fp_action: fingerprint(fp_kind::ACTION, row.action),
+            fp_family: family.map(|f| fingerprint(fp_kind::RESOURCE_FAMILY, f)),
         }
     }
 }
@@ -484,10 +484,11 @@ impl Detectors {
             return;
         };
         let net = derived.network.as_deref();
-        let ctx =
-            (fingerprint(20, net.unwrap_or("")) ^ fingerprint(21, derived.ua.unwrap_or(""))) as u32;
+        let ctx = (fingerprint(fp_kind::SESSION_NETWORK, net.unwrap_or(""))
+            ^ fingerprint(fp_kind::SESSION_CLIENT, derived.ua.unwrap_or("")))
+            as u32;
         let c = st.sessions.observe(
-            fingerprint(22, session) as u32 | 1,
+            fingerprint(fp_kind::SESSION, session) as u32 | 1,
             ctx,
             ctx_novel,
             row.ts_ms,
@@ -578,7 +579,7 @@ fn seed_from_archetype(m: &Archetypes, st: &mut AgentState, d: &Derived<'_>) {
     let mut a = m.start(st.agent_type);
     m.add_evidence(&mut a, d.fp_action);
     if let Some(ua) = d.ua {
-        m.add_evidence(&mut a, fingerprint(archetype::UA_KIND, ua));
+        m.add_evidence(&mut a, fingerprint(fp_kind::USER_AGENT, ua));
     }
     let b = m.seed_baselines(a.current);
     st.rate1 = archetype::seed(&b.log_calls_1m);
@@ -598,7 +599,7 @@ fn rematch_under(m: &Archetypes, st: &mut AgentState, ts: i64) {
     }
     let mut a = m.start(st.agent_type);
     if ts - st.first_ts >= SETTLING_MS {
-        m.settle(&mut a, &profile_vector(st));
+        m.settle(&mut a, &st.profile_vector());
     }
     st.archetype = Some(Box::new(a));
 }
@@ -612,7 +613,7 @@ fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals
     };
     if !settled {
         if ts - st.first_ts >= SETTLING_MS {
-            let v = profile_vector(st);
+            let v = st.profile_vector();
             if let Some(a) = st.archetype.as_deref_mut() {
                 m.settle(a, &v);
             }
@@ -622,7 +623,7 @@ fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals
     if st.events % 64 != 0 {
         return;
     }
-    let v = profile_vector(st);
+    let v = st.profile_vector();
     let Some(a) = st.archetype.as_deref_mut() else {
         return;
     };

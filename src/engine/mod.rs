@@ -5,22 +5,20 @@
 mod agent;
 pub mod archetype;
 mod cohort;
+mod config;
 mod detect;
-mod features;
-mod score;
 mod session;
 pub mod snapshot;
 pub mod stats;
 
 pub use agent::AgentState;
+pub use config::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
 pub use detect::resource_family;
-pub use features::{Feature, Group, Signals, FEATURE_COUNT};
-pub use score::{combine, RiskHistogram, Score, BITS_AT_FULL_RISK};
 pub use session::{network_of, ua_family};
 
-use crate::config::{CohortKey, Config};
 use crate::decide::{Decider, Decision, DecisionInput, FindingActivity};
 use crate::event::{CallColumns, CallRow};
+use crate::signal::{combine, Feature, RiskHistogram, Signals, FEATURE_COUNT};
 use agent::AgentTable;
 use archetype::{ArchetypeModel, Archetypes, ModelError};
 use arrow_array::RecordBatch;
@@ -54,14 +52,14 @@ pub struct ScoredHit {
     pub agent_id: Box<str>,
     pub ts_ms: i64,
     /// Each detector's surprise before weights (`Feature::ALL` order).
-    pub surprise: [f32; features::FEATURE_COUNT],
+    pub surprise: [f32; FEATURE_COUNT],
     /// xxh3 of the session id, 0 without one: a target is revoked once per
     /// episode.
     pub session: u64,
 }
 
 pub struct Engine {
-    cfg: Config,
+    cfg: DetectionConfig,
     /// `warden tune`: every call at or above the finding threshold.
     hits: Option<Vec<ScoredHit>>,
     /// Every call's risk (reports).
@@ -81,8 +79,8 @@ pub struct Engine {
 
 /// Loads the archetype model `[engine] archetypes` names, if any; engines
 /// built from one config share it.
-pub fn load_archetypes(cfg: &Config) -> Result<Option<Arc<Archetypes>>, ModelError> {
-    let Some(path) = &cfg.engine.archetypes else {
+pub fn load_archetypes(cfg: &EngineConfig) -> Result<Option<Arc<Archetypes>>, ModelError> {
+    let Some(path) = &cfg.archetypes else {
         return Ok(None);
     };
     let model = ArchetypeModel::load(path)?;
@@ -97,17 +95,22 @@ pub fn load_archetypes(cfg: &Config) -> Result<Option<Arc<Archetypes>>, ModelErr
 impl Engine {
     /// An engine with no archetype model (new agents start from their
     /// cohort): `[engine] archetypes` is not read here; see `from_config`.
-    pub fn new(cfg: Config) -> Self {
+    pub fn new(cfg: impl Into<DetectionConfig>) -> Self {
         Self::with_archetypes(cfg, None)
     }
 
     /// An engine as the config describes it, archetype model included.
-    pub fn from_config(cfg: Config) -> Result<Self, ModelError> {
-        let archetypes = load_archetypes(&cfg)?;
+    pub fn from_config(cfg: impl Into<DetectionConfig>) -> Result<Self, ModelError> {
+        let cfg = cfg.into();
+        let archetypes = load_archetypes(&cfg.engine)?;
         Ok(Self::with_archetypes(cfg, archetypes))
     }
 
-    pub fn with_archetypes(cfg: Config, archetypes: Option<Arc<Archetypes>>) -> Self {
+    pub fn with_archetypes(
+        cfg: impl Into<DetectionConfig>,
+        archetypes: Option<Arc<Archetypes>>,
+    ) -> Self {
+        let cfg = cfg.into();
         Engine {
             detectors: Detectors::new(&cfg.detectors, archetypes),
             agents: AgentTable::new(cfg.engine.max_agents),
@@ -150,7 +153,7 @@ impl Engine {
         self.trace_agent = agent_id;
     }
 
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &DetectionConfig {
         &self.cfg
     }
 

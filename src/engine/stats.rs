@@ -146,6 +146,29 @@ pub fn neg_binomial_surprise(k: f32, mean: f32, shape: f32) -> f32 {
     (-(ln_tail.min(0.0)) / std::f64::consts::LN_10) as f32
 }
 
+/// The kinds a fingerprint is seeded with, defined once: the same value
+/// fingerprinted as two kinds never collides, and detectors and archetype
+/// vocabularies that fingerprint one kind must agree on its number (they
+/// are persisted in agent state and in model files).
+pub mod fp_kind {
+    /// An action (novelty, distinct counts, archetype vocabularies).
+    pub const ACTION: u8 = 10;
+    /// A resource family.
+    pub const RESOURCE_FAMILY: u8 = 11;
+    /// A source network.
+    pub const NETWORK: u8 = 12;
+    /// A client (user-agent) family.
+    pub const USER_AGENT: u8 = 13;
+    /// A parent (delegating) identity.
+    pub const PARENT: u8 = 14;
+    /// A session's network, as part of its context.
+    pub const SESSION_NETWORK: u8 = 20;
+    /// A session's client, as part of its context.
+    pub const SESSION_CLIENT: u8 = 21;
+    /// A session id.
+    pub const SESSION: u8 = 22;
+}
+
 /// 64-bit fingerprint of a string, stable across runs and platforms.
 #[inline]
 pub fn fingerprint(kind: u8, s: &str) -> u64 {

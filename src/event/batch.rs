@@ -1,6 +1,7 @@
-//! The Arrow layout of a window of call events. Every input (JSON lines, Kafka
-//! records, and later Parquet) becomes `RecordBatch`es of this schema, and the
-//! engine reads only this layout: one code path for replay and streaming.
+//! The Arrow layout of a window of call events. Every input (JSON lines,
+//! Kafka records, Parquet files from `warden convert`) becomes
+//! `RecordBatch`es of this schema, and the engine reads only this layout: one
+//! code path for replay and streaming.
 
 use super::{AgentType, CallEvent, Outcome};
 use arrow_array::builder::{
@@ -216,7 +217,7 @@ pub struct CallColumns<'b> {
 }
 
 /// One event of a batch, borrowed from its columns.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CallRow<'b> {
     pub ts_ms: i64,
     pub agent_id: &'b str,

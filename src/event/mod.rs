@@ -7,7 +7,9 @@ mod time;
 
 pub use batch::{call_schema, CallBatchBuilder, CallColumns, CallRow};
 pub use decode::{decode_line, DecodeError, CALL_EVENT_FIELDS};
-pub use time::{format_rfc3339_ms, parse_duration_ms, parse_rfc3339_ms};
+pub use time::{
+    format_rfc3339_ms, parse_duration_ms, parse_rfc3339_ms, DAY_MS, HOUR_MS, MINUTE_MS,
+};
 
 use std::borrow::Cow;
 

@@ -3,6 +3,14 @@
 use ::time::format_description::well_known::Rfc3339;
 use ::time::OffsetDateTime;
 
+/// Milliseconds in a minute, an hour and a day: every event time is epoch
+/// milliseconds, and these are the units windows are counted in.
+pub const MINUTE_MS: i64 = 60_000;
+/// Milliseconds in an hour.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Milliseconds in a (UTC) day.
+pub const DAY_MS: i64 = 86_400_000;
+
 /// Parses an RFC 3339 date-time into epoch milliseconds (sub-millisecond digits
 /// are truncated). `None` when the text is not RFC 3339.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {

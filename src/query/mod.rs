@@ -21,8 +21,8 @@ pub mod render;
 pub use outputs::{findings_schema, revocations_schema};
 
 use crate::event::{call_schema, AgentType};
-use crate::replay::{read_windows, ReplayObserver};
-use crate::source::{expand_inputs, InputSpec, ReadOptions};
+use crate::input::{expand_inputs, InputSpec, ReadOptions};
+use crate::input::{read_windows, ReadObserver};
 use arrow_array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -38,9 +38,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error(transparent)]
-    Replay(#[from] crate::replay::ReplayError),
-    #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(#[from] crate::input::InputError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -94,7 +92,7 @@ impl Workspace {
     pub fn open(
         sources: &Sources,
         read_opts: &ReadOptions,
-        observer: &mut dyn ReplayObserver,
+        observer: &mut dyn ReadObserver,
     ) -> Result<Workspace, QueryError> {
         // One thread: statements run one at a time, and the scans that
         // dominate are decoded by DataFusion's own partitions on it.
@@ -223,13 +221,12 @@ fn parquet_only(inputs: &[String]) -> Result<Option<Vec<ListingTableUrl>>, Query
 fn read_calls(
     inputs: &[String],
     read_opts: &ReadOptions,
-    observer: &mut dyn ReplayObserver,
+    observer: &mut dyn ReadObserver,
     loaded: &mut Loaded,
 ) -> Result<Vec<RecordBatch>, QueryError> {
     let mut out = Vec::new();
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0;
-    let mut concat_error = None;
     let concat = |pending: &mut Vec<RecordBatch>| {
         let batch = concat_batches(&call_schema(), pending.iter());
         pending.clear();
@@ -240,20 +237,10 @@ fn read_calls(
         pending_rows += w.num_rows();
         if pending_rows >= MEM_BATCH_ROWS {
             pending_rows = 0;
-            match concat(&mut pending) {
-                Ok(b) => out.push(b),
-                Err(e) => {
-                    concat_error = Some(e);
-                    return Err(crate::replay::ReplayError::Stopped);
-                }
-            }
+            out.push(concat(&mut pending)?);
         }
-        Ok(())
-    });
-    if let Some(e) = concat_error {
-        return Err(e.into());
-    }
-    let totals = totals?;
+        Ok::<(), QueryError>(())
+    })?;
     if !pending.is_empty() {
         out.push(concat(&mut pending)?);
     }

@@ -5,7 +5,7 @@
 
 use super::QueryError;
 use crate::event::DecodeError;
-use crate::source::BadRecord;
+use crate::input::BadRecord;
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
 };

@@ -344,12 +344,13 @@ impl World {
                 rollout_action,
             });
         }
-        let attack_plan = super::attacks::plan(cfg, &agents, rng);
+        // The attack plan is drawn by `sim::generate` right after, from the
+        // same generator (attacks depend on the world, not the other way).
         World {
             cfg: cfg.clone(),
             tenants,
             agents,
-            attack_plan,
+            attack_plan: Default::default(),
         }
     }
 

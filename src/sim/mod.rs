@@ -98,7 +98,8 @@ pub struct Fleet {
 pub fn generate(cfg: &SimConfig) -> Fleet {
     let mut strings = Interner::new();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let world = fleet::World::new(cfg, &mut rng, &mut strings);
+    let mut world = fleet::World::new(cfg, &mut rng, &mut strings);
+    world.attack_plan = attacks::plan(cfg, &world.agents, &mut rng);
     let mut events = Vec::new();
     for (i, agent) in world.agents.iter().enumerate() {
         let mut arng = ChaCha8Rng::seed_from_u64(

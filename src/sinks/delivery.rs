@@ -3,7 +3,8 @@
 //! exponential backoff and jitter, and answer for every record exactly once.
 
 use super::config::DeliveryConfig;
-use super::{Queued, Shared, SinkCounters, SinkRecord};
+use super::{Queued, Shared, SinkCounters};
+use crate::emit::OutputRecord;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -54,14 +55,20 @@ impl SendError {
     }
 }
 
+/// What a send returns: boxed, so every sink kind is one `dyn Transport`.
+pub(crate) type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
 /// One sink's protocol: its wire form and how a batch is sent. A send
 /// either delivers the whole batch or none of it.
 pub(crate) trait Transport: Send + 'static {
+    /// How records are batched; one per send unless the protocol batches.
     fn limits(&self) -> BatchLimits {
         BatchLimits::SINGLE
     }
-    fn encode(&self, r: &SinkRecord) -> Vec<u8>;
-    fn send(&mut self, batch: &[Encoded]) -> impl Future<Output = Result<(), SendError>> + Send;
+    /// The record in the sink's wire form.
+    fn encode(&self, r: &OutputRecord) -> Vec<u8>;
+    /// Sends one batch.
+    fn send<'a>(&'a mut self, batch: &'a [Encoded]) -> SendFuture<'a>;
 }
 
 pub(super) struct Ctx<T> {
@@ -98,12 +105,12 @@ impl<T> Ctx<T> {
 pub(super) type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) type Spawn<T> = Box<dyn FnOnce(mpsc::Receiver<Queued<T>>, Ctx<T>) -> Task>;
 
-pub(super) fn spawn<T: Send + 'static, X: Transport>(transport: X) -> Spawn<T> {
+pub(super) fn spawn<T: Send + 'static>(transport: Box<dyn Transport>) -> Spawn<T> {
     Box::new(move |rx, ctx| Box::pin(run(transport, rx, ctx)))
 }
 
-async fn run<T: Send + 'static, X: Transport>(
-    mut transport: X,
+async fn run<T: Send + 'static>(
+    mut transport: Box<dyn Transport>,
     mut rx: mpsc::Receiver<Queued<T>>,
     ctx: Ctx<T>,
 ) {
@@ -141,7 +148,7 @@ async fn run<T: Send + 'static, X: Transport>(
             batch.push(next, bytes, &mut recent, &ctx);
         }
         if batch.len() > 0 {
-            deliver(&mut transport, batch, &ctx, &mut recent).await;
+            deliver(transport.as_mut(), batch, &ctx, &mut recent).await;
         }
     }
 }
@@ -193,8 +200,8 @@ impl<T> Batch<T> {
     }
 }
 
-async fn deliver<T, X: Transport>(
-    transport: &mut X,
+async fn deliver<T>(
+    transport: &mut dyn Transport,
     batch: Batch<T>,
     ctx: &Ctx<T>,
     recent: &mut RecentIds,

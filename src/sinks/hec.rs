@@ -3,11 +3,76 @@
 //! filters (class, severity, tenant); batches are envelopes back to back in
 //! one POST, as the `/services/collector/event` endpoint takes them.
 
-use super::config::HecConfig;
-use super::delivery::{BatchLimits, Encoded, SendError, Transport};
-use super::{http, RecordKind, SinkConfigError, SinkRecord};
+use super::config::{all_severities, DeliveryConfig, Env, Severity};
+use super::delivery::{BatchLimits, Encoded, SendFuture, Transport};
+use super::{http, Route, SinkConfigError, SinkKind};
+use crate::emit::OutputRecord;
+use crate::emit::RecordKind;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HecConfig {
+    /// Label in logs and metrics; defaults to "splunk_hec".
+    #[serde(default)]
+    pub name: String,
+    /// The event endpoint, e.g. `https://splunk:8088/services/collector/event`.
+    pub url: String,
+    /// Environment variable holding the HEC token (sent as `Splunk <token>`).
+    #[serde(default = "default_hec_token_env")]
+    pub token_env: String,
+    /// Index; empty uses the token's default index.
+    #[serde(default)]
+    pub index: String,
+    /// `host` of each event; empty: this machine's hostname.
+    #[serde(default)]
+    pub host: String,
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// Sourcetype of Detection Findings and of Remediation Activities.
+    #[serde(default = "default_finding_sourcetype")]
+    pub finding_sourcetype: String,
+    #[serde(default = "default_remediation_sourcetype")]
+    pub remediation_sourcetype: String,
+    /// Events per request at most, and bytes per request at most.
+    #[serde(default = "default_batch_events")]
+    pub batch_max_events: usize,
+    #[serde(default = "default_batch_bytes")]
+    pub batch_max_bytes: usize,
+    /// How long a batch waits to fill before it is sent.
+    #[serde(default = "default_batch_wait_ms")]
+    pub batch_wait_ms: u64,
+    /// Extra PEM CA certificates to trust (besides the system's).
+    #[serde(default)]
+    pub ca_file: String,
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+fn default_hec_token_env() -> String {
+    "WARDEN_SPLUNK_HEC_TOKEN".into()
+}
+fn default_source() -> String {
+    "warden".into()
+}
+fn default_finding_sourcetype() -> String {
+    "ocsf:detection_finding".into()
+}
+fn default_remediation_sourcetype() -> String {
+    "ocsf:remediation_activity".into()
+}
+fn default_batch_events() -> usize {
+    100
+}
+fn default_batch_bytes() -> usize {
+    1 << 20
+}
+fn default_batch_wait_ms() -> u64 {
+    200
+}
 
 /// The envelope around one OCSF event.
 #[derive(Debug, Clone)]
@@ -102,7 +167,7 @@ impl Transport for HecTransport {
         self.limits
     }
 
-    fn encode(&self, r: &SinkRecord) -> Vec<u8> {
+    fn encode(&self, r: &OutputRecord) -> Vec<u8> {
         let event = r.ocsf_value().cloned().unwrap_or(Value::Null);
         let mut line = serde_json::to_vec(&self.envelope.wrap(r.kind, &event))
             .expect("JSON values always serialise");
@@ -110,17 +175,37 @@ impl Transport for HecTransport {
         line
     }
 
-    async fn send(&mut self, batch: &[Encoded]) -> Result<(), SendError> {
-        self.body.clear();
-        for r in batch {
-            self.body.extend_from_slice(&r.bytes);
-        }
-        let req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(self.body.clone());
-        http::send(req).await.map(|_| ())
+    fn send<'a>(&'a mut self, batch: &'a [Encoded]) -> SendFuture<'a> {
+        Box::pin(async move {
+            self.body.clear();
+            for r in batch {
+                self.body.extend_from_slice(&r.bytes);
+            }
+            let req = self
+                .client
+                .post(&self.url)
+                .header(reqwest::header::AUTHORIZATION, &self.auth)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(self.body.clone());
+            http::send(req).await.map(|_| ())
+        })
+    }
+}
+
+impl SinkKind for HecConfig {
+    fn kind(&self) -> &'static str {
+        "splunk_hec"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn delivery(&self) -> &DeliveryConfig {
+        &self.delivery
+    }
+    fn route(&self) -> Route {
+        Route::ocsf(&self.severities)
+    }
+    fn build(&self, name: &str, env: Env<'_>) -> Result<Box<dyn Transport>, SinkConfigError> {
+        Ok(Box::new(HecTransport::new(name, self, env)?))
     }
 }

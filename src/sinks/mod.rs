@@ -4,115 +4,113 @@
 //! capped exponential backoff, and a window of recently delivered ids so a
 //! record handed over twice is not sent twice.
 //!
-//! Callers hand over rendered records (OCSF JSON, signed SETs) with a tag;
-//! every accepted record's tag comes back exactly once through the `done`
-//! callback when the record is delivered or given up on, so the streaming
-//! service can hold its input offset until then.
+//! A [`SinkSet`] is one `emit::DecisionSink`: it takes the records a
+//! decision rendered to, with a tag; every accepted record's tag comes back
+//! exactly once through the `done` callback when the record is delivered or
+//! given up on, so the streaming service can hold its input offset until
+//! then.
 
 pub mod cef;
 pub mod config;
 mod delivery;
-mod forward;
 pub mod hec;
 mod http;
 pub mod ssf;
 pub mod syslog;
 pub mod webhook;
 
-pub use config::SinksConfig;
-use config::{DeliveryConfig, Severity, WhenFull};
-pub use forward::ForwardSink;
-use serde::Serialize;
-use serde_json::Value;
+use crate::emit::{DecisionSink, OutputRecord, RecordKind, Rendered, SinkError};
+use config::{DeliveryConfig, Env, Severity, WhenFull};
+use delivery::Transport;
+use hec::HecConfig;
+use serde::{Deserialize, Serialize};
+use ssf::SsfPushConfig;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use syslog::SyslogConfig;
 use tokio::sync::mpsc;
+use webhook::WebhookConfig;
 
+/// Why the sinks could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkConfigError {
+    /// A secret's environment variable is not set.
     #[error("sink {sink}: environment variable {var} is not set (it holds the {what})")]
     MissingSecret {
+        /// The sink's label.
         sink: String,
+        /// The variable named in the config.
         var: String,
+        /// What the secret is.
         what: &'static str,
     },
+    /// A setting is unusable (a bad URL, address or CA file).
     #[error("sink {sink}: {message}")]
-    Invalid { sink: String, message: String },
+    Invalid {
+        /// The sink's label.
+        sink: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The delivery thread could not start.
     #[error("starting the delivery runtime: {0}")]
     Runtime(std::io::Error),
 }
 
-/// What kind of output a record is; each sink takes the kinds its protocol
-/// is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    /// OCSF Detection Finding (2004).
-    Finding,
-    /// OCSF Remediation Activity (7001) recording a revocation.
-    Remediation,
-    /// A signed Security Event Token; shadow ones carry the shadow claim.
-    Revocation { shadow: bool },
+/// One entry of `[[sinks]]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// Splunk HTTP Event Collector: OCSF findings and remediation activities.
+    SplunkHec(HecConfig),
+    /// Standard Webhooks (HMAC-signed JSON POSTs): SOAR tools, chat, paging.
+    Webhook(WebhookConfig),
+    /// Syslog RFC 5424 with a CEF message, over TCP or TLS.
+    Syslog(SyslogConfig),
+    /// SSF push delivery (RFC 8935) of the signed revocation SETs.
+    SsfPush(SsfPushConfig),
 }
 
-#[derive(Debug, Clone)]
-pub enum Body {
-    Ocsf(Arc<Value>),
-    /// Compact JWS.
-    Set(Arc<str>),
-}
-
-/// One output, rendered once and shared by every sink it is routed to.
-#[derive(Debug, Clone)]
-pub struct SinkRecord {
-    /// Stable id: OCSF `metadata.uid` or the SET's `jti`. Receivers
-    /// deduplicate on it; retries reuse it.
-    pub id: String,
-    pub kind: RecordKind,
-    pub severity_id: u8,
-    pub time_ms: i64,
-    pub body: Body,
-}
-
-impl SinkRecord {
-    /// An OCSF event (finding or remediation activity), read for its id,
-    /// class, severity and time.
-    pub fn ocsf(value: Arc<Value>) -> SinkRecord {
-        let kind = match value["class_uid"].as_u64() {
-            Some(7001) => RecordKind::Remediation,
-            _ => RecordKind::Finding,
-        };
-        SinkRecord {
-            id: value["metadata"]["uid"].as_str().unwrap_or("").to_string(),
-            kind,
-            severity_id: value["severity_id"].as_u64().unwrap_or(0) as u8,
-            time_ms: value["time"].as_i64().unwrap_or(0),
-            body: Body::Ocsf(value),
+impl SinkConfig {
+    /// The kind's own config, behind the trait every kind implements.
+    pub(crate) fn kind(&self) -> &dyn SinkKind {
+        match self {
+            SinkConfig::SplunkHec(c) => c,
+            SinkConfig::Webhook(c) => c,
+            SinkConfig::Syslog(c) => c,
+            SinkConfig::SsfPush(c) => c,
         }
     }
 
-    /// A revocation SET (`jti` = `id`).
-    pub fn set(id: &str, token: Arc<str>, shadow: bool, severity_id: u8, time_ms: i64) -> Self {
-        SinkRecord {
-            id: id.to_string(),
-            kind: RecordKind::Revocation { shadow },
-            severity_id,
-            time_ms,
-            body: Body::Set(token),
+    /// The kind's delivery settings, to adjust before `build`.
+    pub fn delivery_mut(&mut self) -> &mut DeliveryConfig {
+        match self {
+            SinkConfig::SplunkHec(c) => &mut c.delivery,
+            SinkConfig::Webhook(c) => &mut c.delivery,
+            SinkConfig::Syslog(c) => &mut c.delivery,
+            SinkConfig::SsfPush(c) => &mut c.delivery,
         }
     }
+}
 
-    pub fn ocsf_value(&self) -> Option<&Value> {
-        match &self.body {
-            Body::Ocsf(v) => Some(v),
-            Body::Set(_) => None,
-        }
-    }
+/// What every sink kind's config provides.
+pub(crate) trait SinkKind {
+    /// The kind as `type = "…"` names it; also the default label.
+    fn kind(&self) -> &'static str;
+    /// The configured label; empty for the default.
+    fn name(&self) -> &str;
+    /// Buffering and retries.
+    fn delivery(&self) -> &DeliveryConfig;
+    /// Which records the sink takes.
+    fn route(&self) -> Route;
+    /// The running transport, secrets read from `env`.
+    fn build(&self, name: &str, env: Env<'_>) -> Result<Box<dyn Transport>, SinkConfigError>;
 }
 
 /// Which records a sink takes.
 #[derive(Debug, Clone)]
-struct Route {
+pub(crate) struct Route {
     ocsf: bool,
     sets: bool,
     shadow_sets: bool,
@@ -120,6 +118,7 @@ struct Route {
 }
 
 impl Route {
+    /// OCSF records (findings, remediation activities) of these severities.
     fn ocsf(severities: &[Severity]) -> Route {
         Route {
             ocsf: true,
@@ -129,7 +128,17 @@ impl Route {
         }
     }
 
-    fn takes(&self, r: &SinkRecord) -> bool {
+    /// Signed SETs; shadow ones too when asked.
+    fn sets(include_shadow: bool) -> Route {
+        Route {
+            ocsf: false,
+            sets: true,
+            shadow_sets: include_shadow,
+            severities: Vec::new(),
+        }
+    }
+
+    fn takes(&self, r: &OutputRecord) -> bool {
         match r.kind {
             RecordKind::Finding | RecordKind::Remediation => {
                 self.ocsf && self.severities.contains(&r.severity_id)
@@ -183,7 +192,7 @@ pub struct SinkStats {
 }
 
 struct Queued<T> {
-    record: Arc<SinkRecord>,
+    record: Arc<OutputRecord>,
     tag: T,
     /// When it was handed over: its retry window runs from here, so a
     /// backlog built up during an outage expires together instead of one
@@ -225,8 +234,8 @@ impl<T: Send + 'static> SinkSet<T> {
     /// Starts every sink in `cfg`. `env` looks up secrets by variable name.
     /// `done` is called once per accepted record, from a delivery thread.
     pub fn start(
-        cfg: &SinksConfig,
-        env: &dyn Fn(&str) -> Option<String>,
+        cfg: &[SinkConfig],
+        env: Env<'_>,
         done: impl Fn(T) + Send + Sync + 'static,
     ) -> Result<SinkSet<T>, SinkConfigError> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -242,58 +251,26 @@ impl<T: Send + 'static> SinkSet<T> {
         let mut tasks = Vec::new();
         // Reqwest clients and TLS configs are built inside the runtime.
         let _guard = rt.enter();
-        let mut add = |name: String, route: Route, d: &DeliveryConfig, t: delivery::Spawn<T>| {
+        // Unnamed sinks are labelled by kind, numbered from the second of a kind.
+        let mut of_kind: std::collections::HashMap<&str, usize> = Default::default();
+        for c in cfg {
+            let c = c.kind();
+            let n = of_kind.entry(c.kind()).or_default();
+            let name = label(c.name(), c.kind(), *n);
+            *n += 1;
+            let transport = c.build(&name, env)?;
+            let d = c.delivery();
             let (tx, rx) = mpsc::channel(d.buffer.max(1));
             let counters = Arc::new(SinkCounters::default());
-            tasks.push(rt.spawn(t(rx, delivery::Ctx::new(&name, d, &counters, &shared))));
+            let ctx = delivery::Ctx::new(&name, d, &counters, &shared);
+            tasks.push(rt.spawn(delivery::spawn(transport)(rx, ctx)));
             sinks.push(SinkHandle {
                 name,
-                route,
+                route: c.route(),
                 when_full: d.when_full,
                 tx,
                 counters,
             });
-        };
-        for (i, c) in cfg.splunk_hec.iter().enumerate() {
-            let name = label(&c.name, "splunk_hec", i);
-            let t = hec::HecTransport::new(&name, c, env)?;
-            add(
-                name,
-                Route::ocsf(&c.severities),
-                &c.delivery,
-                delivery::spawn(t),
-            );
-        }
-        for (i, c) in cfg.webhook.iter().enumerate() {
-            let name = label(&c.name, "webhook", i);
-            let t = webhook::WebhookTransport::new(&name, c, env)?;
-            add(
-                name,
-                Route::ocsf(&c.severities),
-                &c.delivery,
-                delivery::spawn(t),
-            );
-        }
-        for (i, c) in cfg.syslog.iter().enumerate() {
-            let name = label(&c.name, "syslog", i);
-            let t = syslog::SyslogTransport::new(&name, c)?;
-            add(
-                name,
-                Route::ocsf(&c.severities),
-                &c.delivery,
-                delivery::spawn(t),
-            );
-        }
-        for (i, c) in cfg.ssf_push.iter().enumerate() {
-            let name = label(&c.name, "ssf_push", i);
-            let t = ssf::SsfPushTransport::new(&name, c, env)?;
-            let route = Route {
-                ocsf: false,
-                sets: true,
-                shadow_sets: c.include_shadow,
-                severities: Vec::new(),
-            };
-            add(name, route, &c.delivery, delivery::spawn(t));
         }
         drop(_guard);
         let thread = std::thread::Builder::new()
@@ -301,7 +278,11 @@ impl<T: Send + 'static> SinkSet<T> {
             .spawn(move || {
                 rt.block_on(async {
                     for t in tasks {
-                        let _ = t.await;
+                        // A task that panicked has answered for nothing
+                        // more; the others still finish.
+                        if let Err(e) = t.await {
+                            tracing::error!(error = %e, "a sink task stopped");
+                        }
                     }
                 })
             })
@@ -313,20 +294,34 @@ impl<T: Send + 'static> SinkSet<T> {
         })
     }
 
+    /// As `start`, for a replay: every sink waits for room in its buffer
+    /// instead of dropping, whatever `when_full` says (replay is not in a
+    /// hurry, and a dropped finding would make the check meaningless).
+    pub fn start_blocking(
+        cfg: &[SinkConfig],
+        env: Env<'_>,
+        done: impl Fn(T) + Send + Sync + 'static,
+    ) -> Result<SinkSet<T>, SinkConfigError> {
+        let mut cfg = cfg.to_vec();
+        for c in &mut cfg {
+            c.delivery_mut().when_full = WhenFull::Block;
+        }
+        Self::start(&cfg, env, done)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
     }
 
     /// Routes `record` to every sink that takes it; returns how many took it
     /// (each will call `done` with a copy of `tag` exactly once).
-    pub fn submit(&self, record: SinkRecord, tag: T) -> usize
+    pub fn submit(&self, record: &Arc<OutputRecord>, tag: T) -> usize
     where
         T: Clone,
     {
-        let record = Arc::new(record);
         let mut taken = 0;
         for s in &self.sinks {
-            if !s.route.takes(&record) {
+            if !s.route.takes(record) {
                 continue;
             }
             let q = Queued {
@@ -419,6 +414,18 @@ impl<T: Send + 'static> Drop for SinkSet<T> {
     }
 }
 
+impl<T: Clone + Send + 'static> DecisionSink<T> for SinkSet<T> {
+    /// Every record goes to each sink whose route takes it; each sink that
+    /// took one answers for `tag` later (through `done`).
+    fn accept(&mut self, d: &Rendered<'_>, tag: &T) -> Result<u32, SinkError> {
+        let mut taken = 0;
+        for r in &d.records {
+            taken += self.submit(r, tag.clone()) as u32;
+        }
+        Ok(taken)
+    }
+}
+
 fn label(name: &str, kind: &str, i: usize) -> String {
     match (name.is_empty(), i) {
         (false, _) => name.to_string(),
@@ -443,12 +450,29 @@ mod tests {
     use std::io::Read;
     use std::sync::Mutex;
 
-    fn finding(uid: &str, severity_id: u8) -> SinkRecord {
-        SinkRecord::ocsf(Arc::new(serde_json::json!({
-            "class_uid": 2004, "severity_id": severity_id, "time": 1,
-            "metadata": {"uid": uid, "version": "1.8.0"},
-            "finding_info": {"uid": uid},
-        })))
+    fn finding(uid: &str, severity_id: u8) -> Arc<OutputRecord> {
+        Arc::new(OutputRecord {
+            id: uid.to_string(),
+            kind: RecordKind::Finding,
+            event_type: "io.ocsf.detection_finding.create",
+            key: "agent".into(),
+            severity_id,
+            time_ms: 1,
+            body: crate::emit::Body::Ocsf(Arc::new(serde_json::json!({
+                "class_uid": 2004, "severity_id": severity_id, "time": 1,
+                "metadata": {"uid": uid, "version": "1.8.0"},
+                "finding_info": {"uid": uid},
+            }))),
+        })
+    }
+
+    /// `[[sinks]]` entries as warden.toml has them.
+    fn sinks(text: &str) -> Result<Vec<SinkConfig>, toml::de::Error> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            sinks: Vec<SinkConfig>,
+        }
+        toml::from_str::<File>(text).map(|f| f.sinks)
     }
 
     /// A syslog collector on loopback that keeps everything it reads.
@@ -472,9 +496,9 @@ mod tests {
         (addr, got)
     }
 
-    fn syslog_sinks(addr: &str, severities: &str) -> SinksConfig {
-        toml::from_str(&format!(
-            "[[syslog]]\naddress = \"{addr}\"\ntransport = \"tcp\"\nseverities = {severities}\n"
+    fn syslog_sinks(addr: &str, severities: &str) -> Vec<SinkConfig> {
+        sinks(&format!(
+            "[[sinks]]\ntype = \"syslog\"\naddress = \"{addr}\"\ntransport = \"tcp\"\nseverities = {severities}\n"
         ))
         .unwrap()
     }
@@ -490,12 +514,12 @@ mod tests {
             move |t: u32| a.lock().unwrap().push(t),
         )
         .unwrap();
-        assert_eq!(set.submit(finding("f-1", 4), 1), 1);
+        assert_eq!(set.submit(&finding("f-1", 4), 1), 1);
         assert!(set.drain(Duration::from_secs(10)));
-        assert_eq!(set.submit(finding("f-1", 4), 2), 1);
-        assert_eq!(set.submit(finding("f-2", 4), 3), 1);
+        assert_eq!(set.submit(&finding("f-1", 4), 2), 1);
+        assert_eq!(set.submit(&finding("f-2", 4), 3), 1);
         // Not routed: severity medium is not in the list; nothing to answer.
-        assert_eq!(set.submit(finding("f-3", 3), 4), 0);
+        assert_eq!(set.submit(&finding("f-3", 3), 4), 0);
         assert!(set.drain(Duration::from_secs(10)));
         let stats = set.close(Duration::from_secs(5));
         assert_eq!(stats[0].delivered, 2);
@@ -518,15 +542,15 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let cfg: SinksConfig = toml::from_str(&format!(
-            "[[syslog]]\naddress = \"127.0.0.1:{port}\"\ntransport = \"tcp\"\n\
+        let cfg = sinks(&format!(
+            "[[sinks]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{port}\"\ntransport = \"tcp\"\n\
              delivery = {{ buffer = 1, retry_initial_ms = 50, retry_for_seconds = 2 }}\n"
         ))
         .unwrap();
         let set = SinkSet::start(&cfg, &|_| None, |_: ()| {}).unwrap();
         let mut taken = 0;
         for i in 0..5 {
-            taken += set.submit(finding(&format!("f-{i}"), 4), ());
+            taken += set.submit(&finding(&format!("f-{i}"), 4), ());
             std::thread::sleep(Duration::from_millis(30));
         }
         assert!(taken < 5, "a buffer of one cannot take five while stuck");
@@ -543,8 +567,8 @@ mod tests {
 
     #[test]
     fn missing_secrets_and_bad_settings_are_named() {
-        let cfg: SinksConfig = toml::from_str(
-            "[[webhook]]\nname = \"soar\"\nurl = \"https://soar.example/x\"\nsecret_env = \"NOPE\"\n",
+        let cfg = sinks(
+            "[[sinks]]\ntype = \"webhook\"\nname = \"soar\"\nurl = \"https://soar.example/x\"\nsecret_env = \"NOPE\"\n",
         )
         .unwrap();
         let e = SinkSet::start(&cfg, &|_| None, |_: ()| {}).err().unwrap();
@@ -552,14 +576,18 @@ mod tests {
             e.to_string(),
             "sink soar: environment variable NOPE is not set (it holds the webhook signing secret)"
         );
-        let cfg: SinksConfig = toml::from_str("[[splunk_hec]]\nurl = \"ftp://splunk\"\n").unwrap();
+        let cfg = sinks("[[sinks]]\ntype = \"splunk_hec\"\nurl = \"ftp://splunk\"\n").unwrap();
         let e = SinkSet::start(&cfg, &|_| Some("t".into()), |_: ()| {})
             .err()
             .unwrap();
         assert!(e.to_string().contains("only http and https"), "{e}");
-        let cfg: SinksConfig = toml::from_str("[[syslog]]\naddress = \"collector\"\n").unwrap();
+        let cfg = sinks("[[sinks]]\ntype = \"syslog\"\naddress = \"collector\"\n").unwrap();
         let e = SinkSet::start(&cfg, &|_| None, |_: ()| {}).err().unwrap();
         assert!(e.to_string().contains("not host:port"), "{e}");
-        assert!(toml::from_str::<SinksConfig>("[[syslog]]\naddres = \"x:1\"\n").is_err());
+        // A misspelt key and an unknown kind are refused, naming them.
+        let e = sinks("[[sinks]]\ntype = \"syslog\"\naddres = \"x:1\"\n").unwrap_err();
+        assert!(e.to_string().contains("addres"), "{e}");
+        let e = sinks("[[sinks]]\ntype = \"pager\"\nurl = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("pager"), "{e}");
     }
 }

@@ -5,9 +5,31 @@
 //! is the same on every retry, so a receiver that saw it already can ignore
 //! the copy.
 
-use super::config::SsfPushConfig;
-use super::delivery::{Encoded, SendError, Transport};
-use super::{http, Body, SinkConfigError, SinkRecord};
+use super::config::{DeliveryConfig, Env};
+use super::delivery::{Encoded, SendFuture, Transport};
+use super::{http, Route, SinkConfigError, SinkKind};
+use crate::emit::Body;
+use crate::emit::OutputRecord;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SsfPushConfig {
+    #[serde(default)]
+    pub name: String,
+    /// The receiver's push endpoint (from its stream configuration).
+    pub url: String,
+    /// Environment variable holding the `Authorization` header value the
+    /// receiver gave (e.g. `Bearer …`); empty: none sent.
+    #[serde(default)]
+    pub authorization_env: String,
+    /// Also push shadow-mode SETs (they carry the shadow claim).
+    #[serde(default)]
+    pub include_shadow: bool,
+    #[serde(default)]
+    pub ca_file: String,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
 
 pub(crate) struct SsfPushTransport {
     client: reqwest::Client,
@@ -40,7 +62,7 @@ impl SsfPushTransport {
 }
 
 impl Transport for SsfPushTransport {
-    fn encode(&self, r: &SinkRecord) -> Vec<u8> {
+    fn encode(&self, r: &OutputRecord) -> Vec<u8> {
         match &r.body {
             Body::Set(t) => t.as_bytes().to_vec(),
             // Routing sends only SETs here.
@@ -48,19 +70,39 @@ impl Transport for SsfPushTransport {
         }
     }
 
-    async fn send(&mut self, batch: &[Encoded]) -> Result<(), SendError> {
-        for r in batch {
-            let mut req = self
-                .client
-                .post(&self.url)
-                .header(reqwest::header::CONTENT_TYPE, "application/secevent+jwt")
-                .header(reqwest::header::ACCEPT, "application/json")
-                .body(r.bytes.clone());
-            if let Some(a) = &self.authorization {
-                req = req.header(reqwest::header::AUTHORIZATION, a);
+    fn send<'a>(&'a mut self, batch: &'a [Encoded]) -> SendFuture<'a> {
+        Box::pin(async move {
+            for r in batch {
+                let mut req = self
+                    .client
+                    .post(&self.url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/secevent+jwt")
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .body(r.bytes.clone());
+                if let Some(a) = &self.authorization {
+                    req = req.header(reqwest::header::AUTHORIZATION, a);
+                }
+                http::send(req).await?;
             }
-            http::send(req).await?;
-        }
-        Ok(())
+            Ok(())
+        })
+    }
+}
+
+impl SinkKind for SsfPushConfig {
+    fn kind(&self) -> &'static str {
+        "ssf_push"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn delivery(&self) -> &DeliveryConfig {
+        &self.delivery
+    }
+    fn route(&self) -> Route {
+        Route::sets(self.include_shadow)
+    }
+    fn build(&self, name: &str, env: Env<'_>) -> Result<Box<dyn Transport>, SinkConfigError> {
+        Ok(Box::new(SsfPushTransport::new(name, self, env)?))
     }
 }

@@ -5,15 +5,89 @@
 //! dies holding unread bytes can lose them (use HEC or a webhook where that
 //! matters).
 
-use super::config::{SyslogConfig, SyslogFraming, SyslogTransport as Transport5424};
-use super::delivery::{Encoded, SendError, Transport};
-use super::{cef, SinkConfigError, SinkRecord};
+use super::config::{all_severities, DeliveryConfig, Env, Severity};
+use super::delivery::{Encoded, SendError, SendFuture, Transport};
+use super::{cef, Route, SinkConfigError, SinkKind};
+use crate::emit::OutputRecord;
 use crate::event::format_rfc3339_ms;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogTransport {
+    Tcp,
+    Tls,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyslogFraming {
+    /// RFC 6587 3.4.1 / RFC 5425: `<length> <message>` (required for TLS).
+    OctetCounting,
+    /// RFC 6587 3.4.2: one message per line (CEF escapes every newline).
+    NonTransparent,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    #[serde(default)]
+    pub name: String,
+    /// `host:port` of the collector.
+    pub address: String,
+    #[serde(default = "default_syslog_transport")]
+    pub transport: SyslogTransport,
+    #[serde(default = "default_framing")]
+    pub framing: SyslogFraming,
+    /// Name checked against the collector's certificate; empty: the host of
+    /// `address`.
+    #[serde(default)]
+    pub server_name: String,
+    #[serde(default)]
+    pub ca_file: String,
+    /// Facility number (16 = local0 .. 23 = local7).
+    #[serde(default = "default_facility")]
+    pub facility: u8,
+    /// HOSTNAME field; empty: this machine's hostname.
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default = "default_app_name")]
+    pub app_name: String,
+    /// MSGID of findings; remediation activities use `WARDEN_REMEDIATION`.
+    #[serde(default = "default_msg_id")]
+    pub msg_id: String,
+    /// SD-ID of the structured data element (`name@<private enterprise
+    /// number>`; 32473 is the number reserved for examples, RFC 5612).
+    #[serde(default = "default_sd_id")]
+    pub sd_id: String,
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+fn default_syslog_transport() -> SyslogTransport {
+    SyslogTransport::Tls
+}
+fn default_framing() -> SyslogFraming {
+    SyslogFraming::OctetCounting
+}
+fn default_facility() -> u8 {
+    16
+}
+fn default_app_name() -> String {
+    "warden".into()
+}
+fn default_msg_id() -> String {
+    "WARDEN_ALERT".into()
+}
+fn default_sd_id() -> String {
+    "warden@32473".into()
+}
 
 /// The syslog header and structured data around a CEF message.
 #[derive(Debug, Clone)]
@@ -175,7 +249,7 @@ impl Conn {
     }
 }
 
-pub(crate) struct SyslogTransport {
+pub(crate) struct SyslogSink {
     address: String,
     tls: Option<(
         tokio_rustls::TlsConnector,
@@ -186,8 +260,8 @@ pub(crate) struct SyslogTransport {
     conn: Option<Conn>,
 }
 
-impl SyslogTransport {
-    pub fn new(name: &str, c: &SyslogConfig) -> Result<SyslogTransport, SinkConfigError> {
+impl SyslogSink {
+    pub fn new(name: &str, c: &SyslogConfig) -> Result<SyslogSink, SinkConfigError> {
         let invalid = |message: String| SinkConfigError::Invalid {
             sink: name.to_string(),
             message,
@@ -199,13 +273,13 @@ impl SyslogTransport {
             .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_string())
             .ok_or_else(|| invalid(format!("address {:?} is not host:port", c.address)))?;
         let tls = match c.transport {
-            Transport5424::Tcp => {
+            SyslogTransport::Tcp => {
                 if c.framing == SyslogFraming::NonTransparent {
                     tracing::info!(sink = name, "syslog over TCP with newline framing");
                 }
                 None
             }
-            Transport5424::Tls => {
+            SyslogTransport::Tls => {
                 if c.framing != SyslogFraming::OctetCounting {
                     return Err(invalid(
                         "syslog over TLS uses octet-counting framing (RFC 5425)".into(),
@@ -221,7 +295,7 @@ impl SyslogTransport {
                 Some((connector(&c.ca_file).map_err(invalid)?, server))
             }
         };
-        Ok(SyslogTransport {
+        Ok(SyslogSink {
             address: c.address.clone(),
             tls,
             format: SyslogFormat::from_config(c),
@@ -282,37 +356,58 @@ fn connector(ca_file: &str) -> Result<tokio_rustls::TlsConnector, String> {
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-impl Transport for SyslogTransport {
-    fn encode(&self, r: &SinkRecord) -> Vec<u8> {
+impl Transport for SyslogSink {
+    fn encode(&self, r: &OutputRecord) -> Vec<u8> {
         self.format.frame(r.ocsf_value().unwrap_or(&Value::Null))
     }
 
-    async fn send(&mut self, batch: &[Encoded]) -> Result<(), SendError> {
-        let mut conn = match self.conn.take() {
-            Some(c) if !c.closed().await => c,
-            _ => self.connect().await?,
-        };
-        let write = async {
-            let w = conn.writer();
-            for r in batch {
-                w.write_all(&r.bytes).await?;
+    fn send<'a>(&'a mut self, batch: &'a [Encoded]) -> SendFuture<'a> {
+        Box::pin(async move {
+            let mut conn = match self.conn.take() {
+                Some(c) if !c.closed().await => c,
+                _ => self.connect().await?,
+            };
+            let write = async {
+                let w = conn.writer();
+                for r in batch {
+                    w.write_all(&r.bytes).await?;
+                }
+                w.flush().await
+            };
+            match tokio::time::timeout(self.timeout, write).await {
+                Ok(Ok(())) => {
+                    self.conn = Some(conn);
+                    Ok(())
+                }
+                // The connection is dropped; the next attempt opens a new one.
+                Ok(Err(e)) => Err(SendError::retryable(format!(
+                    "writing to {}: {e}",
+                    self.address
+                ))),
+                Err(_) => Err(SendError::retryable(format!(
+                    "writing to {}: timed out",
+                    self.address
+                ))),
             }
-            w.flush().await
-        };
-        match tokio::time::timeout(self.timeout, write).await {
-            Ok(Ok(())) => {
-                self.conn = Some(conn);
-                Ok(())
-            }
-            // The connection is dropped; the next attempt opens a new one.
-            Ok(Err(e)) => Err(SendError::retryable(format!(
-                "writing to {}: {e}",
-                self.address
-            ))),
-            Err(_) => Err(SendError::retryable(format!(
-                "writing to {}: timed out",
-                self.address
-            ))),
-        }
+        })
+    }
+}
+
+impl SinkKind for SyslogConfig {
+    fn kind(&self) -> &'static str {
+        "syslog"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn delivery(&self) -> &DeliveryConfig {
+        &self.delivery
+    }
+    fn route(&self) -> Route {
+        Route::ocsf(&self.severities)
+    }
+    /// Syslog takes no secret from the environment.
+    fn build(&self, name: &str, _env: Env<'_>) -> Result<Box<dyn Transport>, SinkConfigError> {
+        Ok(Box::new(SyslogSink::new(name, self)?))
     }
 }

@@ -5,12 +5,30 @@
 //! are made fresh for each attempt. Receivers verify with any Standard
 //! Webhooks (or Svix) library.
 
-use super::config::WebhookConfig;
-use super::delivery::{Encoded, SendError, Transport};
-use super::{http, SinkConfigError, SinkRecord};
+use super::config::{all_severities, DeliveryConfig, Env, Severity};
+use super::delivery::{Encoded, SendFuture, Transport};
+use super::{http, Route, SinkConfigError, SinkKind};
+use crate::emit::OutputRecord;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ring::hmac;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    #[serde(default)]
+    pub name: String,
+    pub url: String,
+    /// Environment variable holding the signing secret, `whsec_<base64>` as
+    /// Standard Webhooks receivers issue it.
+    pub secret_env: String,
+    #[serde(default)]
+    pub ca_file: String,
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
 
 /// Signs webhook messages with a Standard Webhooks secret.
 pub struct WebhookSigner {
@@ -81,27 +99,47 @@ impl WebhookTransport {
 }
 
 impl Transport for WebhookTransport {
-    fn encode(&self, r: &SinkRecord) -> Vec<u8> {
+    fn encode(&self, r: &OutputRecord) -> Vec<u8> {
         serde_json::to_vec(r.ocsf_value().unwrap_or(&serde_json::Value::Null))
             .expect("JSON values always serialise")
     }
 
-    async fn send(&mut self, batch: &[Encoded]) -> Result<(), SendError> {
-        for r in batch {
-            let ts = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            let req = self
-                .client
-                .post(&self.url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header("webhook-id", &r.id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", self.signer.sign(&r.id, ts, &r.bytes))
-                .body(r.bytes.clone());
-            http::send(req).await?;
-        }
-        Ok(())
+    fn send<'a>(&'a mut self, batch: &'a [Encoded]) -> SendFuture<'a> {
+        Box::pin(async move {
+            for r in batch {
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let req = self
+                    .client
+                    .post(&self.url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("webhook-id", &r.id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", self.signer.sign(&r.id, ts, &r.bytes))
+                    .body(r.bytes.clone());
+                http::send(req).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl SinkKind for WebhookConfig {
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn delivery(&self) -> &DeliveryConfig {
+        &self.delivery
+    }
+    fn route(&self) -> Route {
+        Route::ocsf(&self.severities)
+    }
+    fn build(&self, name: &str, env: Env<'_>) -> Result<Box<dyn Transport>, SinkConfigError> {
+        Ok(Box::new(WebhookTransport::new(name, self, env)?))
     }
 }
 

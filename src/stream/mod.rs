@@ -7,6 +7,7 @@
 //! only once every output it caused has been acknowledged (`offsets`), and
 //! every output carries a stable id (`ce_id`) for downstream deduplication.
 
+pub mod demo;
 pub mod devbroker;
 mod events;
 mod kafka;
@@ -43,6 +44,8 @@ pub enum StreamError {
     Config(#[from] kafka::ConfigConflict),
     #[error(transparent)]
     Sign(#[from] crate::emit::set::SetError),
+    #[error("producing an output: {0}")]
+    Output(#[from] crate::emit::SinkError),
     #[error(transparent)]
     Sinks(#[from] crate::sinks::SinkConfigError),
     #[error("metrics endpoint {addr}: {source}")]
@@ -108,12 +111,13 @@ pub fn run(
     let outputs = output::Outputs::new(
         &mut kafka::producer_config(&props),
         cfg.stream.clone(),
-        signer,
+        crate::emit::Renderer::new(Some(signer)),
         &cfg.sinks,
     )?;
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
-    let engine = crate::engine::Engine::from_config(cfg.clone()).map_err(EngineError::from)?;
+    let engine = crate::engine::Engine::from_config(&cfg).map_err(EngineError::from)?;
     let worker = Arc::new(Mutex::new(Worker::new(
+        cfg.clone(),
         engine,
         outputs,
         restorer,

@@ -5,18 +5,16 @@
 
 use super::StreamError;
 use crate::config::StreamConfig;
-use crate::decide::{Decision, FindingActivity};
-use crate::emit::set::SetSigner;
-use crate::emit::{ocsf, remediation};
+use crate::decide::Decision;
+use crate::emit::{self, Body, DecisionSink, RecordKind, Rendered, Renderer, SinkError};
 use crate::event::{format_rfc3339_ms, DecodeError};
-use crate::sinks::{SinkRecord, SinkSet, SinkStats, SinksConfig};
+use crate::sinks::{SinkConfig, SinkSet, SinkStats};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What an output was produced for.
@@ -59,22 +57,20 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-/// One output record before it is framed.
-struct Outgoing<'a> {
-    topic: String,
-    key: &'a str,
-    id: String,
-    ce_type: &'static str,
-    time_ms: i64,
-    schema: Option<&'static str>,
-    value: Payload,
+/// The Kafka topics as a destination of decisions: each record to its
+/// topic (findings and remediation activities to the alerts topic, SETs to
+/// the revocations topic of their mode), keyed by agent, with CloudEvents
+/// binary-mode headers.
+pub struct KafkaTopics {
+    producer: ThreadedProducer<DeliveryContext>,
+    cfg: StreamConfig,
+    buf: Vec<u8>,
+    /// Times `send` found the producer queue full and waited.
+    backpressure_waits: u64,
 }
 
-enum Payload {
-    Json(Arc<serde_json::Value>),
-    /// A signed Security Event Token (compact JWS).
-    Token(Arc<str>),
-}
+const FINDING_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/detection_finding";
+const REMEDIATION_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity";
 
 /// The input record a dead letter is made of.
 pub struct DeadLetter<'a> {
@@ -90,17 +86,16 @@ pub struct DeadLetter<'a> {
     pub good_events: usize,
 }
 
+/// Everything `warden run` writes: decisions to the Kafka topics and the
+/// sinks beyond Kafka (rendered once, through `emit`), dead letters, and
+/// state records.
 pub struct Outputs {
-    producer: ThreadedProducer<DeliveryContext>,
+    renderer: Renderer,
+    kafka: KafkaTopics,
     /// Splunk, webhooks, syslog, SSF push: each answers through `acks` too,
     /// so a call's offset waits for them as it waits for the broker.
     sinks: SinkSet<Origin>,
-    signer: SetSigner,
     acks: Receiver<Ack>,
-    cfg: StreamConfig,
-    buf: Vec<u8>,
-    /// Times `send` found the producer queue full and waited.
-    pub backpressure_waits: u64,
 }
 
 impl Outputs {
@@ -110,8 +105,8 @@ impl Outputs {
     pub fn new(
         client: &mut ClientConfig,
         cfg: StreamConfig,
-        signer: SetSigner,
-        sinks: &SinksConfig,
+        renderer: Renderer,
+        sinks: &[SinkConfig],
     ) -> Result<Self, StreamError> {
         let (tx, rx) = channel();
         let sink_acks = tx.clone();
@@ -121,10 +116,16 @@ impl Outputs {
             sinks,
             &|var| std::env::var(var).ok(),
             move |origin: Origin| {
-                let _ = sink_acks.send(Ack {
-                    origin,
-                    error: None,
-                });
+                // Fails only once the service has gone and nobody waits.
+                if sink_acks
+                    .send(Ack {
+                        origin,
+                        error: None,
+                    })
+                    .is_err()
+                {
+                    tracing::debug!("sink answer after the service stopped");
+                }
             },
         )?;
         for (k, v) in [
@@ -140,13 +141,15 @@ impl Outputs {
         }
         let producer = client.create_with_context(DeliveryContext { acks: tx })?;
         Ok(Outputs {
-            producer,
+            renderer,
+            kafka: KafkaTopics {
+                producer,
+                cfg,
+                buf: Vec::with_capacity(4096),
+                backpressure_waits: 0,
+            },
             sinks,
-            signer,
             acks: rx,
-            cfg,
-            buf: Vec::with_capacity(4096),
-            backpressure_waits: 0,
         })
     }
 
@@ -157,7 +160,12 @@ impl Outputs {
 
     /// Waits until every output sent so far is answered.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.producer.flush(timeout)
+        self.kafka.producer.flush(timeout)
+    }
+
+    /// Times a send found the producer queue full and waited.
+    pub fn backpressure_waits(&self) -> u64 {
+        self.kafka.backpressure_waits
     }
 
     /// Waits up to `timeout` for the sinks beyond Kafka; what they still
@@ -170,131 +178,18 @@ impl Outputs {
         self.sinks.stats()
     }
 
-    fn send(&mut self, mut rec: BaseRecord<'_, str, [u8], Box<Origin>>) -> Result<(), KafkaError> {
-        loop {
-            match self.producer.send(rec) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // Backpressure: the broker is slower than we are. Wait for
-                    // the queue to drain instead of buffering more.
-                    self.backpressure_waits += 1;
-                    metrics::counter!("warden_output_backpressure_waits_total").increment(1);
-                    std::thread::sleep(Duration::from_millis(2));
-                    rec = back;
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
-    }
-
     /// Produces the records a decision makes, caused by the call at
-    /// `origin`; returns how many (each is acknowledged on its own). A
-    /// finding is one OCSF record on the alerts topic; a revocation is the
-    /// revocation on its topic plus its OCSF Remediation Activity on the
-    /// alerts topic.
+    /// `origin`, to the Kafka topics and then to the sinks; returns how many
+    /// acknowledgements will follow (each record is answered on its own).
     pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, StreamError> {
-        match d {
-            Decision::Finding(f) => {
-                let value = Arc::new(ocsf::detection_finding(f));
-                let out = Outgoing {
-                    topic: self.cfg.alerts_topic.clone(),
-                    key: &f.agent_id,
-                    id: format!("{}:{}", f.uid, f.seq),
-                    ce_type: match f.activity {
-                        FindingActivity::Create => "io.ocsf.detection_finding.create",
-                        FindingActivity::Update => "io.ocsf.detection_finding.update",
-                        FindingActivity::Close => "io.ocsf.detection_finding.close",
-                    },
-                    time_ms: f.time_ms,
-                    schema: Some("https://schema.ocsf.io/schema/1.8.0/classes/detection_finding"),
-                    value: Payload::Json(value.clone()),
-                };
-                self.produce(out, origin)?;
-                Ok(1 + self.sinks.submit(SinkRecord::ocsf(value), origin) as u32)
-            }
-            Decision::Revocation(r) => {
-                let topic = if r.shadow {
-                    self.cfg.shadow_revocations_topic.clone()
-                } else {
-                    self.cfg.revocations_topic.clone()
-                };
-                let token: Arc<str> = self.signer.sign(r)?.into();
-                let value = Arc::new(remediation::remediation_activity(r));
-                let severity_id = value["severity_id"].as_u64().unwrap_or(0) as u8;
-                self.produce(
-                    Outgoing {
-                        topic,
-                        key: &r.agent_id,
-                        id: r.uid.clone(),
-                        ce_type: if r.session_id.is_some() {
-                            "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
-                        } else {
-                            "https://schemas.openid.net/secevent/caep/event-type/credential-change"
-                        },
-                        time_ms: r.time_ms,
-                        schema: None,
-                        value: Payload::Token(token.clone()),
-                    },
-                    origin,
-                )?;
-                self.produce(
-                    Outgoing {
-                        topic: self.cfg.alerts_topic.clone(),
-                        key: &r.agent_id,
-                        id: value["metadata"]["uid"]
-                            .as_str()
-                            .unwrap_or(&r.uid)
-                            .to_string(),
-                        ce_type: "io.ocsf.remediation_activity.evict",
-                        time_ms: r.time_ms,
-                        schema: Some(
-                            "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity",
-                        ),
-                        value: Payload::Json(value.clone()),
-                    },
-                    origin,
-                )?;
-                let set = SinkRecord::set(&r.uid, token, r.shadow, severity_id, r.time_ms);
-                let taken = self.sinks.submit(set, origin)
-                    + self.sinks.submit(SinkRecord::ocsf(value), origin);
-                Ok(2 + taken as u32)
-            }
-        }
-    }
-
-    /// One JSON record with CloudEvents binary-mode headers.
-    fn produce(&mut self, out: Outgoing<'_>, origin: Origin) -> Result<(), KafkaError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let content_type = match &out.value {
-            Payload::Json(v) => {
-                serde_json::to_writer(&mut buf, &**v).expect("JSON values always serialise");
-                "application/json"
-            }
-            Payload::Token(t) => {
-                buf.extend_from_slice(t.as_bytes());
-                "application/secevent+jwt"
-            }
-        };
-        let time = format_rfc3339_ms(out.time_ms);
-        let mut headers = OwnedHeaders::new_with_capacity(8)
-            .insert(h("ce_specversion", "1.0"))
-            .insert(h("ce_id", &out.id))
-            .insert(h("ce_source", &self.cfg.source))
-            .insert(h("ce_type", out.ce_type))
-            .insert(h("ce_time", &time))
-            .insert(h("ce_subject", out.key))
-            .insert(h("content-type", content_type));
-        if let Some(s) = out.schema {
-            headers = headers.insert(h("ce_dataschema", s));
-        }
-        let rec = BaseRecord::with_opaque_to(&out.topic, Box::new(origin))
-            .key(out.key)
-            .payload(&buf[..])
-            .headers(headers);
-        let sent = self.send(rec);
-        self.buf = buf;
-        sent
+        let mut destinations: [&mut dyn DecisionSink<Origin>; 2] =
+            [&mut self.kafka, &mut self.sinks];
+        Ok(emit::deliver(
+            &self.renderer,
+            d,
+            &origin,
+            &mut destinations,
+        )?)
     }
 
     /// Produces an undecodable record to the dead-letter topic: the original
@@ -327,7 +222,7 @@ impl Outputs {
         if dl.good_events > 0 {
             headers = headers.insert(h("warden_good_events", &dl.good_events.to_string()));
         }
-        let topic = self.cfg.dead_letter_topic.clone();
+        let topic = self.kafka.cfg.dead_letter_topic.clone();
         let mut rec =
             BaseRecord::<str, [u8], Box<Origin>>::with_opaque_to(&topic, Box::new(origin))
                 .payload(dl.value.unwrap_or(&[]))
@@ -347,18 +242,92 @@ impl Outputs {
         if let Some(ts) = dl.timestamp_ms {
             rec = rec.timestamp(ts);
         }
-        self.send(rec)
+        self.kafka.send(rec)
     }
 
     /// Produces one state record to `partition` of the state topic (the same
     /// partition number as the calls it summarises).
     pub fn state(&mut self, partition: i32, key: &str, value: &[u8]) -> Result<(), KafkaError> {
-        let topic = self.cfg.state_topic.clone();
+        let topic = self.kafka.cfg.state_topic.clone();
         let rec = BaseRecord::with_opaque_to(&topic, Box::new(Origin::State))
             .partition(partition)
             .key(key)
             .payload(value);
-        self.send(rec)
+        self.kafka.send(rec)
+    }
+}
+
+impl KafkaTopics {
+    fn send(&mut self, mut rec: BaseRecord<'_, str, [u8], Box<Origin>>) -> Result<(), KafkaError> {
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // Backpressure: the broker is slower than we are. Wait for
+                    // the queue to drain instead of buffering more.
+                    self.backpressure_waits += 1;
+                    metrics::counter!("warden_output_backpressure_waits_total").increment(1);
+                    std::thread::sleep(Duration::from_millis(2));
+                    rec = back;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// One record with CloudEvents binary-mode headers.
+    fn produce(&mut self, r: &emit::OutputRecord, origin: Origin) -> Result<(), KafkaError> {
+        let (topic, schema) = match r.kind {
+            RecordKind::Finding => (&self.cfg.alerts_topic, Some(FINDING_SCHEMA)),
+            RecordKind::Remediation => (&self.cfg.alerts_topic, Some(REMEDIATION_SCHEMA)),
+            RecordKind::Revocation { shadow: true } => (&self.cfg.shadow_revocations_topic, None),
+            RecordKind::Revocation { shadow: false } => (&self.cfg.revocations_topic, None),
+        };
+        let topic = topic.clone();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let content_type = match &r.body {
+            Body::Ocsf(v) => {
+                serde_json::to_writer(&mut buf, &**v).expect("JSON values always serialise");
+                "application/json"
+            }
+            Body::Set(t) => {
+                buf.extend_from_slice(t.as_bytes());
+                "application/secevent+jwt"
+            }
+        };
+        let time = format_rfc3339_ms(r.time_ms);
+        let mut headers = OwnedHeaders::new_with_capacity(8)
+            .insert(h("ce_specversion", "1.0"))
+            .insert(h("ce_id", &r.id))
+            .insert(h("ce_source", &self.cfg.source))
+            .insert(h("ce_type", r.event_type))
+            .insert(h("ce_time", &time))
+            .insert(h("ce_subject", &r.key))
+            .insert(h("content-type", content_type));
+        if let Some(s) = schema {
+            headers = headers.insert(h("ce_dataschema", s));
+        }
+        let rec = BaseRecord::with_opaque_to(&topic, Box::new(origin))
+            .key(r.key.as_str())
+            .payload(&buf[..])
+            .headers(headers);
+        let sent = self.send(rec);
+        self.buf = buf;
+        sent
+    }
+}
+
+impl DecisionSink<Origin> for KafkaTopics {
+    fn accept(&mut self, d: &Rendered<'_>, origin: &Origin) -> Result<u32, SinkError> {
+        for r in &d.records {
+            self.produce(r, *origin)
+                .map_err(|e| SinkError::Destination {
+                    destination: "kafka",
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(d.records.len() as u32)
     }
 }
 

@@ -10,10 +10,10 @@
 
 use super::output::Outputs;
 use super::StreamError;
+use crate::adapt::RecordDecoder;
 use crate::engine::snapshot::{self, Checkpoint, StateRecord, CHECKPOINT_KEY};
 use crate::engine::Engine;
 use crate::event::{CallBatchBuilder, CallColumns};
-use crate::source::RecordDecoder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -67,8 +67,8 @@ pub struct Restored {
     pub checkpoint: Option<Checkpoint>,
 }
 
-/// Called with each record's offset, key and value.
-type RecordFn<'a> = dyn FnMut(i64, Option<&[u8]>, Option<&[u8]>) + 'a;
+/// Called with each record's offset, key and value; an error stops the read.
+type RecordFn<'a> = dyn FnMut(i64, Option<&[u8]>, Option<&[u8]>) -> Result<(), StreamError> + 'a;
 
 /// Reads one partition of `topic` from `from` up to `until` (or its current end).
 fn read_partition(
@@ -116,7 +116,7 @@ fn read_partition(
                 if m.offset() >= end {
                     break;
                 }
-                each(m.offset(), m.key(), m.payload());
+                each(m.offset(), m.key(), m.payload())?;
                 if m.offset() + 1 >= end {
                     break;
                 }
@@ -150,6 +150,7 @@ pub fn restore(
             if let Some(k) = k {
                 latest.insert(k.to_vec(), v.map(<[u8]>::to_vec));
             }
+            Ok(())
         },
     )?;
     let mut out = Restored::default();
@@ -201,12 +202,12 @@ pub fn warm_up(
     let mut events = 0u64;
     let mut run = |builder: &mut CallBatchBuilder, engine: &mut Engine| {
         let batch = builder.finish();
-        if let Ok(cols) = CallColumns::new(&batch) {
-            for i in 0..cols.len() {
-                engine.process_row_in(&cols.row(i), partition as u32, &mut |_, _| {});
-                events += 1;
-            }
+        let cols = CallColumns::new(&batch).map_err(|e| StreamError::Engine(e.into()))?;
+        for i in 0..cols.len() {
+            engine.process_row_in(&cols.row(i), partition as u32, &mut |_, _| {});
+            events += 1;
         }
+        Ok::<(), StreamError>(())
     };
     read_partition(
         reader,
@@ -217,7 +218,7 @@ pub fn warm_up(
         deadline,
         &mut |offset, _, v| {
             let Some(text) = v.and_then(|v| std::str::from_utf8(v).ok()) else {
-                return;
+                return Ok(());
             };
             // Bad records went to the dead-letter topic the first time round.
             decoder.decode(
@@ -227,12 +228,13 @@ pub fn warm_up(
                 &mut |_| {},
             );
             if builder.len() >= 1024 {
-                run(&mut builder, engine);
+                run(&mut builder, engine)?;
             }
+            Ok(())
         },
     )?;
     if !builder.is_empty() {
-        run(&mut builder, engine);
+        run(&mut builder, engine)?;
     }
     Ok(events)
 }

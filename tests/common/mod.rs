@@ -217,3 +217,17 @@ pub fn replay_evaluation(
         serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
     v["evaluation"].clone()
 }
+
+/// A test whose fixture is missing (`../shared/data`, `../shared/examples`,
+/// the OCSF schema files) says so and passes, except when
+/// `WARDEN_REQUIRE_SHARED_DATA=1` is set (`.ci/run` sets it): then a
+/// missing fixture fails the test instead of counting as passed.
+pub fn skip_missing(path: &std::path::Path) {
+    if std::env::var("WARDEN_REQUIRE_SHARED_DATA").is_ok_and(|v| v == "1") {
+        panic!(
+            "{} is absent and WARDEN_REQUIRE_SHARED_DATA=1: this test needs it",
+            path.display()
+        );
+    }
+    eprintln!("skipped: {} is absent", path.display());
+}

@@ -2,7 +2,7 @@
 //! to the state topic, and taking partitions over (restore, warm-up).
 
 use super::{EventClock, Worker, FLUSH_TIMEOUT, SINK_DRAIN_TIMEOUT};
-use crate::source::RecordDecoder;
+use crate::adapt::RecordDecoder;
 use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked};
 use crate::stream::output::Origin;
 use crate::stream::telemetry::now_ms;

@@ -8,11 +8,11 @@ use super::offsets::OffsetTracker;
 use super::output::{DeadLetter, Origin, Outputs};
 use super::telemetry::{Health, Latency};
 use super::{RunSummary, StreamError};
+use crate::adapt::RecordDecoder;
 use crate::config::Config;
 use crate::decide::Decision;
 use crate::engine::Engine;
 use crate::event::{CallBatchBuilder, CallColumns, DecodeError};
-use crate::source::RecordDecoder;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -58,6 +58,8 @@ pub struct Worker {
     owned: BTreeMap<i32, EventClock>,
     latency: Latency,
     pub summary: RunSummary,
+    /// The decisions of the call being scored (reused).
+    decided: Vec<Decision>,
     fatal: Option<StreamError>,
     /// Set for good by the first fatal error: from then on nothing is
     /// committed and no state is written (the state may already reflect
@@ -71,12 +73,12 @@ pub struct Worker {
 impl Worker {
     /// `engine` is built from the same config (`Engine::from_config`).
     pub fn new(
+        cfg: Config,
         engine: Engine,
         outputs: Outputs,
         restorer: BaseConsumer,
         health: Arc<Health>,
     ) -> Self {
-        let cfg = engine.config().clone();
         Worker {
             engine,
             outputs,
@@ -88,6 +90,7 @@ impl Worker {
             owned: BTreeMap::new(),
             latency: Latency::default(),
             summary: RunSummary::default(),
+            decided: Vec::new(),
             fatal: None,
             failed: false,
             health,
@@ -193,83 +196,78 @@ impl Worker {
             return;
         }
         if !self.builder.is_empty() {
-            let batch = self.builder.finish();
-            let cols = match CallColumns::new(&batch) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.fail(StreamError::Engine(e.into()));
-                    return;
-                }
-            };
-            let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
-            let Worker {
-                engine,
-                outputs,
-                offsets,
-                rows,
-                owned,
-                latency,
-                summary,
-                fatal,
-                ..
-            } = self;
-            for (i, o) in rows.iter().enumerate() {
-                let row = cols.row(i);
-                if let Some(clock) = owned.get_mut(&o.partition) {
-                    match clock.max_ts {
-                        Some(max) if row.ts_ms < max - lateness_ms => {
-                            summary.late_events += 1;
-                            metrics::counter!("warden_late_events_total").increment(1);
-                        }
-                        Some(max) if row.ts_ms <= max => {}
-                        _ => clock.max_ts = Some(row.ts_ms),
-                    }
-                }
-                let origin = Origin::Call {
-                    partition: o.partition,
-                    offset: o.offset,
-                };
-                engine.process_row_in(&row, o.partition as u32, &mut |_, d| {
-                    match d {
-                        Decision::Finding(f) => {
-                            summary.findings += 1;
-                            let activity = if f.seq == 0 { "create" } else { "update" };
-                            metrics::counter!("warden_findings_total", "activity" => activity)
-                                .increment(1);
-                        }
-                        Decision::Revocation(r) => {
-                            summary.revocations += 1;
-                            let mode = if r.shadow { "shadow" } else { "enforce" };
-                            metrics::counter!("warden_revocations_total", "mode" => mode)
-                                .increment(1);
-                        }
-                    }
-                    match outputs.decision(d, origin) {
-                        Ok(records) => {
-                            for _ in 0..records {
-                                offsets.sent(o.partition, o.offset);
-                            }
-                        }
-                        Err(e) => {
-                            fatal.get_or_insert(e);
-                        }
-                    }
-                });
-                if let Some(ts) = o.kafka_ts_ms {
-                    let us = super::telemetry::now_us() - ts * 1000;
-                    latency.record_us(us.max(0) as u64);
-                }
+            if let Err(e) = self.score_window() {
+                self.fail(e);
             }
-            summary.events += rows.len() as u64;
-            metrics::counter!("warden_events_total").increment(rows.len() as u64);
             self.rows.clear();
         }
         for (p, off) in self.window_msgs.drain(..) {
             self.offsets.processed(p, off);
         }
-        if let Some(e) = self.fatal.take() {
-            self.fail(e);
+    }
+
+    /// Scores the built window; the first output that cannot be produced
+    /// stops it (the service then stops without committing).
+    fn score_window(&mut self) -> Result<(), StreamError> {
+        let batch = self.builder.finish();
+        let cols = CallColumns::new(&batch).map_err(|e| StreamError::Engine(e.into()))?;
+        let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
+        let Worker {
+            engine,
+            outputs,
+            offsets,
+            rows,
+            owned,
+            latency,
+            summary,
+            decided,
+            ..
+        } = self;
+        for (i, o) in rows.iter().enumerate() {
+            let row = cols.row(i);
+            if let Some(clock) = owned.get_mut(&o.partition) {
+                match clock.max_ts {
+                    Some(max) if row.ts_ms < max - lateness_ms => {
+                        summary.late_events += 1;
+                        metrics::counter!("warden_late_events_total").increment(1);
+                    }
+                    Some(max) if row.ts_ms <= max => {}
+                    _ => clock.max_ts = Some(row.ts_ms),
+                }
+            }
+            let origin = Origin::Call {
+                partition: o.partition,
+                offset: o.offset,
+            };
+            engine.process_row_in(&row, o.partition as u32, &mut |_, d| {
+                decided.push(d.clone())
+            });
+            for d in decided.drain(..) {
+                match &d {
+                    Decision::Finding(f) => {
+                        summary.findings += 1;
+                        let activity = if f.seq == 0 { "create" } else { "update" };
+                        metrics::counter!("warden_findings_total", "activity" => activity)
+                            .increment(1);
+                    }
+                    Decision::Revocation(r) => {
+                        summary.revocations += 1;
+                        let mode = if r.shadow { "shadow" } else { "enforce" };
+                        metrics::counter!("warden_revocations_total", "mode" => mode).increment(1);
+                    }
+                }
+                for _ in 0..outputs.decision(&d, origin)? {
+                    offsets.sent(o.partition, o.offset);
+                }
+            }
+            if let Some(ts) = o.kafka_ts_ms {
+                let us = super::telemetry::now_us() - ts * 1000;
+                latency.record_us(us.max(0) as u64);
+            }
         }
+        summary.events += rows.len() as u64;
+        metrics::counter!("warden_events_total").increment(rows.len() as u64);
+        Ok(())
     }
 
     /// Takes in the broker's acknowledgements and stores the offsets they
@@ -314,7 +312,7 @@ impl Worker {
         s.latency_p999_ms = p999;
         s.latency_samples = n;
         s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
-        s.backpressure_waits = self.outputs.backpressure_waits;
+        s.backpressure_waits = self.outputs.backpressure_waits();
         s.sinks = self.outputs.sink_stats();
         s
     }

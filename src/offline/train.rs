@@ -7,14 +7,15 @@
 
 use crate::config::Config;
 use crate::engine::archetype::{
-    profile_features, profile_vector, Archetype, ArchetypeModel, MeanSd, MemberDistances,
-    ProfileFeatureDef, SeedBaselines, Training, MIN_MEMBERS, MIN_SHARE, MODEL_FORMAT,
-    MODEL_VERSION, PROFILE_LEN, PROFILE_VERSION,
+    profile_features, Archetype, ArchetypeModel, MeanSd, MemberDistances, ProfileFeatureDef,
+    SeedBaselines, Training, MIN_MEMBERS, MIN_SHARE, MODEL_FORMAT, MODEL_VERSION, PROFILE_LEN,
+    PROFILE_VERSION,
 };
+use crate::engine::EngineError;
 use crate::engine::{ua_family, Engine};
 use crate::event::CallColumns;
-use crate::replay::{read_windows, ReplayError, ReplayObserver};
-use crate::source::ReadOptions;
+use crate::input::ReadOptions;
+use crate::input::{read_windows, InputError, ReadObserver};
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
 use ndarray::{Array2, Axis};
@@ -47,7 +48,9 @@ impl Default for TrainOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]
-    Replay(#[from] ReplayError),
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     #[error(
         "too little history: {profiled} agents have {min_events}+ calls over a day or more, \
          and {k} archetypes need at least {need} (lower --archetypes or --min-events, or give more history)"
@@ -112,17 +115,17 @@ pub fn train(
     inputs: &[String],
     cfg: &Config,
     opts: &TrainOptions,
-    observer: &mut dyn ReplayObserver,
+    observer: &mut dyn ReadObserver,
 ) -> Result<ArchetypeModel, TrainError> {
     let mut cfg = cfg.clone();
     // A model is fitted from the history alone, never from an older model.
     cfg.engine.archetypes = None;
-    let read_opts = ReadOptions::from_config(&cfg);
+    let read_opts = ReadOptions::from(&cfg);
     let mut engine = Engine::new(cfg);
     let mut vocab = Vocabulary::default();
     let totals = read_windows(inputs, &read_opts, observer, &mut |batch| {
         engine.process_batch(batch, &mut |_, _| {})?;
-        let cols = CallColumns::new(batch).map_err(crate::engine::EngineError::from)?;
+        let cols = CallColumns::new(batch).map_err(EngineError::from)?;
         for i in 0..cols.len() {
             let r = cols.row(i);
             // Calls labelled as attacks (simulated or annotated history)
@@ -131,14 +134,14 @@ pub fn train(
                 vocab.observe(r.agent_id, r.action, r.user_agent);
             }
         }
-        Ok(())
+        Ok::<(), TrainError>(())
     })?;
 
     let mut agents: Vec<(&str, [f32; PROFILE_LEN], &str)> = Vec::new();
     let mut skipped = 0u64;
     for (id, st) in engine.agent_states() {
         if st.events >= opts.min_events && st.last_ts - st.first_ts >= SETTLED_MS {
-            agents.push((id, profile_vector(st), st.agent_type.as_str()));
+            agents.push((id, st.profile_vector(), st.agent_type.as_str()));
         } else {
             skipped += 1;
         }

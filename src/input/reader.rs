@@ -2,114 +2,19 @@
 //! gzip by `.gz` suffix. Lines are decoded into Arrow windows; bad lines are
 //! reported with their file and line and skipped, never fatal.
 
-use crate::adapt::{self, AdaptError, Format, Mapped};
-use crate::event::{decode_line, CallBatchBuilder, DecodeError};
+use super::files::InputSpec;
+use super::InputError;
+use crate::adapt::{Format, RecordDecoder};
+use crate::event::{CallBatchBuilder, DecodeError};
 use arrow_array::RecordBatch;
 use flate2::read::MultiGzDecoder;
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("input {path}: {source}")]
-    Open { path: String, source: io::Error },
-    #[error("input {path}: read failed at line {line}: {source}")]
-    Read {
-        path: String,
-        line: u64,
-        source: io::Error,
-    },
-    #[error("input {0}: not a file or directory")]
-    Missing(String),
-    #[error("input {path}: Parquet: {message}")]
-    Parquet { path: String, message: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputSpec {
-    Stdin,
-    File(PathBuf),
-}
-
-impl InputSpec {
-    pub fn name(&self) -> String {
-        match self {
-            InputSpec::Stdin => "-".into(),
-            InputSpec::File(p) => p.display().to_string(),
-        }
-    }
-}
-
-fn is_event_file(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let name = name.strip_suffix(".gz").unwrap_or(name);
-    [".jsonl", ".ndjson", ".json"]
-        .iter()
-        .any(|s| name.ends_with(s))
-        || p.extension().is_some_and(|e| e == "parquet")
-}
-
-/// Expands the command-line inputs: directories become their event files
-/// (`.jsonl`, `.ndjson`, `.json`, optionally `.gz`, and `.parquet`),
-/// recursively, sorted (so `day=` partitions come in date order).
-pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, SourceError> {
-    let mut out = Vec::new();
-    for a in args {
-        if a == "-" {
-            out.push(InputSpec::Stdin);
-            continue;
-        }
-        let p = PathBuf::from(a);
-        if p.is_dir() {
-            let mut files = Vec::new();
-            walk(&p, &mut files)?;
-            files.sort();
-            out.extend(files.into_iter().map(InputSpec::File));
-        } else if p.is_file() {
-            out.push(InputSpec::File(p));
-        } else {
-            return Err(SourceError::Missing(a.clone()));
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| SourceError::Open {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    for entry in rd {
-        let entry = entry.map_err(|source| SourceError::Open {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let p = entry.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if is_event_file(&p) {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// Total on-disk bytes of the inputs (for progress), when known.
-pub fn total_bytes(inputs: &[InputSpec]) -> Option<u64> {
-    let mut total = 0;
-    for i in inputs {
-        match i {
-            InputSpec::Stdin => return None,
-            InputSpec::File(p) => total += std::fs::metadata(p).ok()?.len(),
-        }
-    }
-    Some(total)
-}
 
 /// Counts the raw bytes read (below any decompression), for progress.
 struct Counting<R> {
@@ -147,17 +52,6 @@ pub struct ReadOptions {
     pub batch_size: usize,
 }
 
-impl ReadOptions {
-    /// As `[input]` and `[engine] batch_size` say.
-    pub fn from_config(cfg: &crate::config::Config) -> ReadOptions {
-        ReadOptions {
-            format: cfg.input.format,
-            k8s_stage: cfg.input.k8s_stage.clone(),
-            batch_size: cfg.engine.batch_size,
-        }
-    }
-}
-
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
@@ -165,91 +59,6 @@ impl Default for ReadOptions {
             k8s_stage: "ResponseComplete".into(),
             batch_size: 4096,
         }
-    }
-}
-
-/// Turns one top-level JSON value (a line of a file, or one Kafka record)
-/// into call events, whatever format it is in.
-pub struct RecordDecoder<'o> {
-    pub format: Format,
-    pub k8s_stage: &'o str,
-}
-
-impl RecordDecoder<'_> {
-    /// Events go to `push`, bad records (with `line` and, inside envelopes,
-    /// the record index) to `bad`. Returns the records deliberately skipped.
-    pub fn decode(
-        &self,
-        raw: &str,
-        line: u64,
-        push: &mut dyn FnMut(&crate::event::CallEvent<'_>),
-        bad: &mut dyn FnMut(DecodeError),
-    ) -> u64 {
-        let cut = |line: u64, delivered: usize, e: &dyn std::fmt::Display| DecodeError {
-            line,
-            record: (delivered > 0).then_some(delivered as u64),
-            field: None,
-            reason: format!("truncated or malformed JSON after {delivered} good records: {e}"),
-        };
-        // A canonical event needs no envelope handling: in `auto`, spot it
-        // first so the common case costs one key scan, not three.
-        let native = match self.format {
-            Format::Native => true,
-            Format::Auto => {
-                let head = &raw[..raw.len().min(16)];
-                head.starts_with('{')
-                    && !head.contains("\"Records\"")
-                    && adapt::detect(raw) == Some(Format::Native)
-            }
-            _ => false,
-        };
-        if native {
-            match decode_line(raw, line) {
-                Ok(ev) => push(&ev),
-                Err(error) => bad(error),
-            }
-            return 0;
-        }
-        if matches!(self.format, Format::Auto | Format::Cloudtrail) {
-            let streamed = adapt::for_each_cloudtrail_record(raw, line, |i, m| match m {
-                Ok(ev) => push(&ev),
-                Err(AdaptError(mut error)) => {
-                    error.record = Some(i as u64);
-                    bad(error);
-                }
-            });
-            match streamed {
-                None => {}
-                Some((_, None)) => return 0,
-                Some((delivered, Some(e))) => {
-                    // Broken part-way: the records before the break are in.
-                    bad(cut(line, delivered, &e));
-                    return 0;
-                }
-            }
-        }
-        let (recs, broken) = adapt::records_salvaged(raw);
-        if let Some(e) = &broken {
-            // The records before the break are still read below.
-            bad(cut(line, recs.len(), e));
-        }
-        let enveloped = broken.is_some()
-            || recs.len() > 1
-            || recs.first().is_some_and(|r| r.len() != raw.len());
-        let mut skipped = 0;
-        for (i, rec) in recs.into_iter().enumerate() {
-            match adapt::map_record(rec, self.format, line, self.k8s_stage) {
-                Ok(Mapped::Event(ev)) => push(&ev),
-                Ok(Mapped::Skipped) => skipped += 1,
-                Err(AdaptError(mut error)) => {
-                    if enveloped {
-                        error.record = Some(i as u64);
-                    }
-                    bad(error);
-                }
-            }
-        }
-        skipped
     }
 }
 
@@ -286,7 +95,7 @@ impl EventReader {
         spec: &InputSpec,
         opts: ReadOptions,
         bytes_read: Arc<AtomicU64>,
-    ) -> Result<Self, SourceError> {
+    ) -> Result<Self, InputError> {
         if let InputSpec::File(p) = spec {
             if p.extension().is_some_and(|e| e == "parquet") {
                 return Self::open_parquet(p, opts, bytes_read);
@@ -295,7 +104,7 @@ impl EventReader {
         let (name, raw): (String, Box<dyn Read>) = match spec {
             InputSpec::Stdin => ("-".into(), Box::new(io::stdin())),
             InputSpec::File(p) => {
-                let f = File::open(p).map_err(|source| SourceError::Open {
+                let f = File::open(p).map_err(|source| InputError::Open {
                     path: p.display().to_string(),
                     source,
                 })?;
@@ -323,14 +132,15 @@ impl EventReader {
         p: &Path,
         opts: ReadOptions,
         bytes_read: Arc<AtomicU64>,
-    ) -> Result<Self, SourceError> {
+    ) -> Result<Self, InputError> {
         let name = p.display().to_string();
-        let (batches, rows) = crate::lake::open_reader(p, opts.batch_size).map_err(|message| {
-            SourceError::Parquet {
-                path: name.clone(),
-                message,
-            }
-        })?;
+        let (batches, rows) =
+            super::parquet::open_reader(p, opts.batch_size).map_err(|message| {
+                InputError::Parquet {
+                    path: name.clone(),
+                    message,
+                }
+            })?;
         let file_bytes = std::fs::metadata(p).map_or(0, |m| m.len());
         let mut r = Self::from_reader(name, Box::new(io::empty()), opts);
         r.parquet = Some(ParquetInput {
@@ -401,13 +211,13 @@ impl EventReader {
         &mut self,
         first: String,
         bad: &mut Vec<BadRecord>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), InputError> {
         let mut doc = first;
         let start_line = self.line_no;
         let mut rest = Vec::new();
         self.reader
             .read_to_end(&mut rest)
-            .map_err(|source| SourceError::Read {
+            .map_err(|source| InputError::Read {
                 path: self.name.clone(),
                 line: self.line_no,
                 source,
@@ -480,9 +290,9 @@ impl EventReader {
     pub fn next_batch(
         &mut self,
         bad: &mut Vec<BadRecord>,
-    ) -> Result<Option<RecordBatch>, SourceError> {
+    ) -> Result<Option<RecordBatch>, InputError> {
         if let Some(p) = &mut self.parquet {
-            let parquet_err = |message: String| SourceError::Parquet {
+            let parquet_err = |message: String| InputError::Parquet {
                 path: self.name.clone(),
                 message,
             };
@@ -490,7 +300,7 @@ impl EventReader {
                 None => Ok(None),
                 Some(Err(e)) => Err(parquet_err(e.to_string())),
                 Some(Ok(b)) => {
-                    crate::lake::check_batch(&b).map_err(parquet_err)?;
+                    super::parquet::check_batch(&b).map_err(parquet_err)?;
                     p.bytes_read.fetch_add(
                         (b.num_rows() as f64 * p.bytes_per_row) as u64,
                         Ordering::Relaxed,
@@ -504,7 +314,7 @@ impl EventReader {
             let n = self
                 .reader
                 .read_until(b'\n', &mut self.buf)
-                .map_err(|source| SourceError::Read {
+                .map_err(|source| InputError::Read {
                     path: self.name.clone(),
                     line: self.line_no + 1,
                     source,

@@ -15,17 +15,22 @@
 //! weight lowered; it does not re-learn, so it is indicative.
 
 mod model;
+mod page;
 pub mod render;
 
-use crate::config::{Config, Weights};
+pub use page::tune_page;
+
+use crate::config::{Config, DecisionConfig, Weights};
 use crate::decide::Decision;
 use crate::engine::archetype::Archetypes;
-use crate::engine::{load_archetypes, Engine, EngineError, RiskHistogram};
-use crate::eval::{EvalReport, Evaluator, ScenarioReport};
+use crate::engine::{load_archetypes, Engine, EngineError};
 use crate::event::CallColumns;
-use crate::replay::{read_windows, ReplayError, ReplayObserver};
-use crate::report::{Timeline, TopAgents};
-use crate::source::ReadOptions;
+use crate::input::ReadOptions;
+use crate::input::{read_windows, ReadObserver};
+use crate::offline::eval::{EvalReport, Evaluator, ScenarioReport};
+use crate::offline::replay::ReplayError;
+use crate::offline::report::{Timeline, TopAgents};
+use crate::signal::RiskHistogram;
 use arrow_array::RecordBatch;
 use model::HitSet;
 use serde::Serialize;
@@ -221,7 +226,7 @@ impl Arm {
         self.engine.process_batch(batch, &mut |row, d| match d {
             Decision::Finding(f) if f.seq == 0 => {
                 let lead = f.contributions.first().map_or("none", |c| c.feature.name());
-                let why = crate::report::explain(f);
+                let why = crate::offline::report::explain(f);
                 created.push((row.agent_id.into(), f.time_ms, lead, f.risk, why));
             }
             Decision::Revocation(r) => revocations.push((row.agent_id.into(), r.time_ms)),
@@ -268,7 +273,7 @@ pub fn run(
     cfg: &Config,
     inputs: &[String],
     opts: &TuneOptions,
-    observer: &mut dyn ReplayObserver,
+    observer: &mut dyn ReadObserver,
 ) -> Result<TuneReport, ReplayError> {
     let mut thresholds = opts.finding_thresholds.clone();
     thresholds.retain(|t| t.is_finite());
@@ -280,28 +285,23 @@ pub fn run(
     let mut revoke = opts.revoke_thresholds.clone();
     revoke.sort_by(f32::total_cmp);
     revoke.dedup();
-    let archetypes = load_archetypes(cfg).map_err(EngineError::from)?;
+    let archetypes = load_archetypes(&cfg.engine).map_err(EngineError::from)?;
     let mut arms: Vec<Arm> = thresholds
         .iter()
         .map(|&t| Arm::new(cfg, archetypes.clone(), t))
         .collect();
     let mut rows = Evaluator::default();
     let mut timeline = Timeline::default();
-    read_windows(
-        inputs,
-        &ReadOptions::from_config(cfg),
-        observer,
-        &mut |batch| {
-            let cols = CallColumns::new(batch).map_err(EngineError::from)?;
-            for i in 0..cols.len() {
-                let row = cols.row(i);
-                rows.observe_row(&row);
-                timeline.add_event(row.ts_ms);
-            }
-            process_all(&mut arms, batch)
-        },
-    )?;
-    let quiet_ms = cfg.decisions.episode_quiet_minutes as i64 * 60_000;
+    read_windows(inputs, &ReadOptions::from(cfg), observer, &mut |batch| {
+        let cols = CallColumns::new(batch).map_err(EngineError::from)?;
+        for i in 0..cols.len() {
+            let row = cols.row(i);
+            rows.observe_row(&row);
+            timeline.add_event(row.ts_ms);
+        }
+        process_all(&mut arms, batch)
+    })?;
+    let rules = &cfg.decisions;
     let weights = &cfg.detectors.weights;
 
     let rows_only = rows.without_decisions().finish();
@@ -406,7 +406,7 @@ pub fn run(
     report.revoke_sweep = revoke
         .iter()
         .map(|&rt| {
-            let r = hits.evaluate(&scored, ft, rt, quiet_ms, &rows);
+            let r = hits.evaluate(&scored, rules, ft, rt, &rows);
             RevokeRow {
                 revoke_threshold: rt,
                 revocations: r.revocations,
@@ -422,8 +422,8 @@ pub fn run(
     } else {
         cfg.decisions.revoke_threshold
     };
-    let figures = hits.evaluate(&scored, ft, rt, quiet_ms, &rows);
-    report.weight_sweep = weight_sweep(&hits, weights, opts.weight_factor, ft, rt, quiet_ms, &rows);
+    let figures = hits.evaluate(&scored, rules, ft, rt, &rows);
+    report.weight_sweep = weight_sweep(&hits, weights, opts.weight_factor, rules, ft, rt, &rows);
     report.recommendation = Some(Recommendation {
         finding_threshold: ft,
         revoke_threshold: rt,
@@ -470,9 +470,9 @@ fn weight_sweep(
     hits: &HitSet,
     base: &Weights,
     factor: f32,
+    rules: &DecisionConfig,
     ft: f32,
     rt: f32,
-    quiet_ms: i64,
     rows: &Evaluator,
 ) -> Vec<WeightRow> {
     type Field = fn(&mut Weights) -> &mut f32;
@@ -492,7 +492,7 @@ fn weight_sweep(
             let mut w = base.clone();
             *field(&mut w) *= factor;
             let weight = *field(&mut w);
-            let r = hits.evaluate(&hits.rescore(&w), ft, rt, quiet_ms, rows);
+            let r = hits.evaluate(&hits.rescore(&w), rules, ft, rt, rows);
             WeightRow {
                 detector: name.to_string(),
                 weight,

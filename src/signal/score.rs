@@ -7,7 +7,7 @@
 //! as 100: risk 60 is a tail probability of about 1e-7.2, risk 85 about 1e-10.
 
 use super::features::{Feature, Signals, FEATURE_COUNT};
-use crate::config::Weights;
+use super::Weights;
 
 /// Bits of surprise that map to risk 100.
 pub const BITS_AT_FULL_RISK: f32 = 12.0;

@@ -7,15 +7,15 @@
 pub mod svg;
 
 use crate::decide::{Decision, Finding};
-use crate::emit::{DecisionSink, SinkError};
-use crate::engine::RiskHistogram;
-use crate::eval::{EvalReport, ScenarioReport};
+use crate::emit::{DecisionSink, Rendered, SinkError};
 use crate::event::format_rfc3339_ms;
+use crate::offline::eval::{EvalReport, ScenarioReport};
+use crate::signal::RiskHistogram;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use svg::{escape, LineChart, Series};
 
-const HOUR_MS: i64 = 3_600_000;
+use crate::event::HOUR_MS;
 
 /// Events and new findings per hour of event time.
 #[derive(Debug, Default, Clone)]
@@ -47,7 +47,7 @@ impl Timeline {
         self.hours.entry(ts_ms.div_euclid(HOUR_MS)).or_default().1 += 1;
     }
 
-    fn chart(&mut self) -> String {
+    pub(crate) fn chart(&mut self) -> String {
         self.flush();
         let (Some(&first), Some(&last)) = (self.hours.keys().next(), self.hours.keys().last())
         else {
@@ -128,7 +128,7 @@ impl TopAgents {
         v
     }
 
-    fn table(&self) -> String {
+    pub(crate) fn table(&self) -> String {
         let rows = self.top(20);
         if rows.is_empty() {
             return "<p>No findings.</p>".into();
@@ -180,19 +180,24 @@ fn short(v: f64) -> String {
 }
 
 impl DecisionSink for TopAgents {
-    fn emit(&mut self, d: &Decision) -> Result<(), SinkError> {
-        if let Decision::Finding(f) = d {
+    /// It keeps decisions, not records: nothing is rendered for it.
+    fn needs_records(&self) -> bool {
+        false
+    }
+
+    fn accept(&mut self, d: &Rendered<'_>, _: &()) -> Result<u32, SinkError> {
+        if let Decision::Finding(f) = d.decision {
             if f.seq == 0 {
                 self.add(&f.agent_id, f.time_ms, f.risk, &explain(f));
             }
         }
-        Ok(())
+        Ok(0)
     }
 }
 
 /// Score distribution and the call-level precision/recall curve (how well
 /// risk alone separates attack calls from the rest).
-fn score_charts(h: &RiskHistogram, labelled: bool) -> String {
+pub(crate) fn score_charts(h: &RiskHistogram, labelled: bool) -> String {
     let bins: Vec<f64> = (0..=100).map(f64::from).collect();
     let mut out = if labelled {
         svg::histogram(
@@ -239,7 +244,7 @@ fn score_charts(h: &RiskHistogram, labelled: bool) -> String {
     out
 }
 
-fn scenario_chart(title: &str, scenarios: &[ScenarioReport]) -> String {
+pub(crate) fn scenario_chart(title: &str, scenarios: &[ScenarioReport]) -> String {
     if scenarios.is_empty() {
         return "<p>The input carries no attack labels.</p>".into();
     }
@@ -256,7 +261,7 @@ fn scenario_chart(title: &str, scenarios: &[ScenarioReport]) -> String {
     svg::bar_chart(title, &bars)
 }
 
-fn eval_table(e: &EvalReport) -> String {
+pub(crate) fn eval_table(e: &EvalReport) -> String {
     let opt = |v: Option<f64>, d: usize| v.map_or("-".into(), |x| format!("{x:.d$}"));
     format!(
         "<table><tr><th>events</th><th>agents</th><th>agent-days</th><th>new findings</th><th>revocations</th><th>attack episodes</th><th>recall</th><th>false findings / 1,000 agent-days</th><th>wrongful revocations</th><th>median delay</th></tr>\
@@ -275,7 +280,7 @@ fn eval_table(e: &EvalReport) -> String {
 }
 
 /// The page around the sections.
-fn page(title: &str, subtitle: &str, sections: &[(&str, String)]) -> String {
+pub(crate) fn page(title: &str, subtitle: &str, sections: &[(&str, String)]) -> String {
     let mut body = String::new();
     for (h, html) in sections {
         let _ = write!(body, "<section><h2>{}</h2>{html}</section>", escape(h));
@@ -295,7 +300,7 @@ fn page(title: &str, subtitle: &str, sections: &[(&str, String)]) -> String {
     )
 }
 
-fn subtitle(inputs: &[String]) -> String {
+pub(crate) fn subtitle(inputs: &[String]) -> String {
     format!(
         "Warden {} · inputs: {}",
         env!("CARGO_PKG_VERSION"),
@@ -324,135 +329,6 @@ pub fn replay_page(
                 scenario_chart("Recall per attack scenario", &eval.scenarios),
             ),
             ("Agents with findings", top.table()),
-        ],
-    )
-}
-
-/// The tuning report.
-pub fn tune_page(
-    inputs: &[String],
-    r: &crate::tune::TuneReport,
-    timeline: &Timeline,
-    risks: &RiskHistogram,
-    top: &TopAgents,
-) -> String {
-    let x = |f: fn(&crate::tune::FindingRow) -> Option<f64>| -> Vec<(f64, f64)> {
-        r.finding_sweep
-            .iter()
-            .filter_map(|row| f(row).map(|y| (row.finding_threshold as f64, y)))
-            .collect()
-    };
-    let threshold_tick = |v: f64| format!("{v:.0}");
-    let mut sweep = String::new();
-    if r.labelled {
-        let pr: Vec<(f64, f64)> = r
-            .finding_sweep
-            .iter()
-            .filter_map(|row| Some((row.recall?, row.precision?)))
-            .collect();
-        let charts = [
-            LineChart::new(
-                "Recall and precision by finding threshold",
-                "finding threshold (risk)",
-                "",
-            )
-            .unit_y()
-            .render(
-                &[
-                    Series {
-                        name: "recall",
-                        points: x(|r| r.recall),
-                    },
-                    Series {
-                        name: "precision",
-                        points: x(|r| r.precision),
-                    },
-                ],
-                &threshold_tick,
-            ),
-            LineChart::new(
-                "Precision/recall of findings (one point per threshold)",
-                "recall (attack episodes detected)",
-                "precision (findings in an attack)",
-            )
-            .unit_square()
-            .render(
-                &[Series {
-                    name: "thresholds",
-                    points: pr,
-                }],
-                &|v| format!("{v:.2}"),
-            ),
-            LineChart::new(
-                "False findings per 1,000 agent-days",
-                "finding threshold (risk)",
-                "false findings / 1,000 agent-days",
-            )
-            .render(
-                &[Series {
-                    name: "false findings",
-                    points: x(|r| r.false_findings_per_1000_agent_days),
-                }],
-                &threshold_tick,
-            ),
-        ];
-        sweep.push_str(&charts.concat());
-    }
-    sweep.push_str(
-        &LineChart::new(
-            "New findings per day by finding threshold",
-            "finding threshold (risk)",
-            "findings per day",
-        )
-        .render(
-            &[Series {
-                name: "findings/day",
-                points: x(|r| Some(r.findings_per_day)),
-            }],
-            &threshold_tick,
-        ),
-    );
-    sweep.push_str("<pre>");
-    sweep.push_str(&escape(&crate::tune::render::text(r)));
-    sweep.push_str("</pre>");
-    let (rec_text, scenarios) = match &r.recommendation {
-        Some(rec) => (
-            format!(
-                "<p>Recommended: <b>finding_threshold = {:.1}</b>, <b>revoke_threshold = {:.1}</b> ({}). On this input: {}.</p>",
-                rec.finding_threshold,
-                rec.revoke_threshold,
-                escape(&rec.why),
-                escape(&crate::tune::render::summary_line(&rec.figures))
-            ),
-            scenario_chart(
-                "Recall per attack scenario at the recommendation",
-                &rec.figures.scenarios,
-            ),
-        ),
-        None => (
-            format!(
-                "<p>No recommendation: {}.</p>",
-                escape(r.no_recommendation.as_deref().unwrap_or("none"))
-            ),
-            String::new(),
-        ),
-    };
-    page(
-        "Warden tune",
-        &subtitle(inputs),
-        &[
-            ("Recommendation", rec_text),
-            ("Threshold sweep", sweep),
-            (
-                "Events and findings over time (at the recommendation)",
-                timeline.clone().chart(),
-            ),
-            (
-                "Score distribution (at the recommendation)",
-                score_charts(risks, r.labelled),
-            ),
-            ("Recall per attack scenario", scenarios),
-            ("Agents with findings (at the recommendation)", top.table()),
         ],
     )
 }

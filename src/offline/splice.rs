@@ -11,10 +11,11 @@
 
 use crate::adapt::Format;
 use crate::decide::Decision;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::event::{AgentType, CallBatchBuilder, CallColumns, CallEvent};
+use crate::input::{expand_inputs, EventReader, InputError, ReadOptions};
+use crate::offline::eval::{WINDOW_AFTER_MS, WINDOW_BEFORE_MS};
 use crate::sim::{self, SimConfig};
-use crate::source::{expand_inputs, EventReader, ReadOptions, SourceError};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum SpliceError {
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Source(#[from] InputError),
     #[error("{0}")]
     Plan(String),
 }
@@ -293,8 +294,9 @@ pub fn splice(cfg: &SpliceConfig) -> Result<Spliced, SpliceError> {
 }
 
 /// Runs the engine over the spliced stream and fills in each unit's result:
-/// detected when a new finding on its host falls in [start - 1 min, end + 5 min].
-pub fn evaluate(spliced: &mut Spliced, engine: &mut Engine) {
+/// detected when a new finding on its host falls in the evaluation's
+/// detection window ([start - 1 min, end + 5 min], as `eval` counts it).
+pub fn evaluate(spliced: &mut Spliced, engine: &mut Engine) -> Result<(), EngineError> {
     let mut findings: Vec<(String, i64, u8, Vec<String>)> = Vec::new();
     let mut revocations: Vec<(String, i64)> = Vec::new();
     let mut risk: BTreeMap<String, u8> = BTreeMap::new();
@@ -304,7 +306,7 @@ pub fn evaluate(spliced: &mut Spliced, engine: &mut Engine) {
             b.push(e);
         }
         let batch = b.finish();
-        let _ = engine.process_batch(&batch, &mut |_, d| match d {
+        engine.process_batch(&batch, &mut |_, d| match d {
             Decision::Finding(f) => {
                 let r = risk.entry(f.agent_id.clone()).or_default();
                 *r = (*r).max(f.risk);
@@ -321,10 +323,10 @@ pub fn evaluate(spliced: &mut Spliced, engine: &mut Engine) {
                 }
             }
             Decision::Revocation(r) => revocations.push((r.agent_id.clone(), r.time_ms)),
-        });
+        })?;
     }
     for u in &mut spliced.units {
-        let (lo, hi) = (u.start_ms - 60_000, u.end_ms + 300_000);
+        let (lo, hi) = (u.start_ms - WINDOW_BEFORE_MS, u.end_ms + WINDOW_AFTER_MS);
         if let Some((_, t, _, feats)) = findings
             .iter()
             .find(|(a, t, _, _)| *a == u.host && *t >= lo && *t <= hi)
@@ -343,6 +345,7 @@ pub fn evaluate(spliced: &mut Spliced, engine: &mut Engine) {
             .iter()
             .any(|(a, t)| *a == u.host && *t >= lo && *t <= hi);
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,10 +9,8 @@
 //! `warden.outcome_codes`) for other tools.
 
 use crate::event::{call_schema, format_rfc3339_ms, AgentType, Outcome};
-use crate::replay::{read_windows, ReplayError, ReplayObserver};
-use crate::source::ReadOptions;
+use crate::input::{read_windows, InputError, ReadObserver, ReadOptions};
 use arrow_array::{Array, RecordBatch, TimestampMillisecondArray};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
@@ -22,14 +20,14 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-const DAY_MS: i64 = 86_400_000;
+use crate::event::DAY_MS;
 /// Rows per row group: bounds what a writer buffers (a few tens of MB).
 const ROW_GROUP_ROWS: usize = 131_072;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
     #[error(transparent)]
-    Read(#[from] ReplayError),
+    Read(#[from] InputError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -160,7 +158,7 @@ pub fn convert(
     inputs: &[String],
     read_opts: &ReadOptions,
     out_dir: &Path,
-    observer: &mut dyn ReplayObserver,
+    observer: &mut dyn ReadObserver,
 ) -> Result<ConvertSummary, LakeError> {
     if out_dir.exists()
         && std::fs::read_dir(out_dir)
@@ -179,20 +177,12 @@ pub fn convert(
         parts: BTreeMap::new(),
         summary: ConvertSummary::default(),
     };
-    let mut failed: Option<LakeError> = None;
     let totals = read_windows(inputs, read_opts, observer, &mut |batch| {
         for (day, start, len) in day_runs(batch) {
-            if let Err(e) = w.write(day, &batch.slice(start, len)) {
-                failed = Some(e);
-                return Err(ReplayError::Stopped);
-            }
+            w.write(day, &batch.slice(start, len))?;
         }
-        Ok(())
-    });
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    let totals = totals?;
+        Ok::<(), LakeError>(())
+    })?;
     let days: Vec<i64> = w.open.keys().copied().collect();
     for d in days {
         w.close(d)?;
@@ -203,60 +193,4 @@ pub fn convert(
     s.skipped_records = totals.skipped_records;
     s.days = w.parts.len();
     Ok(s)
-}
-
-/// Reads a Parquet file of call events as Arrow windows, after checking
-/// that it has every column of the call layout with its type.
-pub fn open_reader(
-    path: &Path,
-    batch_size: usize,
-) -> Result<(ParquetRecordBatchReader, u64), String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
-    let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
-    let found = builder.schema().clone();
-    for want in call_schema().fields() {
-        match found.field_with_name(want.name()) {
-            Ok(f) if f.data_type() == want.data_type() => {}
-            Ok(f) => {
-                return Err(format!(
-                    "column `{}` is {}, the call layout has {} (write it with `warden convert`)",
-                    want.name(),
-                    f.data_type(),
-                    want.data_type()
-                ))
-            }
-            Err(_) => {
-                return Err(format!(
-                    "no column `{}` (write it with `warden convert`)",
-                    want.name()
-                ))
-            }
-        }
-    }
-    let reader = builder
-        .with_batch_size(batch_size.max(1))
-        .build()
-        .map_err(|e| e.to_string())?;
-    Ok((reader, total_rows))
-}
-
-/// A batch read from Parquet is checked once more: the columns the call
-/// layout requires must have no nulls (a file from another writer may).
-pub fn check_batch(batch: &RecordBatch) -> Result<(), String> {
-    for f in call_schema().fields() {
-        if !f.is_nullable() {
-            let c = batch
-                .column_by_name(f.name())
-                .ok_or_else(|| format!("no column `{}`", f.name()))?;
-            if c.null_count() > 0 {
-                return Err(format!(
-                    "column `{}` has {} nulls; the call layout requires a value",
-                    f.name(),
-                    c.null_count()
-                ));
-            }
-        }
-    }
-    Ok(())
 }

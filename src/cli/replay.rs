@@ -1,0 +1,130 @@
+//! `warden replay`: the engine over recorded calls, with its outputs and evaluation.
+
+use super::{create, input_config, write_report, CliObserver};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::time::Duration;
+use warden::emit::set::SetSigner;
+use warden::emit::{FileSink, Outputs, Renderer};
+use warden::offline::replay;
+use warden::offline::report::{replay_page, TopAgents};
+use warden::sinks::SinkSet;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Findings (OCSF Detection Finding JSON lines).
+    #[arg(long)]
+    pub alerts_out: Option<PathBuf>,
+    /// Revocation events (JSON lines).
+    #[arg(long)]
+    pub revocations_out: Option<PathBuf>,
+    /// Evaluation and run summary (JSON).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// A self-contained HTML report (plots of events and findings over
+    /// time, scores, recall per scenario, top agents).
+    #[arg(long)]
+    pub report_html: Option<PathBuf>,
+    /// Also deliver findings and revocations to the sinks in `[sinks]`
+    /// (Splunk HEC, webhooks, syslog/CEF, SSF push), to check the wiring
+    /// with real findings; waits for them at the end.
+    #[arg(long)]
+    pub deliver: bool,
+    /// Log every call of this agent with its per-detector surprises.
+    #[arg(long)]
+    pub trace_agent: Option<String>,
+    /// Record format (overrides `[input] format` in the config).
+    #[arg(long, value_enum)]
+    pub format: Option<warden::adapt::Format>,
+    /// Files, directories or `-` (stdin); `.gz` accepted.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let Args {
+        config,
+        alerts_out,
+        revocations_out,
+        report,
+        no_progress,
+        report_html,
+        deliver,
+        trace_agent,
+        format,
+        inputs,
+    } = args;
+
+    let cfg = input_config(config.as_deref(), format)?;
+    if deliver && cfg.sinks.is_empty() {
+        bail!("--deliver: the config has no [[sinks]] to deliver to");
+    }
+    // Revocations are signed once, for the file and for SSF push alike.
+    let signer = match revocations_out.is_some() || deliver {
+        true => Some(SetSigner::from_config(&cfg.signing)?),
+        false => None,
+    };
+    let files = FileSink::new(
+        alerts_out.as_deref().map(create).transpose()?,
+        revocations_out.as_deref().map(create).transpose()?,
+    );
+    let mut sinks = match deliver {
+        true => Some(SinkSet::start_blocking(
+            &cfg.sinks,
+            &|var| std::env::var(var).ok(),
+            |()| {},
+        )?),
+        false => None,
+    };
+    let mut observer = CliObserver::new(!no_progress);
+    let mut top = TopAgents::default();
+    let mut outputs = Outputs::new(Renderer::new(signer));
+    outputs.push(files);
+    outputs.push(&mut top);
+    if let Some(s) = &mut sinks {
+        outputs.push(s);
+    }
+    let mut summary = replay::run(cfg, trace_agent, &inputs, &mut outputs, &mut observer)?;
+    drop(outputs);
+    if let Some(s) = sinks {
+        summary.sinks = s.close(Duration::from_secs(600));
+        for s in &summary.sinks {
+            println!(
+                "sink {}: delivered {}  requests {}  retries {}  dropped {}",
+                s.name,
+                s.delivered,
+                s.requests,
+                s.retries,
+                s.dropped_buffer_full
+                    + s.dropped_rejected
+                    + s.dropped_retries_exhausted
+                    + s.dropped_at_shutdown
+            );
+        }
+    }
+    if let Some(ev) = &summary.evaluation {
+        print!("{}", ev.render());
+    }
+    println!(
+        "decode errors {}  agents tracked {}  state {:.0} B/agent  {:.0} events/s ({:.2} s)",
+        summary.decode_errors,
+        summary.agents_tracked,
+        summary.state_bytes_per_agent,
+        summary.events_per_sec,
+        summary.elapsed_s
+    );
+    if let Some(p) = report {
+        write_report(&p, &summary)?;
+    }
+    if let Some(p) = report_html {
+        let eval = summary.evaluation.as_ref().expect("replay evaluates");
+        let html = replay_page(&inputs, eval, &summary.timeline, &summary.risks, &top);
+        std::fs::write(&p, html).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! `warden run`: the streaming service.
+
+use anyhow::Result;
+use std::path::PathBuf;
+use warden::config::Config;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Overrides `[stream] metrics_listen` ("" turns it off).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let Args {
+        config,
+        metrics_listen,
+    } = args;
+
+    let mut cfg = Config::load_or_default(config.as_deref())?;
+    if let Some(m) = metrics_listen {
+        cfg.stream.metrics_listen = m;
+    }
+    let stop = super::shutdown_flag()?;
+    let health = std::sync::Arc::new(warden::stream::Health::default());
+    let summary = warden::stream::run(cfg, &stop, health, &mut |_| {})?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}

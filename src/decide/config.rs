@@ -1,0 +1,43 @@
+//! `[decisions]` of `warden.toml`: thresholds and episode rules.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeMode {
+    /// Emit revocations.
+    Enforce,
+    /// Decide revocations but mark them as shadow events (watch before enforcing).
+    Shadow,
+    /// Never decide revocations.
+    Off,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionConfig {
+    /// Risk (0-100) at which a finding is raised.
+    pub finding_threshold: f32,
+    /// Risk at which a credential is revoked, when a high-confidence signal agrees.
+    pub revoke_threshold: f32,
+    pub revoke: RevokeMode,
+    /// An agent's episode ends after this long without a finding-level event.
+    pub episode_quiet_minutes: u32,
+    /// An open finding is updated only when risk rises by this much ...
+    pub update_min_risk_delta: f32,
+    /// ... or a new detector contributes, and at most this often.
+    pub update_min_interval_seconds: u32,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> Self {
+        DecisionConfig {
+            finding_threshold: 60.0,
+            revoke_threshold: 85.0,
+            revoke: RevokeMode::Enforce,
+            episode_quiet_minutes: 30,
+            update_min_risk_delta: 5.0,
+            update_min_interval_seconds: 60,
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Reading recorded calls: files, directories walked in name order, `-` for
+//! stdin, gzip by `.gz` suffix, and Parquet in the call layout. Every record
+//! is decoded through `adapt` into Arrow windows of call events; bad records
+//! are reported with their input, line and field and skipped, never fatal.
+//! `replay`, `tune`, `train`, `convert` and `query` all read through
+//! [`read_windows`].
+
+mod files;
+mod parquet;
+mod reader;
+
+pub use files::{expand_inputs, total_bytes, InputSpec};
+pub use reader::{BadRecord, EventReader, ReadOptions};
+
+use arrow_array::RecordBatch;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Why an input could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("input {path}: {source}")]
+    Open { path: String, source: io::Error },
+    #[error("input {path}: read failed at line {line}: {source}")]
+    Read {
+        path: String,
+        line: u64,
+        source: io::Error,
+    },
+    #[error("input {0}: not a file or directory")]
+    Missing(String),
+    #[error("input {path}: Parquet: {message}")]
+    Parquet { path: String, message: String },
+    #[error("no inputs given")]
+    NoInputs,
+}
+
+/// Hooks for progress display and bad-record reporting while inputs are
+/// read, so the library prints nothing itself.
+pub trait ReadObserver {
+    /// Reading starts; the inputs' total size when it is known.
+    fn started(&mut self, _total_bytes: Option<u64>) {}
+    /// Raw bytes read and rows decoded so far.
+    fn progress(&mut self, _bytes_read: u64, _events: u64) {}
+    /// A record that could not be decoded (it is skipped).
+    fn bad_record(&mut self, _bad: &BadRecord) {}
+    /// Every input was read.
+    fn finished(&mut self) {}
+}
+
+/// An observer that does nothing.
+pub struct Quiet;
+impl ReadObserver for Quiet {}
+
+/// What reading the inputs found besides events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadTotals {
+    /// Inputs read (after directories were expanded).
+    pub inputs: usize,
+    /// Call events decoded.
+    pub rows: u64,
+    /// Records that could not be decoded.
+    pub decode_errors: u64,
+    /// Records deliberately not scored (Kubernetes audit stages other than
+    /// the configured one).
+    pub skipped_records: u64,
+}
+
+/// Reads every input in order as Arrow windows of call events: bad records
+/// go to the observer (and are counted), progress too; `window` sees each
+/// window, and its first error stops the read and is returned as it is.
+pub fn read_windows<E: From<InputError>>(
+    inputs: &[String],
+    read_opts: &ReadOptions,
+    observer: &mut dyn ReadObserver,
+    window: &mut dyn FnMut(&RecordBatch) -> Result<(), E>,
+) -> Result<ReadTotals, E> {
+    let specs = expand_inputs(inputs)?;
+    if specs.is_empty() {
+        return Err(InputError::NoInputs.into());
+    }
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    observer.started(total_bytes(&specs));
+    let mut t = ReadTotals {
+        inputs: specs.len(),
+        ..ReadTotals::default()
+    };
+    let mut bad = Vec::new();
+    for spec in &specs {
+        let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
+        while let Some(batch) = reader.next_batch(&mut bad)? {
+            for b in bad.drain(..) {
+                t.decode_errors += 1;
+                observer.bad_record(&b);
+            }
+            window(&batch)?;
+            t.rows += batch.num_rows() as u64;
+            observer.progress(bytes_read.load(Ordering::Relaxed), t.rows);
+        }
+        for b in bad.drain(..) {
+            t.decode_errors += 1;
+            observer.bad_record(&b);
+        }
+        t.skipped_records += reader.skipped;
+    }
+    observer.finished();
+    Ok(t)
+}

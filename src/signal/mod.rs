@@ -1,0 +1,50 @@
+//! Signals and scores: what each detector measured on a call (surprise in
+//! bits, observed and expected values), and how the weighted surprises
+//! combine into a risk. A leaf that the engine (which measures) and the
+//! decider (which explains and decides) both import.
+
+mod features;
+mod score;
+
+pub use features::{Feature, Group, Signals, FEATURE_COUNT};
+pub use score::{combine, RiskHistogram, Score, BITS_AT_FULL_RISK};
+
+use serde::{Deserialize, Serialize};
+
+/// Multiplier on each detector's surprise (`[detectors.weights]`; 1.0 = as
+/// calibrated).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weights {
+    /// Call rate against the agent's baseline.
+    pub rate: f32,
+    /// Activity in an hour of the week the agent is usually quiet.
+    pub seasonal: f32,
+    /// Values (actions, resources, networks, clients) new to the agent.
+    pub novelty: f32,
+    /// Distinct values in a short window (enumeration).
+    pub distinct: f32,
+    /// Failures and denials.
+    pub outcome: f32,
+    /// Bytes moved against the baseline.
+    pub volume: f32,
+    /// Session anomalies (reuse, age, concurrency).
+    pub session: f32,
+    /// Drift of a settled agent from its archetype (with `[engine] archetypes`).
+    pub archetype: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            rate: 1.0,
+            seasonal: 1.0,
+            novelty: 1.0,
+            distinct: 1.0,
+            outcome: 1.0,
+            volume: 1.0,
+            session: 1.0,
+            archetype: 1.0,
+        }
+    }
+}
