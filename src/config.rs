@@ -238,6 +238,37 @@ impl Config {
     }
 }
 
+impl From<Config> for DetectionConfig {
+    fn from(c: Config) -> Self {
+        DetectionConfig {
+            engine: c.engine,
+            detectors: c.detectors,
+            decisions: c.decisions,
+        }
+    }
+}
+
+impl From<&Config> for DetectionConfig {
+    fn from(c: &Config) -> Self {
+        DetectionConfig {
+            engine: c.engine.clone(),
+            detectors: c.detectors.clone(),
+            decisions: c.decisions.clone(),
+        }
+    }
+}
+
+impl From<&Config> for ReadOptions {
+    /// As `[input]` and `[engine] batch_size` say.
+    fn from(cfg: &Config) -> ReadOptions {
+        ReadOptions {
+            format: cfg.input.format,
+            k8s_stage: cfg.input.k8s_stage.clone(),
+            batch_size: cfg.engine.batch_size,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,36 +320,5 @@ mod tests {
         assert!(e.to_string().contains("finding_treshold"), "{e}");
         assert!(Config::from_toml("[decisions]\nfinding_threshold = 90\n", "x").is_err());
         assert!(Config::from_toml("version = 2\n", "x").is_err());
-    }
-}
-
-impl From<Config> for DetectionConfig {
-    fn from(c: Config) -> Self {
-        DetectionConfig {
-            engine: c.engine,
-            detectors: c.detectors,
-            decisions: c.decisions,
-        }
-    }
-}
-
-impl From<&Config> for DetectionConfig {
-    fn from(c: &Config) -> Self {
-        DetectionConfig {
-            engine: c.engine.clone(),
-            detectors: c.detectors.clone(),
-            decisions: c.decisions.clone(),
-        }
-    }
-}
-
-impl From<&Config> for ReadOptions {
-    /// As `[input]` and `[engine] batch_size` say.
-    fn from(cfg: &Config) -> ReadOptions {
-        ReadOptions {
-            format: cfg.input.format,
-            k8s_stage: cfg.input.k8s_stage.clone(),
-            batch_size: cfg.engine.batch_size,
-        }
     }
 }

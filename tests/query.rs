@@ -340,7 +340,7 @@ fn real_cloudtrail_logs_are_queried() {
         "/../shared/data/cloudtrail/invictus-ir"
     ));
     if !dir.exists() {
-        common::skip_missing(&dir);
+        common::skip_missing(dir);
         return;
     }
     let out = Command::new(BIN)
