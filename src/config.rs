@@ -12,26 +12,43 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a `warden.toml` could not be used.
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
+    /// The file could not be read.
     Read {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
     #[error("config {path}: {message}")]
-    Parse { path: String, message: String },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    Parse {
+        /// The file.
+        path: String,
+        /// What the TOML parser said, with the line and column.
+        message: String,
+    },
     #[error("config: {0}")]
+    /// The values contradict each other or are out of range.
     Invalid(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+/// Everything `warden.toml` sets. Each component owns its section's type;
+/// this struct only gathers them, and every field has a default.
 pub struct Config {
     /// Format version of this file; only 1 exists.
     pub version: u32,
+    /// `[input]`: how records are read and decoded.
     pub input: InputConfig,
+    /// `[engine]`: agent table size, windows, models.
     pub engine: EngineConfig,
+    /// `[decisions]`: thresholds and revocation mode.
     pub decisions: DecisionConfig,
+    /// `[detectors]`: detector tuning and weights.
     pub detectors: DetectorConfig,
     /// How revocations are signed as Security Event Tokens.
     pub signing: SigningConfig,
@@ -49,6 +66,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+/// `[stream]`: what `warden run` consumes and produces.
 pub struct StreamConfig {
     /// Consumer group: every instance with this id shares the calls topic's
     /// partitions, and each agent's state follows its partition.
@@ -100,12 +118,12 @@ impl Default for StreamConfig {
 }
 
 /// Prefix of environment variables that override `[kafka]` properties.
-pub const KAFKA_ENV_PREFIX: &str = "WARDEN_KAFKA_";
+pub(crate) const KAFKA_ENV_PREFIX: &str = "WARDEN_KAFKA_";
 
 impl Config {
     /// `[kafka]` with `WARDEN_KAFKA_*` environment overrides applied (secrets
     /// belong in the environment, not in the file).
-    pub fn kafka_properties(
+    pub(crate) fn kafka_properties(
         &self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> BTreeMap<String, String> {
@@ -123,6 +141,7 @@ impl Config {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+/// `[input]`: how records are read and decoded.
 pub struct InputConfig {
     /// auto (detect per record), native, cloudtrail, k8s-audit or ocsf.
     pub format: crate::adapt::Format,
@@ -159,7 +178,7 @@ impl Default for Config {
 }
 
 impl Config {
-    pub fn from_toml(text: &str, path: &str) -> Result<Config, ConfigError> {
+    pub(crate) fn from_toml(text: &str, path: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_string(),
             message: e.to_string(),
@@ -168,6 +187,7 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
@@ -181,7 +201,7 @@ impl Config {
         path.map_or_else(|| Ok(Config::default()), Config::load)
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let d = &self.decisions;
         if self.version != 1 {
             return Err(ConfigError::Invalid(format!(

@@ -11,6 +11,8 @@
 //! makes labelled fleets. `docs/architecture.md` has the layout and the
 //! rules that keep the import graph running one way.
 
+#![warn(missing_docs)]
+
 pub mod adapt;
 pub mod config;
 pub mod decide;

@@ -58,13 +58,21 @@ impl Drop for Broker {
 
 #[test]
 fn tansu_and_kafka_python_round_trip() {
+    // scripts/test.sh installs both and sets WARDEN_REQUIRE_BROKER=1: there
+    // a missing one is a failure, not a skip that counts as a pass.
+    let required = std::env::var("WARDEN_REQUIRE_BROKER").is_ok_and(|v| v == "1");
+    let skip = |what: &str| {
+        assert!(
+            !required,
+            "{what} is not installed (WARDEN_REQUIRE_BROKER=1)"
+        );
+        eprintln!("SKIPPED: {what} is not installed (scripts/test.sh installs it)");
+    };
     let Some(tansu) = tansu() else {
-        eprintln!("SKIPPED: tansu is not installed (scripts/test.sh installs it)");
-        return;
+        return skip("tansu");
     };
     if !kafka_python() {
-        eprintln!("SKIPPED: kafka-python is not installed (scripts/test.sh installs it)");
-        return;
+        return skip("kafka-python");
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();

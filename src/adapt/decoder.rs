@@ -7,7 +7,7 @@ use crate::event::{decode_line, CallEvent, DecodeError};
 
 /// Turns one top-level JSON value (a line of a file, or one Kafka record)
 /// into call events, whatever format it is in.
-pub struct RecordDecoder<'o> {
+pub(crate) struct RecordDecoder<'o> {
     pub format: Format,
     pub k8s_stage: &'o str,
 }

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 /// intermediate vector of records). `None` when `raw` is not such an object
 /// (use `records_salvaged` then); otherwise how many records were handed
 /// over and, when the object broke part-way, the error after them.
-pub fn for_each_cloudtrail_record<'a, F>(
+pub(crate) fn for_each_cloudtrail_record<'a, F>(
     raw: &'a str,
     line: u64,
     each: F,
@@ -148,7 +148,7 @@ fn looks_like_envelope(raw: &str) -> bool {
 /// a CloudTrail `Records` envelope or a Kubernetes list's `items`, or the
 /// value itself. When the value is truncated or broken part-way, the records
 /// before the break are returned along with the error.
-pub fn records_salvaged(raw: &str) -> (Vec<&str>, Option<serde_json::Error>) {
+pub(crate) fn records_salvaged(raw: &str) -> (Vec<&str>, Option<serde_json::Error>) {
     use serde::de::DeserializeSeed;
     let mut out = Vec::new();
     let t = raw.trim_start();

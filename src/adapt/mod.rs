@@ -14,8 +14,9 @@ mod k8s;
 mod lenient;
 mod ocsf;
 
-pub use decoder::RecordDecoder;
-pub use envelope::{for_each_cloudtrail_record, records, records_salvaged};
+pub(crate) use decoder::RecordDecoder;
+pub use envelope::records;
+pub(crate) use envelope::{for_each_cloudtrail_record, records_salvaged};
 pub(crate) use lenient::{
     lenient, lenient_f64, lenient_i64, lenient_str, lenient_strs, lenient_vec, parse_log_time, Text,
 };
@@ -51,6 +52,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name `--format` takes.
     pub fn name(self) -> &'static str {
         match self {
             Format::Auto => "auto",
@@ -108,6 +110,7 @@ fn field_error(line: u64, field: &str, reason: &str) -> AdaptError {
 // allocation per record; `Skipped` is the rare one.
 #[allow(clippy::large_enum_variant)]
 pub enum Mapped<'a> {
+    /// A call event.
     Event(CallEvent<'a>),
     /// Deliberately not an event (a Kubernetes audit stage other than the
     /// configured one).

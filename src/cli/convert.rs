@@ -7,6 +7,7 @@ use warden::input::ReadOptions;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The `warden.toml` to use (`warden default-config` prints the defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Record format (overrides `[input] format` in the config).

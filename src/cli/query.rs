@@ -8,6 +8,7 @@ use warden::input::ReadOptions;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The `warden.toml` to use (`warden default-config` prints the defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Call inputs: files, directories, `.gz`, Parquet (repeatable).
@@ -69,12 +70,12 @@ pub fn run(args: Args) -> Result<()> {
     let mut session = Session::new(&ws, format);
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     match sql {
-        Some(text) => session.script(&text, &mut out, &mut err),
+        Some(text) => session.script(&text, &mut out, &mut err)?,
         None if std::io::stdin().is_terminal() => session.interactive()?,
         None => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-            session.script(&text, &mut out, &mut err);
+            session.script(&text, &mut out, &mut err)?;
         }
     }
     if session.failures > 0 {

@@ -12,6 +12,7 @@ use warden::sinks::SinkSet;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The `warden.toml` to use (`warden default-config` prints the defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Findings (OCSF Detection Finding JSON lines).

@@ -6,6 +6,7 @@ use warden::config::Config;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The `warden.toml` to use (`warden default-config` prints the defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Overrides `[stream] metrics_listen` ("" turns it off).

@@ -24,6 +24,7 @@ pub struct Args {
     /// Gap between units (file units).
     #[arg(long, default_value = "60m", value_parser = warden::event::parse_duration_ms)]
     pub spacing: i64,
+    /// The `warden.toml` to use (`warden default-config` prints the defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Write the spliced, labelled stream (canonical JSON lines) for `warden replay`.

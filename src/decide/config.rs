@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+/// What happens when a finding is confident enough to revoke.
 pub enum RevokeMode {
     /// Emit revocations.
     Enforce,
@@ -15,11 +16,13 @@ pub enum RevokeMode {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+/// `[decisions]`: when a finding is raised and a credential revoked.
 pub struct DecisionConfig {
     /// Risk (0-100) at which a finding is raised.
     pub finding_threshold: f32,
     /// Risk at which a credential is revoked, when a high-confidence signal agrees.
     pub revoke_threshold: f32,
+    /// Whether revocations are enforced, shadowed or never decided.
     pub revoke: RevokeMode,
     /// An agent's episode ends after this long without a finding-level event.
     pub episode_quiet_minutes: u32,

@@ -11,8 +11,11 @@ use crate::signal::{Feature, Score, Signals};
 use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Where a finding is in its life, as OCSF's `activity_id` says it.
 pub enum FindingActivity {
+    /// The first finding of an episode.
     Create,
+    /// A later call in the same episode raised it again.
     Update,
     /// The episode went quiet (`episode_quiet_minutes` without a
     /// finding-level call): the finding is closed.
@@ -22,9 +25,13 @@ pub enum FindingActivity {
 /// Why a feature contributed: observed vs expected, and its surprise.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Contribution {
+    /// The feature (detector signal) that was surprising.
     pub feature: Feature,
+    /// How surprising, in bits (`-log2 p`).
     pub surprise: f32,
+    /// What was observed (a rate, a count, a share).
     pub observed: f64,
+    /// What the agent's baseline expected instead.
     pub expected: f64,
     /// The new value, for novelty features.
     pub value: Option<String>,
@@ -33,63 +40,99 @@ pub struct Contribution {
 /// The call that triggered a decision, as evidence.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
+    /// The call's `event_id`, when the source had one.
     pub event_id: Option<String>,
+    /// When the call was made (ms since the Unix epoch, UTC).
     pub ts_ms: i64,
+    /// The action called, e.g. `s3:GetObject` or `tools/call`.
     pub action: String,
+    /// The resource acted on, when known.
     pub resource: Option<String>,
+    /// The caller's address, when known.
     pub src_ip: Option<String>,
+    /// The caller's user agent, when known.
     pub user_agent: Option<String>,
+    /// The identity this agent acted for, when delegated.
     pub parent_id: Option<String>,
+    /// Whether the call succeeded, was denied or failed.
     pub outcome: Outcome,
+    /// Source-specific pass-through data kept from the record.
     pub extra: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A finding: an agent behaving unlike its baseline, with the evidence.
+/// Rendered as an OCSF Detection Finding.
 pub struct Finding {
+    /// Stable id of the episode's finding; every Update carries the same one.
     pub uid: String,
     /// 0 for the Create, then 1, 2, ... for each Update.
     pub seq: u32,
+    /// Create, Update or Close.
     pub activity: FindingActivity,
+    /// When it was decided (the triggering call's time, ms since the epoch).
     pub time_ms: i64,
+    /// When the episode's first finding-level call was made.
     pub first_seen_ms: i64,
+    /// The agent (non-human identity) it is about.
     pub agent_id: String,
+    /// What kind of identity that is.
     pub agent_type: AgentType,
+    /// The agent's tenant, when known.
     pub tenant: Option<String>,
+    /// The session (token) of the triggering call, when known.
     pub session_id: Option<String>,
+    /// The cohort whose priors the agent's baseline was judged against.
     pub cohort: String,
     /// Risk 0-100 of the triggering event; never rewritten after emission.
     pub risk: u8,
+    /// The features that drove the risk, strongest first.
     pub contributions: Vec<Contribution>,
+    /// The call that triggered it.
     pub trigger: Evidence,
+    /// Other calls of the episode, most recent last (bounded).
     pub related_event_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A revocation: cut a credential or session off. Rendered as an OpenID
+/// CAEP `session-revoked` Security Event Token.
 pub struct Revocation {
+    /// Stable id of this revocation.
     pub uid: String,
+    /// The finding that justified it.
     pub finding_uid: String,
+    /// When it was decided (ms since the epoch).
     pub time_ms: i64,
+    /// The agent whose credential or session is revoked.
     pub agent_id: String,
+    /// What kind of identity that is.
     pub agent_type: AgentType,
+    /// The agent's tenant, when known.
     pub tenant: Option<String>,
     /// The session (token) to revoke; `None` means the agent's credential.
     pub session_id: Option<String>,
+    /// Risk 0-100 of the finding that justified it.
     pub risk: u8,
+    /// Why, in words a responder reads in the SET.
     pub reason: String,
     /// Decided in shadow mode: to be watched, not enforced.
     pub shadow: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// What the decider concluded about one call.
 pub enum Decision {
+    /// A finding was created, updated or closed.
     Finding(Box<Finding>),
+    /// A credential or session is to be revoked.
     Revocation(Revocation),
 }
 
 /// One agent's open run of findings (public only so its state can be
 /// snapshotted; its fields stay private to the decider).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Episode {
+pub(crate) struct Episode {
     uid: String,
     first_ts: i64,
     last_hit_ts: i64,
@@ -107,7 +150,7 @@ pub struct Episode {
 /// call was at `last_hit_ts` counts as quiet. Whole minutes, so an engine
 /// that took the agent over mid-stream closes it at the same call as one
 /// that never stopped.
-pub fn quiet_from_minute(last_hit_ts: i64, quiet_ms: i64) -> i64 {
+pub(crate) fn quiet_from_minute(last_hit_ts: i64, quiet_ms: i64) -> i64 {
     (last_hit_ts + quiet_ms).div_euclid(60_000) + 1
 }
 
@@ -127,7 +170,7 @@ impl Episode {
 }
 
 /// Everything the decider needs to know about the agent and event.
-pub struct DecisionInput<'a> {
+pub(crate) struct DecisionInput<'a> {
     pub agent_idx: u32,
     pub agent_id: &'a str,
     pub cohort: &'a str,
@@ -137,7 +180,7 @@ pub struct DecisionInput<'a> {
     pub evidence_ids: &'a [String],
 }
 
-pub struct Decider {
+pub(crate) struct Decider {
     cfg: DecisionConfig,
     episodes: FxHashMap<u32, Episode>,
 }
@@ -160,7 +203,7 @@ impl Decider {
     }
 
     /// The agent's state was evicted: its episode goes with it.
-    pub fn forget(&mut self, agent_idx: u32) {
+    pub(crate) fn forget(&mut self, agent_idx: u32) {
         self.episodes.remove(&agent_idx);
     }
 
@@ -170,16 +213,16 @@ impl Decider {
     }
 
     /// Reinstates an episode restored from a snapshot.
-    pub fn restore_episode(&mut self, agent_idx: u32, episode: Episode) {
+    pub(crate) fn restore_episode(&mut self, agent_idx: u32, episode: Episode) {
         self.episodes.insert(agent_idx, episode);
     }
 
-    pub fn open_episodes(&self) -> usize {
+    pub(crate) fn open_episodes(&self) -> usize {
         self.episodes.len()
     }
 
     /// Closes every episode quiet at `now_ms` (Close findings, in uid order).
-    pub fn close_quiet(&mut self, now_ms: i64, out: &mut Vec<Decision>) {
+    pub(crate) fn close_quiet(&mut self, now_ms: i64, out: &mut Vec<Decision>) {
         let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
         let now_minute = now_ms.div_euclid(60_000);
         let mut quiet: Vec<u32> = self

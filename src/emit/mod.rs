@@ -92,7 +92,7 @@ pub struct OutputRecord {
 
 impl OutputRecord {
     /// The OCSF event, for records that are one.
-    pub fn ocsf_value(&self) -> Option<&Value> {
+    pub(crate) fn ocsf_value(&self) -> Option<&Value> {
         match &self.body {
             Body::Ocsf(v) => Some(v),
             Body::Set(_) => None,
@@ -118,10 +118,10 @@ pub struct Renderer {
 
 /// CloudEvents types of the records Warden emits.
 mod event_types {
-    pub const FINDING_CREATE: &str = "io.ocsf.detection_finding.create";
-    pub const FINDING_UPDATE: &str = "io.ocsf.detection_finding.update";
-    pub const FINDING_CLOSE: &str = "io.ocsf.detection_finding.close";
-    pub const REMEDIATION: &str = "io.ocsf.remediation_activity.evict";
+    pub(crate) const FINDING_CREATE: &str = "io.ocsf.detection_finding.create";
+    pub(crate) const FINDING_UPDATE: &str = "io.ocsf.detection_finding.update";
+    pub(crate) const FINDING_CLOSE: &str = "io.ocsf.detection_finding.close";
+    pub(crate) const REMEDIATION: &str = "io.ocsf.remediation_activity.evict";
 }
 
 impl Renderer {
@@ -129,11 +129,6 @@ impl Renderer {
     /// render to their Remediation Activity only).
     pub fn new(signer: Option<set::SetSigner>) -> Renderer {
         Renderer { signer }
-    }
-
-    /// Whether revocations are rendered as signed SETs.
-    pub fn signs(&self) -> bool {
-        self.signer.is_some()
     }
 
     /// The records of one decision.

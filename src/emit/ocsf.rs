@@ -4,7 +4,7 @@ use crate::decide::{Contribution, Finding, FindingActivity};
 use crate::event::{AgentType, Outcome};
 use serde_json::{json, Map, Value};
 
-pub const OCSF_VERSION: &str = "1.8.0";
+pub(crate) const OCSF_VERSION: &str = "1.8.0";
 
 /// (severity_id, severity, risk_level_id, risk_level) for a risk score.
 pub fn severity(risk: u8) -> (u8, &'static str, u8, &'static str) {
@@ -51,7 +51,7 @@ fn describe(c: &Contribution) -> String {
 /// The record's own id (`metadata.uid`): the finding's uid and its place in
 /// the episode, so a Create, each Update and the Close are distinct records
 /// of one finding.
-pub fn finding_record_uid(f: &Finding) -> String {
+pub(crate) fn finding_record_uid(f: &Finding) -> String {
     format!("{}:{}", f.uid, f.seq)
 }
 

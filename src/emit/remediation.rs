@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 /// The Remediation Activity's own id (`metadata.uid`), derived from the
 /// revocation's so it is as stable.
-pub fn record_uid(r: &Revocation) -> String {
+pub(crate) fn record_uid(r: &Revocation) -> String {
     format!("{}:remediation", r.uid)
 }
 

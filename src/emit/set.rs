@@ -14,9 +14,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
-pub const SESSION_REVOKED: &str =
+pub(crate) const SESSION_REVOKED: &str =
     "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
-pub const CREDENTIAL_CHANGE: &str =
+pub(crate) const CREDENTIAL_CHANGE: &str =
     "https://schemas.openid.net/secevent/caep/event-type/credential-change";
 
 /// `[signing]` of `warden.toml`: how revocations are signed.
@@ -46,15 +46,21 @@ impl Default for SigningConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a revocation could not be signed.
 pub enum SetError {
     #[error("cannot read signing key {path}: {source}")]
+    /// The private key file could not be read.
     Read {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
     #[error("signing key {0}: not a PKCS#8 P-256 (ES256) or RSA (RS256) private key in PEM")]
+    /// The file is not a supported private key.
     Key(String),
     #[error("signing a security event token: {0}")]
+    /// Encoding or signing the token failed.
     Sign(#[from] jsonwebtoken::errors::Error),
 }
 
@@ -109,7 +115,7 @@ fn ec_jwk(public_point: &[u8]) -> Value {
 }
 
 /// A new ES256 key pair: (private key PEM, public key PEM, public JWK).
-pub fn generate_es256() -> (String, String, Value) {
+pub(crate) fn generate_es256() -> (String, String, Value) {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .expect("the system RNG works");
@@ -155,7 +161,11 @@ impl SetSigner {
         SetSigner::from_pem(&text, &c.key_file, c)
     }
 
-    pub fn from_pem(text: &str, name: &str, c: &SigningConfig) -> Result<SetSigner, SetError> {
+    pub(crate) fn from_pem(
+        text: &str,
+        name: &str,
+        c: &SigningConfig,
+    ) -> Result<SetSigner, SetError> {
         let der = pem_der(text).ok_or_else(|| SetError::Key(name.to_string()))?;
         let rng = SystemRandom::new();
         let (alg, key, mut jwk) = if let Ok(pair) =
@@ -192,6 +202,7 @@ impl SetSigner {
         })
     }
 
+    /// The key id (`kid`) in every token's header and in the JWKS.
     pub fn kid(&self) -> &str {
         self.header.kid.as_deref().unwrap_or("")
     }
@@ -201,6 +212,7 @@ impl SetSigner {
         json!({"keys": [self.jwk]})
     }
 
+    /// The revocation as a signed CAEP `session-revoked` SET (compact JWS).
     pub fn sign(&self, r: &Revocation) -> Result<String, SetError> {
         Ok(jsonwebtoken::encode(
             &self.header,
@@ -266,6 +278,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Keys from a PEM public key (EC P-256 or RSA).
     pub fn from_public_pem(text: &str) -> Result<Verifier, String> {
         let b = text.as_bytes();
         let keys = match DecodingKey::from_ec_pem(b) {
@@ -280,6 +293,7 @@ impl Verifier {
         Ok(Verifier { keys })
     }
 
+    /// Keys from a JWK Set (each key matched by `kid`).
     pub fn from_jwks(text: &str) -> Result<Verifier, String> {
         let set: jsonwebtoken::jwk::JwkSet =
             serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
 /// hour-of-week profile. About 1 KiB; see `tests::state_is_small`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentState {
+pub(crate) struct AgentState {
     pub cohort: u32,
     pub agent_type: AgentType,
     pub first_ts: i64,
@@ -101,7 +101,7 @@ impl AgentState {
     /// count and the volume counters: Warden does not learn from, or keep
     /// re-alerting on, what it already flagged (an exfiltration's bytes would
     /// otherwise keep the two-hour counter high long after it stopped).
-    pub fn forget_flagged(&mut self, row: &crate::event::CallRow<'_>) {
+    pub(crate) fn forget_flagged(&mut self, row: &crate::event::CallRow<'_>) {
         if row.ts_ms.div_euclid(3_600_000) == self.hour_idx {
             self.hour_flagged += 1;
         }
@@ -111,7 +111,7 @@ impl AgentState {
     }
 
     /// Bytes this agent holds, including its heap parts.
-    pub fn footprint(&self) -> usize {
+    pub(crate) fn footprint(&self) -> usize {
         std::mem::size_of::<Self>()
             + self
                 .notable
@@ -126,7 +126,7 @@ impl AgentState {
 /// Exponentially weighted mean and second moment of calls per minute (idle
 /// minutes included), giving the index of dispersion var/mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MinuteCounts {
+pub(crate) struct MinuteCounts {
     minute: i64,
     count: u32,
     mean: f32,
@@ -145,7 +145,7 @@ impl MinuteCounts {
         self.folded = self.folded.saturating_add(1);
     }
 
-    pub fn observe(&mut self, ts: i64) {
+    pub(crate) fn observe(&mut self, ts: i64) {
         let m = ts.div_euclid(60_000);
         if self.folded == 0 && self.count == 0 {
             self.minute = m;
@@ -163,7 +163,7 @@ impl MinuteCounts {
     }
 
     /// var / mean of calls per minute; 1 until known.
-    pub fn dispersion(&self) -> f32 {
+    pub(crate) fn dispersion(&self) -> f32 {
         if self.folded < 60 || self.mean <= 0.0 {
             return 1.0;
         }
@@ -174,13 +174,13 @@ impl MinuteCounts {
 /// Ring of the last few event ids that had a notable surprise: the evidence
 /// a finding cites.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Notable {
+pub(crate) struct Notable {
     pub ids: Vec<(i64, Box<str>)>,
 }
 
 const NOTABLE_KEEP: usize = 12;
 /// Evidence older than this is forgotten (and the ring freed).
-pub const NOTABLE_TTL_MS: i64 = 2 * 3_600_000;
+pub(crate) const NOTABLE_TTL_MS: i64 = 2 * 3_600_000;
 
 impl Notable {
     pub fn push(&mut self, ts: i64, id: &str) {
@@ -198,7 +198,7 @@ impl Notable {
 
 /// Agents by id, dense indices, a cap and least-recently-seen eviction.
 #[derive(Debug)]
-pub struct AgentTable {
+pub(crate) struct AgentTable {
     index: FxHashMap<Box<str>, u32>,
     ids: Vec<Box<str>>,
     states: Vec<AgentState>,
@@ -230,7 +230,7 @@ impl AgentTable {
         self.index.len()
     }
 
-    pub fn lookup(&self, id: &str) -> Option<u32> {
+    pub(crate) fn lookup(&self, id: &str) -> Option<u32> {
         self.index.get(id).copied()
     }
 
@@ -282,20 +282,20 @@ impl AgentTable {
         &mut self.states[idx as usize]
     }
 
-    pub fn state_ref(&self, idx: u32) -> &AgentState {
+    pub(crate) fn state_ref(&self, idx: u32) -> &AgentState {
         &self.states[idx as usize]
     }
 
     /// Marks the agent changed and records the partition its events come on.
     #[inline]
-    pub fn touch(&mut self, idx: u32, partition: u32) {
+    pub(crate) fn touch(&mut self, idx: u32, partition: u32) {
         self.partitions[idx as usize] = partition;
         self.dirty[idx as usize] = true;
     }
 
     /// Live agents of `partition` (all of them, or only those changed since
     /// their state was last taken), marking them clean.
-    pub fn take_partition(&mut self, partition: u32, dirty_only: bool) -> Vec<u32> {
+    pub(crate) fn take_partition(&mut self, partition: u32, dirty_only: bool) -> Vec<u32> {
         let mut out: Vec<u32> = self
             .index
             .values()
@@ -311,7 +311,7 @@ impl AgentTable {
         out
     }
 
-    pub fn mark_written(&mut self, idx: u32) {
+    pub(crate) fn mark_written(&mut self, idx: u32) {
         self.dirty[idx as usize] = false;
     }
 
@@ -351,7 +351,7 @@ impl AgentTable {
 
 impl AgentState {
     /// The agent's profile, read off its baselines.
-    pub fn profile_vector(&self) -> [f32; PROFILE_LEN] {
+    pub(crate) fn profile_vector(&self) -> [f32; PROFILE_LEN] {
         let st = self;
         // Hours of the day, folded over the week: unlike hour-of-week shares
         // these are as meaningful after one day as after a month, so an agent's

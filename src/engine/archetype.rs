@@ -25,27 +25,27 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const MODEL_FORMAT: &str = "warden.archetypes";
+pub(crate) const MODEL_FORMAT: &str = "warden.archetypes";
 /// Layout of the model file.
-pub const MODEL_VERSION: u32 = 1;
+pub(crate) const MODEL_VERSION: u32 = 1;
 /// Definition of the profile vector; a model of another version is refused.
-pub const PROFILE_VERSION: u32 = 1;
+pub(crate) const PROFILE_VERSION: u32 = 1;
 /// Drift is evidence that adds to others, never a finding or a
 /// revocation's corroboration by itself: its surprise is capped below
 /// the bits a group needs to corroborate (`score`).
-pub const DRIFT_MAX_BITS: f32 = 3.5;
+pub(crate) const DRIFT_MAX_BITS: f32 = 3.5;
 /// A value is in an archetype's vocabulary when at least this share of its
 /// members, and at least `MIN_MEMBERS` of them, used it: what one or two
 /// members did (an incident in the history, say) is not what the archetype
 /// does.
-pub const MIN_SHARE: f32 = 0.1;
-pub const MIN_MEMBERS: u32 = 3;
+pub(crate) const MIN_SHARE: f32 = 0.1;
+pub(crate) const MIN_MEMBERS: u32 = 3;
 
 const TYPE_FEATURES: usize = AgentType::ALL.len();
-pub const PROFILE_LEN: usize = 9 + TYPE_FEATURES;
+pub(crate) const PROFILE_LEN: usize = 9 + TYPE_FEATURES;
 
 /// Name and meaning of each position of the profile vector.
-pub fn profile_features() -> Vec<(String, String)> {
+pub(crate) fn profile_features() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = [
         (
             "log_calls_1m",
@@ -252,7 +252,7 @@ impl ArchetypeModel {
 /// An agent's archetype while it settles in (`evidence`: log-likelihood
 /// per archetype) and after (`evidence` empty, bound to `current`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ArchetypeState {
+pub(crate) struct ArchetypeState {
     /// The model this state refers to (`Archetypes::id`): state restored
     /// under another model is matched afresh rather than misread.
     pub model: u32,
@@ -266,7 +266,7 @@ pub struct ArchetypeState {
 /// The model prepared for scoring: standardisation, centroids, vocabularies
 /// by fingerprint.
 #[derive(Debug)]
-pub struct Archetypes {
+pub(crate) struct Archetypes {
     id: u32,
     model: ArchetypeModel,
     mean: [f32; PROFILE_LEN],
@@ -334,14 +334,9 @@ impl Archetypes {
         &self.model
     }
 
-    /// Identifies the model (a hash of it) in agent state.
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
     /// Whether `st` was made under this model and is whole (state comes
     /// back from a topic, where a damaged record must not be misread).
-    pub fn fits(&self, st: &ArchetypeState) -> bool {
+    pub(crate) fn fits(&self, st: &ArchetypeState) -> bool {
         st.model == self.id
             && (st.current as usize) < self.len()
             && if st.settled {
@@ -351,19 +346,15 @@ impl Archetypes {
             }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.centroids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.centroids.is_empty()
     }
 
     pub fn label(&self, a: u16) -> &str {
         &self.model.archetypes[a as usize].label
     }
 
-    pub fn seed_baselines(&self, a: u16) -> &SeedBaselines {
+    pub(crate) fn seed_baselines(&self, a: u16) -> &SeedBaselines {
         &self.model.archetypes[a as usize].baselines
     }
 
@@ -387,7 +378,7 @@ impl Archetypes {
 
     /// A value the settling agent uses for the first time (fingerprint of
     /// an action or a client family) moves the match.
-    pub fn add_evidence(&self, st: &mut ArchetypeState, fp: u64) {
+    pub(crate) fn add_evidence(&self, st: &mut ArchetypeState, fp: u64) {
         if st.settled {
             return;
         }
@@ -405,7 +396,7 @@ impl Archetypes {
     }
 
     /// Probability of the current match among all archetypes.
-    pub fn confidence(&self, st: &ArchetypeState) -> f32 {
+    pub(crate) fn confidence(&self, st: &ArchetypeState) -> f32 {
         if st.settled || st.evidence.is_empty() {
             return 1.0;
         }
@@ -423,12 +414,12 @@ impl Archetypes {
     }
 
     /// Distance of a profile from archetype `a`'s centroid.
-    pub fn distance(&self, a: u16, v: &[f32; PROFILE_LEN]) -> f32 {
+    pub(crate) fn distance(&self, a: u16, v: &[f32; PROFILE_LEN]) -> f32 {
         dist(&self.standardise(v), &self.centroids[a as usize])
     }
 
     /// The archetype nearest a profile.
-    pub fn nearest(&self, v: &[f32; PROFILE_LEN]) -> (u16, f32) {
+    pub(crate) fn nearest(&self, v: &[f32; PROFILE_LEN]) -> (u16, f32) {
         let z = self.standardise(v);
         self.centroids
             .iter()
@@ -439,7 +430,7 @@ impl Archetypes {
     }
 
     /// Binds a settled agent to the archetype nearest its profile.
-    pub fn settle(&self, st: &mut ArchetypeState, v: &[f32; PROFILE_LEN]) {
+    pub(crate) fn settle(&self, st: &mut ArchetypeState, v: &[f32; PROFILE_LEN]) {
         st.current = self.nearest(v).0;
         st.settled = true;
         st.evidence = Vec::new();
@@ -448,7 +439,7 @@ impl Archetypes {
     /// -log10 of the share of the archetype's members at least as far from
     /// its centroid as distance `d`, read off the member quantiles and
     /// extended past the farthest member with an exponential tail.
-    pub fn drift_surprise(&self, a: u16, d: f32) -> f32 {
+    pub(crate) fn drift_surprise(&self, a: u16, d: f32) -> f32 {
         let arch = &self.model.archetypes[a as usize];
         let q = &arch.member_distances;
         // The farthest member stands for at most half the 1 % tail.

@@ -11,8 +11,8 @@ use rustc_hash::FxHashMap;
 /// user agent, parent, and sensitive action), in the order `detect` uses.
 /// Sensitive actions have their own adoption rate: peers adopting new
 /// everyday tools says little about how often they adopt new IAM calls.
-pub const NOVELTY_KINDS: usize = 6;
-pub const SENSITIVE_KIND: usize = 5;
+pub(crate) const NOVELTY_KINDS: usize = 6;
+pub(crate) const SENSITIVE_KIND: usize = 5;
 /// Adoption counts and cohort event counts forget with this time constant,
 /// so the burst of "everything is new" at start-up fades within days.
 const ADOPTION_TAU_MS: f32 = 24.0 * 3_600_000.0;
@@ -22,7 +22,7 @@ const RARE_SHARE: f32 = 0.2;
 /// How unusual a value is among the peers of an agent that uses it for the
 /// first time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rarity {
+pub(crate) enum Rarity {
     /// No peer has used it (and it is not common elsewhere for this agent type).
     CohortNew = 0,
     /// Few peers use it.
@@ -33,7 +33,7 @@ pub enum Rarity {
 
 /// The answer to "how surprising is it that this agent adopted this value".
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Novelty {
+pub(crate) struct Novelty {
     pub class: Rarity,
     /// -log10 of the cohort's recent per-call rate of adoptions of this class.
     pub bits: f32,
@@ -47,10 +47,10 @@ pub struct Novelty {
 /// counted (they read as rare), which errs towards alerting, never hiding.
 const MAX_VALUES_PER_COHORT: usize = 1 << 16;
 /// Baseline families a cohort keeps priors for (see `Prior`).
-pub const PRIOR_COUNT: usize = 5;
+pub(crate) const PRIOR_COUNT: usize = 5;
 
 #[derive(Debug, Clone, Copy)]
-pub enum Prior {
+pub(crate) enum Prior {
     Rate1m = 0,
     Rate15m = 1,
     Distinct = 2,
@@ -111,14 +111,14 @@ impl Cohort {
 /// All cohorts plus a per-agent-type global prevalence used to shrink small
 /// cohorts' estimates.
 #[derive(Debug, Default)]
-pub struct Cohorts {
+pub(crate) struct Cohorts {
     index: FxHashMap<Box<str>, u32>,
     list: Vec<Cohort>,
     global: FxHashMap<u8, Prevalence>,
 }
 
 impl Cohorts {
-    pub fn intern(&mut self, key: &str) -> u32 {
+    pub(crate) fn intern(&mut self, key: &str) -> u32 {
         if let Some(&i) = self.index.get(key) {
             return i;
         }
@@ -141,11 +141,7 @@ impl Cohorts {
         &self.list[i as usize]
     }
 
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    pub fn add_agent(&mut self, cohort: u32, agent_type: AgentType, ts: i64) {
+    pub(crate) fn add_agent(&mut self, cohort: u32, agent_type: AgentType, ts: i64) {
         let c = &mut self.list[cohort as usize].prevalence;
         c.agents += 1;
         c.first_ts.get_or_insert(ts);
@@ -158,7 +154,13 @@ impl Cohorts {
     /// it by how often such adoptions happen in this cohort per call, and
     /// records the adoption. The rate is learned, so start-up (when every
     /// value is new to everyone) calibrates itself instead of alerting.
-    pub fn adopt(&mut self, cohort: u32, agent_type: AgentType, kind: usize, fp: u64) -> Novelty {
+    pub(crate) fn adopt(
+        &mut self,
+        cohort: u32,
+        agent_type: AgentType,
+        kind: usize,
+        fp: u64,
+    ) -> Novelty {
         let g = self.global.entry(agent_type as u8).or_default();
         let g_share = if g.agents > 0 {
             g.holders(fp) as f32 / g.agents as f32
@@ -200,7 +202,7 @@ impl Cohorts {
 
     /// Takes back adoptions made by a call that was flagged: attacks must not
     /// teach a cohort that adopting new sensitive calls is normal.
-    pub fn forget_adoptions(&mut self, cohort: u32, recorded: &[(usize, usize)]) {
+    pub(crate) fn forget_adoptions(&mut self, cohort: u32, recorded: &[(usize, usize)]) {
         let c = &mut self.list[cohort as usize];
         for &(kind, class) in recorded {
             c.adoptions[kind][class] = (c.adoptions[kind][class] - 1.0).max(0.0);
@@ -212,7 +214,7 @@ impl Cohorts {
     /// when a backlog drains: an event older than the newest seen adds its
     /// decayed weight instead of 1, so the decayed counts are the same in
     /// any arrival order (and a drain does not look like a team-wide surge).
-    pub fn observe(&mut self, cohort: u32, ts: i64) {
+    pub(crate) fn observe(&mut self, cohort: u32, ts: i64) {
         let c = &mut self.list[cohort as usize];
         let dt = if c.last_ts == i64::MIN {
             0
@@ -247,7 +249,7 @@ impl Cohorts {
     /// a restart) when this instance knows nothing of it yet. A cohort this
     /// instance has already learned from its own traffic is kept: it is a
     /// sample of the same peers, and mixing two samples would double-count.
-    pub fn adopt_snapshot(&mut self, snap: Cohort) -> bool {
+    pub(crate) fn adopt_snapshot(&mut self, snap: Cohort) -> bool {
         let i = self.intern(&snap.key) as usize;
         let fresh = self.list[i].prevalence.agents == 0 && self.list[i].events == 0.0;
         if fresh {
@@ -257,7 +259,7 @@ impl Cohorts {
     }
 
     /// As `adopt_snapshot`, for the agent-type-wide prevalence.
-    pub fn adopt_global(&mut self, agent_type: u8, snap: Prevalence) -> bool {
+    pub(crate) fn adopt_global(&mut self, agent_type: u8, snap: Prevalence) -> bool {
         let g = self.global.entry(agent_type).or_default();
         let fresh = g.agents == 0 && g.values.is_empty();
         if fresh {
@@ -266,7 +268,7 @@ impl Cohorts {
         fresh
     }
 
-    pub fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {
+    pub(crate) fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {
         self.list[cohort as usize].priors[which as usize].update(agent_mean, 0.05, 0.0);
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+/// `[engine]`: how many agents are kept, their cohorts, the window size and
+/// the archetype model.
 pub struct EngineConfig {
     /// Most agents whose baselines are kept; past it the least recently seen
     /// are evicted (scoring of new agents never stops).
@@ -24,8 +26,11 @@ pub struct EngineConfig {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+/// A field that forms an agent's cohort.
 pub enum CohortKey {
+    /// The agent's tenant.
     Tenant,
+    /// The agent's type.
     AgentType,
 }
 
@@ -42,6 +47,8 @@ impl Default for EngineConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+/// `[detectors]`: which actions count as sensitive, per-detector weights
+/// and windows.
 pub struct DetectorConfig {
     /// Case-insensitive substrings that make an action sensitive (credential,
     /// privilege, secret, destructive or data-export operations).

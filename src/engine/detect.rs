@@ -75,7 +75,7 @@ impl<'r> Derived<'r> {
 }
 
 /// Stateless scoring rules built from the config; the state is the agent's.
-pub struct Detectors {
+pub(crate) struct Detectors {
     sensitive: Vec<String>,
     distinct_window_ms: i64,
     rate_min_sd: f32,
@@ -84,7 +84,7 @@ pub struct Detectors {
 
 /// Resource family: the part of a resource that names a place rather than one
 /// object: an ARN up to its first `/`, the first two segments of a path.
-pub fn resource_family(resource: &str) -> &str {
+pub(crate) fn resource_family(resource: &str) -> &str {
     if let Some(rest) = resource.strip_prefix('/') {
         let end = rest
             .match_indices('/')
@@ -112,13 +112,13 @@ impl Detectors {
         }
     }
 
-    pub fn is_sensitive(&self, action: &str) -> bool {
+    pub(crate) fn is_sensitive(&self, action: &str) -> bool {
         let lower = action.to_ascii_lowercase();
         self.sensitive.iter().any(|s| lower.contains(s.as_str()))
     }
 
     /// Scores `row` against `st` and folds it into `st`.
-    pub fn observe(
+    pub(crate) fn observe(
         &self,
         st: &mut AgentState,
         cohorts: &mut Cohorts,
@@ -146,7 +146,7 @@ impl Detectors {
         let surge = cohorts.get(st.cohort).surge(st.c15m);
 
         self.rate(st, alpha, surge, sig);
-        self.seasonal(st, ts, dt, surge, sig);
+        self.seasonal(st, ts, surge, sig);
         let ctx_novel = self.novelty(st, cohorts, row, &derived, dt, sig);
         self.distinct(st, row, &derived, alpha, sig);
         self.failures(st, row, dt, sig);
@@ -220,7 +220,7 @@ impl Detectors {
     /// at a rate learned from the profile (negative binomial predictive, wide
     /// while few days are known). The surprise is the tail of the number of
     /// bursts.
-    fn seasonal(&self, st: &mut AgentState, ts: i64, dt: i64, surge: f32, sig: &mut Signals) {
+    fn seasonal(&self, st: &mut AgentState, ts: i64, surge: f32, sig: &mut Signals) {
         let hour = ts.div_euclid(HOUR_MS);
         if hour > st.hour_idx {
             let from = st.hour_idx.max(hour - 168);
@@ -246,7 +246,6 @@ impl Detectors {
         if hour == st.hour_idx {
             st.hour_count += 1;
         }
-        let _ = dt;
         st.minutes.observe(ts);
         if let Some((sum, days)) = expected_calls(st, hour) {
             // Burst size: the index of dispersion of per-minute counts (1 for

@@ -3,7 +3,7 @@
 //! replay and the streaming service share this one code path.
 
 mod agent;
-pub mod archetype;
+pub(crate) mod archetype;
 mod cohort;
 mod config;
 mod detect;
@@ -11,10 +11,9 @@ mod session;
 pub mod snapshot;
 pub mod stats;
 
-pub use agent::AgentState;
+pub(crate) use agent::AgentState;
 pub use config::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
-pub use detect::resource_family;
-pub use session::{network_of, ua_family};
+pub(crate) use session::ua_family;
 
 use crate::decide::{Decider, Decision, DecisionInput, FindingActivity};
 use crate::event::{CallColumns, CallRow};
@@ -27,28 +26,37 @@ use detect::Detectors;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
+/// Why the engine could not be built or fed.
 pub enum EngineError {
     #[error("input batch does not have the call-event layout: {0}")]
+    /// A batch does not have the call-event layout.
     Schema(#[from] arrow_schema::ArrowError),
     #[error(transparent)]
+    /// An archetype model could not be loaded.
     Model(#[from] ModelError),
 }
 
 /// Running totals, for logs, metrics and the replay report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EngineCounters {
+    /// Calls scored.
     pub events: u64,
+    /// Findings created.
     pub findings_created: u64,
+    /// Finding updates.
     pub findings_updated: u64,
+    /// Findings closed after their episode went quiet.
     pub findings_closed: u64,
+    /// Revocations decided.
     pub revocations: u64,
+    /// Agents evicted to stay within `max_agents`.
     pub agents_evicted: u64,
 }
 
 /// A call that reached the decision stage, kept for `warden tune`: enough
 /// to decide it again under other thresholds and detector weights.
 #[derive(Debug, Clone)]
-pub struct ScoredHit {
+pub(crate) struct ScoredHit {
     pub agent_id: Box<str>,
     pub ts_ms: i64,
     /// Each detector's surprise before weights (`Feature::ALL` order).
@@ -58,6 +66,9 @@ pub struct ScoredHit {
     pub session: u64,
 }
 
+/// The detection engine: per-agent baselines and cohort priors, scoring
+/// every call and deciding findings and revocations. Feed it Arrow windows of
+/// calls in time order; it is deterministic for the same input and config.
 pub struct Engine {
     cfg: DetectionConfig,
     /// `warden tune`: every call at or above the finding threshold.
@@ -79,7 +90,7 @@ pub struct Engine {
 
 /// Loads the archetype model `[engine] archetypes` names, if any; engines
 /// built from one config share it.
-pub fn load_archetypes(cfg: &EngineConfig) -> Result<Option<Arc<Archetypes>>, ModelError> {
+pub(crate) fn load_archetypes(cfg: &EngineConfig) -> Result<Option<Arc<Archetypes>>, ModelError> {
     let Some(path) = &cfg.archetypes else {
         return Ok(None);
     };
@@ -106,7 +117,7 @@ impl Engine {
         Ok(Self::with_archetypes(cfg, archetypes))
     }
 
-    pub fn with_archetypes(
+    pub(crate) fn with_archetypes(
         cfg: impl Into<DetectionConfig>,
         archetypes: Option<Arc<Archetypes>>,
     ) -> Self {
@@ -130,20 +141,20 @@ impl Engine {
 
     /// Keeps every call that reaches the decision stage (risk at or above
     /// the finding threshold) for `take_hits`.
-    pub fn record_hits(&mut self) {
+    pub(crate) fn record_hits(&mut self) {
         self.hits = Some(Vec::new());
     }
 
     /// Calls scored so far by risk.
-    pub fn risk_histogram(&self) -> &RiskHistogram {
+    pub(crate) fn risk_histogram(&self) -> &RiskHistogram {
         &self.risks
     }
 
-    pub fn hits(&self) -> &[ScoredHit] {
+    pub(crate) fn hits(&self) -> &[ScoredHit] {
         self.hits.as_deref().unwrap_or_default()
     }
 
-    pub fn take_hits(&mut self) -> Vec<ScoredHit> {
+    pub(crate) fn take_hits(&mut self) -> Vec<ScoredHit> {
         self.hits.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
@@ -153,10 +164,12 @@ impl Engine {
         self.trace_agent = agent_id;
     }
 
+    /// The detection config it runs with.
     pub fn config(&self) -> &DetectionConfig {
         &self.cfg
     }
 
+    /// Running totals.
     pub fn counters(&self) -> EngineCounters {
         EngineCounters {
             agents_evicted: self.agents.evicted,
@@ -165,16 +178,13 @@ impl Engine {
     }
 
     /// Every agent's state, by id (`warden train` reads their profiles).
-    pub fn agent_states(&self) -> impl Iterator<Item = (&str, &AgentState)> + '_ {
+    pub(crate) fn agent_states(&self) -> impl Iterator<Item = (&str, &AgentState)> + '_ {
         self.agents.iter()
     }
 
+    /// Agents held now.
     pub fn agents_tracked(&self) -> usize {
         self.agents.len()
-    }
-
-    pub fn cohorts_tracked(&self) -> usize {
-        self.cohorts.len()
     }
 
     /// Bytes of per-agent state held now.
@@ -213,7 +223,7 @@ impl Engine {
 
     /// Scores one event. Public so a caller holding rows rather than batches
     /// (tests, benches) takes the same path.
-    pub fn process_row(
+    pub(crate) fn process_row(
         &mut self,
         row: &CallRow<'_>,
         on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
@@ -223,7 +233,7 @@ impl Engine {
 
     /// Scores one event that arrived on input `partition`: the agent's state
     /// belongs to that partition (see `snapshot`).
-    pub fn process_row_in(
+    pub(crate) fn process_row_in(
         &mut self,
         row: &CallRow<'_>,
         partition: u32,

@@ -20,11 +20,11 @@ struct Slot {
 
 /// The last three sessions an agent used, each with up to two contexts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SessionSlots([Slot; 3]);
+pub(crate) struct SessionSlots([Slot; 3]);
 
 /// Result of one observation.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Concurrency {
+pub(crate) struct Concurrency {
     /// Alternations between two contexts within `CONCURRENT_MS`.
     pub switches: u16,
     /// One of the two contexts was new to the agent.
@@ -32,7 +32,13 @@ pub struct Concurrency {
 }
 
 impl SessionSlots {
-    pub fn observe(&mut self, session: u32, ctx: u32, ctx_novel: bool, ts: i64) -> Concurrency {
+    pub(crate) fn observe(
+        &mut self,
+        session: u32,
+        ctx: u32,
+        ctx_novel: bool,
+        ts: i64,
+    ) -> Concurrency {
         let slots = &mut self.0;
         let pos = match slots
             .iter()
@@ -95,7 +101,7 @@ impl SessionSlots {
 /// Network part of a source address: first two IPv4 octets (leading zeros
 /// dropped, so anonymised `075.050.x.y` groups with `75.50.x.y`), first two
 /// IPv6 hextets, or the whole text when it is neither.
-pub fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
     let mut parts = ip.split('.');
     let (a, b, c, d, rest) = (
         parts.next(),
@@ -127,7 +133,7 @@ pub fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
 
 /// User-agent family: the product token before the first `/` or space, so a
 /// version bump is not a new user agent.
-pub fn ua_family(ua: &str) -> &str {
+pub(crate) fn ua_family(ua: &str) -> &str {
     let end = ua.find(['/', ' ']).unwrap_or(ua.len());
     &ua[..end]
 }

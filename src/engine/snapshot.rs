@@ -11,7 +11,7 @@ use crate::decide::Episode;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the layout of any record below changes.
-pub const STATE_FORMAT_VERSION: u8 = 3;
+pub(crate) const STATE_FORMAT_VERSION: u8 = 3;
 
 const KIND_AGENT: u8 = 0;
 const KIND_COHORT: u8 = 1;
@@ -20,17 +20,27 @@ const KIND_CHECKPOINT: u8 = 3;
 
 /// Key of a partition's checkpoint marker. Agent ids are the keys of agent
 /// records; shared records use keys that start with a NUL byte.
-pub const CHECKPOINT_KEY: &str = "\u{0}checkpoint";
+pub(crate) const CHECKPOINT_KEY: &str = "\u{0}checkpoint";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
+/// Why a state-topic value could not be read (the agent then starts cold).
 pub enum SnapshotError {
     #[error("state record is shorter than its two header bytes")]
+    /// Shorter than its header.
     Truncated,
     #[error("state record has format version {found}; this build reads version {expected}")]
-    Version { found: u8, expected: u8 },
+    /// Written by a build with another state format.
+    Version {
+        /// The version the record carries.
+        found: u8,
+        /// The version this build writes and reads.
+        expected: u8,
+    },
     #[error("state record has unknown kind {0}")]
+    /// A record kind this build does not know.
     Kind(u8),
     #[error("state record body does not decode: {0}")]
+    /// The body does not decode.
     Body(#[from] postcard::Error),
 }
 
@@ -42,6 +52,7 @@ struct AgentRecordRef<'a> {
 }
 
 #[derive(Debug, Deserialize)]
+/// One agent's baseline and open episode, as checkpointed.
 pub struct AgentRecord {
     cohort: String,
     state: AgentState,
@@ -52,16 +63,22 @@ pub struct AgentRecord {
 /// `source_offset` (and none after).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The input offset the state reflects everything before.
     pub source_offset: i64,
+    /// When the checkpoint was written (ms since the epoch).
     pub written_ms: i64,
 }
 
 /// One decoded state-topic value.
 #[derive(Debug)]
 pub enum StateRecord {
+    /// An agent's baseline.
     Agent(Box<AgentRecord>),
+    /// A cohort's priors.
     Cohort(Box<Cohort>),
+    /// Fleet-wide prevalence of one value kind.
     Global(u8, Box<Prevalence>),
+    /// A partition's checkpoint marker.
     Checkpoint(Checkpoint),
 }
 
@@ -74,10 +91,11 @@ fn encode<T: Serialize + ?Sized>(kind: u8, body: &T, out: &mut Vec<u8>) {
     *out = body;
 }
 
-pub fn encode_checkpoint(c: &Checkpoint, out: &mut Vec<u8>) {
+pub(crate) fn encode_checkpoint(c: &Checkpoint, out: &mut Vec<u8>) {
     encode(KIND_CHECKPOINT, c, out)
 }
 
+/// Decodes one state-topic value.
 pub fn decode(value: &[u8]) -> Result<StateRecord, SnapshotError> {
     let [version, kind, body @ ..] = value else {
         return Err(SnapshotError::Truncated);
@@ -126,7 +144,7 @@ impl Engine {
     }
 
     /// Writes every cohort's and agent type's shared statistics.
-    pub fn snapshot_shared(&self, out: &mut dyn FnMut(&str, &[u8])) {
+    pub(crate) fn snapshot_shared(&self, out: &mut dyn FnMut(&str, &[u8])) {
         let mut buf = Vec::new();
         let (cohorts, global) = self.cohorts.parts();
         for c in cohorts {
@@ -140,7 +158,7 @@ impl Engine {
     }
 
     /// Forgets the agents of a partition this instance no longer owns.
-    pub fn drop_partition(&mut self, partition: u32) -> usize {
+    pub(crate) fn drop_partition(&mut self, partition: u32) -> usize {
         let idxs = self.agents.take_partition(partition, false);
         for &i in &idxs {
             self.agents.remove(i);
@@ -151,7 +169,7 @@ impl Engine {
 
     /// Takes in shared statistics restored from the state topic; returns
     /// whether they were adopted (see `Cohorts::adopt_snapshot`).
-    pub fn restore_shared(&mut self, rec: StateRecord) -> bool {
+    pub(crate) fn restore_shared(&mut self, rec: StateRecord) -> bool {
         match rec {
             StateRecord::Cohort(c) => self.cohorts.adopt_snapshot(*c),
             StateRecord::Global(t, p) => self.cohorts.adopt_global(t, *p),

@@ -5,8 +5,11 @@
 /// with a sample count so young baselines are treated as uncertain.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ewm {
+    /// Weighted mean.
     pub mean: f32,
+    /// Weighted variance.
     pub var: f32,
+    /// Observations folded in.
     pub n: u32,
 }
 
@@ -36,7 +39,7 @@ impl Ewm {
     /// z-score of `x` against this baseline. Young baselines get extra variance
     /// (`prior_var` shrinking with the sample count) so a handful of samples
     /// cannot make a tiny standard deviation.
-    pub fn z(&self, x: f32, min_sd: f32, prior_var: f32) -> f32 {
+    pub(crate) fn z(&self, x: f32, min_sd: f32, prior_var: f32) -> f32 {
         if self.n == 0 {
             return 0.0;
         }
@@ -48,7 +51,7 @@ impl Ewm {
 
 /// Decay factor for an elapsed time `dt_ms` against time constant `tau_ms`.
 #[inline]
-pub fn decay(dt_ms: i64, tau_ms: f32) -> f32 {
+pub(crate) fn decay(dt_ms: i64, tau_ms: f32) -> f32 {
     if dt_ms <= 0 {
         1.0
     } else {
@@ -57,7 +60,7 @@ pub fn decay(dt_ms: i64, tau_ms: f32) -> f32 {
 }
 
 /// Upper-tail surprise of a standard normal: -log10 P(Z >= z); 0 for z <= 0.
-pub fn normal_surprise(z: f32) -> f32 {
+pub(crate) fn normal_surprise(z: f32) -> f32 {
     if z <= 0.0 {
         return 0.0;
     }
@@ -81,7 +84,7 @@ pub fn normal_surprise(z: f32) -> f32 {
 
 /// Upper-tail surprise of a Poisson count: -log10 P(X >= k | mean mu).
 /// Non-integer `k` (decayed counts) is floored. 0 when k <= mu.
-pub fn poisson_surprise(k: f32, mu: f32) -> f32 {
+pub(crate) fn poisson_surprise(k: f32, mu: f32) -> f32 {
     let mu = (mu as f64).max(1e-6);
     let k = (k as f64).floor();
     if k <= mu || k < 1.0 {
@@ -95,7 +98,7 @@ pub fn poisson_surprise(k: f32, mu: f32) -> f32 {
 }
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; about 15 significant digits).
-pub fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const G: f64 = 7.0;
     const C: [f64; 9] = [
         0.999_999_999_999_809_9,
@@ -125,7 +128,7 @@ pub fn ln_gamma(x: f64) -> f64 {
 /// Upper-tail surprise of a negative binomial count (the predictive of a
 /// Poisson rate with a Gamma(shape, shape/mean) posterior):
 /// -log10 P(X >= k). Over-dispersed where evidence is thin (small shape).
-pub fn neg_binomial_surprise(k: f32, mean: f32, shape: f32) -> f32 {
+pub(crate) fn neg_binomial_surprise(k: f32, mean: f32, shape: f32) -> f32 {
     let (k, mean, r) = (
         (k as f64).floor(),
         (mean as f64).max(1e-6),
@@ -150,28 +153,28 @@ pub fn neg_binomial_surprise(k: f32, mean: f32, shape: f32) -> f32 {
 /// fingerprinted as two kinds never collides, and detectors and archetype
 /// vocabularies that fingerprint one kind must agree on its number (they
 /// are persisted in agent state and in model files).
-pub mod fp_kind {
+pub(crate) mod fp_kind {
     /// An action (novelty, distinct counts, archetype vocabularies).
-    pub const ACTION: u8 = 10;
+    pub(crate) const ACTION: u8 = 10;
     /// A resource family.
-    pub const RESOURCE_FAMILY: u8 = 11;
+    pub(crate) const RESOURCE_FAMILY: u8 = 11;
     /// A source network.
-    pub const NETWORK: u8 = 12;
+    pub(crate) const NETWORK: u8 = 12;
     /// A client (user-agent) family.
-    pub const USER_AGENT: u8 = 13;
+    pub(crate) const USER_AGENT: u8 = 13;
     /// A parent (delegating) identity.
-    pub const PARENT: u8 = 14;
+    pub(crate) const PARENT: u8 = 14;
     /// A session's network, as part of its context.
-    pub const SESSION_NETWORK: u8 = 20;
+    pub(crate) const SESSION_NETWORK: u8 = 20;
     /// A session's client, as part of its context.
-    pub const SESSION_CLIENT: u8 = 21;
+    pub(crate) const SESSION_CLIENT: u8 = 21;
     /// A session id.
-    pub const SESSION: u8 = 22;
+    pub(crate) const SESSION: u8 = 22;
 }
 
 /// 64-bit fingerprint of a string, stable across runs and platforms.
 #[inline]
-pub fn fingerprint(kind: u8, s: &str) -> u64 {
+pub(crate) fn fingerprint(kind: u8, s: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), kind as u64)
 }
 
@@ -179,7 +182,7 @@ pub fn fingerprint(kind: u8, s: &str) -> u64 {
 /// value before". At 100 values its false-positive rate is about 3 %; a false
 /// positive only hides one novelty, it never invents one.
 #[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Bloom1k([u64; 16]);
+pub(crate) struct Bloom1k([u64; 16]);
 
 impl std::fmt::Debug for Bloom1k {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,13 +209,14 @@ impl Bloom1k {
         new
     }
 
+    #[cfg(test)]
     pub fn contains(&self, fp: u64) -> bool {
         Self::probes(fp)
             .iter()
             .all(|(w, bit)| self.0[*w] & bit != 0)
     }
 
-    pub fn count_ones(&self) -> u32 {
+    pub(crate) fn count_ones(&self) -> u32 {
         self.0.iter().map(|w| w.count_ones()).sum()
     }
 }
@@ -220,7 +224,7 @@ impl Bloom1k {
 /// Distinct values in a sliding window of two 128-bit linear-counting bitmaps
 /// (the current and the previous window).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DistinctWindow {
+pub(crate) struct DistinctWindow {
     cur: u128,
     prev: u128,
     window_idx: i64,
@@ -242,7 +246,7 @@ impl DistinctWindow {
     }
 
     /// Linear-counting estimate over the current and previous window.
-    pub fn estimate(&self) -> f32 {
+    pub(crate) fn estimate(&self) -> f32 {
         let m = 128.0f32;
         let zeros = (self.cur | self.prev).count_zeros() as f32;
         if zeros == 0.0 {

@@ -16,7 +16,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, OnceLock};
 
 /// Column order of the canonical event batch.
-pub fn call_schema() -> SchemaRef {
+pub(crate) fn call_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
         .get_or_init(|| {
@@ -95,6 +95,7 @@ impl Default for CallBatchBuilder {
 }
 
 impl CallBatchBuilder {
+    /// A builder with room for `rows` events before it grows.
     pub fn with_capacity(rows: usize) -> Self {
         Self::sized(rows, [rows * 16; STRING_COLUMNS.len()])
     }
@@ -126,14 +127,17 @@ impl CallBatchBuilder {
         }
     }
 
+    /// Events appended since the last `finish`.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no event was appended since the last `finish`.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Appends one event as a row.
     pub fn push(&mut self, ev: &CallEvent<'_>) {
         self.ts.append_value(ev.ts_ms);
         self.agent_id.append_value(&ev.agent_id);
@@ -219,29 +223,47 @@ pub struct CallColumns<'b> {
 /// One event of a batch, borrowed from its columns.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CallRow<'b> {
+    /// When the call was made (ms since the epoch, UTC).
     pub ts_ms: i64,
+    /// The identity that made the call.
     pub agent_id: &'b str,
+    /// The action called.
     pub action: &'b str,
+    /// What kind of identity made it.
     pub agent_type: AgentType,
+    /// The session or token used.
     pub session_id: Option<&'b str>,
+    /// The identity acted for, when delegated.
     pub parent_id: Option<&'b str>,
+    /// The tenant.
     pub tenant: Option<&'b str>,
+    /// The resource acted on.
     pub resource: Option<&'b str>,
+    /// The caller's IP address.
     pub src_ip: Option<&'b str>,
+    /// The caller's user agent.
     pub user_agent: Option<&'b str>,
+    /// The source's id for the call.
     pub event_id: Option<&'b str>,
+    /// Whether it succeeded, was denied or failed.
     pub outcome: Outcome,
+    /// The protocol status code.
     pub status: Option<i64>,
+    /// How long the call took, in ms.
     pub latency_ms: Option<f64>,
+    /// Bytes sent by the caller.
     pub bytes_out: Option<u64>,
+    /// Bytes returned to the caller.
     pub bytes_in: Option<u64>,
+    /// Ground truth (replay data only); detectors never read it.
     pub label: Option<&'b str>,
+    /// Unknown fields of the record as one JSON object.
     pub extra: Option<&'b str>,
 }
 
 impl CallRow<'_> {
     /// An owned event with every field of this row.
-    pub fn to_event(&self) -> CallEvent<'static> {
+    pub(crate) fn to_event(self) -> CallEvent<'static> {
         let own = |v: Option<&str>| v.map(|s| std::borrow::Cow::Owned(s.to_string()));
         CallEvent {
             ts_ms: self.ts_ms,
@@ -280,6 +302,8 @@ fn opt_str(a: &StringArray, i: usize) -> Option<&str> {
 }
 
 impl<'b> CallColumns<'b> {
+    /// The columns of a batch made by `CallBatchBuilder` (or read back from
+    /// Parquet in the same schema); an error names a missing or mistyped column.
     pub fn new(batch: &'b RecordBatch) -> Result<Self, ArrowError> {
         Ok(CallColumns {
             ts: col(batch, "ts")?,
@@ -303,14 +327,17 @@ impl<'b> CallColumns<'b> {
         })
     }
 
+    /// Rows in the batch.
     pub fn len(&self) -> usize {
         self.ts.len()
     }
 
+    /// Whether the batch has no rows.
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
     }
 
+    /// Row `i`, borrowed from the columns.
     pub fn row(&self, i: usize) -> CallRow<'b> {
         let num = |a: &'b UInt64Array| a.is_valid(i).then(|| a.value(i));
         CallRow {

@@ -15,11 +15,14 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.render())]
 pub struct DecodeError {
+    /// Line of the input (or offset of the record on a topic).
     pub line: u64,
     /// Index of the record inside its line or document, when it came in an
     /// envelope (a CloudTrail `Records` array, a JSON array, a list).
     pub record: Option<u64>,
+    /// The field at fault, when one is.
     pub field: Option<String>,
+    /// What was wrong.
     pub reason: String,
 }
 

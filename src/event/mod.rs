@@ -5,7 +5,8 @@ mod batch;
 mod decode;
 mod time;
 
-pub use batch::{call_schema, CallBatchBuilder, CallColumns, CallRow};
+pub(crate) use batch::call_schema;
+pub use batch::{CallBatchBuilder, CallColumns, CallRow};
 pub use decode::{decode_line, DecodeError, CALL_EVENT_FIELDS};
 pub use time::{
     format_rfc3339_ms, parse_duration_ms, parse_rfc3339_ms, DAY_MS, HOUR_MS, MINUTE_MS,
@@ -19,16 +20,23 @@ use std::borrow::Cow;
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
 pub enum AgentType {
+    /// An LLM-driven agent acting with its own credential.
     AiAgent,
+    /// A service account (cloud or Kubernetes).
     ServiceAccount,
+    /// A long-lived API key.
     ApiKey,
+    /// A workload identity (a pod, a function, a VM role).
     Workload,
+    /// A person: kept so mixed logs can be replayed, scored like the rest.
     Human,
     #[default]
+    /// The source did not say.
     Unknown,
 }
 
 impl AgentType {
+    /// Every kind, in the order of the schema's enum.
     pub const ALL: [AgentType; 6] = [
         AgentType::AiAgent,
         AgentType::ServiceAccount,
@@ -38,6 +46,7 @@ impl AgentType {
         AgentType::Unknown,
     ];
 
+    /// The schema's name for it (`ai_agent`, `service_account`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             AgentType::AiAgent => "ai_agent",
@@ -49,6 +58,7 @@ impl AgentType {
         }
     }
 
+    /// The kind named `s` in the schema's spelling, if any.
     pub fn parse(s: &str) -> Option<AgentType> {
         AgentType::ALL.into_iter().find(|t| t.as_str() == s)
     }
@@ -60,12 +70,16 @@ impl AgentType {
 )]
 pub enum Outcome {
     #[default]
+    /// The call did what it asked.
     Success,
+    /// The call was refused for lack of permission (401/403, AccessDenied).
     Denied,
+    /// The call failed for another reason.
     Error,
 }
 
 impl Outcome {
+    /// The schema's name for it (`success`, `denied`, `error`).
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
@@ -74,6 +88,7 @@ impl Outcome {
         }
     }
 
+    /// The outcome named `s` in the schema's spelling, if any.
     pub fn parse(s: &str) -> Option<Outcome> {
         match s {
             "success" => Some(Outcome::Success),
@@ -88,21 +103,37 @@ impl Outcome {
 /// no escapes, so decoding does not allocate per field.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallEvent<'a> {
+    /// When the call was made, in ms since the Unix epoch (UTC).
     pub ts_ms: i64,
+    /// The non-human identity that made the call.
     pub agent_id: Cow<'a, str>,
+    /// The API action called (`s3:GetObject`, `tools/call:search`, ...).
     pub action: Cow<'a, str>,
+    /// What kind of identity made it.
     pub agent_type: AgentType,
+    /// The session or token the call was made with.
     pub session_id: Option<Cow<'a, str>>,
+    /// The identity this one acted for, when delegated.
     pub parent_id: Option<Cow<'a, str>>,
+    /// The tenant (account, project, namespace owner) it belongs to.
     pub tenant: Option<Cow<'a, str>>,
+    /// The resource acted on.
     pub resource: Option<Cow<'a, str>>,
+    /// The caller's IP address.
     pub src_ip: Option<Cow<'a, str>>,
+    /// The caller's user agent.
     pub user_agent: Option<Cow<'a, str>>,
+    /// The source's id for the call, kept as evidence.
     pub event_id: Option<Cow<'a, str>>,
+    /// Whether the call succeeded, was denied or failed.
     pub outcome: Outcome,
+    /// The protocol status code, when there is one.
     pub status: Option<i64>,
+    /// How long the call took, in ms.
     pub latency_ms: Option<f64>,
+    /// Bytes sent by the caller.
     pub bytes_out: Option<u64>,
+    /// Bytes returned to the caller.
     pub bytes_in: Option<u64>,
     /// Ground truth (replay data only). `None` means benign. Detectors never see it.
     pub label: Option<Cow<'a, str>>,

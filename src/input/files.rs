@@ -5,12 +5,16 @@ use super::InputError;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// One input as named on the command line.
 pub enum InputSpec {
+    /// Standard input (`-`).
     Stdin,
+    /// A file.
     File(PathBuf),
 }
 
 impl InputSpec {
+    /// The name errors and reports use.
     pub fn name(&self) -> String {
         match self {
             InputSpec::Stdin => "-".into(),

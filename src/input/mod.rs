@@ -21,18 +21,36 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("input {path}: {source}")]
-    Open { path: String, source: io::Error },
-    #[error("input {path}: read failed at line {line}: {source}")]
-    Read {
+    /// An input could not be opened.
+    Open {
+        /// The input.
         path: String,
+        /// Why.
+        source: io::Error,
+    },
+    #[error("input {path}: read failed at line {line}: {source}")]
+    /// Reading an input failed part-way.
+    Read {
+        /// The input.
+        path: String,
+        /// The line (record) the failure was at.
         line: u64,
+        /// Why.
         source: io::Error,
     },
     #[error("input {0}: not a file or directory")]
+    /// A named input is neither a file nor a directory.
     Missing(String),
     #[error("input {path}: Parquet: {message}")]
-    Parquet { path: String, message: String },
+    /// A Parquet input could not be read.
+    Parquet {
+        /// The input.
+        path: String,
+        /// What the Parquet reader said.
+        message: String,
+    },
     #[error("no inputs given")]
+    /// The command was given no input.
     NoInputs,
 }
 
@@ -49,13 +67,9 @@ pub trait ReadObserver {
     fn finished(&mut self) {}
 }
 
-/// An observer that does nothing.
-pub struct Quiet;
-impl ReadObserver for Quiet {}
-
 /// What reading the inputs found besides events.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ReadTotals {
+pub(crate) struct ReadTotals {
     /// Inputs read (after directories were expanded).
     pub inputs: usize,
     /// Call events decoded.
@@ -70,7 +84,7 @@ pub struct ReadTotals {
 /// Reads every input in order as Arrow windows of call events: bad records
 /// go to the observer (and are counted), progress too; `window` sees each
 /// window, and its first error stops the read and is returned as it is.
-pub fn read_windows<E: From<InputError>>(
+pub(crate) fn read_windows<E: From<InputError>>(
     inputs: &[String],
     read_opts: &ReadOptions,
     observer: &mut dyn ReadObserver,

@@ -33,7 +33,9 @@ impl<R: Read> Read for Counting<R> {
 /// A decode error together with the input it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecord {
+    /// The input it came from.
     pub input: String,
+    /// What was wrong, with the line and field.
     pub error: DecodeError,
 }
 
@@ -46,9 +48,11 @@ impl std::fmt::Display for BadRecord {
 /// How records are read and mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
+    /// The record format (`auto` detects it per record).
     pub format: Format,
     /// Kubernetes audit stage kept (others are skipped, and counted).
     pub k8s_stage: String,
+    /// Events per Arrow window.
     pub batch_size: usize,
 }
 
@@ -75,6 +79,8 @@ struct ParquetInput {
     bytes_read: Arc<AtomicU64>,
 }
 
+/// Reads one input (a JSON-lines file, a `.gz`, a document, or a Parquet
+/// file) as Arrow windows of calls, reporting each bad record and going on.
 pub struct EventReader {
     parquet: Option<ParquetInput>,
     name: String,
@@ -91,6 +97,7 @@ pub struct EventReader {
 }
 
 impl EventReader {
+    /// Opens an input named by `spec` (`-` is stdin).
     pub fn open(
         spec: &InputSpec,
         opts: ReadOptions,
@@ -151,6 +158,7 @@ impl EventReader {
         Ok(r)
     }
 
+    /// Reads records from any buffered reader; `name` labels its errors.
     pub fn from_reader(name: String, reader: Box<dyn BufRead>, opts: ReadOptions) -> Self {
         EventReader {
             parquet: None,

@@ -25,30 +25,46 @@ use crate::event::DAY_MS;
 const ROW_GROUP_ROWS: usize = 131_072;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a conversion to Parquet failed.
 pub enum LakeError {
     #[error(transparent)]
+    /// An input could not be read.
     Read(#[from] InputError),
     #[error("{path}: {source}")]
+    /// A file of the lake could not be written.
     Io {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path}: {source}")]
+    /// A Parquet file could not be encoded.
     Parquet {
+        /// The file.
         path: String,
+        /// Why.
         source: parquet::errors::ParquetError,
     },
     #[error("{0} is not empty: convert writes into a new or empty directory")]
+    /// The output directory already holds files.
     NotEmpty(String),
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
+/// What `warden convert` wrote.
 pub struct ConvertSummary {
+    /// Calls written.
     pub rows: u64,
+    /// Records or fields that could not be decoded (skipped).
     pub decode_errors: u64,
+    /// Records skipped for other reasons (not calls).
     pub skipped_records: u64,
+    /// Parquet files written.
     pub files: usize,
+    /// UTC days (partitions) written.
     pub days: usize,
+    /// Bytes written.
     pub bytes_written: u64,
 }
 

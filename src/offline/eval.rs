@@ -21,15 +21,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub const EPISODE_GAP_MS: i64 = 30 * 60_000;
-pub const WINDOW_BEFORE_MS: i64 = 60_000;
-pub const WINDOW_AFTER_MS: i64 = 5 * 60_000;
+pub(crate) const EPISODE_GAP_MS: i64 = 30 * 60_000;
+pub(crate) const WINDOW_BEFORE_MS: i64 = 60_000;
+pub(crate) const WINDOW_AFTER_MS: i64 = 5 * 60_000;
 const DAY_MS: i64 = 86_400_000;
-pub const LATE_AGENT_MS: i64 = 6 * 3_600_000;
-pub const COLD_WINDOW_MS: i64 = DAY_MS;
+pub(crate) const LATE_AGENT_MS: i64 = 6 * 3_600_000;
+pub(crate) const COLD_WINDOW_MS: i64 = DAY_MS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttackEpisode {
+pub(crate) struct AttackEpisode {
     pub agent: u32,
     pub scenario: String,
     pub start_ms: i64,
@@ -38,7 +38,7 @@ pub struct AttackEpisode {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct Evaluator {
+pub(crate) struct Evaluator {
     agents: FxHashMap<Box<str>, u32>,
     agent_names: Vec<Box<str>>,
     open: FxHashMap<(u32, Box<str>), AttackEpisode>,
@@ -60,46 +60,75 @@ pub struct ColdStartReport {
     pub agents: u64,
     /// Agent-days those agents had in their first 24 h.
     pub agent_days: u64,
+    /// Labelled attack episodes among them.
     pub attack_episodes: u64,
+    /// Of those, detected within the detection window.
     pub detected_episodes: u64,
+    /// Detected over labelled episodes.
     pub recall: Option<f64>,
+    /// Median seconds from an episode's first call to its first finding.
     pub median_delay_s: Option<f64>,
+    /// Findings on agents under no attack.
     pub false_findings: u64,
+    /// False findings normalised to 1,000 agent-days.
     pub false_findings_per_1000_agent_days: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+/// Detection of one attack scenario.
 pub struct ScenarioReport {
+    /// The scenario's label (`label` on the calls).
     pub scenario: String,
+    /// Labelled episodes of it.
     pub episodes: u64,
+    /// Of those, detected within the detection window.
     pub detected: u64,
+    /// Detected over episodes.
     pub recall: f64,
+    /// Median seconds from an episode's first call to its first finding.
     pub median_delay_s: Option<f64>,
+    /// Episodes whose credential was revoked.
     pub revoked: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+/// What a replay found, judged against the labels when the input has them.
 pub struct EvalReport {
+    /// Calls scored.
     pub events: u64,
+    /// Calls carrying an attack label.
     pub labelled_events: u64,
+    /// Distinct agents seen.
     pub agents: u64,
+    /// Agent-days: each agent counted once per UTC day it called.
     pub agent_days: u64,
     /// Distinct UTC days with events.
     pub days: u64,
+    /// Findings created (updates not counted).
     pub findings_created: u64,
+    /// Revocations decided (enforced or in shadow).
     pub revocations: u64,
+    /// Labelled attack episodes.
     pub attack_episodes: u64,
+    /// Of those, detected within the detection window.
     pub detected_episodes: u64,
+    /// Detected over labelled episodes; `None` without labels.
     pub recall: Option<f64>,
+    /// Median seconds from an episode's first call to its first finding.
     pub median_delay_s: Option<f64>,
+    /// Findings created on agents under no attack.
     pub false_findings: u64,
+    /// False findings normalised to 1,000 agent-days.
     pub false_findings_per_1000_agent_days: f64,
+    /// Revocations of agents under no attack.
     pub wrongful_revocations: u64,
+    /// Detection per attack scenario.
     pub scenarios: Vec<ScenarioReport>,
     /// Up to 50 false findings (agent, time) to look at.
     pub false_finding_examples: Vec<(String, i64)>,
     /// False findings by the detector that contributed most.
     pub false_findings_by_detector: BTreeMap<String, u64>,
+    /// Detection and false findings in new agents' first day.
     pub cold_start: ColdStartReport,
 }
 
@@ -128,7 +157,7 @@ impl Evaluator {
         i
     }
 
-    pub fn observe_row(&mut self, row: &CallRow<'_>) {
+    pub(crate) fn observe_row(&mut self, row: &CallRow<'_>) {
         self.events += 1;
         let a = self.agent(row.agent_id);
         self.agent_days.insert((a, row.ts_ms.div_euclid(DAY_MS)));
@@ -158,7 +187,7 @@ impl Evaluator {
         }
     }
 
-    pub fn observe_decision(&mut self, row: &CallRow<'_>, d: &Decision) {
+    pub(crate) fn observe_decision(&mut self, row: &CallRow<'_>, d: &Decision) {
         match d {
             Decision::Finding(f) if f.seq == 0 => {
                 let lead = f.contributions.first().map_or("none", |c| c.feature.name());
@@ -170,19 +199,19 @@ impl Evaluator {
     }
 
     /// A new finding (Create) for `agent_id`, led by detector `lead`.
-    pub fn add_created(&mut self, agent_id: &str, time_ms: i64, lead: &'static str) {
+    pub(crate) fn add_created(&mut self, agent_id: &str, time_ms: i64, lead: &'static str) {
         let a = self.agent(agent_id);
         self.created.push((a, time_ms, lead));
     }
 
-    pub fn add_revocation(&mut self, agent_id: &str, time_ms: i64) {
+    pub(crate) fn add_revocation(&mut self, agent_id: &str, time_ms: i64) {
         let a = self.agent(agent_id);
         self.revocations.push((a, time_ms));
     }
 
     /// The same rows and labels with no decisions yet (`warden tune`
     /// evaluates many sets of decisions against one pass over the input).
-    pub fn without_decisions(&self) -> Evaluator {
+    pub(crate) fn without_decisions(&self) -> Evaluator {
         let mut e = self.clone();
         e.created.clear();
         e.revocations.clear();

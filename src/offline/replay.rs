@@ -27,22 +27,35 @@ pub enum ReplayError {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// What `warden replay` did (printed as JSON).
 pub struct ReplaySummary {
+    /// Inputs read (after directories were expanded).
     pub inputs: usize,
+    /// Calls scored.
     pub events: u64,
+    /// Records or fields that could not be decoded (skipped).
     pub decode_errors: u64,
     /// Records deliberately not scored (Kubernetes audit stages other than the configured one).
     pub skipped_records: u64,
+    /// Findings created.
     pub findings_created: u64,
+    /// Finding updates.
     pub findings_updated: u64,
     /// Episodes closed after going quiet (OCSF activity Close).
     pub findings_closed: u64,
+    /// Revocations decided (enforced or in shadow).
     pub revocations: u64,
+    /// Agents in the table at the end.
     pub agents_tracked: u64,
+    /// Agents evicted to keep the table within `[engine] max_agents`.
     pub agents_evicted: u64,
+    /// Bytes of per-agent state at the end.
     pub state_bytes: u64,
+    /// Those bytes per tracked agent.
     pub state_bytes_per_agent: f64,
+    /// Wall-clock seconds the replay took.
     pub elapsed_s: f64,
+    /// Calls scored per wall-clock second.
     pub events_per_sec: f64,
     /// Present when the input carried labels (or always with --report).
     pub evaluation: Option<EvalReport>,
@@ -53,9 +66,12 @@ pub struct ReplaySummary {
     #[serde(skip)]
     pub timeline: Timeline,
     #[serde(skip)]
+    /// Every call's risk, for the score histogram.
     pub risks: RiskHistogram,
 }
 
+/// Replays `inputs` through the engine with `cfg`, writing what `outputs`
+/// asks for; `trace_agent` logs one agent's every score.
 pub fn run(
     cfg: Config,
     trace_agent: Option<String>,

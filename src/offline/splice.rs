@@ -22,10 +22,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a splice could not be made.
 pub enum SpliceError {
     #[error(transparent)]
+    /// An input could not be read.
     Source(#[from] InputError),
     #[error("{0}")]
+    /// The inputs do not fit the plan (no units, too long for the background).
     Plan(String),
 }
 
@@ -38,9 +41,13 @@ pub enum SpliceUnit {
     Principal,
 }
 
+/// How `warden splice` places real attack logs into a simulated background.
 pub struct SpliceConfig {
+    /// The simulated background fleet.
     pub background: SimConfig,
+    /// The CloudTrail inputs holding the real attacks.
     pub inputs: Vec<String>,
+    /// What one spliced unit is.
     pub unit: SpliceUnit,
     /// When the first unit starts, after the background's start (baselines form first).
     pub start_after_ms: i64,
@@ -51,30 +58,43 @@ pub struct SpliceConfig {
 /// One unit's placement and, after `evaluate`, what Warden made of it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UnitReport {
+    /// The unit's name (file stem or principal).
     pub unit: String,
+    /// The background agent it was mapped onto.
     pub host: String,
+    /// That agent's type.
     pub host_type: &'static str,
+    /// Calls in the unit.
     pub events: u64,
     /// Events per label (`benign` for unlabelled).
     pub labels: BTreeMap<String, u64>,
+    /// When the unit's first call was placed (ms since the epoch).
     pub start_ms: i64,
+    /// When its last call was placed.
     pub end_ms: i64,
+    /// Whether a finding was raised on the host in the unit's window.
     pub detected: bool,
+    /// Seconds from the unit's first call to the first finding.
     pub delay_s: Option<f64>,
+    /// Highest risk of a finding in the window.
     pub max_risk: u8,
+    /// Whether the host's credential was revoked in the window.
     pub revoked: bool,
     /// Detectors behind the unit's first finding.
     pub features: Vec<String>,
 }
 
+/// A background with the real attacks placed into it.
 pub struct Spliced {
+    /// Every call, background and spliced, in time order.
     pub events: Vec<CallEvent<'static>>,
+    /// Where each unit went.
     pub units: Vec<UnitReport>,
 }
 
 /// Removes the `stratus-red-team_<id>` marker (and brackets around a user
 /// agent that was only wrapped for it). `None` when nothing is left.
-pub fn strip_marker(ua: &str) -> Option<String> {
+pub(crate) fn strip_marker(ua: &str) -> Option<String> {
     let mut out = String::with_capacity(ua.len());
     for tok in ua.split(' ') {
         let t = tok.trim_matches(|c| c == '[' || c == ']');

@@ -29,9 +29,13 @@ use std::path::{Path, PathBuf};
 const SETTLED_MS: i64 = 24 * 3_600_000;
 
 #[derive(Debug, Clone)]
+/// What `warden train` fits.
 pub struct TrainOptions {
+    /// Archetypes (k of k-means).
     pub archetypes: usize,
+    /// Calls an agent needs, over a day or more, to be profiled.
     pub min_events: u32,
+    /// Seed of k-means' initialisation.
     pub seed: u64,
 }
 
@@ -46,26 +50,38 @@ impl Default for TrainOptions {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a model could not be trained.
 pub enum TrainError {
     #[error(transparent)]
+    /// An input could not be read.
     Input(#[from] InputError),
     #[error(transparent)]
+    /// The engine could not be built from the config.
     Engine(#[from] EngineError),
     #[error(
         "too little history: {profiled} agents have {min_events}+ calls over a day or more, \
          and {k} archetypes need at least {need} (lower --archetypes or --min-events, or give more history)"
     )]
+    /// Too few agents have enough history for `k` archetypes.
     TooFew {
+        /// Agents with enough history.
         profiled: usize,
+        /// Calls an agent needed.
         min_events: u32,
+        /// Archetypes asked for.
         k: usize,
+        /// Agents needed for that many.
         need: usize,
     },
     #[error("k-means: {0}")]
+    /// k-means failed.
     KMeans(String),
     #[error("cannot write {path}: {source}")]
+    /// The model file could not be written.
     Write {
+        /// Where it was to go.
         path: String,
+        /// Why it could not.
         source: std::io::Error,
     },
 }

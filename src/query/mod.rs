@@ -18,8 +18,6 @@ mod outputs;
 pub mod prompt;
 pub mod render;
 
-pub use outputs::{findings_schema, revocations_schema};
-
 use crate::event::{call_schema, AgentType};
 use crate::input::{expand_inputs, InputSpec, ReadOptions};
 use crate::input::{read_windows, ReadObserver};
@@ -36,19 +34,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a query session could not be opened or a statement failed.
 pub enum QueryError {
     #[error(transparent)]
+    /// An input could not be read.
     Source(#[from] crate::input::InputError),
     #[error("cannot read {path}: {source}")]
+    /// A findings or revocations file could not be read.
     Read {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
     #[error("{0}")]
+    /// DataFusion refused or failed the statement.
     Sql(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
+    /// A table could not be built.
     Arrow(#[from] arrow_schema::ArrowError),
     #[error("cannot start the query runtime: {0}")]
+    /// The query runtime could not start.
     Runtime(std::io::Error),
 }
 
@@ -68,8 +74,11 @@ pub struct Sources {
 pub struct Loaded {
     /// `None` when `calls` scans a Parquet lake in place.
     pub calls: Option<u64>,
+    /// Whether `calls` is a Parquet lake scanned in place.
     pub calls_scanned_in_place: bool,
+    /// Findings loaded.
     pub findings: usize,
+    /// Revocations loaded.
     pub revocations: usize,
     /// Records that could not be read (each also went to `bad_record`).
     pub bad_records: u64,
@@ -81,6 +90,7 @@ pub struct Loaded {
 pub struct Workspace {
     ctx: SessionContext,
     rt: tokio::runtime::Runtime,
+    /// Rows loaded into each table.
     pub loaded: Loaded,
 }
 
@@ -89,6 +99,7 @@ pub struct Workspace {
 const MEM_BATCH_ROWS: usize = 64 * 1024;
 
 impl Workspace {
+    /// Loads the sources into tables `calls`, `findings` and `revocations`.
     pub fn open(
         sources: &Sources,
         read_opts: &ReadOptions,

@@ -24,7 +24,7 @@ fn utc_ms() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
-pub fn findings_schema() -> SchemaRef {
+pub(crate) fn findings_schema() -> SchemaRef {
     let mut fields = vec![Field::new("time", utc_ms(), false)];
     let (text, raw) = FINDING_TEXT.split_at(FINDING_TEXT.len() - 1);
     fields.extend(
@@ -41,7 +41,7 @@ pub fn findings_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-pub fn revocations_schema() -> SchemaRef {
+pub(crate) fn revocations_schema() -> SchemaRef {
     let s = |n: &str| Field::new(n, DataType::Utf8, true);
     Arc::new(Schema::new(vec![
         Field::new("time", utc_ms(), false),
@@ -62,7 +62,7 @@ pub fn revocations_schema() -> SchemaRef {
 /// Remediation Activities become `revocations` rows; other classes are
 /// counted as skipped.
 #[derive(Default)]
-pub struct OutputTables {
+pub(crate) struct OutputTables {
     findings: FindingRows,
     revocations: RevocationRows,
     seen_revocations: rustc_hash::FxHashSet<String>,
@@ -84,7 +84,7 @@ fn bad(input: &str, line: u64, field: &str, reason: impl Into<String>) -> BadRec
 impl OutputTables {
     /// A file of OCSF JSON lines (`replay --alerts-out`, or the alerts
     /// topic dumped with kcat).
-    pub fn read_findings(
+    pub(crate) fn read_findings(
         &mut self,
         name: &str,
         reader: impl BufRead,
@@ -108,7 +108,7 @@ impl OutputTables {
     /// --revocations-out`, the revocations topic), or OCSF Remediation
     /// Activity JSON lines. Signatures are not checked here (`warden
     /// verify` does that).
-    pub fn read_revocations(
+    pub(crate) fn read_revocations(
         &mut self,
         name: &str,
         reader: impl BufRead,
@@ -238,11 +238,11 @@ impl OutputTables {
         Ok(())
     }
 
-    pub fn findings_rows(&self) -> usize {
+    pub(crate) fn findings_rows(&self) -> usize {
         self.findings.len
     }
 
-    pub fn revocations_rows(&self) -> usize {
+    pub(crate) fn revocations_rows(&self) -> usize {
         self.revocations.len
     }
 

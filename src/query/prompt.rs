@@ -5,7 +5,7 @@
 
 use super::render::{self, OutputFormat};
 use super::Workspace;
-use std::io::Write;
+use std::io::{self, Write};
 
 const HELP: &str = "\
 Statements end with `;` and may span lines. Tables: calls, calls_coded, findings, revocations.
@@ -17,7 +17,7 @@ Statements end with `;` and may span lines. Tables: calls, calls_coded, findings
 
 /// Splits SQL text into statements at `;` outside quotes and comments.
 /// The text after the last `;` (an unfinished statement) is returned apart.
-pub fn split_statements(text: &str) -> (Vec<String>, String) {
+pub(crate) fn split_statements(text: &str) -> (Vec<String>, String) {
     #[derive(PartialEq)]
     enum In {
         Code,
@@ -86,11 +86,14 @@ fn only_comments(stmt: &str) -> bool {
 /// One query session's state: the output format may be changed at the prompt.
 pub struct Session<'w> {
     ws: &'w Workspace,
+    /// How results are printed (`\format` changes it).
     pub format: OutputFormat,
+    /// Statements that failed so far.
     pub failures: u64,
 }
 
 impl<'w> Session<'w> {
+    /// A session over `ws`, printing in `format`.
     pub fn new(ws: &'w Workspace, format: OutputFormat) -> Self {
         Session {
             ws,
@@ -101,7 +104,13 @@ impl<'w> Session<'w> {
 
     /// Runs one statement, printing its result to `out` or its error to
     /// `err` (labelled `label`).
-    pub fn execute(&mut self, sql: &str, label: &str, out: &mut dyn Write, err: &mut dyn Write) {
+    pub(crate) fn execute(
+        &mut self,
+        sql: &str,
+        label: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<()> {
         let result = self
             .ws
             .run(sql)
@@ -109,22 +118,28 @@ impl<'w> Session<'w> {
             .and_then(|b| render::write(&b, self.format, out).map_err(|e| e.to_string()));
         if let Err(e) = result {
             self.failures += 1;
-            let _ = writeln!(err, "error in {label}: {e}");
+            writeln!(err, "error in {label}: {e}")?;
         }
+        Ok(())
     }
 
     /// A backslash command. Returns false on `\q`.
-    fn command(&mut self, line: &str, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+    fn command(
+        &mut self,
+        line: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<bool> {
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
-            (Some("\\q" | "\\quit"), _) => return false,
+            (Some("\\q" | "\\quit"), _) => return Ok(false),
             (Some("\\d"), None) => match self.ws.describe() {
                 Ok(b) => {
-                    let _ = render::write(&b, OutputFormat::Table, out);
+                    if let Err(e) = render::write(&b, OutputFormat::Table, out) {
+                        writeln!(err, "error: {e}")?;
+                    }
                 }
-                Err(e) => {
-                    let _ = writeln!(err, "error: {e}");
-                }
+                Err(e) => writeln!(err, "error: {e}")?,
             },
             (Some("\\d"), Some(table)) => {
                 let safe: String = table
@@ -135,46 +150,48 @@ impl<'w> Session<'w> {
                     "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
                      WHERE table_schema = 'public' AND table_name = '{safe}' ORDER BY ordinal_position"
                 );
-                self.execute(&sql, "\\d", out, err);
+                self.execute(&sql, "\\d", out, err)?;
             }
             (Some("\\format"), Some(f)) => {
                 match <OutputFormat as clap::ValueEnum>::from_str(f, true) {
                     Ok(f) => self.format = f,
-                    Err(_) => {
-                        let _ = writeln!(err, "unknown format `{f}`: table, csv or json");
-                    }
+                    Err(_) => writeln!(err, "unknown format `{f}`: table, csv or json")?,
                 }
             }
-            _ => {
-                let _ = write!(out, "{HELP}");
-            }
+            _ => write!(out, "{HELP}")?,
         }
-        true
+        Ok(true)
     }
 
     /// Runs every statement of a script (stdin that is not a terminal), in
     /// order: a backslash command acts between the statements around it.
-    pub fn script(&mut self, text: &str, out: &mut dyn Write, err: &mut dyn Write) {
+    pub fn script(
+        &mut self,
+        text: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<()> {
         let mut sql = String::new();
         let mut n = 0;
         let mut run = |s: &mut Self, sql: &str, out: &mut dyn Write, err: &mut dyn Write| {
             for stmt in statements_in(sql) {
                 n += 1;
-                s.execute(&stmt, &format!("statement {n}"), out, err);
+                s.execute(&stmt, &format!("statement {n}"), out, err)?;
             }
+            Ok(())
         };
         for line in text.lines() {
             if line.trim_start().starts_with('\\') {
-                run(self, &std::mem::take(&mut sql), out, err);
-                if !self.command(line.trim(), out, err) {
-                    return;
+                run(self, &std::mem::take(&mut sql), out, err)?;
+                if !self.command(line.trim(), out, err)? {
+                    return Ok(());
                 }
             } else {
                 sql.push_str(line);
                 sql.push('\n');
             }
         }
-        run(self, &sql, out, err);
+        run(self, &sql, out, err)
     }
 
     /// The interactive prompt, with line editing and history.
@@ -182,7 +199,7 @@ impl<'w> Session<'w> {
         use rustyline::error::ReadlineError;
         let mut editor = rustyline::DefaultEditor::new()?;
         let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
-        let _ = writeln!(stdout, "{HELP}");
+        writeln!(stdout, "{HELP}")?;
         let mut pending = String::new();
         loop {
             let prompt = if pending.is_empty() {
@@ -192,9 +209,13 @@ impl<'w> Session<'w> {
             };
             match editor.readline(prompt) {
                 Ok(line) => {
-                    let _ = editor.add_history_entry(line.as_str());
+                    // History is a convenience: a line it cannot keep is
+                    // still run.
+                    if let Err(e) = editor.add_history_entry(line.as_str()) {
+                        tracing::debug!(error = %e, "line not added to history");
+                    }
                     if pending.is_empty() && line.trim_start().starts_with('\\') {
-                        if !self.command(line.trim(), &mut stdout, &mut stderr) {
+                        if !self.command(line.trim(), &mut stdout, &mut stderr)? {
                             return Ok(());
                         }
                         continue;
@@ -203,7 +224,7 @@ impl<'w> Session<'w> {
                     pending.push('\n');
                     let (statements, rest) = split_statements(&pending);
                     for stmt in statements {
-                        self.execute(&stmt, "statement", &mut stdout, &mut stderr);
+                        self.execute(&stmt, "statement", &mut stdout, &mut stderr)?;
                     }
                     pending = if rest.trim().is_empty() {
                         String::new()

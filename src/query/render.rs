@@ -6,6 +6,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// How `warden query` prints results.
 pub enum OutputFormat {
     /// Aligned columns.
     #[default]
@@ -17,13 +18,17 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a result could not be printed.
 pub enum RenderError {
     #[error(transparent)]
+    /// The result could not be formatted.
     Arrow(#[from] arrow_schema::ArrowError),
     #[error(transparent)]
+    /// Writing it failed.
     Io(#[from] std::io::Error),
 }
 
+/// Prints `batches` in `format` to `out`.
 pub fn write(
     batches: &[RecordBatch],
     format: OutputFormat,

@@ -6,18 +6,31 @@
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub enum Feature {
+    /// Calls in the last minute against the agent's expected rate.
     Rate1m,
+    /// Calls in the last 15 minutes against the agent's expected rate.
     Rate15m,
+    /// Calls in this hour of the week against the agent's seasonal profile.
     SeasonalHour,
+    /// An action the agent (and its cohort) has rarely or never used.
     NovelAction,
+    /// A resource family new to the agent.
     NovelResource,
+    /// A network (/24 or /48) new to the agent.
     NovelNetwork,
+    /// A user-agent family new to the agent.
     NovelUserAgent,
+    /// A parent (delegating identity) new to the agent.
     NovelParent,
+    /// Many distinct actions or resources in a short burst (enumeration).
     DistinctBurst,
+    /// Denied or failed calls above the agent's usual failure rate.
     FailedCalls,
+    /// Bytes returned in the last 5 minutes against the baseline.
     BytesShort,
+    /// Bytes returned in the last 2 hours against the baseline.
     BytesLong,
+    /// One session used from several networks or clients at once.
     SessionConcurrency,
     /// A settled agent's profile far from its archetype (`warden train`).
     ArchetypeDrift,
@@ -27,16 +40,23 @@ pub enum Feature {
 /// session group alone), so one noisy statistic can never cut a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
+    /// Rates and their season.
     Volume,
+    /// Values new to the agent.
     Novelty,
+    /// Denied and failed calls.
     Outcome,
+    /// Data volume out of the API.
     Exfil,
+    /// Session misuse.
     Session,
 }
 
+/// Number of features.
 pub const FEATURE_COUNT: usize = 14;
 
 impl Feature {
+    /// Every feature, in index order.
     pub const ALL: [Feature; FEATURE_COUNT] = [
         Feature::Rate1m,
         Feature::Rate15m,
@@ -54,6 +74,7 @@ impl Feature {
         Feature::ArchetypeDrift,
     ];
 
+    /// Its name in findings, reports and `[detection.weights]`.
     pub fn name(self) -> &'static str {
         match self {
             Feature::Rate1m => "rate_1m",
@@ -90,6 +111,7 @@ impl Feature {
         }
     }
 
+    /// The evidence family it belongs to.
     pub fn group(self) -> Group {
         match self {
             Feature::Rate1m | Feature::Rate15m | Feature::SeasonalHour | Feature::DistinctBurst => {
@@ -107,6 +129,7 @@ impl Feature {
         }
     }
 
+    /// Its position in per-feature arrays.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -116,8 +139,11 @@ impl Feature {
 /// and the observed and expected values behind it, per feature.
 #[derive(Debug, Clone, Default)]
 pub struct Signals {
+    /// Surprise per feature, in bits.
     pub surprise: [f32; FEATURE_COUNT],
+    /// What was observed, per feature.
     pub observed: [f64; FEATURE_COUNT],
+    /// What the baseline expected, per feature.
     pub expected: [f64; FEATURE_COUNT],
     /// For novelty features: the value that was new on this event, if any.
     pub novel_value: [Option<Box<str>>; FEATURE_COUNT],
@@ -127,6 +153,7 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// Records one feature's signal; a non-finite surprise counts as none.
     pub fn set(&mut self, f: Feature, surprise: f32, observed: f64, expected: f64) {
         let i = f.index();
         self.surprise[i] = if surprise.is_finite() {
@@ -138,7 +165,7 @@ impl Signals {
         self.expected[i] = expected;
     }
 
-    pub fn max_surprise(&self) -> f32 {
+    pub(crate) fn max_surprise(&self) -> f32 {
         self.surprise.iter().cloned().fold(0.0, f32::max)
     }
 }

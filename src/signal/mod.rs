@@ -7,7 +7,7 @@ mod features;
 mod score;
 
 pub use features::{Feature, Group, Signals, FEATURE_COUNT};
-pub use score::{combine, RiskHistogram, Score, BITS_AT_FULL_RISK};
+pub(crate) use score::{combine, RiskHistogram, Score};
 
 use serde::{Deserialize, Serialize};
 

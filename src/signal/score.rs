@@ -10,9 +10,9 @@ use super::features::{Feature, Signals, FEATURE_COUNT};
 use super::Weights;
 
 /// Bits of surprise that map to risk 100.
-pub const BITS_AT_FULL_RISK: f32 = 12.0;
+pub(crate) const BITS_AT_FULL_RISK: f32 = 12.0;
 /// A feature counts as contributing (and is explained) from this surprise.
-pub const CONTRIBUTING_BITS: f32 = 1.0;
+pub(crate) const CONTRIBUTING_BITS: f32 = 1.0;
 /// Surprise a group needs to count as independent corroboration.
 const CORROBORATING_BITS: f32 = 4.0;
 /// Session concurrency from an unfamiliar context at this level is by itself
@@ -24,9 +24,8 @@ const MAX_CONTRIBUTIONS: usize = 6;
 
 /// Scored once per call, so it lives on the stack: no allocation per event.
 #[derive(Debug, Clone)]
-pub struct Score {
+pub(crate) struct Score {
     pub risk: f32,
-    pub bits: f32,
     /// Every feature's weighted surprise, strongest first.
     ranked: [(f32, Feature); FEATURE_COUNT],
     /// Whether a revocation would be justified: two independent groups of
@@ -44,7 +43,7 @@ impl Score {
             .map(|(s, f)| (*f, *s))
     }
 
-    pub fn feature_mask(&self) -> u32 {
+    pub(crate) fn feature_mask(&self) -> u32 {
         self.contributions().fold(0, |m, (f, _)| m | 1 << f.index())
     }
 }
@@ -94,7 +93,7 @@ fn weight(w: &Weights, f: Feature) -> f32 {
     }
 }
 
-pub fn combine(sig: &Signals, weights: &Weights) -> Score {
+pub(crate) fn combine(sig: &Signals, weights: &Weights) -> Score {
     let mut weighted: [(f32, Feature); FEATURE_COUNT] = [(0.0, Feature::Rate1m); FEATURE_COUNT];
     for (i, f) in Feature::ALL.iter().enumerate() {
         weighted[i] = (sig.surprise[i] * weight(weights, *f), *f);
@@ -116,7 +115,6 @@ pub fn combine(sig: &Signals, weights: &Weights) -> Score {
     }
     Score {
         risk,
-        bits,
         ranked: weighted,
         high_confidence: groups.count_ones() >= 2 || session_confident,
     }
@@ -153,7 +151,8 @@ mod tests {
             ]),
             &w,
         );
-        assert!((s.bits - 7.0).abs() < 1e-4);
+        // 4 + 4/2 + 4/4 = 7 bits, not 12.
+        assert!((s.risk - 7.0 * 100.0 / BITS_AT_FULL_RISK).abs() < 1e-3);
         assert_eq!(s.contributions().count(), 3);
         assert!(!s.high_confidence, "one group only");
     }

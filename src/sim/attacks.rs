@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 use rustc_hash::FxHashMap;
 
+/// The attack scenarios the simulator plays, by the label their calls carry.
 pub const SCENARIOS: [&str; 9] = [
     "stolen_credential",
     "discovery",
@@ -106,7 +107,11 @@ fn eligible(scenario: &str, kind: AgentType) -> bool {
 /// Picks victims and start times: scenarios round-robin over a share of the
 /// fleet, after a warm-up in which baselines form. Agents that appear
 /// mid-stream may be attacked within their first hours (cold start).
-pub fn plan(cfg: &SimConfig, agents: &[Agent], rng: &mut ChaCha8Rng) -> FxHashMap<u32, AttackPlan> {
+pub(crate) fn plan(
+    cfg: &SimConfig,
+    agents: &[Agent],
+    rng: &mut ChaCha8Rng,
+) -> FxHashMap<u32, AttackPlan> {
     let mut out = FxHashMap::default();
     let n_attacks = ((cfg.agents as f64 * cfg.attack_share).round() as usize)
         .max(SCENARIOS.len().min(cfg.agents / 4));
@@ -162,7 +167,7 @@ fn context_at(own: &[SimEvent], t: i64) -> Option<SimEvent> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn inject(
+pub(crate) fn inject(
     w: &World,
     a: &Agent,
     idx: u32,

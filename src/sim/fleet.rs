@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 use rustc_hash::FxHashMap;
 
-pub const LLM_TOOLS: [&str; 20] = [
+pub(crate) const LLM_TOOLS: [&str; 20] = [
     "tools:WebSearch",
     "tools:FetchUrl",
     "kb:Query",
@@ -114,7 +114,7 @@ const PARTNER_UAS: [&str; 4] = [
 ];
 
 /// What a kind of call usually returns: (median bytes_out, median latency ms).
-pub fn call_shape(action: &str) -> (f64, f64) {
+pub(crate) fn call_shape(action: &str) -> (f64, f64) {
     let a = action.to_ascii_lowercase();
     if a.contains("getobject") || a.contains("export") {
         (60_000.0, 80.0)
@@ -142,7 +142,7 @@ pub fn call_shape(action: &str) -> (f64, f64) {
     }
 }
 
-pub struct Tenant {
+pub(crate) struct Tenant {
     pub name: u32,
     pub slug: String,
     pub tz_h: i64,
@@ -173,12 +173,12 @@ pub struct Agent {
     pub rollout_action: Option<(&'static str, i64)>,
 }
 
-pub struct AttackPlan {
+pub(crate) struct AttackPlan {
     pub scenario: usize,
     pub start: i64,
 }
 
-pub struct World {
+pub(crate) struct World {
     pub cfg: SimConfig,
     pub tenants: Vec<Tenant>,
     pub agents: Vec<Agent>,
@@ -368,7 +368,7 @@ impl World {
     }
 
     /// Activity multiplier at `t` (diurnal, weekly, growth, deploys).
-    pub fn intensity(&self, a: &Agent, t: i64) -> f64 {
+    pub(crate) fn intensity(&self, a: &Agent, t: i64) -> f64 {
         let (h, weekend) = self.local(a.tenant, t);
         let diurnal = match a.kind {
             AgentType::ApiKey => match h {
@@ -403,7 +403,7 @@ impl World {
         diurnal * weekly * growth * deploy
     }
 
-    pub fn in_deploy(&self, tenant: usize, t: i64) -> bool {
+    pub(crate) fn in_deploy(&self, tenant: usize, t: i64) -> bool {
         self.tenants[tenant]
             .deploys
             .iter()

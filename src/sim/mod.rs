@@ -17,14 +17,20 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
 
+/// One hour in ms (the simulator's calendar unit).
 pub const HOUR: i64 = 3_600_000;
-pub const MINUTE: i64 = 60_000;
+pub(crate) const MINUTE: i64 = 60_000;
 
 #[derive(Debug, Clone)]
+/// What `warden simulate` generates.
 pub struct SimConfig {
+    /// Agents in the fleet.
     pub agents: usize,
+    /// How long the fleet runs, in ms.
     pub duration_ms: i64,
+    /// Seed of the generator: the same config and seed give the same fleet.
     pub seed: u64,
+    /// First call's time (ms since the epoch); see `DEFAULT_START_MS`.
     pub start_ms: i64,
     /// Share of agents that suffer an attack episode.
     pub attack_share: f64,
@@ -37,7 +43,7 @@ impl SimConfig {
 
 /// Strings used by events, interned; index 0 is "absent".
 #[derive(Debug, Default)]
-pub struct Interner {
+pub(crate) struct Interner {
     map: FxHashMap<String, u32>,
     strs: Vec<String>,
 }
@@ -67,7 +73,7 @@ impl Interner {
 
 /// One generated call, with interned strings.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SimEvent {
+pub(crate) struct SimEvent {
     pub ts: i64,
     pub agent: u32,
     pub action: u32,
@@ -88,13 +94,15 @@ pub struct SimEvent {
 
 /// A generated fleet: events sorted by time, and the strings they use.
 pub struct Fleet {
-    pub events: Vec<SimEvent>,
-    pub strings: Interner,
-    pub agent_names: Vec<u32>,
-    pub agent_types: Vec<crate::event::AgentType>,
-    pub tenants: Vec<u32>,
+    pub(crate) events: Vec<SimEvent>,
+    pub(crate) strings: Interner,
+    pub(crate) agent_names: Vec<u32>,
+    pub(crate) agent_types: Vec<crate::event::AgentType>,
+    pub(crate) tenants: Vec<u32>,
 }
 
+/// Generates a fleet: every agent's benign calendar and, for a share of
+/// them, a labelled attack episode, sorted by time.
 pub fn generate(cfg: &SimConfig) -> Fleet {
     let mut strings = Interner::new();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);

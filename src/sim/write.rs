@@ -8,6 +8,7 @@ fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// Writes the fleet as canonical JSON lines; returns the lines written.
 pub fn write_events(fleet: &Fleet, out: &mut dyn Write) -> io::Result<u64> {
     let strs: Vec<String> = (0..fleet.strings.strs.len() as u32)
         .map(|i| json_str(fleet.strings.get(i)))

@@ -18,7 +18,7 @@ pub fn severity(severity_id: u64) -> u8 {
     }
 }
 
-pub fn escape_header(s: &str) -> String {
+pub(crate) fn escape_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -31,7 +31,7 @@ pub fn escape_header(s: &str) -> String {
     out
 }
 
-pub fn escape_value(s: &str) -> String {
+pub(crate) fn escape_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

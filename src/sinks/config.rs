@@ -12,22 +12,29 @@
 use serde::{Deserialize, Serialize};
 
 /// Looks up a secret by environment variable name.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// OCSF severities a sink receives; a record goes to every sink whose list
 /// holds its `severity_id`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// OCSF severity 1.
     Informational,
+    /// OCSF severity 2.
     Low,
+    /// OCSF severity 3.
     Medium,
+    /// OCSF severity 4.
     High,
+    /// OCSF severity 5.
     Critical,
+    /// OCSF severity 6.
     Fatal,
 }
 
 impl Severity {
+    /// OCSF's `severity_id`.
     pub fn id(self) -> u8 {
         match self {
             Severity::Informational => 1,
@@ -39,6 +46,7 @@ impl Severity {
         }
     }
 
+    /// Every severity, lowest first.
     pub fn all() -> Vec<Severity> {
         use Severity::*;
         vec![Informational, Low, Medium, High, Critical, Fatal]
@@ -65,10 +73,12 @@ pub enum WhenFull {
 pub struct DeliveryConfig {
     /// Records queued for the sink (not yet delivered) at most.
     pub buffer: usize,
+    /// What happens when the buffer is full.
     pub when_full: WhenFull,
     /// First retry after this long; doubled per attempt (with jitter) up to
     /// `retry_max_ms`.
     pub retry_initial_ms: u64,
+    /// Longest wait between retries.
     pub retry_max_ms: u64,
     /// A record is retried until this long after it was handed over, then
     /// dropped, logged and counted

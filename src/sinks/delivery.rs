@@ -3,6 +3,10 @@
 //! exponential backoff and jitter, and answer for every record exactly once.
 
 use super::config::DeliveryConfig;
+use super::events::{
+    DropReason, SinkBatchDelivered, SinkDuplicateSkipped, SinkRecordDropped, SinkRequestSent,
+    SinkRetry,
+};
 use super::{Queued, Shared, SinkCounters};
 use crate::emit::OutputRecord;
 use rand::{Rng, SeedableRng};
@@ -29,7 +33,7 @@ pub(crate) struct BatchLimits {
 }
 
 impl BatchLimits {
-    pub const SINGLE: BatchLimits = BatchLimits {
+    pub(crate) const SINGLE: BatchLimits = BatchLimits {
         max_records: 1,
         max_bytes: usize::MAX,
         wait: Duration::ZERO,
@@ -46,7 +50,7 @@ pub(crate) struct SendError {
 }
 
 impl SendError {
-    pub fn retryable(message: impl Into<String>) -> SendError {
+    pub(crate) fn retryable(message: impl Into<String>) -> SendError {
         SendError {
             retryable: true,
             retry_after: None,
@@ -181,11 +185,11 @@ impl<T> Batch<T> {
     /// already in this batch (then it is answered for at once).
     fn push(&mut self, q: Queued<T>, bytes: Vec<u8>, recent: &mut RecentIds, ctx: &Ctx<T>) {
         if recent.contains(&q.record.id) || self.ids.contains(&q.record.id) {
-            ctx.counters
-                .duplicates_skipped
-                .fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("warden_sink_duplicates_skipped_total", "sink" => ctx.name.clone())
-                .increment(1);
+            SinkDuplicateSkipped {
+                sink: &ctx.name,
+                counters: &ctx.counters,
+            }
+            .emit();
             ctx.shared.finish(q.tag);
             return;
         }
@@ -216,28 +220,32 @@ async fn deliver<T>(
         // Shutting down after the drain wait: what is still queued is not
         // tried now (a receiver that is down would hold the exit for a
         // timeout per batch); its input offsets stay uncommitted.
-        ctx.counters
-            .dropped_at_shutdown
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         for (r, tag) in batch.records.iter().zip(batch.tags) {
-            dropped(
-                &ctx.name,
-                "shutdown",
-                &r.id,
-                "not delivered before shutdown",
-            );
+            SinkRecordDropped {
+                sink: &ctx.name,
+                counters: &ctx.counters,
+                reason: DropReason::Shutdown,
+                id: &r.id,
+                error: "not delivered before shutdown",
+            }
+            .emit();
             ctx.shared.finish(tag);
         }
         return;
     }
     loop {
-        ctx.counters.requests.fetch_add(1, Ordering::Relaxed);
+        SinkRequestSent {
+            counters: &ctx.counters,
+        }
+        .emit();
         let err = match transport.send(&batch.records).await {
             Ok(()) => {
-                let n = batch.len() as u64;
-                ctx.counters.delivered.fetch_add(n, Ordering::Relaxed);
-                metrics::counter!("warden_sink_delivered_total", "sink" => ctx.name.clone())
-                    .increment(n);
+                SinkBatchDelivered {
+                    sink: &ctx.name,
+                    counters: &ctx.counters,
+                    records: batch.len(),
+                }
+                .emit();
                 for r in &batch.records {
                     recent.insert(&r.id);
                 }
@@ -260,27 +268,33 @@ async fn deliver<T>(
         }
         let out_of_time = started.elapsed() + delay > ctx.retry_for;
         if !err.retryable || out_of_time || ctx.closing() {
-            let (reason, counter) = if err.retryable {
-                ("retries_exhausted", &ctx.counters.dropped_retries_exhausted)
+            let reason = if err.retryable {
+                DropReason::RetriesExhausted
             } else {
-                ("rejected", &ctx.counters.dropped_rejected)
+                DropReason::Rejected
             };
-            counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
             for (r, tag) in batch.records.iter().zip(batch.tags) {
-                dropped(&ctx.name, reason, &r.id, &err.message);
+                SinkRecordDropped {
+                    sink: &ctx.name,
+                    counters: &ctx.counters,
+                    reason,
+                    id: &r.id,
+                    error: &err.message,
+                }
+                .emit();
                 ctx.shared.finish(tag);
             }
             return;
         }
         SinkRetry {
             sink: &ctx.name,
+            counters: &ctx.counters,
             records: batch.len(),
             attempt: attempt + 1,
             delay,
             error: &err.message,
         }
         .emit();
-        ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
         // Sleep in slices so a shutdown is not held up by a long backoff.
         let wake = Instant::now() + delay;
         while Instant::now() < wake && !ctx.closing() {
@@ -288,38 +302,6 @@ async fn deliver<T>(
             tokio::time::sleep(left.min(Duration::from_millis(100))).await;
         }
         attempt += 1;
-    }
-}
-
-/// A record given up on: logged with its id (so it can be found on the
-/// alerts topic) and counted.
-pub(super) fn dropped(sink: &str, reason: &'static str, id: &str, error: &str) {
-    tracing::error!(sink, reason, id, error, "record not delivered to sink");
-    metrics::counter!("warden_sink_dropped_total", "sink" => sink.to_string(), "reason" => reason)
-        .increment(1);
-}
-
-/// A failed send that will be tried again.
-struct SinkRetry<'a> {
-    sink: &'a str,
-    records: usize,
-    attempt: u32,
-    delay: Duration,
-    error: &'a str,
-}
-
-impl SinkRetry<'_> {
-    fn emit(&self) {
-        tracing::warn!(
-            sink = self.sink,
-            records = self.records,
-            attempt = self.attempt,
-            retry_in_ms = self.delay.as_millis() as u64,
-            error = self.error,
-            "sink delivery failed; retrying"
-        );
-        metrics::counter!("warden_sink_retries_total", "sink" => self.sink.to_string())
-            .increment(1);
     }
 }
 

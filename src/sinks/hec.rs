@@ -13,6 +13,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+/// A `type = "splunk_hec"` sink: OCSF events to Splunk's HTTP Event
+/// Collector, batched.
 pub struct HecConfig {
     /// Label in logs and metrics; defaults to "splunk_hec".
     #[serde(default)]
@@ -29,16 +31,19 @@ pub struct HecConfig {
     #[serde(default)]
     pub host: String,
     #[serde(default = "default_source")]
+    /// `source` of each event.
     pub source: String,
     /// Sourcetype of Detection Findings and of Remediation Activities.
     #[serde(default = "default_finding_sourcetype")]
     pub finding_sourcetype: String,
     #[serde(default = "default_remediation_sourcetype")]
+    /// Sourcetype of Remediation Activities (revocations).
     pub remediation_sourcetype: String,
     /// Events per request at most, and bytes per request at most.
     #[serde(default = "default_batch_events")]
     pub batch_max_events: usize,
     #[serde(default = "default_batch_bytes")]
+    /// Bytes per request at most.
     pub batch_max_bytes: usize,
     /// How long a batch waits to fill before it is sent.
     #[serde(default = "default_batch_wait_ms")]
@@ -47,8 +52,10 @@ pub struct HecConfig {
     #[serde(default)]
     pub ca_file: String,
     #[serde(default = "all_severities")]
+    /// Severities delivered (the others are not sent here).
     pub severities: Vec<Severity>,
     #[serde(default)]
+    /// Queueing, batching and retries.
     pub delivery: DeliveryConfig,
 }
 
@@ -77,14 +84,20 @@ fn default_batch_wait_ms() -> u64 {
 /// The envelope around one OCSF event.
 #[derive(Debug, Clone)]
 pub struct HecEnvelope {
+    /// `host` of each event.
     pub host: String,
+    /// `source` of each event.
     pub source: String,
+    /// Index; empty: the token's default.
     pub index: String,
+    /// Sourcetype of Detection Findings.
     pub finding_sourcetype: String,
+    /// Sourcetype of Remediation Activities.
     pub remediation_sourcetype: String,
 }
 
 impl HecEnvelope {
+    /// The envelope a sink's config describes (the hostname resolved).
     pub fn from_config(c: &HecConfig) -> HecEnvelope {
         HecEnvelope {
             host: if c.host.is_empty() {

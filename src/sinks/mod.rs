@@ -13,6 +13,7 @@
 pub mod cef;
 pub mod config;
 mod delivery;
+mod events;
 pub mod hec;
 mod http;
 pub mod ssf;
@@ -22,6 +23,7 @@ pub mod webhook;
 use crate::emit::{DecisionSink, OutputRecord, RecordKind, Rendered, SinkError};
 use config::{DeliveryConfig, Env, Severity, WhenFull};
 use delivery::Transport;
+use events::{DropReason, SinkBackpressureWait, SinkRecordDropped};
 use hec::HecConfig;
 use serde::{Deserialize, Serialize};
 use ssf::SsfPushConfig;
@@ -84,7 +86,7 @@ impl SinkConfig {
     }
 
     /// The kind's delivery settings, to adjust before `build`.
-    pub fn delivery_mut(&mut self) -> &mut DeliveryConfig {
+    pub(crate) fn delivery_mut(&mut self) -> &mut DeliveryConfig {
         match self {
             SinkConfig::SplunkHec(c) => &mut c.delivery,
             SinkConfig::Webhook(c) => &mut c.delivery,
@@ -150,7 +152,7 @@ impl Route {
 
 /// Per-sink totals (also exported as `warden_sink_*` metrics).
 #[derive(Debug, Default)]
-pub struct SinkCounters {
+pub(crate) struct SinkCounters {
     pub delivered: AtomicU64,
     pub requests: AtomicU64,
     pub retries: AtomicU64,
@@ -179,15 +181,25 @@ impl SinkCounters {
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+/// What one sink did over a run.
 pub struct SinkStats {
+    /// The sink's name.
     pub name: String,
+    /// Records the receiver accepted.
     pub delivered: u64,
+    /// Send attempts (a batch is one).
     pub requests: u64,
+    /// Sends tried again after a failure.
     pub retries: u64,
+    /// Records already delivered within the retry window, not sent again.
     pub duplicates_skipped: u64,
+    /// Records dropped because the queue was full (`when_full = "drop_newest"`).
     pub dropped_buffer_full: u64,
+    /// Records the receiver refused in a way a retry cannot fix.
     pub dropped_rejected: u64,
+    /// Records still failing when the retry window ran out.
     pub dropped_retries_exhausted: u64,
+    /// Records still queued when the shutdown drain ended.
     pub dropped_at_shutdown: u64,
 }
 
@@ -309,13 +321,14 @@ impl<T: Send + 'static> SinkSet<T> {
         Self::start(&cfg, env, done)
     }
 
+    /// Whether no sink is configured.
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
     }
 
     /// Routes `record` to every sink that takes it; returns how many took it
     /// (each will call `done` with a copy of `tag` exactly once).
-    pub fn submit(&self, record: &Arc<OutputRecord>, tag: T) -> usize
+    pub(crate) fn submit(&self, record: &Arc<OutputRecord>, tag: T) -> usize
     where
         T: Clone,
     {
@@ -334,15 +347,18 @@ impl<T: Send + 'static> SinkSet<T> {
                 Ok(()) => Ok(()),
                 Err(mpsc::error::TrySendError::Full(q)) => match s.when_full {
                     WhenFull::Block => {
-                        metrics::counter!("warden_sink_backpressure_waits_total", "sink" => s.name.clone())
-                            .increment(1);
+                        SinkBackpressureWait { sink: &s.name }.emit();
                         s.tx.blocking_send(q).map_err(|e| e.0)
                     }
                     WhenFull::DropNewest => {
-                        s.counters
-                            .dropped_buffer_full
-                            .fetch_add(1, Ordering::Relaxed);
-                        delivery::dropped(&s.name, "buffer_full", &record.id, "buffer full");
+                        SinkRecordDropped {
+                            sink: &s.name,
+                            counters: &s.counters,
+                            reason: DropReason::BufferFull,
+                            id: &record.id,
+                            error: "buffer full",
+                        }
+                        .emit();
                         Err(q)
                     }
                 },
@@ -361,7 +377,7 @@ impl<T: Send + 'static> SinkSet<T> {
     }
 
     /// Records accepted and not yet delivered or given up on.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.shared.in_flight.load(Ordering::Acquire)
     }
 
@@ -378,6 +394,7 @@ impl<T: Send + 'static> SinkSet<T> {
         true
     }
 
+    /// What each sink has done so far.
     pub fn stats(&self) -> Vec<SinkStats> {
         self.sinks
             .iter()
@@ -400,7 +417,11 @@ impl<T: Send + 'static> SinkSet<T> {
             .map(|s| (s.name, s.counters))
             .collect();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if t.join().is_err() {
+                // Its tasks' counters are still read below; what it had not
+                // answered for stays uncommitted upstream.
+                tracing::error!("the sink delivery thread panicked");
+            }
         }
         counters.iter().map(|(name, c)| c.snapshot(name)).collect()
     }

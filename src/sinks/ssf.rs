@@ -13,8 +13,11 @@ use crate::emit::OutputRecord;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+/// A `type = "ssf_push"` sink: revocation SETs pushed to an OpenID SSF
+/// receiver (RFC 8935).
 pub struct SsfPushConfig {
     #[serde(default)]
+    /// The sink's name in logs and metrics; empty: `ssf_push`.
     pub name: String,
     /// The receiver's push endpoint (from its stream configuration).
     pub url: String,
@@ -26,8 +29,10 @@ pub struct SsfPushConfig {
     #[serde(default)]
     pub include_shadow: bool,
     #[serde(default)]
+    /// Extra PEM CA certificates to trust (besides the system's).
     pub ca_file: String,
     #[serde(default)]
+    /// Queueing and retries.
     pub delivery: DeliveryConfig,
 }
 

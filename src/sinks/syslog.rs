@@ -18,13 +18,17 @@ use tokio::net::TcpStream;
 
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+/// How records reach the collector.
 pub enum SyslogTransport {
+    /// Plain TCP (trusted networks only).
     Tcp,
+    /// TLS over TCP (RFC 5425).
     Tls,
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
+/// How messages are delimited on the stream.
 pub enum SyslogFraming {
     /// RFC 6587 3.4.1 / RFC 5425: `<length> <message>` (required for TLS).
     OctetCounting,
@@ -34,20 +38,27 @@ pub enum SyslogFraming {
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+/// A `type = "syslog"` sink: RFC 5424 messages carrying CEF, over TCP or
+/// TLS.
 pub struct SyslogConfig {
     #[serde(default)]
+    /// The sink's name in logs and metrics; empty: `syslog`.
     pub name: String,
     /// `host:port` of the collector.
     pub address: String,
     #[serde(default = "default_syslog_transport")]
+    /// `tls` (the default) or `tcp`.
     pub transport: SyslogTransport,
     #[serde(default = "default_framing")]
+    /// `octet-counting` (the default; required for TLS) or `non-transparent`.
     pub framing: SyslogFraming,
     /// Name checked against the collector's certificate; empty: the host of
     /// `address`.
     #[serde(default)]
     pub server_name: String,
     #[serde(default)]
+    /// PEM file of the CA that signs the collector's certificate; empty: the
+    /// system's roots.
     pub ca_file: String,
     /// Facility number (16 = local0 .. 23 = local7).
     #[serde(default = "default_facility")]
@@ -56,6 +67,7 @@ pub struct SyslogConfig {
     #[serde(default)]
     pub hostname: String,
     #[serde(default = "default_app_name")]
+    /// APP-NAME field.
     pub app_name: String,
     /// MSGID of findings; remediation activities use `WARDEN_REMEDIATION`.
     #[serde(default = "default_msg_id")]
@@ -65,8 +77,10 @@ pub struct SyslogConfig {
     #[serde(default = "default_sd_id")]
     pub sd_id: String,
     #[serde(default = "all_severities")]
+    /// Severities delivered (the others are not sent here).
     pub severities: Vec<Severity>,
     #[serde(default)]
+    /// Queueing, batching and retries.
     pub delivery: DeliveryConfig,
 }
 
@@ -92,15 +106,22 @@ fn default_sd_id() -> String {
 /// The syslog header and structured data around a CEF message.
 #[derive(Debug, Clone)]
 pub struct SyslogFormat {
+    /// Facility number.
     pub facility: u8,
+    /// HOSTNAME field.
     pub hostname: String,
+    /// APP-NAME field.
     pub app_name: String,
+    /// MSGID of findings.
     pub msg_id: String,
+    /// SD-ID of the structured data element.
     pub sd_id: String,
+    /// How messages are delimited.
     pub framing: SyslogFraming,
 }
 
 impl SyslogFormat {
+    /// The format a sink's config describes (the hostname resolved).
     pub fn from_config(c: &SyslogConfig) -> SyslogFormat {
         SyslogFormat {
             facility: c.facility.min(23),
@@ -311,7 +332,11 @@ impl SyslogSink {
                 SendError::retryable(format!("connecting to {}: timed out", self.address))
             })?
             .map_err(|e| SendError::retryable(format!("connecting to {}: {e}", self.address)))?;
-        let _ = tcp.set_nodelay(true);
+        // Records are written whole and flushed at once; without Nagle
+        // they leave now. A socket that refuses the option still works.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on the syslog connection");
+        }
         match &self.tls {
             None => Ok(Conn::Tcp(tcp)),
             Some((connector, server)) => {

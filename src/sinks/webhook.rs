@@ -15,23 +15,30 @@ use ring::hmac;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+/// A `type = "webhook"` sink: each record POSTed as JSON, signed as
+/// Standard Webhooks specify.
 pub struct WebhookConfig {
     #[serde(default)]
+    /// The sink's name in logs and metrics; empty: `webhook`.
     pub name: String,
+    /// The endpoint records are POSTed to.
     pub url: String,
     /// Environment variable holding the signing secret, `whsec_<base64>` as
     /// Standard Webhooks receivers issue it.
     pub secret_env: String,
     #[serde(default)]
+    /// Extra PEM CA certificates to trust (besides the system's).
     pub ca_file: String,
     #[serde(default = "all_severities")]
+    /// Severities delivered (the others are not sent here).
     pub severities: Vec<Severity>,
     #[serde(default)]
+    /// Queueing, batching and retries.
     pub delivery: DeliveryConfig,
 }
 
 /// Signs webhook messages with a Standard Webhooks secret.
-pub struct WebhookSigner {
+pub(crate) struct WebhookSigner {
     key: hmac::Key,
 }
 

@@ -24,13 +24,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug, Clone)]
+/// `warden demo`: an embedded Kafka cluster, a simulated fleet produced into
+/// it with attacks injected live, and the streaming service consuming it.
 pub struct DemoArgs {
     /// Wall-clock length of the live phase, e.g. 60s, 5m.
     #[arg(long, default_value = "60s", value_parser = crate::event::parse_duration_ms)]
     pub duration: i64,
     #[arg(long, default_value_t = 60)]
+    /// Agents in the simulated fleet.
     pub agents: usize,
     #[arg(long, default_value_t = 7)]
+    /// Seed of the simulated fleet.
     pub seed: u64,
     /// Partitions of the calls topic.
     #[arg(long, default_value_t = 4)]
@@ -48,19 +52,29 @@ pub struct DemoArgs {
     #[arg(long, default_value = "")]
     pub metrics_listen: String,
     #[arg(long)]
+    /// A `warden.toml` to run the service with (its Kafka settings are
+    /// replaced by the embedded cluster's).
     pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the demo could not run.
 pub enum DemoError {
     #[error("embedded cluster: {0}")]
+    /// The embedded cluster or a client of it failed.
     Broker(#[from] KafkaError),
     #[error(transparent)]
+    /// The streaming service stopped with an error.
     Stream(#[from] stream::StreamError),
     #[error(transparent)]
+    /// The config file is not valid.
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
+    /// The arguments do not make a demo (or a thread of it failed).
     Invalid(String),
+    #[error("writing the demo's progress: {0}")]
+    /// Writing the demo's progress failed.
+    Io(#[from] std::io::Error),
 }
 
 /// Calls the demo lets the service fall behind by (see the mock cluster's
@@ -77,25 +91,36 @@ struct Call {
 /// One injected attack and what became of it.
 #[derive(Debug, Clone)]
 pub struct AttackOutcome {
+    /// The attacked agent.
     pub agent: String,
+    /// The attack scenario played.
     pub scenario: String,
+    /// Calls the attack made.
     pub calls: usize,
     /// Seconds after the attack's first call was produced.
     pub detected_after_s: Option<f64>,
+    /// Seconds after the attack's first call until its revocation.
     pub revoked_after_s: Option<f64>,
+    /// Highest risk a finding on the agent had.
     pub max_risk: u64,
 }
 
+/// What the demo showed.
 pub struct DemoReport {
+    /// Every attack injected in the live phase, and what became of it.
     pub attacks: Vec<AttackOutcome>,
     /// Findings on agents that were not attacked in the live phase.
     pub other_findings: u64,
+    /// Calls produced.
     pub produced: u64,
+    /// What the streaming service reported when it stopped.
     pub service: RunSummary,
+    /// Wall-clock seconds the demo took.
     pub wall_s: f64,
 }
 
 impl DemoReport {
+    /// The demo's closing table, as printed.
     pub fn render(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!(
@@ -272,6 +297,7 @@ fn send(
     }
 }
 
+/// Runs the demo until it ends or `stop` is set.
 pub fn run(args: &DemoArgs, stop: &AtomicBool) -> Result<DemoReport, DemoError> {
     if args.agents == 0 || args.partitions < 1 || !(0.0..=1.0).contains(&args.attack_share) {
         return Err(DemoError::Invalid(
@@ -476,9 +502,11 @@ pub fn run(args: &DemoArgs, stop: &AtomicBool) -> Result<DemoReport, DemoError> 
         .join()
         .map_err(|_| DemoError::Invalid("the service thread panicked".into()))??;
     watch_stop.store(true, Ordering::Relaxed);
-    let _ = watcher.join();
+    watcher
+        .join()
+        .map_err(|_| DemoError::Invalid("the findings watcher thread panicked".into()))?;
     drop(producer);
-    let _ = std::io::stdout().flush();
+    std::io::stdout().flush()?;
     Ok(DemoReport {
         attacks: outcomes.into_values().collect(),
         other_findings,

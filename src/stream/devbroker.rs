@@ -11,6 +11,8 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
+/// An embedded Kafka-protocol cluster (librdkafka's mock cluster) with
+/// Warden's topics, for `warden dev-broker`, the demo and the tests.
 pub struct DevBroker {
     cluster: MockCluster<'static, DefaultProducerContext>,
 }
@@ -33,11 +35,6 @@ impl DevBroker {
         Ok(DevBroker { cluster })
     }
 
-    /// Creates one more topic.
-    pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
-        self.cluster.create_topic(topic, partitions, 1)
-    }
-
     /// Makes the next `count` produce requests (from any client) fail with
     /// a non-retriable error: for drills and tests of what happens when the
     /// broker refuses outputs.
@@ -51,6 +48,7 @@ impl DevBroker {
         self.cluster.clear_request_errors(RDKafkaApiKey::Produce);
     }
 
+    /// `host:port` list clients connect to.
     pub fn bootstrap_servers(&self) -> String {
         self.cluster.bootstrap_servers()
     }

@@ -4,7 +4,7 @@
 use crate::event::DecodeError;
 
 /// A call record that could not be decoded went to the dead-letter topic.
-pub struct RecordDeadLettered<'a> {
+pub(crate) struct RecordDeadLettered<'a> {
     pub partition: i32,
     pub offset: i64,
     pub error: &'a DecodeError,
@@ -28,7 +28,7 @@ impl RecordDeadLettered<'_> {
 }
 
 /// Partitions were taken over: state restored and warmed up.
-pub struct PartitionAssigned {
+pub(crate) struct PartitionAssigned {
     pub partition: i32,
     pub agents_restored: usize,
     pub warmup_events: u64,
@@ -57,7 +57,7 @@ impl PartitionAssigned {
 
 /// A partition was given up: its state written out (unless the assignment
 /// was lost, when another instance may already own it).
-pub struct PartitionRevoked {
+pub(crate) struct PartitionRevoked {
     pub partition: i32,
     pub state_records_written: usize,
     pub agents_dropped: usize,
@@ -78,7 +78,7 @@ impl PartitionRevoked {
 }
 
 /// Changed baselines were written to the state topic.
-pub struct CheckpointWritten {
+pub(crate) struct CheckpointWritten {
     pub partitions: usize,
     pub records: usize,
     pub elapsed_ms: u64,
@@ -94,5 +94,129 @@ impl CheckpointWritten {
         );
         metrics::counter!("warden_checkpoints_total").increment(1);
         metrics::counter!("warden_state_records_written_total").increment(self.records as u64);
+    }
+}
+
+/// A state record this build cannot read was skipped: the agent starts cold
+/// rather than from a misread baseline.
+pub(crate) struct StateRecordRejected<'a> {
+    pub partition: i32,
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl StateRecordRejected<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(partition = self.partition, error = %self.error, "state record skipped");
+        metrics::counter!("warden_state_records_rejected_total").increment(1);
+    }
+}
+
+/// A call arrived further behind its partition's newest event time than
+/// `allowed_lateness_seconds`: still scored, but counted, because a steady
+/// stream of these means a producer's clock or a replayed backlog.
+pub(crate) struct LateEventSeen;
+
+impl LateEventSeen {
+    pub fn emit(&self) {
+        metrics::counter!("warden_late_events_total").increment(1);
+    }
+}
+
+/// Calls scored in one window.
+pub(crate) struct CallsScored {
+    pub calls: usize,
+}
+
+impl CallsScored {
+    pub fn emit(&self) {
+        metrics::counter!("warden_events_total").increment(self.calls as u64);
+    }
+}
+
+/// The engine decided something. Not logged here: the decision itself goes
+/// to the findings or revocations topic.
+pub(crate) enum DecisionMade {
+    /// A finding was opened (`create`) or updated (`update`).
+    Finding { update: bool },
+    /// A revocation, enforced or in shadow mode.
+    Revocation { shadow: bool },
+}
+
+impl DecisionMade {
+    pub fn emit(&self) {
+        match *self {
+            DecisionMade::Finding { update } => {
+                let activity = if update { "update" } else { "create" };
+                metrics::counter!("warden_findings_total", "activity" => activity).increment(1);
+            }
+            DecisionMade::Revocation { shadow } => {
+                let mode = if shadow { "shadow" } else { "enforce" };
+                metrics::counter!("warden_revocations_total", "mode" => mode).increment(1);
+            }
+        }
+    }
+}
+
+/// librdkafka's producer queue was full: the decision path waited for the
+/// broker instead of buffering more.
+pub(crate) struct OutputBackpressureWait;
+
+impl OutputBackpressureWait {
+    pub fn emit(&self) {
+        metrics::counter!("warden_output_backpressure_waits_total").increment(1);
+    }
+}
+
+/// The worker's view of itself, published as gauges at every settle.
+pub(crate) struct WorkerGauges {
+    pub agents_tracked: usize,
+    pub state_bytes: usize,
+    pub assigned_partitions: usize,
+    pub outputs_in_flight: u64,
+    /// The oldest owned partition's newest event time less the allowed
+    /// lateness, when any partition has seen an event.
+    pub watermark_ms: Option<i64>,
+}
+
+impl WorkerGauges {
+    pub fn emit(&self) {
+        metrics::gauge!("warden_agents_tracked").set(self.agents_tracked as f64);
+        metrics::gauge!("warden_state_bytes").set(self.state_bytes as f64);
+        metrics::gauge!("warden_assigned_partitions").set(self.assigned_partitions as f64);
+        metrics::gauge!("warden_outputs_in_flight").set(self.outputs_in_flight as f64);
+        if let Some(wm) = self.watermark_ms {
+            metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
+        }
+    }
+}
+
+/// Consumer lag summed over the assigned partitions, from librdkafka's
+/// statistics.
+pub(crate) struct ConsumerLagMeasured {
+    pub lag: i64,
+}
+
+impl ConsumerLagMeasured {
+    pub fn emit(&self) {
+        metrics::gauge!("warden_consumer_lag").set(self.lag as f64);
+    }
+}
+
+/// The event→decision latency over the last interval, in seconds.
+pub(crate) struct DecisionLatencyMeasured {
+    pub p50_s: f64,
+    pub p99_s: f64,
+    pub p999_s: f64,
+}
+
+impl DecisionLatencyMeasured {
+    pub fn emit(&self) {
+        for (label, v) in [
+            ("0.5", self.p50_s),
+            ("0.99", self.p99_s),
+            ("0.999", self.p999_s),
+        ] {
+            metrics::gauge!("warden_event_decision_latency_seconds", "quantile" => label).set(v);
+        }
     }
 }

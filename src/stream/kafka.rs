@@ -23,13 +23,13 @@ fn base(props: &BTreeMap<String, String>) -> ClientConfig {
 }
 
 /// Producer settings (idempotence and bounds are added by `Outputs`).
-pub fn producer_config(props: &BTreeMap<String, String>) -> ClientConfig {
+pub(crate) fn producer_config(props: &BTreeMap<String, String>) -> ClientConfig {
     base(props)
 }
 
 /// The group consumer of the calls topic. Offsets are stored by Warden once
 /// a record's outputs are acknowledged and committed in the background.
-pub fn consumer_config(
+pub(crate) fn consumer_config(
     props: &BTreeMap<String, String>,
     group_id: &str,
 ) -> Result<ClientConfig, ConfigConflict> {
@@ -69,7 +69,7 @@ pub fn consumer_config(
 /// A consumer that reads state-topic and calls-topic partitions directly
 /// (assign, never subscribe or commit) while a partition is being taken
 /// over. librdkafka wants a group id even so; it is never joined.
-pub fn restore_config(props: &BTreeMap<String, String>, group_id: &str) -> ClientConfig {
+pub(crate) fn restore_config(props: &BTreeMap<String, String>, group_id: &str) -> ClientConfig {
     let mut c = base(props);
     c.set("group.id", format!("{group_id}.restore"));
     c.remove("group.instance.id");
@@ -81,7 +81,7 @@ pub fn restore_config(props: &BTreeMap<String, String>, group_id: &str) -> Clien
 }
 
 /// librdkafka's own log lines, as tracing events.
-pub fn log_librdkafka(client: &str, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+pub(crate) fn log_librdkafka(client: &str, level: RDKafkaLogLevel, fac: &str, msg: &str) {
     // `[kafka]` feeds both the consumer and the producers, so each is told
     // about the other's properties: expected, not worth a warning.
     if fac == "CONFWARN" && (msg.contains("consumer property") || msg.contains("producer property"))

@@ -15,7 +15,7 @@ pub mod offsets;
 mod output;
 mod service;
 mod state;
-pub mod telemetry;
+pub(crate) mod telemetry;
 
 use crate::config::Config;
 use crate::engine::EngineError;
@@ -29,28 +29,43 @@ use std::time::{Duration, Instant};
 pub use telemetry::Health;
 
 #[derive(Debug, thiserror::Error)]
+/// Why `warden run` stopped. Every variant is fatal: the instance exits
+/// without committing past what it did not finish, and a restart (or the
+/// next group member) resumes from the last commit.
 pub enum StreamError {
     #[error("Kafka client: {0}")]
+    /// The Kafka client failed (connecting, subscribing, polling).
     Client(#[from] KafkaError),
     #[error("producing an output: {0}")]
+    /// An output could not be handed to the producer.
     Produce(KafkaError),
     #[error("the broker did not accept an output (its input offset stays uncommitted): {0}")]
+    /// The broker refused an output after librdkafka's retries.
     Delivery(String),
     #[error("restoring partition state: {0}")]
+    /// A partition's state could not be read back.
     Restore(String),
     #[error(transparent)]
+    /// The engine could not be built from the config.
     Engine(#[from] EngineError),
     #[error(transparent)]
+    /// The Kafka settings contradict what the service needs.
     Config(#[from] kafka::ConfigConflict),
     #[error(transparent)]
+    /// The SET signing key could not be loaded or used.
     Sign(#[from] crate::emit::set::SetError),
     #[error("producing an output: {0}")]
+    /// An output could not be rendered or delivered.
     Output(#[from] crate::emit::SinkError),
     #[error(transparent)]
+    /// A sink in `[[sinks]]` is misconfigured.
     Sinks(#[from] crate::sinks::SinkConfigError),
     #[error("metrics endpoint {addr}: {source}")]
+    /// The metrics and health endpoint could not listen.
     Metrics {
+        /// The address it was to listen on.
         addr: String,
+        /// Why it could not.
         source: std::io::Error,
     },
 }
@@ -60,28 +75,43 @@ pub enum StreamError {
 pub struct RunSummary {
     /// Call records polled (a record can hold several events).
     pub records: u64,
+    /// Calls scored.
     pub events: u64,
+    /// Records or fields that could not be decoded.
     pub decode_errors: u64,
+    /// Records sent to the dead-letter topic.
     pub dead_letters: u64,
+    /// Records skipped without a dead letter (tombstones, empty values).
     pub skipped_records: u64,
     /// Events older than the partition's watermark (scored all the same).
     pub late_events: u64,
+    /// Findings emitted (created, updated and closed).
     pub findings: u64,
+    /// Revocations emitted.
     pub revocations: u64,
+    /// Agents whose baselines were restored from the state topic.
     pub agents_restored: u64,
     /// Calls re-read (not re-emitted) after a restore to catch the state up.
     pub warmup_events: u64,
+    /// Checkpoints written to the state topic.
     pub checkpoints: u64,
+    /// Agents held in memory at the end (or the most seen at a checkpoint).
     pub agents_tracked: u64,
+    /// Median event→decision latency over the run, ms.
     pub latency_p50_ms: f64,
+    /// p99 event→decision latency over the run, ms.
     pub latency_p99_ms: f64,
+    /// p99.9 event→decision latency over the run, ms.
     pub latency_p999_ms: f64,
+    /// Calls the latency figures are measured over.
     pub latency_samples: u64,
     /// p99 of the last second with traffic (what the gauges show now).
     pub recent_p99_ms: f64,
+    /// Times the producer queue was full and the service waited.
     pub backpressure_waits: u64,
     /// Per sink beyond Kafka (Splunk HEC, webhooks, syslog, SSF push).
     pub sinks: Vec<crate::sinks::SinkStats>,
+    /// Wall-clock seconds the run took.
     pub elapsed_s: f64,
 }
 
@@ -188,7 +218,11 @@ pub fn run(
             .map(|a| a.count() > 0)
             .unwrap_or(false)
     {
-        let _ = consumer.poll(Duration::from_millis(50));
+        // Polling serves the rebalance callback; a record or error seen
+        // here belongs to the next owner.
+        if let Some(Err(e)) = consumer.poll(Duration::from_millis(50)) {
+            tracing::debug!(error = %e, "consumer error while leaving the group");
+        }
     }
     let mut w = consumer.context().lock();
     if let Some(e) = w.take_fatal() {

@@ -15,7 +15,7 @@ struct PartitionOffsets {
 
 /// Tracks, per input partition, which records still wait for their outputs.
 #[derive(Debug, Default)]
-pub struct OffsetTracker {
+pub(crate) struct OffsetTracker {
     parts: HashMap<i32, PartitionOffsets>,
 }
 
@@ -32,7 +32,7 @@ impl OffsetTracker {
     }
 
     /// The broker acknowledged one output of the record at `offset`.
-    pub fn acked(&mut self, partition: i32, offset: i64) {
+    pub(crate) fn acked(&mut self, partition: i32, offset: i64) {
         let Some(p) = self.parts.get_mut(&partition) else {
             return;
         };
@@ -46,13 +46,13 @@ impl OffsetTracker {
 
     /// Every output of the record at `offset` has been sent (records are
     /// processed in offset order within a partition).
-    pub fn processed(&mut self, partition: i32, offset: i64) {
+    pub(crate) fn processed(&mut self, partition: i32, offset: i64) {
         let p = self.parts.entry(partition).or_default();
         p.next = Some(p.next.map_or(offset + 1, |n| n.max(offset + 1)));
     }
 
     /// The offset to resume `partition` from: every record before it is done.
-    pub fn safe_offset(&self, partition: i32) -> Option<i64> {
+    pub(crate) fn safe_offset(&self, partition: i32) -> Option<i64> {
         let p = self.parts.get(&partition)?;
         let next = p.next?;
         Some(match p.outstanding.keys().next() {
@@ -61,13 +61,8 @@ impl OffsetTracker {
         })
     }
 
-    /// One past the last record processed on `partition`.
-    pub fn next(&self, partition: i32) -> Option<i64> {
-        self.parts.get(&partition)?.next
-    }
-
     /// Partitions whose safe offset moved since the last call, with it.
-    pub fn advanced(&mut self) -> Vec<(i32, i64)> {
+    pub(crate) fn advanced(&mut self) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
         let keys: Vec<i32> = self.parts.keys().copied().collect();
         for k in keys {
@@ -84,7 +79,7 @@ impl OffsetTracker {
     }
 
     /// Outputs not yet acknowledged, over all partitions.
-    pub fn outstanding(&self) -> u64 {
+    pub(crate) fn outstanding(&self) -> u64 {
         self.parts
             .values()
             .flat_map(|p| p.outstanding.values())

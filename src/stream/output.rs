@@ -3,6 +3,7 @@
 //! record carries where it came from, so its acknowledgement can release the
 //! input offset that caused it.
 
+use super::events::OutputBackpressureWait;
 use super::StreamError;
 use crate::config::StreamConfig;
 use crate::decide::Decision;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 /// What an output was produced for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Caused by the call record at this input offset.
     Call { partition: i32, offset: i64 },
     /// A state-topic record (checkpoints wait for these with `flush`).
@@ -28,12 +29,12 @@ pub enum Origin {
 
 /// The broker's answer for one output.
 #[derive(Debug)]
-pub struct Ack {
+pub(crate) struct Ack {
     pub origin: Origin,
     pub error: Option<String>,
 }
 
-pub struct DeliveryContext {
+pub(crate) struct DeliveryContext {
     acks: Sender<Ack>,
 }
 
@@ -61,7 +62,7 @@ impl ProducerContext for DeliveryContext {
 /// topic (findings and remediation activities to the alerts topic, SETs to
 /// the revocations topic of their mode), keyed by agent, with CloudEvents
 /// binary-mode headers.
-pub struct KafkaTopics {
+pub(crate) struct KafkaTopics {
     producer: ThreadedProducer<DeliveryContext>,
     cfg: StreamConfig,
     buf: Vec<u8>,
@@ -73,7 +74,7 @@ const FINDING_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/detect
 const REMEDIATION_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity";
 
 /// The input record a dead letter is made of.
-pub struct DeadLetter<'a> {
+pub(crate) struct DeadLetter<'a> {
     pub topic: &'a str,
     pub partition: i32,
     pub offset: i64,
@@ -154,7 +155,7 @@ impl Outputs {
     }
 
     /// Answers received so far.
-    pub fn drain_acks(&self) -> impl Iterator<Item = Ack> + '_ {
+    pub(crate) fn drain_acks(&self) -> impl Iterator<Item = Ack> + '_ {
         self.acks.try_iter()
     }
 
@@ -170,7 +171,7 @@ impl Outputs {
 
     /// Waits up to `timeout` for the sinks beyond Kafka; what they still
     /// hold keeps its input offset uncommitted.
-    pub fn drain_sinks(&self, timeout: Duration) -> bool {
+    pub(crate) fn drain_sinks(&self, timeout: Duration) -> bool {
         self.sinks.drain(timeout)
     }
 
@@ -181,7 +182,7 @@ impl Outputs {
     /// Produces the records a decision makes, caused by the call at
     /// `origin`, to the Kafka topics and then to the sinks; returns how many
     /// acknowledgements will follow (each record is answered on its own).
-    pub fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, StreamError> {
+    pub(crate) fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, StreamError> {
         let mut destinations: [&mut dyn DecisionSink<Origin>; 2] =
             [&mut self.kafka, &mut self.sinks];
         Ok(emit::deliver(
@@ -194,7 +195,11 @@ impl Outputs {
 
     /// Produces an undecodable record to the dead-letter topic: the original
     /// key, bytes and headers, plus headers that say why and where from.
-    pub fn dead_letter(&mut self, dl: &DeadLetter<'_>, origin: Origin) -> Result<(), KafkaError> {
+    pub(crate) fn dead_letter(
+        &mut self,
+        dl: &DeadLetter<'_>,
+        origin: Origin,
+    ) -> Result<(), KafkaError> {
         let mut headers = OwnedHeaders::new_with_capacity(8);
         if let Some(orig) = dl.headers {
             for hd in orig.iter() {
@@ -266,7 +271,7 @@ impl KafkaTopics {
                     // Backpressure: the broker is slower than we are. Wait for
                     // the queue to drain instead of buffering more.
                     self.backpressure_waits += 1;
-                    metrics::counter!("warden_output_backpressure_waits_total").increment(1);
+                    OutputBackpressureWait.emit();
                     std::thread::sleep(Duration::from_millis(2));
                     rec = back;
                 }
@@ -333,7 +338,7 @@ impl DecisionSink<Origin> for KafkaTopics {
 
 /// A decode error located on the bus: topic, partition, offset, record
 /// inside an envelope, field (a file's errors name the line instead).
-pub fn located(topic: &str, partition: i32, offset: i64, e: &DecodeError) -> String {
+pub(crate) fn located(topic: &str, partition: i32, offset: i64, e: &DecodeError) -> String {
     let mut s = format!("{topic}[{partition}] offset {offset}");
     if let Some(r) = e.record {
         s.push_str(&format!(" record {r}"));

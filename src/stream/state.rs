@@ -8,6 +8,7 @@
 //! partition, then replays calls from the marker to the group's committed
 //! offset without emitting (those outputs were already acknowledged).
 
+use super::events::StateRecordRejected;
 use super::output::Outputs;
 use super::StreamError;
 use crate::adapt::RecordDecoder;
@@ -58,7 +59,7 @@ pub fn checkpoint(
 
 /// What a restore found.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Restored {
+pub(crate) struct Restored {
     pub agents: usize,
     pub shared_adopted: usize,
     /// State records this build could not read (counted, then skipped: the
@@ -130,7 +131,7 @@ fn read_partition(
 }
 
 /// Loads partition `p`'s state into the engine.
-pub fn restore(
+pub(crate) fn restore(
     reader: &BaseConsumer,
     state_topic: &str,
     engine: &mut Engine,
@@ -169,8 +170,11 @@ pub fn restore(
                 }
             }
             Err(e) => {
-                tracing::warn!(partition, error = %e, "state record skipped");
-                metrics::counter!("warden_state_records_rejected_total").increment(1);
+                StateRecordRejected {
+                    partition,
+                    error: &e,
+                }
+                .emit();
                 out.rejected += 1;
             }
         }
@@ -188,7 +192,7 @@ pub fn restore(
 /// emitting: they were processed (and their outputs acknowledged) before
 /// the last commit, after the checkpoint the state was restored from.
 #[allow(clippy::too_many_arguments)]
-pub fn warm_up(
+pub(crate) fn warm_up(
     reader: &BaseConsumer,
     calls_topic: &str,
     decoder: &RecordDecoder<'_>,

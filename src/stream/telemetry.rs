@@ -1,6 +1,7 @@
 //! What `warden run` tells its operators: Prometheus metrics, health and
 //! readiness over HTTP, and the event→decision latency histogram.
 
+use super::events::DecisionLatencyMeasured;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -13,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The process-wide Prometheus recorder (installed once; `warden demo` and
 /// `warden run` share it).
-pub fn prometheus() -> PrometheusHandle {
+pub(crate) fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
@@ -27,13 +28,13 @@ pub fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-pub fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
@@ -55,7 +56,7 @@ pub struct Health {
 const STALL_MS: u64 = 60_000;
 
 impl Health {
-    pub fn beat(&self) {
+    pub(crate) fn beat(&self) {
         self.heartbeat_ms.store(now_ms() as u64, Ordering::Relaxed);
     }
 
@@ -120,7 +121,7 @@ pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
 /// Event→decision latency: from the call's Kafka timestamp to the moment its
 /// verdict was made, in microseconds. The published quantiles are those of
 /// the last interval (what is happening now); the total covers the run.
-pub struct Latency {
+pub(crate) struct Latency {
     interval: Histogram<u64>,
     total: Histogram<u64>,
 }
@@ -137,31 +138,43 @@ impl Default for Latency {
 }
 
 impl Latency {
-    pub fn record_us(&mut self, us: u64) {
+    pub(crate) fn record_us(&mut self, us: u64) {
         self.interval.saturating_record(us.max(1));
     }
 
     /// Publishes the interval's p50/p99/p999 as gauges (seconds) and folds it
     /// into the run's total.
-    pub fn publish(&mut self) -> Option<f64> {
+    pub(crate) fn publish(&mut self) -> Option<f64> {
         if self.interval.is_empty() {
             return None;
         }
         let p99_ms = self.interval.value_at_quantile(0.99) as f64 / 1000.0;
-        for (q, label) in [(0.5, "0.5"), (0.99, "0.99"), (0.999, "0.999")] {
-            metrics::gauge!("warden_event_decision_latency_seconds", "quantile" => label)
-                .set(self.interval.value_at_quantile(q) as f64 / 1e6);
+        let seconds = |q| self.interval.value_at_quantile(q) as f64 / 1e6;
+        DecisionLatencyMeasured {
+            p50_s: seconds(0.5),
+            p99_s: seconds(0.99),
+            p999_s: seconds(0.999),
         }
-        let _ = self.total.add(&self.interval);
+        .emit();
+        fold(&mut self.total, &self.interval);
         self.interval.reset();
         Some(p99_ms)
     }
 
     /// (p50, p99, p999) over the whole run, in milliseconds, and the count.
-    pub fn summary_ms(&self) -> (f64, f64, f64, u64) {
+    pub(crate) fn summary_ms(&self) -> (f64, f64, f64, u64) {
         let mut all = self.total.clone();
-        let _ = all.add(&self.interval);
+        fold(&mut all, &self.interval);
         let q = |q| all.value_at_quantile(q) as f64 / 1000.0;
         (q(0.5), q(0.99), q(0.999), all.len())
+    }
+}
+
+/// Adds one latency histogram into another. Both are made with the same
+/// bounds and record with saturation, so this cannot fail; if it ever did,
+/// the run's total would miss one interval, which is said rather than hidden.
+fn fold(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    if let Err(e) = into.add(from) {
+        tracing::warn!(error = %e, "latency interval not added to the run's total");
     }
 }

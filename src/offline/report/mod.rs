@@ -26,7 +26,7 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    pub fn add_event(&mut self, ts_ms: i64) {
+    pub(crate) fn add_event(&mut self, ts_ms: i64) {
         let h = ts_ms.div_euclid(HOUR_MS);
         match &mut self.current {
             Some((hour, n)) if *hour == h => *n += 1,
@@ -43,7 +43,7 @@ impl Timeline {
         }
     }
 
-    pub fn add_finding(&mut self, ts_ms: i64) {
+    pub(crate) fn add_finding(&mut self, ts_ms: i64) {
         self.hours.entry(ts_ms.div_euclid(HOUR_MS)).or_default().1 += 1;
     }
 
@@ -87,9 +87,13 @@ impl Timeline {
 /// An agent that drew findings, with the reason for its riskiest one.
 #[derive(Debug, Clone, Default)]
 pub struct AgentSummary {
+    /// Findings created on the agent.
     pub findings: u64,
+    /// Highest risk of them.
     pub max_risk: u8,
+    /// When the first was raised (ms since the epoch).
     pub first_ms: i64,
+    /// Why its riskiest finding was raised, in one line.
     pub explanation: String,
 }
 
@@ -100,6 +104,7 @@ pub struct TopAgents {
 }
 
 impl TopAgents {
+    /// Counts one new finding on `agent`.
     pub fn add(&mut self, agent: &str, time_ms: i64, risk: u8, explanation: &str) {
         let a = self
             .agents
@@ -154,7 +159,7 @@ impl TopAgents {
 
 /// A finding's explanation: each contributing detector, observed against
 /// expected.
-pub fn explain(f: &Finding) -> String {
+pub(crate) fn explain(f: &Finding) -> String {
     f.contributions
         .iter()
         .map(|c| match &c.value {

@@ -12,9 +12,9 @@ const RIGHT: f64 = 20.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 46.0;
 /// Colour-blind-safe pair (Okabe–Ito) and a third.
-pub const COLOURS: [&str; 3] = ["#0072B2", "#D55E00", "#009E73"];
+pub(crate) const COLOURS: [&str; 3] = ["#0072B2", "#D55E00", "#009E73"];
 
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -30,14 +30,14 @@ pub fn escape(s: &str) -> String {
 }
 
 /// A series of (x, y) points.
-pub struct Series<'a> {
+pub(crate) struct Series<'a> {
     pub name: &'a str,
     pub points: Vec<(f64, f64)>,
 }
 
 /// How a y axis maps values.
 #[derive(Clone, Copy, PartialEq)]
-pub enum Scale {
+pub(crate) enum Scale {
     Linear,
     /// log10(1 + y), for counts spanning orders of magnitude.
     Log,
@@ -195,7 +195,7 @@ fn bounds(series: &[Series<'_>]) -> (f64, f64, f64) {
 }
 
 /// A line chart's frame: titles, scale and fixed ranges.
-pub struct LineChart<'a> {
+pub(crate) struct LineChart<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
     pub y_label: &'a str,
@@ -219,14 +219,14 @@ impl<'a> LineChart<'a> {
     }
 
     /// For values in [0, 1] on both axes (precision/recall).
-    pub fn unit_square(mut self) -> Self {
+    pub(crate) fn unit_square(mut self) -> Self {
         self.y_max = Some(1.0);
         self.x_range = Some((0.0, 1.0));
         self
     }
 
     /// For values in [0, 1] on the y axis.
-    pub fn unit_y(mut self) -> Self {
+    pub(crate) fn unit_y(mut self) -> Self {
         self.y_max = Some(1.0);
         self
     }
@@ -276,7 +276,7 @@ impl<'a> LineChart<'a> {
 }
 
 /// Horizontal bars of values in [0, 1] (recall per scenario), labelled.
-pub fn bar_chart(title: &str, bars: &[(String, f64, String)]) -> String {
+pub(crate) fn bar_chart(title: &str, bars: &[(String, f64, String)]) -> String {
     let h = (TOP + 22.0 * bars.len() as f64 + 16.0).max(80.0);
     let label_w = 190.0;
     let mut svg = String::new();
@@ -307,7 +307,12 @@ pub fn bar_chart(title: &str, bars: &[(String, f64, String)]) -> String {
 
 /// Two classes of counts over the same bins, as side-by-side lines of bars
 /// on a log axis (scores: most calls are unremarkable).
-pub fn histogram(title: &str, x_label: &str, bins: &[f64], classes: &[(&str, &[u64])]) -> String {
+pub(crate) fn histogram(
+    title: &str,
+    x_label: &str,
+    bins: &[f64],
+    classes: &[(&str, &[u64])],
+) -> String {
     let x0 = bins.first().copied().unwrap_or(0.0);
     let step = if bins.len() > 1 {
         bins[1] - bins[0]

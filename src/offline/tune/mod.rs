@@ -37,6 +37,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
+/// What `warden tune` sweeps and the budgets it recommends within.
 pub struct TuneOptions {
     /// False findings per 1,000 agent-days the team accepts (labelled input).
     pub false_finding_budget: f64,
@@ -44,7 +45,9 @@ pub struct TuneOptions {
     pub wrongful_revocation_budget: u64,
     /// New findings per day the team can triage (unlabelled input).
     pub findings_per_day_budget: Option<f64>,
+    /// Finding thresholds (risk 0-100) swept; non-finite values are ignored.
     pub finding_thresholds: Vec<f32>,
+    /// Revocation thresholds swept at the chosen finding threshold.
     pub revoke_thresholds: Vec<f32>,
     /// Multiplier tried on each detector's weight, one detector at a time.
     pub weight_factor: f32,
@@ -66,16 +69,25 @@ impl Default for TuneOptions {
 /// One row of the finding-threshold sweep.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FindingRow {
+    /// The risk a call needs to raise or update a finding.
     pub finding_threshold: f32,
+    /// Findings (created and updated) at this threshold.
     pub findings: u64,
+    /// Findings per day of input.
     pub findings_per_day: f64,
+    /// Distinct agents with at least one finding.
     pub agents_with_findings: u64,
+    /// Labelled attack episodes with a finding inside the detection window.
     pub detected_episodes: u64,
+    /// Detected episodes over labelled episodes.
     pub recall: Option<f64>,
+    /// Findings that overlap an attack episode, over all findings.
     pub precision: Option<f64>,
     /// Labelled input only (as are recall and precision).
     pub false_findings: Option<u64>,
+    /// False findings normalised to 1,000 agent-days of input.
     pub false_findings_per_1000_agent_days: Option<f64>,
+    /// Median seconds from an episode's first call to its first finding.
     pub median_delay_s: Option<f64>,
 }
 
@@ -83,27 +95,39 @@ pub struct FindingRow {
 /// threshold).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RevokeRow {
+    /// The risk a finding needs to revoke the credential.
     pub revoke_threshold: f32,
+    /// Revocations (enforced or in shadow) at this threshold.
     pub revocations: u64,
     /// Labelled input only.
     pub episodes_revoked: Option<u64>,
+    /// Revocations of agents under no attack (labelled input only).
     pub wrongful_revocations: Option<u64>,
 }
 
 /// A detector down-weighted (at the chosen thresholds).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WeightRow {
+    /// The detector (feature group) whose weight was scaled.
     pub detector: String,
+    /// The weight it was given.
     pub weight: f32,
+    /// Recall with that weight (labelled input only).
     pub recall: Option<f64>,
+    /// False findings per 1,000 agent-days with that weight.
     pub false_findings_per_1000_agent_days: Option<f64>,
+    /// Wrongful revocations with that weight.
     pub wrongful_revocations: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+/// The thresholds `warden tune` recommends, and why.
 pub struct Recommendation {
+    /// Recommended `[decision] finding_threshold`.
     pub finding_threshold: f32,
+    /// Recommended `[decision] revoke_threshold`.
     pub revoke_threshold: f32,
+    /// The budget that decided it, in one sentence.
     pub why: String,
     /// What `warden replay` with these thresholds reports on this input.
     pub figures: EvalSummary,
@@ -112,34 +136,54 @@ pub struct Recommendation {
 /// The figures a budget is judged on.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EvalSummary {
+    /// Findings (created and updated).
     pub findings: u64,
+    /// Findings per day of input.
     pub findings_per_day: f64,
     /// Labelled input only (as is recall).
     pub recall: Option<f64>,
+    /// False findings normalised to 1,000 agent-days (labelled input only).
     pub false_findings_per_1000_agent_days: Option<f64>,
+    /// Revocations of agents under no attack (labelled input only).
     pub wrongful_revocations: Option<u64>,
+    /// Median seconds from an episode's first call to its first finding.
     pub median_delay_s: Option<f64>,
+    /// Recall per attack scenario (labelled input only).
     pub scenarios: Vec<ScenarioReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// What `warden tune` found: the sweeps, the recommendation, and what the
+/// HTML report draws.
 pub struct TuneReport {
+    /// Calls read.
     pub events: u64,
+    /// Distinct agents seen.
     pub agents: u64,
+    /// Agent-days: each agent counted once per UTC day it called.
     pub agent_days: u64,
+    /// UTC days the input spans.
     pub days: u64,
+    /// Whether the input carries attack labels (`label` on calls).
     pub labelled: bool,
+    /// Labelled attack episodes.
     pub attack_episodes: u64,
     /// Calls at or above the lowest threshold swept, kept for the sweep.
     pub calls_recorded: usize,
+    /// The false-finding budget the recommendation had to meet.
     pub false_finding_budget: f64,
     /// One false finding in these agent-days, per 1,000: a budget below it
     /// means "none at all on this input".
     pub false_finding_resolution: f64,
+    /// The findings-per-day budget, for unlabelled input.
     pub findings_per_day_budget: Option<f64>,
+    /// The finding-threshold sweep, lowest threshold first.
     pub finding_sweep: Vec<FindingRow>,
+    /// The revocation-threshold sweep at the chosen finding threshold.
     pub revoke_sweep: Vec<RevokeRow>,
+    /// Each detector down-weighted in turn at the chosen thresholds.
     pub weight_sweep: Vec<WeightRow>,
+    /// The recommended thresholds, when any fits the budgets.
     pub recommendation: Option<Recommendation>,
     /// Why there is none, when there is none.
     pub no_recommendation: Option<String>,
@@ -150,8 +194,10 @@ pub struct TuneReport {
     #[serde(skip)]
     pub timeline: Timeline,
     #[serde(skip)]
+    /// Every call's risk, for the score histogram.
     pub risks: RiskHistogram,
     #[serde(skip)]
+    /// Agents with findings at the threshold the report shows.
     pub top_agents: TopAgents,
 }
 
@@ -269,6 +315,10 @@ fn process_all(arms: &mut [Arm], batch: &RecordBatch) -> Result<(), ReplayError>
     Ok(())
 }
 
+/// Sweeps the thresholds and detector weights over `inputs` with `cfg` as
+/// the starting point, reading the input once: the engine scores every call,
+/// then each threshold is decided by the real `Decider` over the recorded
+/// scores.
 pub fn run(
     cfg: &Config,
     inputs: &[String],

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 
 /// The recorded calls, agents interned.
 #[derive(Debug, Default)]
-pub struct HitSet {
+pub(crate) struct HitSet {
     names: Vec<Box<str>>,
     index: FxHashMap<Box<str>, u32>,
     hits: Vec<Hit>,
@@ -28,7 +28,7 @@ struct Hit {
 
 /// A recorded call scored under one set of weights.
 #[derive(Debug, Clone)]
-pub struct Rescored {
+pub(crate) struct Rescored {
     /// Which recorded call (index into the hits).
     hit: u32,
     /// Its score under the weights (risk, confidence, contributions).
@@ -57,7 +57,7 @@ impl HitSet {
     }
 
     /// Risk, confidence and leading detector of every call under `weights`.
-    pub fn rescore(&self, weights: &Weights) -> Vec<Rescored> {
+    pub(crate) fn rescore(&self, weights: &Weights) -> Vec<Rescored> {
         self.hits
             .iter()
             .enumerate()

@@ -11,7 +11,7 @@ fn count(v: Option<u64>) -> String {
     v.map_or("-".into(), |x| x.to_string())
 }
 
-pub fn summary_line(s: &EvalSummary) -> String {
+pub(crate) fn summary_line(s: &EvalSummary) -> String {
     format!(
         "recall {}, {} false findings per 1,000 agent-days, {} wrongful revocations, \
          {} findings ({:.1}/day), median delay {}s",
@@ -24,6 +24,7 @@ pub fn summary_line(s: &EvalSummary) -> String {
     )
 }
 
+/// The tune report as the terminal shows it.
 pub fn text(r: &TuneReport) -> String {
     let mut o = String::new();
     let _ = writeln!(

@@ -2,13 +2,14 @@
 //! rebalances) run on the poll thread and reach the worker through its lock.
 
 use super::Worker;
+use crate::stream::events::ConsumerLagMeasured;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::ClientContext;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The consumer's context: rebalance callbacks hand state over through the
 /// shared worker.
-pub struct WorkerContext {
+pub(crate) struct WorkerContext {
     pub worker: Arc<Mutex<Worker>>,
 }
 
@@ -36,7 +37,7 @@ impl ClientContext for WorkerContext {
             .filter(|(p, _)| **p >= 0)
             .map(|(_, p)| p.consumer_lag.max(0))
             .sum();
-        metrics::gauge!("warden_consumer_lag").set(lag as f64);
+        ConsumerLagMeasured { lag }.emit();
     }
 }
 

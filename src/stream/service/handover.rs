@@ -3,7 +3,7 @@
 
 use super::{EventClock, Worker, FLUSH_TIMEOUT, SINK_DRAIN_TIMEOUT};
 use crate::adapt::RecordDecoder;
-use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked};
+use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked, WorkerGauges};
 use crate::stream::output::Origin;
 use crate::stream::telemetry::now_ms;
 use crate::stream::{state, StreamError};
@@ -79,10 +79,10 @@ impl Worker {
     }
 
     /// A periodic checkpoint (and gauges), between windows.
-    pub fn tick<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    pub(crate) fn tick<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         if self.last_gauges.elapsed() >= Duration::from_secs(1) {
             self.last_gauges = Instant::now();
-            self.publish_gauges(consumer);
+            self.publish_gauges();
         }
         let every = Duration::from_secs(self.cfg.stream.checkpoint_interval_seconds as u64);
         if self.last_checkpoint.elapsed() >= every {
@@ -91,7 +91,7 @@ impl Worker {
     }
 
     /// Settles outputs, commits, and writes every owned partition's state.
-    pub fn checkpoint_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    pub(crate) fn checkpoint_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         self.last_checkpoint = Instant::now();
         self.summary.agents_tracked = self.engine.agents_tracked() as u64;
         self.settle(consumer, true);
@@ -101,25 +101,24 @@ impl Worker {
         }
     }
 
-    fn publish_gauges<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    fn publish_gauges(&mut self) {
         if let Some(p99) = self.latency.publish() {
             self.summary.recent_p99_ms = p99;
         }
-        metrics::gauge!("warden_agents_tracked").set(self.engine.agents_tracked() as f64);
-        metrics::gauge!("warden_state_bytes").set(self.engine.state_bytes() as f64);
-        metrics::gauge!("warden_assigned_partitions").set(self.owned.len() as f64);
-        metrics::gauge!("warden_outputs_in_flight").set(self.offsets.outstanding() as f64);
-        let _ = consumer;
         let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
-        if let Some(wm) = self
-            .owned
-            .values()
-            .filter_map(|c| c.max_ts)
-            .min()
-            .map(|m| m - lateness_ms)
-        {
-            metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
+        WorkerGauges {
+            agents_tracked: self.engine.agents_tracked(),
+            state_bytes: self.engine.state_bytes(),
+            assigned_partitions: self.owned.len(),
+            outputs_in_flight: self.offsets.outstanding(),
+            watermark_ms: self
+                .owned
+                .values()
+                .filter_map(|c| c.max_ts)
+                .min()
+                .map(|m| m - lateness_ms),
         }
+        .emit();
     }
 
     pub(super) fn on_revoke<C: ConsumerContext>(

@@ -3,7 +3,7 @@
 //! it polls in small windows; rebalance callbacks take the same worker lock
 //! to hand state over between windows, never in the middle of one.
 
-use super::events::RecordDeadLettered;
+use super::events::{CallsScored, DecisionMade, LateEventSeen, RecordDeadLettered};
 use super::offsets::OffsetTracker;
 use super::output::{DeadLetter, Origin, Outputs};
 use super::telemetry::{Health, Latency};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 mod context;
 mod handover;
-pub use context::WorkerContext;
+pub(crate) use context::WorkerContext;
 
 /// Longest wait for the broker to acknowledge outputs before a commit.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,7 +30,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// down must not hold up a rebalance; what it holds stays uncommitted.
 const SINK_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows per scoring window when the consumer has a backlog.
-pub const WINDOW_ROWS: usize = 1024;
+pub(crate) const WINDOW_ROWS: usize = 1024;
 
 /// Where one scored row came from.
 #[derive(Clone, Copy)]
@@ -46,7 +46,7 @@ struct EventClock {
     max_ts: Option<i64>,
 }
 
-pub struct Worker {
+pub(crate) struct Worker {
     engine: Engine,
     cfg: Config,
     outputs: Outputs,
@@ -100,7 +100,7 @@ impl Worker {
         }
     }
 
-    pub fn window_len(&self) -> usize {
+    pub(crate) fn window_len(&self) -> usize {
         self.window_msgs.len()
     }
 
@@ -115,14 +115,14 @@ impl Worker {
         }
     }
 
-    pub fn take_fatal(&mut self) -> Option<StreamError> {
+    pub(crate) fn take_fatal(&mut self) -> Option<StreamError> {
         self.fatal.take()
     }
 
     /// Decodes one polled record into the current window. Records that do
     /// not decode go to the dead-letter topic; their good neighbours (and the
     /// good events of a partly bad envelope) are scored.
-    pub fn ingest(&mut self, m: &BorrowedMessage<'_>) {
+    pub(crate) fn ingest(&mut self, m: &BorrowedMessage<'_>) {
         let (partition, offset) = (m.partition(), m.offset());
         if !self.owned.contains_key(&partition) {
             // Fetched before a revoke took effect: the new owner reads it.
@@ -191,7 +191,7 @@ impl Worker {
     }
 
     /// Scores the window's rows in order and produces their decisions.
-    pub fn process_window(&mut self) {
+    pub(crate) fn process_window(&mut self) {
         if self.window_msgs.is_empty() {
             return;
         }
@@ -229,7 +229,7 @@ impl Worker {
                 match clock.max_ts {
                     Some(max) if row.ts_ms < max - lateness_ms => {
                         summary.late_events += 1;
-                        metrics::counter!("warden_late_events_total").increment(1);
+                        LateEventSeen.emit();
                     }
                     Some(max) if row.ts_ms <= max => {}
                     _ => clock.max_ts = Some(row.ts_ms),
@@ -246,14 +246,11 @@ impl Worker {
                 match &d {
                     Decision::Finding(f) => {
                         summary.findings += 1;
-                        let activity = if f.seq == 0 { "create" } else { "update" };
-                        metrics::counter!("warden_findings_total", "activity" => activity)
-                            .increment(1);
+                        DecisionMade::Finding { update: f.seq > 0 }.emit();
                     }
                     Decision::Revocation(r) => {
                         summary.revocations += 1;
-                        let mode = if r.shadow { "shadow" } else { "enforce" };
-                        metrics::counter!("warden_revocations_total", "mode" => mode).increment(1);
+                        DecisionMade::Revocation { shadow: r.shadow }.emit();
                     }
                 }
                 for _ in 0..outputs.decision(&d, origin)? {
@@ -266,13 +263,13 @@ impl Worker {
             }
         }
         summary.events += rows.len() as u64;
-        metrics::counter!("warden_events_total").increment(rows.len() as u64);
+        CallsScored { calls: rows.len() }.emit();
         Ok(())
     }
 
     /// Takes in the broker's acknowledgements and stores the offsets they
     /// release (committed in the background by librdkafka).
-    pub fn store_offsets<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    pub(crate) fn store_offsets<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         let acks: Vec<_> = self.outputs.drain_acks().collect();
         for ack in acks {
             if let Some(err) = ack.error {
@@ -293,8 +290,11 @@ impl Worker {
         let mut tpl = TopicPartitionList::new();
         for (p, off) in advanced {
             if self.owned.contains_key(&p) {
-                let _ =
-                    tpl.add_partition_offset(&self.cfg.stream.calls_topic, p, Offset::Offset(off));
+                if let Err(e) =
+                    tpl.add_partition_offset(&self.cfg.stream.calls_topic, p, Offset::Offset(off))
+                {
+                    tracing::warn!(partition = p, offset = off, error = %e, "offset not stored");
+                }
             }
         }
         if tpl.count() > 0 {
