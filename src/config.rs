@@ -147,6 +147,36 @@ pub struct InputConfig {
     pub format: crate::adapt::Format,
     /// Kubernetes audit stage that is scored; other stages are skipped.
     pub k8s_stage: String,
+    /// Calls dated more than this many seconds past this machine's clock
+    /// are rejected (dead-lettered in `run`, reported and skipped in
+    /// `replay`): event time is written by the caller.
+    pub max_future_skew_seconds: u64,
+    /// Largest input read as one JSON document (pretty-printed arrays and
+    /// envelopes; JSON lines have no such limit): past it the rest is
+    /// reported and not read, so a hostile file cannot exhaust memory.
+    pub max_document_bytes: u64,
+    /// Longest string field of a call, in bytes. An identity field (agent,
+    /// session, parent, tenant, event id) over it makes the record bad;
+    /// other text (action, resource, user agent, address) is cut to it.
+    pub max_field_bytes: usize,
+    /// Longest pass-through object kept with a call, in bytes; past it only
+    /// its size is kept.
+    pub max_extra_bytes: usize,
+}
+
+impl InputConfig {
+    /// The size limits on each call's text.
+    pub(crate) fn field_limits(&self) -> crate::adapt::FieldLimits {
+        crate::adapt::FieldLimits {
+            field_bytes: self.max_field_bytes,
+            extra_bytes: self.max_extra_bytes,
+        }
+    }
+
+    /// `max_future_skew_seconds` in ms.
+    pub(crate) fn future_skew_ms(&self) -> i64 {
+        (self.max_future_skew_seconds.min(i64::MAX as u64 / 1000) as i64) * 1000
+    }
 }
 
 impl Default for InputConfig {
@@ -154,6 +184,10 @@ impl Default for InputConfig {
         InputConfig {
             format: crate::adapt::Format::Auto,
             k8s_stage: "ResponseComplete".into(),
+            max_future_skew_seconds: 300,
+            max_document_bytes: 256 << 20,
+            max_field_bytes: 4096,
+            max_extra_bytes: 16384,
         }
     }
 }
@@ -285,6 +319,10 @@ impl From<&Config> for ReadOptions {
             format: cfg.input.format,
             k8s_stage: cfg.input.k8s_stage.clone(),
             batch_size: cfg.engine.batch_size,
+            max_future_skew_ms: cfg.input.future_skew_ms(),
+            max_document_bytes: cfg.input.max_document_bytes,
+            max_field_bytes: cfg.input.max_field_bytes,
+            max_extra_bytes: cfg.input.max_extra_bytes,
         }
     }
 }

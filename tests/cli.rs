@@ -269,10 +269,12 @@ fn bad_records_are_reported_by_line_and_field_and_skipped() {
     .unwrap();
     drop(f);
     let report = dir.path().join("r.json");
-    let out = ok(warden()
+    let out = warden()
         .args(["replay", "--no-progress", "--report"])
         .arg(&report)
-        .arg(&input));
+        .arg(&input)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2: field `ts`"), "{err}");
     assert!(err.contains("line 3: field `outcome`"), "{err}");
@@ -280,6 +282,32 @@ fn bad_records_are_reported_by_line_and_field_and_skipped() {
     let r = read_json(&report);
     assert_eq!(r["decode_errors"], 3);
     assert_eq!(r["events"], 2);
+    // More bad records than calls: the outputs are written, but the run
+    // does not pass as a quiet one.
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("mostly bad records"), "{err}");
+    assert_eq!(r["suspect_inputs"][0]["bad_records"], 3, "{r}");
+
+    // With the good records in the majority, the same bad ones are reported
+    // and the run succeeds.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
+    for i in 0..5 {
+        writeln!(
+            f,
+            r#"{{"ts":{},"agent_id":"c","action":"s3:GetObject"}}"#,
+            1_795_132_800_002i64 + i
+        )
+        .unwrap();
+    }
+    drop(f);
+    ok(warden()
+        .args(["replay", "--no-progress", "--report"])
+        .arg(&report)
+        .arg(&input));
+    assert_eq!(read_json(&report)["events"], 7);
 }
 
 #[test]

@@ -126,7 +126,7 @@ fn splunk_hec_batches_and_nothing_is_lost_or_doubled_when_splunk_is_busy() {
     let config = format!(
         "[[sinks]]\ntype = \"splunk_hec\"\nurl = \"{}/services/collector/event\"\n\
          token_env = \"TEST_HEC_TOKEN\"\nindex = \"security_alerts\"\nhost = \"warden-test\"\n\
-         batch_max_events = 25\nbatch_wait_ms = 50\n{FAST_RETRY}\n",
+         batch_max_events = 25\nbatch_wait_ms = 50\nallow_insecure_http = true\n{FAST_RETRY}\n",
         hec.url
     );
     let r = replay_deliver(dir.path(), &config, &[("TEST_HEC_TOKEN", "s3cret-token")]);
@@ -357,7 +357,7 @@ fn ssf_push_delivers_every_revocation_set_once_and_they_verify() {
     );
     let config = format!(
         "[signing]\nkey_file = \"{}\"\nissuer = \"https://warden.test\"\naudience = [\"https://idp.test\"]\n\n\
-         [[sinks]]\ntype = \"ssf_push\"\nurl = \"{}/ssf/push\"\nauthorization_env = \"TEST_SSF_AUTH\"\n{FAST_RETRY}\n",
+         [[sinks]]\ntype = \"ssf_push\"\nurl = \"{}/ssf/push\"\nauthorization_env = \"TEST_SSF_AUTH\"\nallow_insecure_http = true\n{FAST_RETRY}\n",
         private.display(),
         receiver.url
     );

@@ -3,19 +3,76 @@
 //! this, so a record means the same on the bus as in a file.
 
 use super::{AdaptError, Format, Mapped};
-use crate::event::{decode_line, CallEvent, DecodeError};
+use crate::event::{decode_line, prefix, CallEvent, DecodeError};
 
 /// Turns one top-level JSON value (a line of a file, or one Kafka record)
 /// into call events, whatever format it is in.
 pub(crate) struct RecordDecoder<'o> {
     pub format: Format,
     pub k8s_stage: &'o str,
+    /// Events dated after this (ms since the epoch) are bad records: event
+    /// time is written by the caller, and one record dated in 2100 would
+    /// otherwise move every clock that only goes forward.
+    pub latest_ts_ms: i64,
+    /// Size limits on each call's text.
+    pub limits: super::FieldLimits,
+}
+
+/// The latest event time accepted now: this machine's clock plus `skew_ms`.
+pub(crate) fn latest_ts_from_now(skew_ms: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    now.saturating_add(skew_ms.max(0))
 }
 
 impl RecordDecoder<'_> {
     /// Events go to `push`, bad records (with `line` and, inside envelopes,
     /// the record index) to `bad`. Returns the records deliberately skipped.
     pub fn decode(
+        &self,
+        raw: &str,
+        line: u64,
+        push: &mut dyn FnMut(&CallEvent<'_>),
+        bad: &mut dyn FnMut(DecodeError),
+    ) -> u64 {
+        let (latest, limits) = (self.latest_ts_ms, self.limits);
+        // Collected, then reported: `bad` is lent to the decoders meanwhile.
+        // Empty (no allocation) unless an event breaks a limit.
+        let mut refused: Vec<DecodeError> = Vec::new();
+        let skipped = self.decode_any(
+            raw,
+            line,
+            &mut |ev| {
+                if ev.ts_ms > latest {
+                    refused.push(DecodeError {
+                        line,
+                        record: None,
+                        field: Some("ts".into()),
+                        reason: format!(
+                            "event time {} ms is {} s ahead of the latest accepted \
+                             ([input] max_future_skew_seconds past this machine's clock)",
+                            ev.ts_ms,
+                            (ev.ts_ms as i128 - latest as i128) / 1000
+                        ),
+                    });
+                } else {
+                    match limits.apply(ev, line) {
+                        Ok(None) => push(ev),
+                        Ok(Some(cut)) => push(&cut),
+                        Err(e) => refused.push(e),
+                    }
+                }
+            },
+            bad,
+        );
+        for e in refused {
+            bad(e);
+        }
+        skipped
+    }
+
+    fn decode_any(
         &self,
         raw: &str,
         line: u64,
@@ -33,7 +90,7 @@ impl RecordDecoder<'_> {
         let native = match self.format {
             Format::Native => true,
             Format::Auto => {
-                let head = &raw[..raw.len().min(16)];
+                let head = prefix(raw, 16);
                 head.starts_with('{')
                     && !head.contains("\"Records\"")
                     && super::detect(raw) == Some(Format::Native)

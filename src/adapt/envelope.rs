@@ -3,6 +3,7 @@
 //! envelope still yields the records before the break.
 
 use super::{AdaptError, CallEvent};
+use crate::event::prefix;
 use serde_json::value::RawValue;
 
 /// Maps every record of a CloudTrail S3 object `{"Records":[...]}` in one
@@ -20,7 +21,7 @@ where
 {
     use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
     let head = raw.trim_start();
-    if !head[..head.len().min(16)].contains("\"Records\"") {
+    if !prefix(head, 16).contains("\"Records\"") {
         return None;
     }
     struct Records<'f, F> {
@@ -138,7 +139,7 @@ impl<'de: 'a, 'a> serde::de::Visitor<'de> for CollectEnvelope<'_, 'a> {
 
 fn looks_like_envelope(raw: &str) -> bool {
     let t = raw.trim_start();
-    let head = &t[..t.len().min(64)];
+    let head = prefix(t, 64);
     head.contains("\"Records\"")
         || raw.contains("\"EventList\"")
         || (raw.contains("\"items\"") && raw.contains("List\""))

@@ -247,8 +247,10 @@ pub(crate) fn parse_log_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() >= 19
         && b[10] == b' '
-        && !s[19..].contains(['+', 'Z', 'z'])
-        && !s[19..].contains('-')
+        // Bytes, not `&s[19..]`: byte 19 may sit inside a character.
+        && !b[19..]
+            .iter()
+            .any(|c| matches!(c, b'+' | b'Z' | b'z' | b'-'))
     {
         let mut t = String::with_capacity(s.len() + 1);
         t.push_str(&s[..10]);

@@ -10,16 +10,20 @@
 mod cloudtrail;
 mod decoder;
 mod envelope;
+#[cfg(test)]
+mod hostile;
 mod k8s;
 mod lenient;
+mod limits;
 mod ocsf;
 
-pub(crate) use decoder::RecordDecoder;
+pub(crate) use decoder::{latest_ts_from_now, RecordDecoder};
 pub use envelope::records;
 pub(crate) use envelope::{for_each_cloudtrail_record, records_salvaged};
 pub(crate) use lenient::{
     lenient, lenient_f64, lenient_i64, lenient_str, lenient_strs, lenient_vec, parse_log_time, Text,
 };
+pub(crate) use limits::FieldLimits;
 
 use crate::event::{decode_line, CallEvent, DecodeError};
 use serde::Deserialize;

@@ -127,5 +127,19 @@ pub fn run(args: Args) -> Result<()> {
         let html = replay_page(&inputs, eval, &summary.timeline, &summary.risks, &top);
         std::fs::write(&p, html).with_context(|| format!("writing {}", p.display()))?;
     }
+    if !summary.suspect_inputs.is_empty() {
+        // The outputs are written; the exit status says the run is not to
+        // be trusted (a wrong file or a wrong --format looks like this).
+        let list: Vec<String> = summary
+            .suspect_inputs
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        bail!(
+            "{} input(s) yielded no call or mostly bad records (wrong file or --format?): {}",
+            list.len(),
+            list.join("; ")
+        );
+    }
     Ok(())
 }

@@ -92,6 +92,13 @@ pub fn run(args: Args) -> Result<()> {
             warden::offline::tune::recommended_config(&cfg, rec, &inputs),
         )
         .with_context(|| format!("writing {}", p.display()))?;
+        let omitted = warden::offline::tune::secret_kafka_keys(&cfg);
+        if !omitted.is_empty() {
+            tracing::warn!(
+                omitted = %omitted.join(", "),
+                "secret-bearing [kafka] keys were left out of the written configuration"
+            );
+        }
         tracing::info!(path = %p.display(), "recommended configuration written");
     }
     Ok(())

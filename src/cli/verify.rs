@@ -11,6 +11,12 @@ pub struct Args {
     /// JSON Web Key Set (as `warden keys generate` writes it).
     #[arg(long)]
     pub jwks: Option<PathBuf>,
+    /// The issuer (`iss`) every token must carry, e.g. `[signing] issuer`.
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// An audience every token's `aud` must name (this receiver).
+    #[arg(long)]
+    pub audience: Option<String>,
     /// Files of SETs, or `-` for stdin.
     #[arg(default_value = "-")]
     pub inputs: Vec<String>,
@@ -20,8 +26,15 @@ pub fn run(args: Args) -> Result<()> {
     let Args {
         public_key,
         jwks,
+        issuer,
+        audience,
         inputs,
     } = args;
+    let expect = warden::emit::set::Expect {
+        issuer,
+        audience,
+        ..warden::emit::set::Expect::now()
+    };
 
     use warden::emit::set::Verifier;
     let verifier = match (&public_key, &jwks) {
@@ -48,7 +61,7 @@ pub fn run(args: Args) -> Result<()> {
             if token.is_empty() {
                 continue;
             }
-            match verifier.verify(token) {
+            match verifier.verify_claims(token, &expect) {
                 Ok((header, claims)) => {
                     good += 1;
                     println!(

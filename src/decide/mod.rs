@@ -309,7 +309,16 @@ impl Decider {
         let revoke = self.cfg.revoke != RevokeMode::Off
             && score.risk >= self.cfg.revoke_threshold
             && score.high_confidence;
-        let target: Option<Box<str>> = row.session_id.map(Into::into);
+        let mut target: Option<Box<str>> = row.session_id.map(Into::into);
+        let mut escalated = false;
+        if revoke && target.is_some() && episode.revoked.len() >= MAX_REVOKED_SESSIONS {
+            // An identity minting session after session: past the bound,
+            // cut the credential itself (once) rather than chase sessions.
+            escalated = !episode.revoked.contains(&target);
+            if escalated {
+                target = None;
+            }
+        }
         if revoke && !episode.revoked.contains(&target) {
             episode.revoked.push(target.clone());
             let ts_s = ts.to_string();
@@ -322,12 +331,26 @@ impl Decider {
                 tenant: row.tenant.map(String::from),
                 session_id: target.map(String::from),
                 risk,
-                reason: format!("risk {risk} at {}: {}", ts_s, explain(score)),
+                reason: if escalated {
+                    format!(
+                        "risk {risk} at {}: {}; {MAX_REVOKED_SESSIONS} sessions already revoked in \
+                         this episode, so the credential is revoked",
+                        ts_s,
+                        explain(score)
+                    )
+                } else {
+                    format!("risk {risk} at {}: {}", ts_s, explain(score))
+                },
                 shadow: self.cfg.revoke == RevokeMode::Shadow,
             }));
         }
     }
 }
+
+/// Sessions revoked one by one in an episode before the credential itself
+/// is: bounds the episode's memory (an attacker can mint sessions freely)
+/// and answers session rotation with the stronger cut.
+const MAX_REVOKED_SESSIONS: usize = 16;
 
 fn explain(score: &Score) -> String {
     score
@@ -389,5 +412,59 @@ fn build_finding(
             extra: row.extra.map(String::from),
         },
         related_event_ids: related,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::{combine, Weights};
+
+    #[test]
+    fn revoked_sessions_are_bounded_and_then_the_credential_is_revoked() {
+        let mut d = Decider::new(DecisionConfig {
+            revoke: RevokeMode::Enforce,
+            ..DecisionConfig::default()
+        });
+        // Two independent groups of strong evidence: confident enough to revoke.
+        let mut signals = Signals::default();
+        signals.set(Feature::NovelAction, 30.0, 1.0, 0.0);
+        signals.set(Feature::FailedCalls, 30.0, 10.0, 0.0);
+        let score = combine(&signals, &Weights::default());
+        assert!(score.high_confidence && score.risk >= 99.0);
+        let sessions: Vec<String> = (0..40).map(|i| format!("tok-{i}")).collect();
+        let mut out = Vec::new();
+        for (i, s) in sessions.iter().enumerate() {
+            let row = CallRow {
+                ts_ms: 1_000 + i as i64,
+                agent_id: "svc",
+                action: "iam:CreateAccessKey",
+                session_id: Some(s),
+                ..CallRow::default()
+            };
+            d.decide(
+                &DecisionInput {
+                    agent_idx: 0,
+                    agent_id: "svc",
+                    cohort: "c",
+                    row: &row,
+                    signals: &signals,
+                    score: &score,
+                    evidence_ids: &[],
+                },
+                &mut out,
+            );
+        }
+        let revoked: Vec<Option<&str>> = out
+            .iter()
+            .filter_map(|d| match d {
+                Decision::Revocation(r) => Some(r.session_id.as_deref()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(revoked.len(), MAX_REVOKED_SESSIONS + 1, "{revoked:?}");
+        assert!(revoked[..MAX_REVOKED_SESSIONS].iter().all(Option::is_some));
+        assert_eq!(revoked[MAX_REVOKED_SESSIONS], None, "then the credential");
+        assert!(d.episode(0).unwrap().revoked.len() <= MAX_REVOKED_SESSIONS + 1);
     }
 }

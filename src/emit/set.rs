@@ -216,15 +216,24 @@ impl SetSigner {
     pub fn sign(&self, r: &Revocation) -> Result<String, SetError> {
         Ok(jsonwebtoken::encode(
             &self.header,
-            &claims(r, &self.issuer, &self.audience),
+            &claims(r, &self.issuer, &self.audience, now_s()),
             &self.key,
         )?)
     }
 }
 
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The SET's claims: one CAEP event, the subject, and the links back to
-/// the revocation (`jti`) and its finding (`txn`).
-pub fn claims(r: &Revocation, issuer: &str, audience: &[String]) -> Value {
+/// the revocation (`jti`) and its finding (`txn`). `iat` is when the token
+/// is issued (`issued_at_s`, RFC 8417 §2.2); when the revoked behaviour
+/// happened is the event's `event_timestamp`. Event time is written by the
+/// caller and must not date a token.
+pub fn claims(r: &Revocation, issuer: &str, audience: &[String], issued_at_s: i64) -> Value {
     let ts = r.time_ms.div_euclid(1000);
     let reason = json!({"en": format!("{} (finding {})", r.reason, r.finding_uid)});
     let (event_type, event) = match &r.session_id {
@@ -255,7 +264,7 @@ pub fn claims(r: &Revocation, issuer: &str, audience: &[String]) -> Value {
     let mut c = json!({
         "iss": issuer,
         "jti": r.uid,
-        "iat": ts,
+        "iat": issued_at_s,
         "txn": r.finding_uid,
         "sub_id": subject,
         "events": {event_type: event},
@@ -270,6 +279,32 @@ pub fn claims(r: &Revocation, issuer: &str, audience: &[String]) -> Value {
         c["https://warden.dev/claims/shadow"] = json!(true);
     }
     c
+}
+
+/// What a receiver checks in a SET's claims besides its signature.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// The `iss` it must carry, if checked.
+    pub issuer: Option<String>,
+    /// An audience `aud` must name, if checked.
+    pub audience: Option<String>,
+    /// Now, in seconds since the epoch.
+    pub now_s: i64,
+    /// How far `iat` may be ahead of `now_s` (clock skew), in seconds.
+    pub leeway_s: i64,
+}
+
+impl Expect {
+    /// No `iss` or `aud` check; `iat` at most a minute ahead of this
+    /// machine's clock.
+    pub fn now() -> Expect {
+        Expect {
+            issuer: None,
+            audience: None,
+            now_s: now_s(),
+            leeway_s: 60,
+        }
+    }
 }
 
 /// Verification keys: from a public key PEM (EC or RSA) or a JWKS.
@@ -315,6 +350,40 @@ impl Verifier {
 
     /// Checks one SET: signature (by `kid` when the JWKS names keys), `typ`,
     /// and that it carries exactly one event. Returns header and claims.
+    /// Verifies the signature and the SET's shape, then `expect`'s claims.
+    pub fn verify_claims(&self, token: &str, expect: &Expect) -> Result<(Value, Value), String> {
+        let (header, claims) = self.verify(token)?;
+        let iat = claims["iat"]
+            .as_i64()
+            .ok_or("iat is missing or not a number")?;
+        if iat > expect.now_s.saturating_add(expect.leeway_s) {
+            return Err(format!(
+                "iat {iat} is {} s in the future",
+                iat.saturating_sub(expect.now_s)
+            ));
+        }
+        if let Some(want) = &expect.issuer {
+            if claims["iss"].as_str() != Some(want.as_str()) {
+                return Err(format!("iss is {}, not {want:?}", claims["iss"]));
+            }
+        }
+        if let Some(want) = &expect.audience {
+            let found = match &claims["aud"] {
+                Value::String(s) => s == want,
+                Value::Array(a) => a.iter().any(|v| v.as_str() == Some(want.as_str())),
+                _ => false,
+            };
+            if !found {
+                return Err(format!(
+                    "aud is {}, which does not name {want:?}",
+                    claims["aud"]
+                ));
+            }
+        }
+        Ok((header, claims))
+    }
+
+    /// Verifies the signature and the SET's shape (`typ`, one event).
     pub fn verify(&self, token: &str) -> Result<(Value, Value), String> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| format!("header: {e}"))?;
         if header.typ.as_deref() != Some("secevent+jwt") {
@@ -376,6 +445,36 @@ mod tests {
     }
 
     #[test]
+    fn a_receiver_checks_issuer_audience_and_a_future_iat() {
+        let (private, public, _) = generate_es256();
+        let signer = SetSigner::from_pem(&private, "test", &cfg()).unwrap();
+        let token = signer.sign(&revocation(Some("tok-1"))).unwrap();
+        let v = Verifier::from_public_pem(&public).unwrap();
+        let expect = |iss: &str, aud: &str| Expect {
+            issuer: Some(iss.into()),
+            audience: Some(aud.into()),
+            ..Expect::now()
+        };
+        let ok = expect("https://warden.example/", "https://idp.example/ssf");
+        assert!(v.verify_claims(&token, &ok).is_ok());
+        let e = v
+            .verify_claims(&token, &expect("https://other/", "https://idp.example/ssf"))
+            .unwrap_err();
+        assert!(e.contains("iss"), "{e}");
+        let e = v
+            .verify_claims(&token, &expect("https://warden.example/", "https://rp/"))
+            .unwrap_err();
+        assert!(e.contains("aud"), "{e}");
+        // A receiver whose clock reads an hour earlier sees iat in the future.
+        let behind = Expect {
+            now_s: ok.now_s - 3600,
+            ..ok
+        };
+        let e = v.verify_claims(&token, &behind).unwrap_err();
+        assert!(e.contains("in the future"), "{e}");
+    }
+
+    #[test]
     fn es256_sets_round_trip_through_pem_and_jwks() {
         let (private, public, jwk) = generate_es256();
         let signer = SetSigner::from_pem(&private, "test", &cfg()).unwrap();
@@ -391,7 +490,12 @@ mod tests {
             assert_eq!(c["jti"], "wdn-r-00000000000000000000000000000001");
             assert_eq!(c["txn"], "wdn-f-00000000000000000000000000000002");
             assert_eq!(c["aud"], "https://idp.example/ssf");
-            assert_eq!(c["iat"], 1_795_132_800);
+            assert_eq!(
+                c["events"][SESSION_REVOKED]["event_timestamp"],
+                1_795_132_800
+            );
+            let iat = c["iat"].as_i64().unwrap();
+            assert!((iat - now_s()).abs() < 60, "iat is the issuing time: {iat}");
             assert_eq!(c["sub_id"]["format"], "complex");
             assert_eq!(c["sub_id"]["user"]["id"], "svc-a");
             assert_eq!(c["sub_id"]["session"]["id"], "tok-1");
@@ -418,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_credential_revocation_is_a_caep_credential_change() {
-        let c = claims(&revocation(None), "iss", &[]);
+        let c = claims(&revocation(None), "iss", &[], 1_800_000_000);
         let e = &c["events"][CREDENTIAL_CHANGE];
         assert_eq!(e["change_type"], "revoke");
         assert_eq!(e["credential_type"], "api-key");
@@ -431,7 +535,7 @@ mod tests {
             ..revocation(None)
         };
         assert_eq!(
-            claims(&shadow, "iss", &[])["https://warden.dev/claims/shadow"],
+            claims(&shadow, "iss", &[], 1_800_000_000)["https://warden.dev/claims/shadow"],
             true
         );
     }

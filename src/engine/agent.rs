@@ -196,7 +196,19 @@ impl Notable {
     }
 }
 
-/// Agents by id, dense indices, a cap and least-recently-seen eviction.
+/// Calls an agent makes before it leaves probation. A new identity is cheap
+/// to mint; an established baseline is what detection stands on, so a
+/// flood of new ids competes with other new ids first.
+pub(crate) const PROBATION_CALLS: u32 = 32;
+
+/// Agents by id, dense indices, a cap and eviction by arrival order.
+///
+/// Recency is the order calls were processed in, never their event time:
+/// event time is written by the caller, and ranking by it let ids stamped
+/// in the future push out every real agent. When the table is full, an
+/// eighth of it goes: the least recently seen agents still on probation
+/// (fewer than `PROBATION_CALLS` calls) while there are enough of them, and
+/// the least recently seen of all only when there are not.
 #[derive(Debug)]
 pub(crate) struct AgentTable {
     index: FxHashMap<Box<str>, u32>,
@@ -208,8 +220,14 @@ pub(crate) struct AgentTable {
     /// Changed since its state was last written out.
     dirty: Vec<bool>,
     free: Vec<u32>,
+    /// Arrival stamp of each agent's latest call (see `clock`).
+    seen: Vec<u64>,
+    /// Counts processed calls: the recency eviction ranks by.
+    clock: u64,
     cap: usize,
     pub evicted: u64,
+    /// Of those, agents evicted while on probation.
+    pub evicted_on_probation: u64,
 }
 
 impl AgentTable {
@@ -221,8 +239,11 @@ impl AgentTable {
             partitions: Vec::new(),
             dirty: Vec::new(),
             free: Vec::new(),
+            seen: Vec::new(),
+            clock: 0,
             cap,
             evicted: 0,
+            evicted_on_probation: 0,
         }
     }
 
@@ -234,8 +255,8 @@ impl AgentTable {
         self.index.get(id).copied()
     }
 
-    /// Inserts a new agent, evicting the least recently seen eighth of the
-    /// table first when it is full. Returns the new index and the evicted ones.
+    /// Inserts a new agent, evicting an eighth of the table first when it is
+    /// full (see the type's docs). Returns the new index and the evicted ones.
     pub fn insert(&mut self, id: &str, state: AgentState, evicted: &mut Vec<u32>) -> u32 {
         if self.index.len() >= self.cap {
             self.evict_oldest(evicted);
@@ -246,6 +267,7 @@ impl AgentTable {
                 self.states[i as usize] = state;
                 self.partitions[i as usize] = 0;
                 self.dirty[i as usize] = true;
+                self.seen[i as usize] = self.clock;
                 i
             }
             None => {
@@ -253,6 +275,7 @@ impl AgentTable {
                 self.states.push(state);
                 self.partitions.push(0);
                 self.dirty.push(true);
+                self.seen.push(self.clock);
                 (self.states.len() - 1) as u32
             }
         };
@@ -261,14 +284,32 @@ impl AgentTable {
     }
 
     fn evict_oldest(&mut self, evicted: &mut Vec<u32>) {
-        let mut live: Vec<(i64, u32)> = self
+        let n = (self.cap / 8).max(1);
+        let on_probation = |st: &AgentState| st.events < PROBATION_CALLS;
+        let mut live: Vec<(u64, u32)> = self
             .index
             .values()
-            .map(|&i| (self.states[i as usize].last_ts, i))
+            .filter(|&&i| on_probation(&self.states[i as usize]))
+            .map(|&i| (self.seen[i as usize], i))
             .collect();
-        let n = (self.cap / 8).max(1).min(live.len());
+        if live.len() < n {
+            // Not enough newcomers to make room: the least recently seen of
+            // all go, established or not.
+            live = self
+                .index
+                .values()
+                .map(|&i| (self.seen[i as usize], i))
+                .collect();
+        }
+        let n = n.min(live.len());
+        if n == 0 {
+            return;
+        }
         live.select_nth_unstable(n - 1);
         for &(_, i) in &live[..n] {
+            if on_probation(&self.states[i as usize]) {
+                self.evicted_on_probation += 1;
+            }
             let id = std::mem::take(&mut self.ids[i as usize]);
             self.index.remove(&id);
             self.states[i as usize].notable = None;
@@ -291,6 +332,8 @@ impl AgentTable {
     pub(crate) fn touch(&mut self, idx: u32, partition: u32) {
         self.partitions[idx as usize] = partition;
         self.dirty[idx as usize] = true;
+        self.clock += 1;
+        self.seen[idx as usize] = self.clock;
     }
 
     /// Live agents of `partition` (all of them, or only those changed since
@@ -411,16 +454,65 @@ mod tests {
         assert!(bursty.dispersion() > 15.0, "{}", bursty.dispersion());
     }
 
+    /// An agent with `calls` calls, seen now.
+    fn seen_agent(t: &mut AgentTable, id: &str, calls: u32, ts: i64) -> u32 {
+        let mut st = AgentState::new(0, AgentType::Unknown, ts);
+        st.events = calls;
+        let i = t.insert(id, st, &mut Vec::new());
+        t.touch(i, 0);
+        i
+    }
+
+    #[test]
+    fn a_flood_of_new_ids_stamped_in_the_future_evicts_only_newcomers() {
+        let mut t = AgentTable::new(64);
+        for i in 0..40 {
+            seen_agent(&mut t, &format!("real{i}"), 500, 1_000);
+        }
+        // 10,000 fresh ids dated a day ahead: by event time every real agent
+        // would look oldest.
+        for i in 0..10_000 {
+            seen_agent(&mut t, &format!("spray{i}"), 1, 1_000 + 86_400_000);
+        }
+        for i in 0..40 {
+            assert!(t.lookup(&format!("real{i}")).is_some(), "real{i} evicted");
+        }
+        assert!(t.len() <= 64);
+        assert_eq!(t.evicted, t.evicted_on_probation);
+        assert!(
+            t.lookup("spray9999").is_some(),
+            "the newest newcomer is kept"
+        );
+    }
+
+    #[test]
+    fn without_enough_newcomers_the_least_recently_seen_go() {
+        let mut t = AgentTable::new(16);
+        for i in 0..16 {
+            seen_agent(&mut t, &format!("a{i}"), 500, 0);
+        }
+        // a0 calls again, so a1 and a2 are now the least recently seen,
+        // though a0's event time is the oldest.
+        let a0 = t.lookup("a0").unwrap();
+        t.touch(a0, 0);
+        seen_agent(&mut t, "new", 1, 0);
+        assert!(t.lookup("a0").is_some());
+        assert!(t.lookup("a1").is_none() && t.lookup("a2").is_none());
+        assert_eq!(t.evicted, 2);
+        assert_eq!(t.evicted_on_probation, 0);
+    }
+
     #[test]
     fn eviction_keeps_recent_agents_and_admits_new_ones() {
         let mut t = AgentTable::new(16);
         let mut ev = Vec::new();
         for i in 0..16 {
-            t.insert(
+            let idx = t.insert(
                 &format!("a{i}"),
                 AgentState::new(0, AgentType::Unknown, i),
                 &mut ev,
             );
+            t.touch(idx, 0);
         }
         assert!(ev.is_empty());
         t.insert("new", AgentState::new(0, AgentType::Unknown, 100), &mut ev);

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// `[engine]`: how many agents are kept, their cohorts, the window size and
 /// the archetype model.
 pub struct EngineConfig {
-    /// Most agents whose baselines are kept; past it the least recently seen
-    /// are evicted (scoring of new agents never stops).
+    /// Most agents whose baselines are kept; past it an eighth is evicted,
+    /// newcomers on probation first, by arrival order (scoring of new agents
+    /// never stops).
     pub max_agents: usize,
     /// Fields that form an agent's cohort (its peers for rarity and cold start).
     pub cohort_keys: Vec<CohortKey>,

@@ -51,6 +51,8 @@ pub struct EngineCounters {
     pub revocations: u64,
     /// Agents evicted to stay within `max_agents`.
     pub agents_evicted: u64,
+    /// Of those, agents still on probation (new identities with few calls).
+    pub agents_evicted_on_probation: u64,
 }
 
 /// A call that reached the decision stage, kept for `warden tune`: enough
@@ -173,6 +175,7 @@ impl Engine {
     pub fn counters(&self) -> EngineCounters {
         EngineCounters {
             agents_evicted: self.agents.evicted,
+            agents_evicted_on_probation: self.agents.evicted_on_probation,
             ..self.counters
         }
     }

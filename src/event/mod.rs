@@ -3,11 +3,13 @@
 
 mod batch;
 mod decode;
+mod text;
 mod time;
 
 pub(crate) use batch::call_schema;
 pub use batch::{CallBatchBuilder, CallColumns, CallRow};
 pub use decode::{decode_line, DecodeError, CALL_EVENT_FIELDS};
+pub(crate) use text::prefix;
 pub use time::{
     format_rfc3339_ms, parse_duration_ms, parse_rfc3339_ms, DAY_MS, HOUR_MS, MINUTE_MS,
 };

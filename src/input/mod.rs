@@ -5,6 +5,7 @@
 //! `replay`, `tune`, `train`, `convert` and `query` all read through
 //! [`read_windows`].
 
+mod document;
 mod files;
 mod parquet;
 mod reader;
@@ -67,8 +68,31 @@ pub trait ReadObserver {
     fn finished(&mut self) {}
 }
 
+/// An input that yielded no call, or more bad records than calls: most
+/// likely the wrong file or the wrong `--format`, which must not pass as a
+/// quiet run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SuspectInput {
+    /// The input.
+    pub input: String,
+    /// Calls it yielded.
+    pub calls: u64,
+    /// Records in it that could not be decoded.
+    pub bad_records: u64,
+}
+
+impl std::fmt::Display for SuspectInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} calls, {} bad records",
+            self.input, self.calls, self.bad_records
+        )
+    }
+}
+
 /// What reading the inputs found besides events.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct ReadTotals {
     /// Inputs read (after directories were expanded).
     pub inputs: usize,
@@ -79,6 +103,9 @@ pub(crate) struct ReadTotals {
     /// Records deliberately not scored (Kubernetes audit stages other than
     /// the configured one).
     pub skipped_records: u64,
+    /// Inputs that yielded no call (other than by deliberate skips), or
+    /// more bad records than calls.
+    pub suspect_inputs: Vec<SuspectInput>,
 }
 
 /// Reads every input in order as Arrow windows of call events: bad records
@@ -102,6 +129,7 @@ pub(crate) fn read_windows<E: From<InputError>>(
     };
     let mut bad = Vec::new();
     for spec in &specs {
+        let (rows_before, bad_before) = (t.rows, t.decode_errors);
         let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
         while let Some(batch) = reader.next_batch(&mut bad)? {
             for b in bad.drain(..) {
@@ -117,6 +145,15 @@ pub(crate) fn read_windows<E: From<InputError>>(
             observer.bad_record(&b);
         }
         t.skipped_records += reader.skipped;
+        let (calls, bad_records) = (t.rows - rows_before, t.decode_errors - bad_before);
+        let all_skipped = calls == 0 && bad_records == 0 && reader.skipped > 0;
+        if (calls == 0 && !all_skipped) || bad_records > calls {
+            t.suspect_inputs.push(SuspectInput {
+                input: spec.name(),
+                calls,
+                bad_records,
+            });
+        }
     }
     observer.finished();
     Ok(t)

@@ -2,9 +2,10 @@
 //! gzip by `.gz` suffix. Lines are decoded into Arrow windows; bad lines are
 //! reported with their file and line and skipped, never fatal.
 
+use super::document::{has_replacement, push_lossy};
 use super::files::InputSpec;
 use super::InputError;
-use crate::adapt::{Format, RecordDecoder};
+use crate::adapt::{latest_ts_from_now, FieldLimits, Format, RecordDecoder};
 use crate::event::{CallBatchBuilder, DecodeError};
 use arrow_array::RecordBatch;
 use flate2::read::MultiGzDecoder;
@@ -54,6 +55,18 @@ pub struct ReadOptions {
     pub k8s_stage: String,
     /// Events per Arrow window.
     pub batch_size: usize,
+    /// Events dated more than this far past this machine's clock (ms) are
+    /// reported and skipped.
+    pub max_future_skew_ms: i64,
+    /// Largest input read as one JSON document (a pretty-printed array or
+    /// envelope) rather than line by line; past it the rest is reported and
+    /// not read.
+    pub max_document_bytes: u64,
+    /// Longest string field, in bytes (identity fields over it make the
+    /// record bad; other text is cut).
+    pub max_field_bytes: usize,
+    /// Longest pass-through `extra` object, in bytes (dropped past it).
+    pub max_extra_bytes: usize,
 }
 
 impl Default for ReadOptions {
@@ -62,6 +75,10 @@ impl Default for ReadOptions {
             format: Format::Auto,
             k8s_stage: "ResponseComplete".into(),
             batch_size: 4096,
+            max_future_skew_ms: 300_000,
+            max_document_bytes: 256 << 20,
+            max_field_bytes: 4096,
+            max_extra_bytes: 16384,
         }
     }
 }
@@ -91,6 +108,9 @@ pub struct EventReader {
     opts: ReadOptions,
     ready: VecDeque<RecordBatch>,
     started: bool,
+    /// Events dated after this are reported and skipped (see
+    /// `ReadOptions::max_future_skew_ms`), fixed when the input is opened.
+    latest_ts_ms: i64,
     done: bool,
     /// Records deliberately not turned into events (e.g. other audit stages).
     pub skipped: u64,
@@ -167,6 +187,7 @@ impl EventReader {
             line_no: 0,
             buf: Vec::with_capacity(1024),
             builder: CallBatchBuilder::with_capacity(opts.batch_size),
+            latest_ts_ms: latest_ts_from_now(opts.max_future_skew_ms),
             opts,
             ready: VecDeque::new(),
             started: false,
@@ -192,6 +213,11 @@ impl EventReader {
         let decoder = RecordDecoder {
             format: self.opts.format,
             k8s_stage: &self.opts.k8s_stage,
+            latest_ts_ms: self.latest_ts_ms,
+            limits: FieldLimits {
+                field_bytes: self.opts.max_field_bytes,
+                extra_bytes: self.opts.max_extra_bytes,
+            },
         };
         let (builder, ready, batch_size) =
             (&mut self.builder, &mut self.ready, self.opts.batch_size);
@@ -223,20 +249,30 @@ impl EventReader {
         let mut doc = first;
         let start_line = self.line_no;
         let mut rest = Vec::new();
-        self.reader
+        let cap = self.opts.max_document_bytes;
+        (&mut self.reader)
+            .take(cap.saturating_add(1))
             .read_to_end(&mut rest)
             .map_err(|source| InputError::Read {
                 path: self.name.clone(),
                 line: self.line_no,
                 source,
             })?;
-        match String::from_utf8(rest) {
-            Ok(r) => doc.push_str(&r),
-            Err(_) => {
-                bad.push(self.bad(start_line, "input is not valid UTF-8"));
-                return Ok(());
-            }
+        if rest.len() as u64 > cap {
+            rest.truncate(cap as usize);
+            bad.push(self.bad(
+                start_line,
+                &format!(
+                    "document larger than the {cap}-byte cap ([input] max_document_bytes): \
+                     its records past the cap are not read"
+                ),
+            ));
         }
+        // Invalid UTF-8 is replaced, and the records it falls in are
+        // reported and skipped below: one bad byte must not take the
+        // document's other records with it.
+        let replaced = push_lossy(&mut doc, &rest);
+        drop(rest);
         let mut values = serde_json::Deserializer::from_str(&doc).into_iter::<&RawValue>();
         let mut counted_to = 0usize;
         let mut line = start_line;
@@ -249,7 +285,26 @@ impl EventReader {
                     let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
                     line += doc[counted_to..begin].matches('\n').count() as u64;
                     counted_to = begin;
-                    self.ingest(v.get(), line, bad);
+                    let end = values.byte_offset();
+                    if !has_replacement(&replaced, begin..end) {
+                        self.ingest(v.get(), line, bad);
+                    } else {
+                        // Read an array or envelope element by element, so
+                        // only the elements the bad bytes fall in are lost.
+                        let elems = crate::adapt::records(v.get()).unwrap_or_default();
+                        if elems.len() <= 1 {
+                            bad.push(self.bad(line, "record holds invalid UTF-8"));
+                        }
+                        for e in elems.iter().filter(|_| elems.len() > 1) {
+                            let at = e.as_ptr() as usize - doc.as_ptr() as usize;
+                            let e_line = line + doc[begin..at].matches('\n').count() as u64;
+                            if has_replacement(&replaced, at..at + e.len()) {
+                                bad.push(self.bad(e_line, "record holds invalid UTF-8"));
+                            } else {
+                                self.ingest(e, e_line, bad);
+                            }
+                        }
+                    }
                 }
                 Some(Err(e)) => {
                     // Salvage the complete records of a truncated array or
@@ -257,7 +312,13 @@ impl EventReader {
                     let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
                     line += doc[counted_to..begin].matches('\n').count() as u64;
                     let rest = &doc[begin..];
-                    if rest.starts_with('[') || rest.starts_with('{') {
+                    if has_replacement(&replaced, begin..doc.len())
+                        && (rest.starts_with('[') || rest.starts_with('{'))
+                    {
+                        // Salvaging would score text with replaced bytes;
+                        // the line-by-line pass below reports them instead.
+                        bad.push(self.bad(line, &format!("malformed JSON: {e}")));
+                    } else if rest.starts_with('[') || rest.starts_with('{') {
                         self.ingest(rest, line, bad);
                     } else {
                         bad.push(self.bad(line, &format!("malformed JSON: {e}")));
@@ -274,14 +335,19 @@ impl EventReader {
                     } else {
                         usize::MAX
                     };
-                    for (i, l) in rest.lines().enumerate().skip(resync) {
+                    let mut at = begin;
+                    for (i, l) in rest.split_inclusive('\n').enumerate() {
+                        let span = at..at + l.len();
+                        at += l.len();
                         let l = l.trim();
-                        if !l.is_empty() {
-                            self.ingest(
-                                l,
-                                broken_at + 1 + (i as u64 - e.line().max(1) as u64),
-                                bad,
-                            );
+                        if i < resync || l.is_empty() {
+                            continue;
+                        }
+                        let l_line = broken_at + 1 + (i as u64 - e.line().max(1) as u64);
+                        if has_replacement(&replaced, span) {
+                            bad.push(self.bad(l_line, "line holds invalid UTF-8"));
+                        } else {
+                            self.ingest(l, l_line, bad);
                         }
                     }
                     break;
@@ -422,6 +488,104 @@ mod tests {
             "{}",
             bad[0]
         );
+    }
+
+    #[test]
+    fn an_invalid_byte_in_a_document_costs_only_its_own_record() {
+        // Not JSON lines (the first line is a lone bracket): document mode.
+        let mut text = b"[\n".to_vec();
+        for i in 0..50 {
+            text.extend_from_slice(
+                format!("  {{\"ts\":{i},\"agent_id\":\"a{i}\",\"action\":\"x\"}},\n").as_bytes(),
+            );
+        }
+        text.extend_from_slice(b"  {\"ts\":99,\"agent_id\":\"bad\xff\",\"action\":\"x\"},\n");
+        text.extend_from_slice(b"  {\"ts\":100,\"agent_id\":\"last\",\"action\":\"x\"}\n]\n");
+        let mut r = EventReader::from_reader(
+            "mem".into(),
+            Box::new(io::Cursor::new(text)),
+            ReadOptions::default(),
+        );
+        let (n, bad) = drain(&mut r);
+        // The array is one value: it is read element by element, and only
+        // the element holding the invalid byte is lost (and named by line).
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(bad[0].error.reason.contains("invalid UTF-8"), "{bad:?}");
+        assert_eq!(bad[0].error.line, 52, "{bad:?}");
+        assert_eq!(n, 51, "{bad:?}");
+    }
+
+    #[test]
+    fn a_broken_first_line_and_a_bad_byte_later_lose_only_those_two_lines() {
+        // The measured case: a non-native JSON-lines file whose first line
+        // is cut short switches to document mode; one invalid byte further
+        // on used to drop the whole file as one bad record.
+        let mut text = b"{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSo\n".to_vec();
+        let good = |i: usize| {
+            format!(
+                "{{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"E{i}\",\"userIdentity\":{{\"type\":\"Root\"}}}}\n"
+            )
+        };
+        for i in 0..50 {
+            text.extend_from_slice(good(i).as_bytes());
+        }
+        text.extend_from_slice(b"{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSource\":\"s3\xff\",\"eventName\":\"X\"}\n");
+        for i in 50..60 {
+            text.extend_from_slice(good(i).as_bytes());
+        }
+        let mut r = EventReader::from_reader(
+            "mem".into(),
+            Box::new(io::Cursor::new(text)),
+            ReadOptions::default(),
+        );
+        let (n, bad) = drain(&mut r);
+        assert_eq!(n, 60, "{bad:?}");
+        let lines: Vec<u64> = bad.iter().map(|b| b.error.line).collect();
+        assert_eq!(lines, [1, 52], "{bad:?}");
+    }
+
+    #[test]
+    fn invalid_bytes_in_a_stream_of_documents_cost_only_their_records() {
+        // Concatenated pretty-printed objects (no JSON lines): one has a bad byte.
+        let mut text = b"{\n".to_vec();
+        text.extend_from_slice(b"  \"ts\": 1, \"agent_id\": \"a\", \"action\": \"x\"\n}\n");
+        text.extend_from_slice(b"{\n  \"ts\": 2, \"agent_id\": \"b\xfe\", \"action\": \"x\"\n}\n");
+        text.extend_from_slice(b"{\n  \"ts\": 3, \"agent_id\": \"c\", \"action\": \"x\"\n}\n");
+        let mut r = EventReader::from_reader(
+            "mem".into(),
+            Box::new(io::Cursor::new(text)),
+            ReadOptions::default(),
+        );
+        let (n, bad) = drain(&mut r);
+        assert_eq!(n, 2, "{bad:?}");
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        // The line the bad record starts on.
+        assert_eq!(bad[0].error.line, 4, "{bad:?}");
+    }
+
+    #[test]
+    fn a_document_past_its_cap_is_reported_not_read_whole() {
+        let mut text = String::from("[\n");
+        for i in 0..1000 {
+            text.push_str(&format!(
+                "  {{\"ts\":{i},\"agent_id\":\"a\",\"action\":\"x\"}},\n"
+            ));
+        }
+        text.push_str("  {\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n]\n");
+        let mut r = reader_with(
+            &text,
+            ReadOptions {
+                max_document_bytes: 4096,
+                ..ReadOptions::default()
+            },
+        );
+        let (n, bad) = drain(&mut r);
+        assert!(
+            bad.iter().any(|b| b.error.reason.contains("cap")),
+            "{bad:?}"
+        );
+        // The records inside the cap are kept (a truncated array salvages).
+        assert!(n > 0 && n < 1001, "{n}");
     }
 
     #[test]

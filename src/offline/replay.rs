@@ -31,6 +31,10 @@ pub enum ReplayError {
 pub struct ReplaySummary {
     /// Inputs read (after directories were expanded).
     pub inputs: usize,
+    /// Inputs that yielded no call, or more bad records than calls
+    /// (`warden replay` then exits non-zero after writing its outputs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suspect_inputs: Vec<crate::input::SuspectInput>,
     /// Calls scored.
     pub events: u64,
     /// Records or fields that could not be decoded (skipped).
@@ -49,6 +53,9 @@ pub struct ReplaySummary {
     pub agents_tracked: u64,
     /// Agents evicted to keep the table within `[engine] max_agents`.
     pub agents_evicted: u64,
+    /// Of those, new identities evicted while on probation: a flood of new
+    /// ids competes with new ids first, not with established baselines.
+    pub agents_evicted_on_probation: u64,
     /// Bytes of per-agent state at the end.
     pub state_bytes: u64,
     /// Those bytes per tracked agent.
@@ -116,6 +123,7 @@ pub fn run(
     let state_bytes = engine.state_bytes() as u64;
     Ok(ReplaySummary {
         inputs: specs_len,
+        suspect_inputs: totals.suspect_inputs,
         events: c.events,
         decode_errors,
         skipped_records,
@@ -125,6 +133,7 @@ pub fn run(
         revocations: c.revocations,
         agents_tracked: agents,
         agents_evicted: c.agents_evicted,
+        agents_evicted_on_probation: c.agents_evicted_on_probation,
         state_bytes,
         state_bytes_per_agent: if agents > 0 {
             state_bytes as f64 / agents as f64

@@ -51,6 +51,10 @@ pub struct HecConfig {
     /// Extra PEM CA certificates to trust (besides the system's).
     #[serde(default)]
     pub ca_file: String,
+    /// Allow an `http://` url although the token goes with every request
+    /// (a trusted network only; refused otherwise).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     #[serde(default = "all_severities")]
     /// Severities delivered (the others are not sent here).
     pub severities: Vec<Severity>,
@@ -161,7 +165,13 @@ impl HecTransport {
     ) -> Result<HecTransport, SinkConfigError> {
         let token = http::secret(name, &c.token_env, "Splunk HEC token", env)?;
         Ok(HecTransport {
-            client: http::client(name, &c.url, &c.ca_file, c.delivery.timeout_ms)?,
+            client: http::client(
+                name,
+                &c.url,
+                &c.ca_file,
+                c.delivery.timeout_ms,
+                http::Plaintext::for_credential(true, c.allow_insecure_http),
+            )?,
             url: c.url.clone(),
             auth: format!("Splunk {token}"),
             envelope: HecEnvelope::from_config(c),

@@ -6,11 +6,33 @@ use super::SinkConfigError;
 use reqwest::StatusCode;
 use std::time::Duration;
 
+/// Whether a sink may send its credential over plain `http://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Plaintext {
+    /// Nothing secret goes out with the request.
+    NoCredential,
+    /// A credential goes out, and the sink's config allows plain HTTP.
+    Allowed,
+    /// A credential goes out: plain HTTP is refused.
+    Refused,
+}
+
+impl Plaintext {
+    pub(super) fn for_credential(sends_credential: bool, allow_insecure_http: bool) -> Self {
+        match (sends_credential, allow_insecure_http) {
+            (false, _) => Plaintext::NoCredential,
+            (true, true) => Plaintext::Allowed,
+            (true, false) => Plaintext::Refused,
+        }
+    }
+}
+
 pub(super) fn client(
     sink: &str,
     url: &str,
     ca_file: &str,
     timeout_ms: u64,
+    plaintext: Plaintext,
 ) -> Result<reqwest::Client, SinkConfigError> {
     let invalid = |message: String| SinkConfigError::Invalid {
         sink: sink.to_string(),
@@ -19,6 +41,22 @@ pub(super) fn client(
     let parsed = reqwest::Url::parse(url).map_err(|e| invalid(format!("url {url:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(invalid(format!("url {url:?}: only http and https")));
+    }
+    if parsed.scheme() == "http" {
+        match plaintext {
+            Plaintext::Refused => {
+                return Err(invalid(format!(
+                    "url {url:?} is plain http and this sink sends a credential: use https, \
+                     or set allow_insecure_http = true for this sink (a trusted network only)"
+                )))
+            }
+            Plaintext::Allowed => tracing::warn!(
+                sink,
+                url,
+                "sending a credential over plain http (allow_insecure_http = true)"
+            ),
+            Plaintext::NoCredential => {}
+        }
     }
     let mut b = reqwest::Client::builder()
         .timeout(Duration::from_millis(timeout_ms.max(1)))

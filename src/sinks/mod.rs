@@ -602,6 +602,30 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("only http and https"), "{e}");
+        // A credential over plain http is refused unless the sink allows it.
+        for kind in [
+            "type = \"splunk_hec\"",
+            "type = \"ssf_push\"\nauthorization_env = \"A\"",
+        ] {
+            let text = format!("[[sinks]]\n{kind}\nurl = \"http://receiver:8088/x\"\n");
+            let e = SinkSet::start(&sinks(&text).unwrap(), &|_| Some("t".into()), |_: ()| {})
+                .err()
+                .unwrap();
+            assert!(e.to_string().contains("plain http"), "{kind}: {e}");
+            let text = format!("{text}allow_insecure_http = true\n");
+            assert!(
+                SinkSet::start(&sinks(&text).unwrap(), &|_| Some("t".into()), |_: ()| {}).is_ok(),
+                "{kind}"
+            );
+        }
+        // A webhook sends no credential: plain http is allowed.
+        let text = "[[sinks]]\ntype = \"webhook\"\nurl = \"http://soar/x\"\nsecret_env = \"S\"\n";
+        let s = SinkSet::start(
+            &sinks(text).unwrap(),
+            &|_| Some("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
+            |_: ()| {},
+        );
+        assert!(s.is_ok(), "{:?}", s.err());
         let cfg = sinks("[[sinks]]\ntype = \"syslog\"\naddress = \"collector\"\n").unwrap();
         let e = SinkSet::start(&cfg, &|_| None, |_: ()| {}).err().unwrap();
         assert!(e.to_string().contains("not host:port"), "{e}");

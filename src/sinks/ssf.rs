@@ -31,6 +31,10 @@ pub struct SsfPushConfig {
     #[serde(default)]
     /// Extra PEM CA certificates to trust (besides the system's).
     pub ca_file: String,
+    /// Allow an `http://` url although the Authorization header goes with
+    /// every request (a trusted network only; refused otherwise).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     #[serde(default)]
     /// Queueing and retries.
     pub delivery: DeliveryConfig,
@@ -59,7 +63,16 @@ impl SsfPushTransport {
             )?)
         };
         Ok(SsfPushTransport {
-            client: http::client(name, &c.url, &c.ca_file, c.delivery.timeout_ms)?,
+            client: http::client(
+                name,
+                &c.url,
+                &c.ca_file,
+                c.delivery.timeout_ms,
+                http::Plaintext::for_credential(
+                    !c.authorization_env.is_empty(),
+                    c.allow_insecure_http,
+                ),
+            )?,
             url: c.url.clone(),
             authorization,
         })

@@ -29,6 +29,10 @@ pub struct WebhookConfig {
     #[serde(default)]
     /// Extra PEM CA certificates to trust (besides the system's).
     pub ca_file: String,
+    /// Accepted for symmetry with the other HTTP sinks: a webhook sends no
+    /// credential (its requests are signed), so `http://` is allowed.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     #[serde(default = "all_severities")]
     /// Severities delivered (the others are not sent here).
     pub severities: Vec<Severity>,
@@ -98,7 +102,13 @@ impl WebhookTransport {
             message: format!("{}: {message}", c.secret_env),
         })?;
         Ok(WebhookTransport {
-            client: http::client(name, &c.url, &c.ca_file, c.delivery.timeout_ms)?,
+            client: http::client(
+                name,
+                &c.url,
+                &c.ca_file,
+                c.delivery.timeout_ms,
+                http::Plaintext::for_credential(false, c.allow_insecure_http),
+            )?,
             url: c.url.clone(),
             signer,
         })

@@ -173,6 +173,10 @@ pub(crate) struct WorkerGauges {
     pub state_bytes: usize,
     pub assigned_partitions: usize,
     pub outputs_in_flight: u64,
+    /// Agents evicted to stay within `max_agents`, since the start.
+    pub agents_evicted: u64,
+    /// Of those, new identities evicted while on probation.
+    pub agents_evicted_on_probation: u64,
     /// The oldest owned partition's newest event time less the allowed
     /// lateness, when any partition has seen an event.
     pub watermark_ms: Option<i64>,
@@ -184,6 +188,10 @@ impl WorkerGauges {
         metrics::gauge!("warden_state_bytes").set(self.state_bytes as f64);
         metrics::gauge!("warden_assigned_partitions").set(self.assigned_partitions as f64);
         metrics::gauge!("warden_outputs_in_flight").set(self.outputs_in_flight as f64);
+        metrics::counter!("warden_agents_evicted_total", "on_probation" => "false")
+            .absolute(self.agents_evicted - self.agents_evicted_on_probation);
+        metrics::counter!("warden_agents_evicted_total", "on_probation" => "true")
+            .absolute(self.agents_evicted_on_probation);
         if let Some(wm) = self.watermark_ms {
             metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
         }
@@ -218,5 +226,28 @@ impl DecisionLatencyMeasured {
         ] {
             metrics::gauge!("warden_event_decision_latency_seconds", "quantile" => label).set(v);
         }
+    }
+}
+
+/// Decoding or scoring one record panicked (a bug): the record was isolated
+/// to the dead-letter topic and the instance went on.
+pub struct RecordIsolated<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    /// `decode` or `score`.
+    pub stage: &'static str,
+    pub reason: &'a str,
+}
+
+impl RecordIsolated<'_> {
+    pub fn emit(&self) {
+        tracing::error!(
+            partition = self.partition,
+            offset = self.offset,
+            stage = self.stage,
+            reason = self.reason,
+            "a record made Warden panic; isolated to the dead-letter topic"
+        );
+        metrics::counter!("warden_records_isolated_total", "stage" => self.stage).increment(1);
     }
 }

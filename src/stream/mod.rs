@@ -10,6 +10,7 @@
 pub mod demo;
 pub mod devbroker;
 mod events;
+mod isolate;
 mod kafka;
 pub mod offsets;
 mod output;

@@ -561,11 +561,91 @@ pub fn recommended_config(cfg: &Config, rec: &Recommendation, inputs: &[String])
     let mut c = cfg.clone();
     c.decisions.finding_threshold = rec.finding_threshold;
     c.decisions.revoke_threshold = rec.revoke_threshold;
+    let omitted = secret_kafka_keys(&c);
+    c.kafka.retain(|k, _| !omitted.contains(k));
     let body = toml::to_string(&c).expect("the config serialises");
+    let note = if omitted.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "# Left out because they hold secrets (set them again, or through \
+             WARDEN_KAFKA_* variables): {}.\n",
+            omitted.join(", ")
+        )
+    };
     format!(
-        "# Written by `warden tune` from {}.\n# {}.\n# On that input: {}.\n\n{body}",
+        "# Written by `warden tune` from {}.\n# {}.\n# On that input: {}.\n{note}\n{body}",
         inputs.join(", "),
         rec.why,
         render::summary_line(&rec.figures),
     )
+}
+
+/// `[kafka]` properties that hold secrets (passwords, private keys, SASL
+/// and OAuth configs with credentials inside): never copied into a written
+/// config, which is made to be shared and committed.
+pub fn secret_kafka_keys(cfg: &Config) -> Vec<String> {
+    const MARKERS: [&str; 6] = [
+        "password",
+        "secret",
+        "token",
+        "jaas",
+        "oauthbearer.config",
+        ".pem",
+    ];
+    cfg.kafka
+        .keys()
+        .filter(|k| {
+            let k = k.to_ascii_lowercase();
+            MARKERS.iter().any(|m| k.contains(m)) || k.contains("key.pem") || k.ends_with(".key")
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn a_written_config_leaves_out_every_secret_and_says_so() {
+        let mut cfg = Config::default();
+        for (k, v) in [
+            ("bootstrap.servers", "kafka:9093"),
+            ("sasl.password", "hunter2"),
+            ("ssl.key.password", "hunter3"),
+            ("sasl.oauthbearer.client.secret", "hunter4"),
+            ("ssl.key.pem", "-----BEGIN PRIVATE KEY-----"),
+            ("sasl.jaas.config", "user=\"u\" password=\"hunter5\""),
+            ("sasl.username", "warden"),
+        ] {
+            cfg.kafka.insert(k.into(), v.into());
+        }
+        let rec = Recommendation {
+            finding_threshold: 70.0,
+            revoke_threshold: 90.0,
+            why: "test".into(),
+            figures: EvalSummary {
+                findings: 0,
+                findings_per_day: 0.0,
+                recall: None,
+                false_findings_per_1000_agent_days: None,
+                wrongful_revocations: None,
+                median_delay_s: None,
+                scenarios: Vec::new(),
+            },
+        };
+        let text = recommended_config(&cfg, &rec, &["in.jsonl".into()]);
+        for secret in ["hunter", "BEGIN PRIVATE KEY"] {
+            assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+        }
+        assert!(text.contains("kafka:9093") && text.contains("sasl.username"));
+        assert!(
+            text.contains("Left out because they hold secrets"),
+            "{text}"
+        );
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back.decisions.finding_threshold, 70.0);
+        assert!(!back.kafka.contains_key("sasl.password"));
+    }
 }

@@ -2,7 +2,7 @@
 //! to the state topic, and taking partitions over (restore, warm-up).
 
 use super::{EventClock, Worker, FLUSH_TIMEOUT, SINK_DRAIN_TIMEOUT};
-use crate::adapt::RecordDecoder;
+use crate::adapt::{latest_ts_from_now, RecordDecoder};
 use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked, WorkerGauges};
 use crate::stream::output::Origin;
 use crate::stream::telemetry::now_ms;
@@ -111,6 +111,8 @@ impl Worker {
             state_bytes: self.engine.state_bytes(),
             assigned_partitions: self.owned.len(),
             outputs_in_flight: self.offsets.outstanding(),
+            agents_evicted: self.engine.counters().agents_evicted,
+            agents_evicted_on_probation: self.engine.counters().agents_evicted_on_probation,
             watermark_ms: self
                 .owned
                 .values()
@@ -230,9 +232,13 @@ impl Worker {
             let from = restored.checkpoint.map_or(0, |c| c.source_offset);
             if let Some(k) = committed_offset {
                 if from < k {
+                    // The same rule as when these calls were first read, so
+                    // warm-up rebuilds the state they built.
                     let decoder = RecordDecoder {
                         format: self.cfg.input.format,
                         k8s_stage: &self.cfg.input.k8s_stage,
+                        latest_ts_ms: latest_ts_from_now(self.cfg.input.future_skew_ms()),
+                        limits: self.cfg.input.field_limits(),
                     };
                     match state::warm_up(
                         &self.restorer,

@@ -3,16 +3,17 @@
 //! it polls in small windows; rebalance callbacks take the same worker lock
 //! to hand state over between windows, never in the middle of one.
 
-use super::events::{CallsScored, DecisionMade, LateEventSeen, RecordDeadLettered};
+use super::events::{CallsScored, DecisionMade, LateEventSeen, RecordDeadLettered, RecordIsolated};
+use super::isolate::{decode_isolated, decode_record, isolate};
 use super::offsets::OffsetTracker;
 use super::output::{DeadLetter, Origin, Outputs};
 use super::telemetry::{Health, Latency};
 use super::{RunSummary, StreamError};
-use crate::adapt::RecordDecoder;
+use crate::adapt::{latest_ts_from_now, RecordDecoder};
 use crate::config::Config;
 use crate::decide::Decision;
 use crate::engine::Engine;
-use crate::event::{CallBatchBuilder, CallColumns, DecodeError};
+use crate::event::{prefix, CallBatchBuilder, CallColumns, DecodeError};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -139,9 +140,14 @@ impl Worker {
                 let decoder = RecordDecoder {
                     format: self.cfg.input.format,
                     k8s_stage: &self.cfg.input.k8s_stage,
+                    latest_ts_ms: latest_ts_from_now(self.cfg.input.future_skew_ms()),
+                    limits: self.cfg.input.field_limits(),
                 };
                 let (builder, rows) = (&mut self.builder, &mut self.rows);
-                let skipped = decoder.decode(
+                let skipped = decode_isolated(
+                    decode_record,
+                    partition,
+                    &decoder,
                     text.trim(),
                     offset.max(0) as u64,
                     &mut |ev| {
@@ -214,6 +220,7 @@ impl Worker {
         let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
         let Worker {
             engine,
+            cfg,
             outputs,
             offsets,
             rows,
@@ -239,9 +246,51 @@ impl Worker {
                 partition: o.partition,
                 offset: o.offset,
             };
-            engine.process_row_in(&row, o.partition as u32, &mut |_, d| {
-                decided.push(d.clone())
+            let scored = isolate(|| {
+                engine.process_row_in(&row, o.partition as u32, &mut |_, d| {
+                    decided.push(d.clone())
+                })
             });
+            if let Err(reason) = scored {
+                // A bug met on this call: its decisions so far are dropped,
+                // the call goes to the dead-letter topic in canonical form,
+                // and the window goes on.
+                decided.clear();
+                RecordIsolated {
+                    partition: o.partition,
+                    offset: o.offset,
+                    stage: "score",
+                    reason: &reason,
+                }
+                .emit();
+                summary.dead_letters += 1;
+                let error = DecodeError {
+                    line: o.offset.max(0) as u64,
+                    record: None,
+                    field: None,
+                    reason: format!(
+                        "scoring failed on this call (isolated; please report it): {}",
+                        prefix(&reason, 200)
+                    ),
+                };
+                let value = row.to_event().to_json();
+                let dl = DeadLetter {
+                    topic: &cfg.stream.calls_topic,
+                    partition: o.partition,
+                    offset: o.offset,
+                    timestamp_ms: o.kafka_ts_ms,
+                    key: Some(row.agent_id.as_bytes()),
+                    value: Some(value.as_bytes()),
+                    headers: None,
+                    error: &error,
+                    good_events: 0,
+                };
+                outputs
+                    .dead_letter(&dl, origin)
+                    .map_err(StreamError::Produce)?;
+                offsets.sent(o.partition, o.offset);
+                continue;
+            }
             for d in decided.drain(..) {
                 match &d {
                     Decision::Finding(f) => {
