@@ -18,6 +18,20 @@ pub(crate) struct RecordDecoder<'o> {
     pub limits: super::FieldLimits,
 }
 
+/// Longest error reason passed on. Reasons may quote the bad value (a
+/// parser's "invalid type: string …" does), and the value is the
+/// attacker's: a 200 KB field must not become a 200 KB log line and
+/// dead-letter header.
+const MAX_REASON_BYTES: usize = 256;
+
+fn cap_reason(e: &mut DecodeError) {
+    if e.reason.len() > MAX_REASON_BYTES {
+        let keep = crate::event::prefix(&e.reason, MAX_REASON_BYTES).len();
+        e.reason.truncate(keep);
+        e.reason.push_str("… (cut)");
+    }
+}
+
 /// The latest event time accepted now: this machine's clock plus `skew_ms`.
 pub(crate) fn latest_ts_from_now(skew_ms: i64) -> i64 {
     let now = std::time::SystemTime::now()
@@ -64,7 +78,10 @@ impl RecordDecoder<'_> {
                     }
                 }
             },
-            bad,
+            &mut |mut e| {
+                cap_reason(&mut e);
+                bad(e)
+            },
         );
         for e in refused {
             bad(e);

@@ -214,3 +214,26 @@ fn a_call_dated_past_the_latest_accepted_time_is_a_bad_ts_field() {
     d.decode(raw, 1, &mut |_| events += 1, &mut |_| errors += 1);
     assert_eq!((events, errors), (2, 1));
 }
+
+#[test]
+fn error_reasons_do_not_echo_a_huge_value() {
+    let huge = "€".repeat(70_000);
+    for raw in [
+        format!(r#"{{"ts":"{huge}","agent_id":"a","action":"x"}}"#),
+        format!(r#"{{"ts":1,"agent_id":"a","action":"x","bytes_out":"{huge}"}}"#),
+        format!(r#"{{"eventTime":"{huge}","eventSource":"s3.amazonaws.com","eventName":"X"}}"#),
+    ] {
+        for f in FORMATS {
+            let d = RecordDecoder {
+                format: f,
+                k8s_stage: "ResponseComplete",
+                latest_ts_ms: i64::MAX,
+                limits: crate::adapt::FieldLimits::NONE,
+            };
+            d.decode(&raw, 1, &mut |_| {}, &mut |e| {
+                assert!(e.reason.len() < 300, "{f:?}: {} bytes", e.reason.len());
+                assert!(e.to_string().len() < 400, "{f:?}");
+            });
+        }
+    }
+}
