@@ -34,10 +34,7 @@ fn cap_reason(e: &mut DecodeError) {
 
 /// The latest event time accepted now: this machine's clock plus `skew_ms`.
 pub(crate) fn latest_ts_from_now(skew_ms: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    now.saturating_add(skew_ms.max(0))
+    crate::event::now_ms().saturating_add(skew_ms.max(0))
 }
 
 impl RecordDecoder<'_> {

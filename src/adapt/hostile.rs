@@ -109,13 +109,9 @@ proptest! {
     #[test]
     fn any_character_at_any_offset_never_panics(seed in 0..SEEDS.len(), at in 0usize..600, c in any::<char>(), cut in any::<bool>()) {
         let s = SEEDS[seed];
-        let mut at = at.min(s.len());
-        while !s.is_char_boundary(at) {
-            at -= 1;
-        }
+        let (head, tail) = s.split_at(crate::event::prefix(s, at).len());
         // Insert the character, or cut the record there and end with it.
-        let rest = if cut { "" } else { &s[at..] };
-        let mutated = format!("{}{c}{}", &s[..at], rest);
+        let mutated = format!("{head}{c}{}", if cut { "" } else { tail });
         decode_everywhere(&mutated);
     }
 
@@ -127,11 +123,7 @@ proptest! {
         let text = v.to_string();
         decode_everywhere(&text);
         // The same record truncated, and doubled without a separator.
-        let mut end = drop_from.min(text.len());
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        decode_everywhere(&text[..end]);
+        decode_everywhere(crate::event::prefix(&text, drop_from));
         if dup {
             decode_everywhere(&format!("{text}{text}"));
         }

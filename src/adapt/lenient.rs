@@ -244,20 +244,16 @@ pub(crate) fn parse_log_time(s: &str) -> Option<i64> {
     if let Some(ms) = crate::event::parse_rfc3339_ms(s) {
         return Some(ms);
     }
-    let b = s.as_bytes();
-    if b.len() >= 19
-        && b[10] == b' '
-        // Bytes, not `&s[19..]`: byte 19 may sit inside a character.
-        && !b[19..]
-            .iter()
-            .any(|c| matches!(c, b'+' | b'Z' | b'z' | b'-'))
-    {
-        let mut t = String::with_capacity(s.len() + 1);
-        t.push_str(&s[..10]);
-        t.push('T');
-        t.push_str(&s[11..]);
-        t.push('Z');
-        return crate::event::parse_rfc3339_ms(&t);
+    // Split at the space by search, never at a fixed byte offset: the text
+    // is the caller's and byte 19 may sit inside a character.
+    let (date, time) = s.split_once(' ')?;
+    if date.len() != 10 || time.len() < 8 || time.contains(['+', 'Z', 'z', '-']) {
+        return None;
     }
-    None
+    let mut t = String::with_capacity(s.len() + 1);
+    t.push_str(date);
+    t.push('T');
+    t.push_str(time);
+    t.push('Z');
+    crate::event::parse_rfc3339_ms(&t)
 }

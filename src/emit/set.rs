@@ -223,9 +223,7 @@ impl SetSigner {
 }
 
 fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::event::now_ms().div_euclid(1000)
 }
 
 /// The SET's claims: one CAEP event, the subject, and the links back to

@@ -148,6 +148,16 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     Ok(n * mult)
 }
 
+/// This machine's clock, in ms since the Unix epoch (0 if it reads before
+/// the epoch). The one wall-clock reading the library uses: for the
+/// future-skew limit, the issuing time of tokens, and the service's
+/// heartbeats and checkpoints.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

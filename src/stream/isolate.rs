@@ -5,8 +5,7 @@
 //! (`adapt::hostile` tests that); this is what happens if one still does.
 
 use super::events::RecordIsolated;
-use crate::adapt::RecordDecoder;
-use crate::event::{CallEvent, DecodeError};
+use crate::event::DecodeError;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -29,38 +28,16 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The decoding step of one record, as the worker runs it.
-pub(crate) type DecodeStep = fn(
-    &RecordDecoder<'_>,
-    &str,
-    u64,
-    &mut dyn FnMut(&CallEvent<'_>),
-    &mut dyn FnMut(DecodeError),
-) -> u64;
-
-/// The worker's decoding step: the record decoder itself.
-pub(crate) fn decode_record(
-    d: &RecordDecoder<'_>,
-    text: &str,
-    line: u64,
-    push: &mut dyn FnMut(&CallEvent<'_>),
-    bad: &mut dyn FnMut(DecodeError),
-) -> u64 {
-    d.decode(text, line, push, bad)
-}
-
-/// Decodes one record through `step`; a panic becomes a bad record (the
+/// Runs one record's decoding `step`, which reports its bad records to the
+/// sink it is given; a panic becomes one more bad record at `offset` (the
 /// events pushed before it stand, like the good part of a broken envelope).
 pub(crate) fn decode_isolated(
-    step: DecodeStep,
     partition: i32,
-    decoder: &RecordDecoder<'_>,
-    text: &str,
     offset: u64,
-    push: &mut dyn FnMut(&CallEvent<'_>),
     bad: &mut dyn FnMut(DecodeError),
+    step: impl FnOnce(&mut dyn FnMut(DecodeError)) -> u64,
 ) -> u64 {
-    match isolate(|| step(decoder, text, offset, push, &mut *bad)) {
+    match isolate(|| step(&mut *bad)) {
         Ok(skipped) => skipped,
         Err(msg) => {
             RecordIsolated {
@@ -87,7 +64,8 @@ pub(crate) fn decode_isolated(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapt::Format;
+    use crate::adapt::{Format, RecordDecoder};
+    use crate::event::CallEvent;
 
     #[test]
     fn a_panic_is_returned_as_its_message() {
@@ -130,15 +108,10 @@ mod tests {
         ];
         let (mut events, mut errors) = (Vec::new(), Vec::new());
         for (i, r) in records.iter().enumerate() {
-            decode_isolated(
-                poisoned,
-                0,
-                &d,
-                r,
-                i as u64,
-                &mut |e| events.push(e.agent_id.to_string()),
-                &mut |e| errors.push(e),
-            );
+            let mut push = |e: &CallEvent<'_>| events.push(e.agent_id.to_string());
+            decode_isolated(0, i as u64, &mut |e| errors.push(e), |bad| {
+                poisoned(&d, r, i as u64, &mut push, bad)
+            });
         }
         assert_eq!(events, ["a", "b"]);
         assert_eq!(errors.len(), 1);

@@ -28,11 +28,7 @@ pub(crate) fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub(crate) use crate::event::now_ms;
 
 pub(crate) fn now_us() -> i64 {
     SystemTime::now()

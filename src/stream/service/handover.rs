@@ -106,13 +106,14 @@ impl Worker {
             self.summary.recent_p99_ms = p99;
         }
         let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
+        let counters = self.engine.counters();
         WorkerGauges {
             agents_tracked: self.engine.agents_tracked(),
             state_bytes: self.engine.state_bytes(),
             assigned_partitions: self.owned.len(),
             outputs_in_flight: self.offsets.outstanding(),
-            agents_evicted: self.engine.counters().agents_evicted,
-            agents_evicted_on_probation: self.engine.counters().agents_evicted_on_probation,
+            agents_evicted: counters.agents_evicted,
+            agents_evicted_on_probation: counters.agents_evicted_on_probation,
             watermark_ms: self
                 .owned
                 .values()

@@ -4,7 +4,7 @@
 //! to hand state over between windows, never in the middle of one.
 
 use super::events::{CallsScored, DecisionMade, LateEventSeen, RecordDeadLettered, RecordIsolated};
-use super::isolate::{decode_isolated, decode_record, isolate};
+use super::isolate::{decode_isolated, isolate};
 use super::offsets::OffsetTracker;
 use super::output::{DeadLetter, Origin, Outputs};
 use super::telemetry::{Health, Latency};
@@ -13,7 +13,7 @@ use crate::adapt::{latest_ts_from_now, RecordDecoder};
 use crate::config::Config;
 use crate::decide::Decision;
 use crate::engine::Engine;
-use crate::event::{prefix, CallBatchBuilder, CallColumns, DecodeError};
+use crate::event::{prefix, CallBatchBuilder, CallColumns, CallEvent, DecodeError};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -144,23 +144,19 @@ impl Worker {
                     limits: self.cfg.input.field_limits(),
                 };
                 let (builder, rows) = (&mut self.builder, &mut self.rows);
-                let skipped = decode_isolated(
-                    decode_record,
-                    partition,
-                    &decoder,
-                    text.trim(),
-                    offset.max(0) as u64,
-                    &mut |ev| {
-                        builder.push(ev);
-                        rows.push(RowOrigin {
-                            partition,
-                            offset,
-                            kafka_ts_ms,
-                        });
-                        good += 1;
-                    },
-                    &mut |e| errors.push(e),
-                );
+                let mut push = |ev: &CallEvent<'_>| {
+                    builder.push(ev);
+                    rows.push(RowOrigin {
+                        partition,
+                        offset,
+                        kafka_ts_ms,
+                    });
+                    good += 1;
+                };
+                let line = offset.max(0) as u64;
+                let skipped = decode_isolated(partition, line, &mut |e| errors.push(e), |bad| {
+                    decoder.decode(text.trim(), line, &mut push, bad)
+                });
                 self.summary.skipped_records += skipped;
             }
         }
