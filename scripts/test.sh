@@ -55,3 +55,6 @@ cargo fmt --check
 python3 scripts/check-imports.py
 cargo clippy --release --all-targets --locked -- -D warnings
 cargo test --release --locked
+# Coverage-guided fuzzing of the decoders, a fixed number of inputs
+# (README: Fuzzing the decoders).
+./scripts/fuzz.sh 1000000

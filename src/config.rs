@@ -96,6 +96,9 @@ pub struct StreamConfig {
     pub restore_timeout_seconds: u32,
     /// Address of /metrics, /healthz and /readyz ("" turns the endpoint off).
     pub metrics_listen: String,
+    /// Largest record Warden produces (the broker's `message.max.bytes`):
+    /// a finding or dead letter past it goes out truncated, and counted.
+    pub max_message_bytes: usize,
 }
 
 impl Default for StreamConfig {
@@ -113,9 +116,14 @@ impl Default for StreamConfig {
             checkpoint_interval_seconds: 30,
             restore_timeout_seconds: 120,
             metrics_listen: "127.0.0.1:9464".into(),
+            max_message_bytes: 1_000_000,
         }
     }
 }
+
+/// The smallest `[stream] max_message_bytes` accepted: a finding cut to
+/// 64-byte strings and a dead letter's headers fit well inside it.
+pub(crate) const MIN_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Prefix of environment variables that override `[kafka]` properties.
 pub(crate) const KAFKA_ENV_PREFIX: &str = "WARDEN_KAFKA_";
@@ -255,9 +263,13 @@ impl Config {
                 "decisions.revoke_threshold must not be below decisions.finding_threshold".into(),
             ));
         }
-        if self.engine.max_agents == 0 || self.engine.batch_size == 0 {
+        if self.engine.max_agents == 0
+            || self.engine.batch_size == 0
+            || self.engine.max_cohorts == 0
+        {
             return Err(ConfigError::Invalid(
-                "engine.max_agents and engine.batch_size must be positive".into(),
+                "engine.max_agents, engine.max_cohorts and engine.batch_size must be positive"
+                    .into(),
             ));
         }
         if self.detectors.distinct_window_seconds == 0 || self.detectors.rate_min_sd <= 0.0 {
@@ -272,6 +284,13 @@ impl Config {
                 "stream.checkpoint_interval_seconds and stream.restore_timeout_seconds must be positive"
                     .into(),
             ));
+        }
+        // librdkafka's own ceiling for message.max.bytes is 1,000,000,000.
+        if !(MIN_MESSAGE_BYTES..=1_000_000_000).contains(&s.max_message_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "stream.max_message_bytes must be between {} and 1000000000",
+                MIN_MESSAGE_BYTES
+            )));
         }
         let topics = [
             &s.calls_topic,

@@ -480,3 +480,136 @@ fn a_new_resource_family_adds_to_novelty() {
         found[0].1
     );
 }
+
+/// A stolen identity sprays a million distinct sessions and resources
+/// (meant to fill whatever remembers "seen before") and, inside the spray,
+/// escalates with IAM calls it never made. The spray is reported, and so are
+/// the escalation's new actions.
+#[test]
+fn a_million_distinct_values_do_not_hide_an_escalation() {
+    let mut engine = Engine::new(Config::default());
+    let mut decisions = run_on(&mut engine, &steady_fleet(20, T0, T0 + 20 * HOUR, 30_000));
+    let (spray_from, spray_to) = (T0 + 20 * HOUR, T0 + 26 * HOUR);
+    let step = (spray_to - spray_from) / 1_000_000;
+    let attack_from = T0 + 25 * HOUR;
+    let escalation = [
+        "iam:CreateAccessKey",
+        "iam:AttachUserPolicy",
+        "iam:PutRolePolicy",
+    ];
+    let mut i = 0i64;
+    let mut t = spray_from;
+    while t < spray_to {
+        let chunk_end = t + 10 * MIN;
+        let mut events = steady_fleet(20, t, chunk_end, 30_000);
+        while spray_from + i * step < chunk_end && i < 1_000_000 {
+            let mut e = call("wl-3", spray_from + i * step, "s3:PutObject");
+            e.session_id = Some(Cow::Owned(format!("sess-{i}")));
+            e.resource = Some(Cow::Owned(format!("arn:aws:s3:::spray-{i}/k{i}")));
+            events.push(e);
+            i += 1;
+        }
+        for (k, a) in escalation.iter().enumerate() {
+            let ts = attack_from + k as i64 * 5 * MIN;
+            if (t..chunk_end).contains(&ts) {
+                events.push(call("wl-3", ts, a));
+            }
+        }
+        events.sort_by_key(|e| e.ts_ms);
+        decisions.extend(run_on(&mut engine, &events));
+        t = chunk_end;
+    }
+    assert_eq!(i, 1_000_000);
+    let findings: Vec<_> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.agent_id == "wl-3" => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.time_ms < attack_from && f.seq == 0),
+        "the spray itself raised no finding"
+    );
+    let escalation_seen: Vec<_> = findings
+        .iter()
+        .filter(|f| f.time_ms >= attack_from)
+        .flat_map(|f| &f.contributions)
+        .filter(|c| c.feature.name() == "novel_action")
+        .filter_map(|c| c.value.as_deref())
+        .filter(|v| escalation.contains(v))
+        .collect();
+    assert!(
+        !escalation_seen.is_empty(),
+        "the escalation went unreported under the spray: {:?}",
+        findings
+            .iter()
+            .map(|f| (
+                f.time_ms,
+                f.seq,
+                f.contributions
+                    .iter()
+                    .map(|c| c.feature.name())
+                    .collect::<Vec<_>>()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        decisions.iter().all(|d| match d {
+            Decision::Finding(f) => f.agent_id == "wl-3",
+            Decision::Revocation(r) => r.agent_id == "wl-3",
+        }),
+        "the spray raised findings on other agents"
+    );
+}
+
+/// Thousands of new identities in one tenant within minutes (minted
+/// credentials, or a spray to push baselines out) are reported as a burst, a
+/// handful of times as it doubles, never once per identity.
+#[test]
+fn a_burst_of_new_identities_is_reported_once_per_doubling() {
+    let mut events = steady_fleet(20, T0, T0 + 9 * HOUR, 30_000);
+    let start = T0 + 8 * HOUR;
+    for i in 0..5_000i64 {
+        events.push(call(
+            &format!("minted-{i}"),
+            start + i * 60,
+            "sts:GetCallerIdentity",
+        ));
+    }
+    events.sort_by_key(|e| e.ts_ms);
+    let d = run(Config::default(), &events);
+    let burst: Vec<_> = d
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.seq == 0 => Some(f),
+            _ => None,
+        })
+        .filter(|f| {
+            f.contributions
+                .iter()
+                .any(|c| c.feature.name() == "new_identity_burst")
+        })
+        .collect();
+    // 50, 100, ..., 3,200 new identities in 15 minutes: seven reports.
+    assert!(
+        (5..=8).contains(&burst.len()),
+        "{} burst findings: {:?}",
+        burst.len(),
+        burst.iter().map(|f| &f.agent_id).collect::<Vec<_>>()
+    );
+    assert!(burst.iter().all(|f| f.agent_id.starts_with("minted-")));
+    assert!(burst.iter().all(|f| f.time_ms >= start));
+    assert!(
+        d.iter().all(|d| !matches!(d, Decision::Revocation(_))),
+        "a burst alone revoked a credential"
+    );
+    // The steady fleet itself, whose agents all started at once, raised
+    // nothing at start-up.
+    assert!(d.iter().all(|d| match d {
+        Decision::Finding(f) => f.agent_id.starts_with("minted-"),
+        _ => true,
+    }));
+}

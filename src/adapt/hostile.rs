@@ -229,3 +229,38 @@ fn error_reasons_do_not_echo_a_huge_value() {
         }
     }
 }
+
+/// The mutation fuzzer at the size the issue measured it: every class,
+/// 25,000 mutants each, under every format. A panic is caught and reported
+/// with its format, class, iteration and input.
+#[test]
+fn twelve_mutation_classes_times_25000_never_panic() {
+    use super::mutate::{Mutator, CLASSES};
+    const PER_CLASS: usize = 25_000;
+    for (fi, format) in FORMATS.into_iter().enumerate() {
+        for (class, name) in CLASSES.iter().enumerate() {
+            let mut m = Mutator::new((fi * 100 + class) as u64);
+            let (mut events, mut bad, mut not_utf8) = (0usize, 0usize, 0usize);
+            for i in 0..PER_CLASS {
+                let mutant = m.mutate(SEEDS[i % SEEDS.len()], class);
+                let Ok(text) = std::str::from_utf8(&mutant) else {
+                    // The service refuses these before decoding (a dead letter).
+                    not_utf8 += 1;
+                    continue;
+                };
+                match std::panic::catch_unwind(|| decode_counts(text, format)) {
+                    Ok((e, b, _)) => {
+                        events += e;
+                        bad += b;
+                    }
+                    Err(_) => panic!("{format:?} / {name} / iteration {i} panicked on {text:?}"),
+                }
+            }
+            // Each class must really mutate: some records survive, some break.
+            assert!(
+                bad + not_utf8 > 0,
+                "{format:?} / {name}: no mutant was refused ({events} events)"
+            );
+        }
+    }
+}

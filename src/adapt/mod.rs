@@ -15,6 +15,8 @@ mod hostile;
 mod k8s;
 mod lenient;
 mod limits;
+#[cfg(test)]
+pub(crate) mod mutate;
 mod ocsf;
 
 pub(crate) use decoder::{latest_ts_from_now, RecordDecoder};

@@ -2,7 +2,7 @@
 
 use super::archetype::PROFILE_LEN;
 use super::session::SessionSlots;
-use super::stats::{Bloom1k, DistinctWindow, Ewm};
+use super::stats::{DistinctWindow, Ewm, SeenValues};
 use crate::event::AgentType;
 use rustc_hash::FxHashMap;
 
@@ -43,7 +43,7 @@ pub(crate) struct AgentState {
     #[serde(with = "serde_big_array::BigArray")]
     pub profile: [u16; 168],
     // novelty
-    pub seen: Bloom1k,
+    pub seen: SeenValues,
     /// Decayed rarity bits per novelty kind (see `detect::NOVELTY_KINDS`).
     pub novelty: [f32; 5],
     /// Decayed calls and adoptions of new values (the agent's own novelty rate).
@@ -84,7 +84,7 @@ impl AgentState {
             hour_count: 0,
             hour_flagged: 0,
             profile: [0; 168],
-            seen: Bloom1k::default(),
+            seen: SeenValues::default(),
             novelty: [0.0; 5],
             own_calls: 0.0,
             own_adoptions: 0.0,
@@ -286,27 +286,30 @@ impl AgentTable {
     fn evict_oldest(&mut self, evicted: &mut Vec<u32>) {
         let n = (self.cap / 8).max(1);
         let on_probation = |st: &AgentState| st.events < PROBATION_CALLS;
-        let mut live: Vec<(u64, u32)> = self
+        let newcomers: Vec<(u32, u64, u32)> = self
             .index
             .values()
             .filter(|&&i| on_probation(&self.states[i as usize]))
-            .map(|&i| (self.seen[i as usize], i))
+            .map(|&i| (self.states[i as usize].cohort, self.seen[i as usize], i))
             .collect();
-        if live.len() < n {
+        let chosen = if newcomers.len() >= n {
+            fair_share(newcomers, n)
+        } else {
             // Not enough newcomers to make room: the least recently seen of
             // all go, established or not.
-            live = self
+            let mut all: Vec<(u64, u32)> = self
                 .index
                 .values()
                 .map(|&i| (self.seen[i as usize], i))
                 .collect();
-        }
-        let n = n.min(live.len());
-        if n == 0 {
-            return;
-        }
-        live.select_nth_unstable(n - 1);
-        for &(_, i) in &live[..n] {
+            let n = n.min(all.len());
+            if n == 0 {
+                return;
+            }
+            all.select_nth_unstable(n - 1);
+            all[..n].iter().map(|&(_, i)| i).collect()
+        };
+        for &i in &chosen {
             if on_probation(&self.states[i as usize]) {
                 self.evicted_on_probation += 1;
             }
@@ -316,7 +319,7 @@ impl AgentTable {
             self.free.push(i);
             evicted.push(i);
         }
-        self.evicted += n as u64;
+        self.evicted += chosen.len() as u64;
     }
 
     pub fn state(&mut self, idx: u32) -> &mut AgentState {
@@ -392,6 +395,55 @@ impl AgentTable {
     }
 }
 
+/// `n` newcomers (cohort, arrival stamp, index) to evict, shared out across
+/// cohorts max-min fairly: the cohort (tenant and type) with the most
+/// newcomers gives up its least recently seen first, until every cohort
+/// still holding more than the others is down to their level. A flood of
+/// new ids from one tenant then evicts that tenant's own newcomers, not
+/// another tenant's new identities settling in.
+fn fair_share(newcomers: Vec<(u32, u64, u32)>, n: usize) -> Vec<u32> {
+    let mut by_cohort: FxHashMap<u32, Vec<(u64, u32)>> = FxHashMap::default();
+    for (cohort, seen, i) in newcomers {
+        by_cohort.entry(cohort).or_default().push((seen, i));
+    }
+    // The level L: the fewest newcomers a cohort keeps, such that taking
+    // everything above L frees at least n.
+    let mut counts: Vec<usize> = by_cohort.values().map(Vec::len).collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let above = |level: usize| -> usize { counts.iter().map(|&c| c.saturating_sub(level)).sum() };
+    let (mut lo, mut hi) = (0usize, counts.first().copied().unwrap_or(0));
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if above(mid) >= n {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let level = lo;
+    // Everything above the level goes, oldest first within each cohort;
+    // the surplus over n is taken back from the cohorts at the level + 1
+    // boundary, in cohort order (deterministic).
+    let mut keys: Vec<u32> = by_cohort.keys().copied().collect();
+    keys.sort_unstable();
+    let mut surplus = above(level) - n;
+    let mut out = Vec::with_capacity(n);
+    for k in keys {
+        let members = by_cohort.get_mut(&k).expect("key from the map");
+        let mut take = members.len().saturating_sub(level);
+        if take > 0 && surplus > 0 {
+            take -= 1;
+            surplus -= 1;
+        }
+        if take == 0 {
+            continue;
+        }
+        members.sort_unstable();
+        out.extend(members[..take].iter().map(|&(_, i)| i));
+    }
+    out
+}
+
 impl AgentState {
     /// The agent's profile, read off its baselines.
     pub(crate) fn profile_vector(&self) -> [f32; PROFILE_LEN] {
@@ -456,11 +508,52 @@ mod tests {
 
     /// An agent with `calls` calls, seen now.
     fn seen_agent(t: &mut AgentTable, id: &str, calls: u32, ts: i64) -> u32 {
-        let mut st = AgentState::new(0, AgentType::Unknown, ts);
+        seen_in(t, 0, id, calls, ts)
+    }
+
+    fn seen_in(t: &mut AgentTable, cohort: u32, id: &str, calls: u32, ts: i64) -> u32 {
+        let mut st = AgentState::new(cohort, AgentType::Unknown, ts);
         st.events = calls;
         let i = t.insert(id, st, &mut Vec::new());
         t.touch(i, 0);
         i
+    }
+
+    #[test]
+    fn one_tenants_flood_evicts_its_own_newcomers_not_another_tenants() {
+        let mut t = AgentTable::new(64);
+        for i in 0..40 {
+            seen_agent(&mut t, &format!("real{i}"), 500, 1_000);
+        }
+        // Tenant 1's new identities, settling in, arrived before the flood.
+        for i in 0..6 {
+            seen_in(&mut t, 1, &format!("new{i}"), 3, 2_000);
+        }
+        for i in 0..10_000 {
+            seen_in(&mut t, 2, &format!("spray{i}"), 1, 3_000);
+        }
+        for i in 0..6 {
+            assert!(t.lookup(&format!("new{i}")).is_some(), "new{i} evicted");
+        }
+        assert!(t.len() <= 64);
+    }
+
+    #[test]
+    fn fair_share_levels_the_largest_cohorts_first() {
+        // Cohort 0 holds 10 newcomers, 1 holds 6, 2 holds 2; freeing 8
+        // takes both 0 and 1 down to 4, leaving 2 alone.
+        let mut v = Vec::new();
+        for (cohort, n) in [(0u32, 10u32), (1, 6), (2, 2)] {
+            for k in 0..n {
+                v.push((cohort, k as u64, cohort * 100 + k));
+            }
+        }
+        let out = fair_share(v, 8);
+        assert_eq!(out.len(), 8);
+        let from = |c: u32| out.iter().filter(|&&i| i / 100 == c).count();
+        assert_eq!((from(0), from(1), from(2)), (6, 2, 0), "{out:?}");
+        // Oldest first within a cohort.
+        assert!(out.contains(&0) && out.contains(&100), "{out:?}");
     }
 
     #[test]

@@ -43,6 +43,15 @@ pub(crate) struct Novelty {
     pub recorded: Option<(usize, usize)>,
 }
 
+/// New identities in one cohort within `BURST_WINDOW_MS` that make a burst
+/// (with `BURST_RATIO` times the usual count), once the cohort is older
+/// than `BURST_WARMUP_MS`.
+const BURST_MIN: f32 = 50.0;
+const BURST_RATIO: f32 = 10.0;
+const BURST_WINDOW_MS: f32 = 15.0 * 60_000.0;
+const BURST_DAY_MS: f32 = 24.0 * 3_600_000.0;
+const BURST_WARMUP_MS: i64 = 6 * 3_600_000;
+
 /// Cap on distinct values remembered per cohort. Past it new values are not
 /// counted (they read as rare), which errs towards alerting, never hiding.
 const MAX_VALUES_PER_COHORT: usize = 1 << 16;
@@ -93,6 +102,13 @@ pub struct Cohort {
     /// Decayed calls, and decayed adoptions per novelty kind and rarity class.
     events: f32,
     adoptions: [[f32; 2]; NOVELTY_KINDS],
+    /// New identities: decayed over 15 minutes and over a day (the
+    /// baseline), the time of the last, and how many doublings of a burst
+    /// have been reported (see `Cohorts::newcomer`).
+    newcomers: f32,
+    newcomers_day: f32,
+    newcomers_ts: i64,
+    burst_level: u32,
 }
 
 impl Cohort {
@@ -110,19 +126,98 @@ impl Cohort {
 
 /// All cohorts plus a per-agent-type global prevalence used to shrink small
 /// cohorts' estimates.
-#[derive(Debug, Default)]
+///
+/// Cohort keys come from callers (a tenant is a field of the call), so the
+/// number of cohorts is capped: past `max`, an agent of an unknown cohort
+/// joins its agent type's fallback cohort (`OVERFLOW_TENANT|type`). A
+/// million fake tenants then cost one cohort, not a million, and real
+/// cohorts keep their statistics. Cohorts are never evicted: their indices
+/// are held by agents.
+#[derive(Debug)]
 pub(crate) struct Cohorts {
     index: FxHashMap<Box<str>, u32>,
     list: Vec<Cohort>,
     global: FxHashMap<u8, Prevalence>,
+    max: usize,
+    /// Agents sent to a fallback cohort because the cap was reached.
+    pub overflowed: u64,
+    /// Counts changes to any cohort; `touched` stamps each with it, so a
+    /// checkpoint writes only the cohorts changed since the last one.
+    clock: u64,
+    touched: Vec<u64>,
+    /// `clock` when the global prevalence last changed.
+    global_touched: u64,
+}
+
+/// The tenant part of a fallback cohort's key.
+pub(crate) const OVERFLOW_TENANT: &str = "(overflow)";
+
+impl Default for Cohorts {
+    fn default() -> Self {
+        Cohorts::with_cap(usize::MAX)
+    }
 }
 
 impl Cohorts {
+    pub(crate) fn with_cap(max: usize) -> Self {
+        Cohorts {
+            index: FxHashMap::default(),
+            list: Vec::new(),
+            global: FxHashMap::default(),
+            max,
+            overflowed: 0,
+            clock: 0,
+            touched: Vec::new(),
+            global_touched: 0,
+        }
+    }
+
+    /// The cohort for an agent of `agent_type` with cohort `key`: its own
+    /// while the cap allows, else its type's fallback cohort.
+    pub(crate) fn join(&mut self, key: &str, agent_type: AgentType) -> u32 {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        // The fallback cohorts themselves may go one past the cap per type.
+        if self.list.len() >= self.max {
+            self.overflowed += 1;
+            let fallback = format!("{OVERFLOW_TENANT}|{}", agent_type.as_str());
+            return self.intern(&fallback);
+        }
+        self.intern(key)
+    }
+
+    #[inline]
+    fn touch(&mut self, i: u32) {
+        self.clock += 1;
+        self.touched[i as usize] = self.clock;
+    }
+
+    /// The cohorts changed since `since` (a value of `changes()`), or all
+    /// of them; and whether the global prevalence changed since then.
+    pub(crate) fn changed_since(&self, since: Option<u64>) -> (Vec<&Cohort>, bool) {
+        let after = since.unwrap_or(0);
+        let cohorts = self
+            .list
+            .iter()
+            .zip(&self.touched)
+            .filter(|(_, &t)| since.is_none() || t > after)
+            .map(|(c, _)| c)
+            .collect();
+        (cohorts, since.is_none() || self.global_touched > after)
+    }
+
+    /// The change counter now.
+    pub(crate) fn changes(&self) -> u64 {
+        self.clock
+    }
+
     pub(crate) fn intern(&mut self, key: &str) -> u32 {
         if let Some(&i) = self.index.get(key) {
             return i;
         }
         let i = self.list.len() as u32;
+        self.touched.push(0);
         self.list.push(Cohort {
             key: key.into(),
             prevalence: Prevalence::default(),
@@ -132,6 +227,10 @@ impl Cohorts {
             activity_base: Ewm::default(),
             events: 0.0,
             adoptions: [[0.0; 2]; NOVELTY_KINDS],
+            newcomers: 0.0,
+            newcomers_day: 0.0,
+            newcomers_ts: i64::MIN,
+            burst_level: 0,
         });
         self.index.insert(key.into(), i);
         i
@@ -142,6 +241,8 @@ impl Cohorts {
     }
 
     pub(crate) fn add_agent(&mut self, cohort: u32, agent_type: AgentType, ts: i64) {
+        self.touch(cohort);
+        self.global_touched = self.clock;
         let c = &mut self.list[cohort as usize].prevalence;
         c.agents += 1;
         c.first_ts.get_or_insert(ts);
@@ -150,9 +251,47 @@ impl Cohorts {
         g.first_ts.get_or_insert(ts);
     }
 
+    /// Counts a new identity in `cohort` at `ts` (arrival order; a time
+    /// before the last counts as the last). Returns `(observed, expected)`
+    /// new identities in the last 15 minutes when this one makes a burst
+    /// worth reporting: at least `BURST_MIN` and `BURST_RATIO` times the
+    /// cohort's usual 15-minute count, in a cohort older than `BURST_WARMUP_MS`
+    /// (at start-up every identity is new). A burst is reported when it
+    /// first crosses the floor and again at each doubling, so two million
+    /// sprayed ids make about fifteen reports, not two million.
+    pub(crate) fn newcomer(&mut self, cohort: u32, ts: i64) -> Option<(f32, f32)> {
+        self.touch(cohort);
+        let c = &mut self.list[cohort as usize];
+        let dt = if c.newcomers_ts == i64::MIN {
+            0
+        } else {
+            (ts - c.newcomers_ts).max(0)
+        };
+        c.newcomers_ts = c.newcomers_ts.max(ts);
+        // The expectation is read before this burst adds to it.
+        let expected = c.newcomers_day * decay(dt, BURST_DAY_MS) * BURST_WINDOW_MS / BURST_DAY_MS;
+        c.newcomers = c.newcomers * decay(dt, BURST_WINDOW_MS) + 1.0;
+        c.newcomers_day = c.newcomers_day * decay(dt, BURST_DAY_MS) + 1.0;
+        if c.newcomers < BURST_MIN / 2.0 {
+            c.burst_level = 0;
+        }
+        let warm = c
+            .prevalence
+            .first_ts
+            .is_some_and(|f| ts - f >= BURST_WARMUP_MS);
+        let next = BURST_MIN * (1u64 << c.burst_level.min(40)) as f32;
+        if warm && c.newcomers >= next && c.newcomers >= BURST_RATIO * (expected + 1.0) {
+            c.burst_level += 1;
+            return Some((c.newcomers, expected));
+        }
+        None
+    }
+
     /// Classifies a value an agent of `cohort` uses for the first time, scores
     /// it by how often such adoptions happen in this cohort per call, and
-    /// records the adoption. The rate is learned, so start-up (when every
+    /// records the adoption unless `record` is false (the agent is spraying
+    /// values: it must not teach its peers that new values are common, nor
+    /// fill their prevalence maps). The rate is learned, so start-up (when every
     /// value is new to everyone) calibrates itself instead of alerting.
     pub(crate) fn adopt(
         &mut self,
@@ -160,14 +299,21 @@ impl Cohorts {
         agent_type: AgentType,
         kind: usize,
         fp: u64,
+        record: bool,
     ) -> Novelty {
+        if record {
+            self.touch(cohort);
+            self.global_touched = self.clock;
+        }
         let g = self.global.entry(agent_type as u8).or_default();
         let g_share = if g.agents > 0 {
             g.holders(fp) as f32 / g.agents as f32
         } else {
             0.0
         };
-        g.adopt(fp);
+        if record {
+            g.adopt(fp);
+        }
         let c = &mut self.list[cohort as usize];
         let holders = c.prevalence.holders(fp);
         let agents = c.prevalence.agents.max(1);
@@ -179,15 +325,19 @@ impl Cohorts {
         } else {
             Rarity::Common
         };
-        c.prevalence.adopt(fp);
+        if record {
+            c.prevalence.adopt(fp);
+        }
         let mut recorded = None;
         let bits = match class {
             Rarity::Common => 0.0,
             _ => {
                 let k = class as usize;
                 let p = (c.adoptions[kind][k] + 0.5) / (c.events + 20.0);
-                c.adoptions[kind][k] += 1.0;
-                recorded = Some((kind, k));
+                if record {
+                    c.adoptions[kind][k] += 1.0;
+                    recorded = Some((kind, k));
+                }
                 -p.min(1.0).log10()
             }
         };
@@ -203,6 +353,7 @@ impl Cohorts {
     /// Takes back adoptions made by a call that was flagged: attacks must not
     /// teach a cohort that adopting new sensitive calls is normal.
     pub(crate) fn forget_adoptions(&mut self, cohort: u32, recorded: &[(usize, usize)]) {
+        self.touch(cohort);
         let c = &mut self.list[cohort as usize];
         for &(kind, class) in recorded {
             c.adoptions[kind][class] = (c.adoptions[kind][class] - 1.0).max(0.0);
@@ -215,6 +366,7 @@ impl Cohorts {
     /// decayed weight instead of 1, so the decayed counts are the same in
     /// any arrival order (and a drain does not look like a team-wide surge).
     pub(crate) fn observe(&mut self, cohort: u32, ts: i64) {
+        self.touch(cohort);
         let c = &mut self.list[cohort as usize];
         let dt = if c.last_ts == i64::MIN {
             0
@@ -238,11 +390,11 @@ impl Cohorts {
         c.activity_base.update((1.0 + c.activity).ln(), alpha, 0.1);
     }
 
-    /// Every cohort and the per-agent-type prevalence, for the state topic.
-    pub fn parts(&self) -> (&[Cohort], Vec<(u8, &Prevalence)>) {
+    /// The per-agent-type prevalence, for the state topic.
+    pub fn globals(&self) -> Vec<(u8, &Prevalence)> {
         let mut g: Vec<(u8, &Prevalence)> = self.global.iter().map(|(k, v)| (*k, v)).collect();
         g.sort_unstable_by_key(|(k, _)| *k);
-        (&self.list, g)
+        g
     }
 
     /// Adopts a cohort learned elsewhere (another instance, or this one before
@@ -250,6 +402,9 @@ impl Cohorts {
     /// instance has already learned from its own traffic is kept: it is a
     /// sample of the same peers, and mixing two samples would double-count.
     pub(crate) fn adopt_snapshot(&mut self, snap: Cohort) -> bool {
+        if !self.index.contains_key(&snap.key) && self.list.len() >= self.max {
+            return false;
+        }
         let i = self.intern(&snap.key) as usize;
         let fresh = self.list[i].prevalence.agents == 0 && self.list[i].events == 0.0;
         if fresh {
@@ -269,6 +424,7 @@ impl Cohorts {
     }
 
     pub(crate) fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {
+        self.touch(cohort);
         self.list[cohort as usize].priors[which as usize].update(agent_mean, 0.05, 0.0);
     }
 }
@@ -284,14 +440,14 @@ mod tests {
         for _ in 0..30 {
             c.add_agent(k, AgentType::AiAgent, 0);
         }
-        let first = c.adopt(k, AgentType::AiAgent, 0, 7);
+        let first = c.adopt(k, AgentType::AiAgent, 0, 7, true);
         assert_eq!(first.class, Rarity::CohortNew);
-        let second = c.adopt(k, AgentType::AiAgent, 0, 7);
+        let second = c.adopt(k, AgentType::AiAgent, 0, 7, true);
         assert_eq!((second.class, second.holders), (Rarity::CohortRare, 1));
         for _ in 0..10 {
-            c.adopt(k, AgentType::AiAgent, 0, 7);
+            c.adopt(k, AgentType::AiAgent, 0, 7, true);
         }
-        let late = c.adopt(k, AgentType::AiAgent, 0, 7);
+        let late = c.adopt(k, AgentType::AiAgent, 0, 7, true);
         assert_eq!(late.class, Rarity::Common);
         assert_eq!(late.bits, 0.0);
     }
@@ -307,7 +463,7 @@ mod tests {
         for v in 0..20u64 {
             ts += 1000;
             c.observe(k, ts);
-            last = c.adopt(k, AgentType::Workload, 0, v).bits;
+            last = c.adopt(k, AgentType::Workload, 0, v, true).bits;
         }
         assert!(last < 0.5, "start-up adoption scored {last} bits");
         // A day of calls with nothing new, then one new value.
@@ -315,7 +471,7 @@ mod tests {
             ts += 2000;
             c.observe(k, ts);
         }
-        let novel = c.adopt(k, AgentType::Workload, 0, 999).bits;
+        let novel = c.adopt(k, AgentType::Workload, 0, 999, true).bits;
         assert!(novel > 3.5, "{novel}");
     }
 

@@ -16,6 +16,10 @@ pub struct EngineConfig {
     pub max_agents: usize,
     /// Fields that form an agent's cohort (its peers for rarity and cold start).
     pub cohort_keys: Vec<CohortKey>,
+    /// Most cohorts kept. Cohort keys come from the calls (the tenant), so
+    /// past this an agent of a new cohort joins its type's fallback cohort
+    /// (`(overflow)|type`) instead of costing memory and checkpoints.
+    pub max_cohorts: usize,
     /// Events per columnar window handed to the engine.
     pub batch_size: usize,
     /// Behaviour archetypes from `warden train` (a model file under
@@ -40,6 +44,7 @@ impl Default for EngineConfig {
         EngineConfig {
             max_agents: 1_000_000,
             cohort_keys: vec![CohortKey::Tenant, CohortKey::AgentType],
+            max_cohorts: 50_000,
             batch_size: 4096,
             archetypes: None,
         }

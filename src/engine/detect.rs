@@ -39,6 +39,9 @@ const SEASONAL_MAX_SHAPE: f32 = 8.0;
 const SETTLING_MS: i64 = 24 * HOUR_MS;
 /// Memory of an agent's own rate of adopting new values.
 const OWN_ADOPTION_TAU_MS: f32 = 6.0 * 3_600_000.0;
+/// Recent adoptions (decayed over `OWN_ADOPTION_TAU_MS`) past which an
+/// agent adopting on most calls counts as spraying values (see `novelty`).
+const SPRAY_ADOPTIONS: f32 = 64.0;
 /// Novelty kinds (indices into `NOVELTY_KINDS`) an archetype's vocabulary
 /// speaks for: actions and client families are alike across tenants;
 /// resource families, networks and parents are tenant- or agent-specific.
@@ -117,12 +120,14 @@ impl Detectors {
         self.sensitive.iter().any(|s| lower.contains(s.as_str()))
     }
 
-    /// Scores `row` against `st` and folds it into `st`.
+    /// Scores `row` against `st` and folds it into `st`. `shared_ts` is the
+    /// call's time as the cohort may take it (see `clock`).
     pub(crate) fn observe(
         &self,
         st: &mut AgentState,
         cohorts: &mut Cohorts,
         row: &CallRow,
+        shared_ts: i64,
         sig: &mut Signals,
     ) {
         let ts = row.ts_ms;
@@ -139,7 +144,7 @@ impl Detectors {
             st.last_ts = ts;
         }
         let alpha = BASELINE_ALPHA;
-        cohorts.observe(st.cohort, ts);
+        cohorts.observe(st.cohort, shared_ts);
         // Counters first, so the surge can leave this agent's own calls out.
         st.c1m = st.c1m * decay(dt, MIN) + 1.0;
         st.c15m = st.c15m * decay(dt, 15.0 * MIN) + 1.0;
@@ -295,6 +300,10 @@ impl Detectors {
             row.parent_id,
         ];
         let known_fps = [Some(derived.fp_action), derived.fp_family];
+        // An agent adopting a new value on most of its calls, dozens of
+        // them lately, is spraying values: its adoptions are scored as
+        // usual but not taught to its cohort.
+        let spraying = st.own_adoptions > SPRAY_ADOPTIONS && st.own_adoptions > 0.5 * st.own_calls;
         let mut ctx_novel = false;
         let mut adopted = false;
         let mut sensitive_adopted = false;
@@ -314,7 +323,7 @@ impl Detectors {
                 if st.seen.insert(fp) {
                     let sensitive = *feature == Feature::NovelAction && self.is_sensitive(v);
                     let kind_idx = if sensitive { SENSITIVE_KIND } else { k };
-                    let n = cohorts.adopt(st.cohort, st.agent_type, kind_idx, fp);
+                    let n = cohorts.adopt(st.cohort, st.agent_type, kind_idx, fp, !spraying);
                     sig.adoptions.extend(n.recorded);
                     // An agent that is still settling in adopts values all the
                     // time: in its first day an adoption is only as surprising

@@ -4,6 +4,7 @@
 
 mod agent;
 pub(crate) mod archetype;
+mod clock;
 mod cohort;
 mod config;
 mod detect;
@@ -53,6 +54,9 @@ pub struct EngineCounters {
     pub agents_evicted: u64,
     /// Of those, agents still on probation (new identities with few calls).
     pub agents_evicted_on_probation: u64,
+    /// New agents put in their type's fallback cohort because
+    /// `max_cohorts` was reached.
+    pub cohorts_overflowed: u64,
 }
 
 /// A call that reached the decision stage, kept for `warden tune`: enough
@@ -80,6 +84,9 @@ pub struct Engine {
     detectors: Detectors,
     agents: AgentTable,
     cohorts: Cohorts,
+    /// Per state partition, `Cohorts::changes()` when its shared statistics
+    /// were last written (checkpoints write only what changed since).
+    shared_written: rustc_hash::FxHashMap<u32, u64>,
     decider: Decider,
     counters: EngineCounters,
     scratch_evicted: Vec<u32>,
@@ -88,6 +95,9 @@ pub struct Engine {
     trace_agent: Option<String>,
     /// Event-time minute of the last sweep for quiet episodes.
     swept_minute: Option<i64>,
+    /// The shared clock: sweeps and cohort decay run on it, not on any one
+    /// call's time (see `clock`).
+    watermark: clock::Watermark,
 }
 
 /// Loads the archetype model `[engine] archetypes` names, if any; engines
@@ -127,7 +137,8 @@ impl Engine {
         Engine {
             detectors: Detectors::new(&cfg.detectors, archetypes),
             agents: AgentTable::new(cfg.engine.max_agents),
-            cohorts: Cohorts::default(),
+            cohorts: Cohorts::with_cap(cfg.engine.max_cohorts),
+            shared_written: rustc_hash::FxHashMap::default(),
             decider: Decider::new(cfg.decisions.clone()),
             counters: EngineCounters::default(),
             scratch_evicted: Vec::new(),
@@ -135,6 +146,7 @@ impl Engine {
             cohort_key: String::new(),
             trace_agent: None,
             swept_minute: None,
+            watermark: clock::Watermark::default(),
             hits: None,
             risks: Box::default(),
             cfg,
@@ -176,6 +188,7 @@ impl Engine {
         EngineCounters {
             agents_evicted: self.agents.evicted,
             agents_evicted_on_probation: self.agents.evicted_on_probation,
+            cohorts_overflowed: self.cohorts.overflowed,
             ..self.counters
         }
     }
@@ -243,28 +256,33 @@ impl Engine {
         on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
     ) {
         self.counters.events += 1;
-        // Once per minute of event time: close the episodes that went quiet.
-        // The Close goes out with the call that moved time on (its offset is
-        // what an at-least-once consumer commits it against).
-        let minute = row.ts_ms.div_euclid(60_000);
-        if self.swept_minute.is_none_or(|m| minute > m) {
+        // Once per minute of the shared clock: close the episodes that went
+        // quiet. The Close goes out with the call that moved the clock on
+        // (its offset is what an at-least-once consumer commits it against).
+        let now = self.watermark.observe(row.ts_ms);
+        let shared_ts = self.watermark.shared(row.ts_ms);
+        if let Some(now) =
+            now.filter(|n| self.swept_minute.is_none_or(|m| n.div_euclid(60_000) > m))
+        {
+            let minute = now.div_euclid(60_000);
             self.swept_minute = Some(minute);
             if self.decider.open_episodes() > 0 {
                 self.scratch_decisions.clear();
-                self.decider
-                    .close_quiet(row.ts_ms, &mut self.scratch_decisions);
+                self.decider.close_quiet(now, &mut self.scratch_decisions);
                 for d in &self.scratch_decisions {
                     self.counters.findings_closed += 1;
                     on_decision(row, d);
                 }
             }
         }
+        let mut burst = None;
         let idx = match self.agents.lookup(row.agent_id) {
             Some(i) => i,
             None => {
                 let key = self.cohort_key_of(row).to_string();
-                let cohort = self.cohorts.intern(&key);
-                self.cohorts.add_agent(cohort, row.agent_type, row.ts_ms);
+                let cohort = self.cohorts.join(&key, row.agent_type);
+                burst = self.cohorts.newcomer(cohort, shared_ts);
+                self.cohorts.add_agent(cohort, row.agent_type, shared_ts);
                 let st = AgentState::new(cohort, row.agent_type, row.ts_ms);
                 self.scratch_evicted.clear();
                 let idx = self
@@ -280,7 +298,18 @@ impl Engine {
         let mut signals = Signals::default();
         let st = self.agents.state(idx);
         self.detectors
-            .observe(st, &mut self.cohorts, row, &mut signals);
+            .observe(st, &mut self.cohorts, row, shared_ts, &mut signals);
+        if let Some((observed, expected)) = burst {
+            // Poisson tail of this many new identities in 15 minutes where
+            // the cohort's day says `expected` (at least one).
+            let s = stats::poisson_surprise(observed, expected.max(1.0));
+            signals.set(
+                Feature::NewIdentityBurst,
+                s,
+                observed as f64,
+                expected as f64,
+            );
+        }
         let score = combine(&signals, &self.cfg.detectors.weights);
         self.risks.add(score.risk, row.label.is_some());
         if self.trace_agent.as_deref() == Some(row.agent_id) {

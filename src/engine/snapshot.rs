@@ -11,7 +11,7 @@ use crate::decide::Episode;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the layout of any record below changes.
-pub(crate) const STATE_FORMAT_VERSION: u8 = 3;
+pub(crate) const STATE_FORMAT_VERSION: u8 = 4;
 
 const KIND_AGENT: u8 = 0;
 const KIND_COHORT: u8 = 1;
@@ -143,18 +143,37 @@ impl Engine {
         idxs.len()
     }
 
-    /// Writes every cohort's and agent type's shared statistics.
-    pub(crate) fn snapshot_shared(&self, out: &mut dyn FnMut(&str, &[u8])) {
+    /// Writes the cohorts' and agent types' shared statistics to
+    /// `partition`: all of them, or with `changed_only` those changed since
+    /// they were last written there. Returns how many records.
+    pub(crate) fn snapshot_shared(
+        &mut self,
+        partition: u32,
+        changed_only: bool,
+        out: &mut dyn FnMut(&str, &[u8]),
+    ) -> usize {
+        let since = self
+            .shared_written
+            .get(&partition)
+            .copied()
+            .filter(|_| changed_only);
+        self.shared_written
+            .insert(partition, self.cohorts.changes());
         let mut buf = Vec::new();
-        let (cohorts, global) = self.cohorts.parts();
+        let (cohorts, global_changed) = self.cohorts.changed_since(since);
+        let mut n = cohorts.len();
         for c in cohorts {
             encode(KIND_COHORT, c, &mut buf);
             out(&format!("\u{0}cohort\u{0}{}", c.key), &buf);
         }
-        for (t, p) in global {
-            encode(KIND_GLOBAL, &(t, p), &mut buf);
-            out(&format!("\u{0}global\u{0}{t}"), &buf);
+        if global_changed {
+            for (t, p) in self.cohorts.globals() {
+                encode(KIND_GLOBAL, &(t, p), &mut buf);
+                out(&format!("\u{0}global\u{0}{t}"), &buf);
+                n += 1;
+            }
         }
+        n
     }
 
     /// Forgets the agents of a partition this instance no longer owns.
@@ -245,7 +264,9 @@ mod tests {
 
     fn moved(from: &mut Engine, to: &mut Engine, partition: u32) {
         let mut shared = Vec::new();
-        from.snapshot_shared(&mut |k, v| shared.push((k.to_string(), v.to_vec())));
+        from.snapshot_shared(0, false, &mut |k, v| {
+            shared.push((k.to_string(), v.to_vec()))
+        });
         for (_, v) in shared {
             to.restore_shared(decode(&v).unwrap());
         }
@@ -260,6 +281,37 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
+    }
+
+    /// Keys of the shared records a checkpoint of `partition` writes.
+    fn shared_keys(e: &mut Engine, partition: u32, changed_only: bool) -> Vec<String> {
+        let mut keys = Vec::new();
+        e.snapshot_shared(partition, changed_only, &mut |k, _| {
+            keys.push(k.replace('\u{0}', "/"))
+        });
+        keys
+    }
+
+    #[test]
+    fn checkpoints_write_only_the_cohorts_that_changed() {
+        let mut e = Engine::new(Config::default());
+        let mut a = event("a", 0, "x");
+        a.tenant = Some("t1".into());
+        let mut b = event("b", 1, "y");
+        b.tenant = Some("t2".into());
+        feed(&mut e, &[a.clone(), b], 0);
+        let all = shared_keys(&mut e, 0, true);
+        assert!(all.iter().any(|k| k.contains("t1")) && all.iter().any(|k| k.contains("t2")));
+        assert!(shared_keys(&mut e, 0, true).is_empty(), "nothing changed");
+        a.ts_ms += 14_000;
+        feed(&mut e, &[a], 0);
+        let changed = shared_keys(&mut e, 0, true);
+        assert!(changed.iter().any(|k| k.contains("t1")), "{changed:?}");
+        assert!(!changed.iter().any(|k| k.contains("t2")), "{changed:?}");
+        // Another partition has had nothing written yet: everything.
+        assert_eq!(shared_keys(&mut e, 1, true).len(), all.len());
+        // A full checkpoint writes everything again.
+        assert_eq!(shared_keys(&mut e, 0, false).len(), all.len());
     }
 
     proptest! {

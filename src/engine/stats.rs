@@ -209,7 +209,7 @@ impl Bloom1k {
         new
     }
 
-    #[cfg(test)]
+    #[inline]
     pub fn contains(&self, fp: u64) -> bool {
         Self::probes(fp)
             .iter()
@@ -218,6 +218,42 @@ impl Bloom1k {
 
     pub(crate) fn count_ones(&self) -> u32 {
         self.0.iter().map(|w| w.count_ones()).sum()
+    }
+}
+
+/// "Has this agent seen this value", built so that it cannot be saturated
+/// into blindness. A single fixed filter fills up: an identity that sprays a
+/// million distinct values sets every bit, and from then on every value,
+/// its privilege escalation's first IAM call included, reads as seen. Here
+/// the values live in two generations: when the current one passes
+/// `ROTATE_AT_BITS` (about 175 values, a 6 % false-positive rate) it becomes
+/// the previous one and a fresh one starts. A value found only in the
+/// previous generation is copied forward, so what the agent keeps using is
+/// kept and what it stopped using ages out. An agent with fewer values than
+/// that never rotates and reads exactly as one filter would. (A spray is
+/// also seen as such: `distinct_burst`, and `detect`'s spraying check.)
+#[derive(Clone, PartialEq, Eq, Default, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SeenValues {
+    cur: Bloom1k,
+    prev: Bloom1k,
+}
+
+impl SeenValues {
+    /// Bits set in the current generation that start a new one (of 1024).
+    const ROTATE_AT_BITS: u32 = 300;
+
+    /// Inserts; returns true when the value was (probably) new.
+    #[inline]
+    pub fn insert(&mut self, fp: u64) -> bool {
+        if self.cur.contains(fp) {
+            return false;
+        }
+        let new = !self.prev.contains(fp);
+        self.cur.insert(fp);
+        if self.cur.count_ones() >= Self::ROTATE_AT_BITS {
+            self.prev = std::mem::take(&mut self.cur);
+        }
+        new
     }
 }
 
@@ -353,6 +389,30 @@ mod tests {
     }
 
     #[test]
+    fn seen_values_cannot_be_saturated_into_blindness() {
+        let mut s = SeenValues::default();
+        let kept = fingerprint(0, "s3:GetObject");
+        assert!(s.insert(kept));
+        // A spray of a million distinct values, the agent's own action in use
+        // throughout.
+        for i in 0..1_000_000u32 {
+            s.insert(fingerprint(2, &i.to_string()));
+            if i % 50 == 0 {
+                assert!(!s.insert(kept), "a value in use was forgotten at {i}");
+            }
+        }
+        // Values never seen still read as new, as often as a 29 %-full pair
+        // of generations allows: the spray did not blind the filter.
+        let fresh = (0..1000)
+            .filter(|i| s.clone().insert(fingerprint(0, &format!("iam:Action{i}"))))
+            .count();
+        assert!(
+            fresh > 800,
+            "only {fresh} of 1000 unseen values read as new"
+        );
+    }
+
+    #[test]
     fn distinct_window_slides() {
         let mut d = DistinctWindow::default();
         for i in 0..20 {
@@ -367,6 +427,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn seen_values_below_rotation_are_one_bloom_filter(values in proptest::collection::vec(0u64..u64::MAX, 0..170)) {
+            let (mut one, mut two) = (Bloom1k::default(), SeenValues::default());
+            for v in values {
+                if two.prev != Bloom1k::default() {
+                    break; // rotated: from here on it is meant to differ
+                }
+                prop_assert_eq!(one.insert(v), two.insert(v));
+            }
+        }
+
         #[test]
         fn bloom_has_no_false_negatives(values in proptest::collection::vec(".{0,12}", 0..200)) {
             let mut b = Bloom1k::default();

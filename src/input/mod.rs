@@ -7,6 +7,8 @@
 
 mod document;
 mod files;
+#[cfg(test)]
+mod hostile_files;
 mod parquet;
 mod reader;
 

@@ -307,55 +307,81 @@ impl EventReader {
                     }
                 }
                 Some(Err(e)) => {
-                    // Salvage the complete records of a truncated array or
-                    // envelope; `ingest` reports where it broke.
                     let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
                     line += doc[counted_to..begin].matches('\n').count() as u64;
-                    let rest = &doc[begin..];
-                    if has_replacement(&replaced, begin..doc.len())
-                        && (rest.starts_with('[') || rest.starts_with('{'))
-                    {
-                        // Salvaging would score text with replaced bytes;
-                        // the line-by-line pass below reports them instead.
-                        bad.push(self.bad(line, &format!("malformed JSON: {e}")));
-                    } else if rest.starts_with('[') || rest.starts_with('{') {
-                        self.ingest(rest, line, bad);
-                    } else {
-                        bad.push(self.bad(line, &format!("malformed JSON: {e}")));
-                    }
-                    // A broken line of a JSON-lines file (its first line is
-                    // more than a lone bracket) must not take its good
-                    // neighbours with it: resynchronise after the broken
-                    // line and read the rest line by line. A pretty-printed
-                    // document has nothing to resynchronise to.
-                    let single_line_value = rest.lines().next().is_some_and(|l| l.trim().len() > 1);
-                    let broken_at = line + (e.line() as u64).saturating_sub(1);
-                    let resync = if single_line_value {
-                        e.line().max(1)
-                    } else {
-                        usize::MAX
-                    };
-                    let mut at = begin;
-                    for (i, l) in rest.split_inclusive('\n').enumerate() {
-                        let span = at..at + l.len();
-                        at += l.len();
-                        let l = l.trim();
-                        if i < resync || l.is_empty() {
-                            continue;
-                        }
-                        let l_line = broken_at + 1 + (i as u64 - e.line().max(1) as u64);
-                        if has_replacement(&replaced, span) {
-                            bad.push(self.bad(l_line, "line holds invalid UTF-8"));
-                        } else {
-                            self.ingest(l, l_line, bad);
-                        }
-                    }
+                    self.ingest_broken(&doc[begin..], begin, line, &e, &replaced, bad);
                     break;
                 }
             }
         }
         self.line_no = start_line + doc.matches('\n').count() as u64;
         Ok(())
+    }
+
+    /// The rest of a document from a value that does not parse (`rest`,
+    /// at byte `begin` of the text, on `line`): salvage what is complete,
+    /// report where it broke, and read on line by line where the input is
+    /// really JSON lines.
+    fn ingest_broken(
+        &mut self,
+        rest: &str,
+        begin: usize,
+        line: u64,
+        e: &serde_json::Error,
+        replaced: &[usize],
+        bad: &mut Vec<BadRecord>,
+    ) {
+        let opens_value = rest.starts_with('[') || rest.starts_with('{');
+        // A JSON-lines file whose first line is cut short (or otherwise
+        // broken) lands here too: the parser then reads on into the next
+        // lines as if they belonged to it. When the next non-empty line is
+        // a complete value of its own, the input is JSON lines: only the
+        // first line is broken, and every line after it is read.
+        let first_len = rest.find('\n').map_or(rest.len(), |i| i + 1);
+        let single_line_value = rest[..first_len].trim().len() > 1;
+        let json_lines = single_line_value
+            && rest[first_len..]
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .is_some_and(|l| serde_json::from_str::<&RawValue>(l).is_ok());
+        let broken = if json_lines { &rest[..first_len] } else { rest };
+        if has_replacement(replaced, begin..begin + broken.len()) || !opens_value {
+            // Salvaging would score text with replaced bytes (the line
+            // pass below reports them), and a non-value has nothing to
+            // salvage.
+            bad.push(self.bad(line, &format!("malformed JSON: {e}")));
+        } else {
+            // Salvage the complete records of a truncated array or
+            // envelope; `ingest` reports where it broke.
+            self.ingest(broken.trim(), line, bad);
+        }
+        // Where to read on line by line: after the broken line of a JSON-
+        // lines file, after the line the parser gave up on for a value on
+        // one line, nowhere for a pretty-printed document (it has nothing
+        // to resynchronise to).
+        let resync = if json_lines {
+            1
+        } else if single_line_value {
+            e.line().max(1)
+        } else {
+            usize::MAX
+        };
+        let mut at = begin;
+        for (i, l) in rest.split_inclusive('\n').enumerate() {
+            let span = at..at + l.len();
+            at += l.len();
+            let l = l.trim();
+            if i < resync || l.is_empty() {
+                continue;
+            }
+            let l_line = line + i as u64;
+            if has_replacement(replaced, span) {
+                bad.push(self.bad(l_line, "line holds invalid UTF-8"));
+            } else {
+                self.ingest(l, l_line, bad);
+            }
+        }
     }
 
     /// The next window of up to `batch_size` good events (a window can be
@@ -433,264 +459,5 @@ impl EventReader {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reader(text: &str, batch: usize) -> EventReader {
-        reader_with(
-            text,
-            ReadOptions {
-                batch_size: batch,
-                ..ReadOptions::default()
-            },
-        )
-    }
-
-    fn reader_with(text: &str, opts: ReadOptions) -> EventReader {
-        EventReader::from_reader(
-            "mem".into(),
-            Box::new(io::Cursor::new(text.as_bytes().to_vec())),
-            opts,
-        )
-    }
-
-    fn drain(r: &mut EventReader) -> (u64, Vec<BadRecord>) {
-        let mut bad = Vec::new();
-        let mut n = 0;
-        while let Some(b) = r.next_batch(&mut bad).unwrap() {
-            n += b.num_rows() as u64;
-        }
-        (n, bad)
-    }
-
-    const CT: &str = r#"{"eventTime":"2023-07-10T11:42:36Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"}}"#;
-
-    #[test]
-    fn pretty_printed_arrays_are_read_as_documents() {
-        let text = format!("[\n  {CT},\n  {CT}\n]\n");
-        let (n, bad) = drain(&mut reader(&text, 10));
-        assert_eq!((n, bad.len()), (2, 0));
-    }
-
-    #[test]
-    fn envelopes_per_line_and_bad_records_inside_them_are_located() {
-        let broken = r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
-        let text = format!("{{\"Records\":[{CT},{broken},{CT}]}}\n{CT}\n");
-        let (n, bad) = drain(&mut reader(&text, 2));
-        assert_eq!(n, 3);
-        assert_eq!(bad.len(), 1);
-        assert_eq!((bad[0].error.line, bad[0].error.record), (1, Some(1)));
-        assert_eq!(bad[0].error.field.as_deref(), Some("eventTime"));
-        assert!(
-            bad[0]
-                .to_string()
-                .contains("line 1 record 1: field `eventTime`"),
-            "{}",
-            bad[0]
-        );
-    }
-
-    #[test]
-    fn an_invalid_byte_in_a_document_costs_only_its_own_record() {
-        // Not JSON lines (the first line is a lone bracket): document mode.
-        let mut text = b"[\n".to_vec();
-        for i in 0..50 {
-            text.extend_from_slice(
-                format!("  {{\"ts\":{i},\"agent_id\":\"a{i}\",\"action\":\"x\"}},\n").as_bytes(),
-            );
-        }
-        text.extend_from_slice(b"  {\"ts\":99,\"agent_id\":\"bad\xff\",\"action\":\"x\"},\n");
-        text.extend_from_slice(b"  {\"ts\":100,\"agent_id\":\"last\",\"action\":\"x\"}\n]\n");
-        let mut r = EventReader::from_reader(
-            "mem".into(),
-            Box::new(io::Cursor::new(text)),
-            ReadOptions::default(),
-        );
-        let (n, bad) = drain(&mut r);
-        // The array is one value: it is read element by element, and only
-        // the element holding the invalid byte is lost (and named by line).
-        assert_eq!(bad.len(), 1, "{bad:?}");
-        assert!(bad[0].error.reason.contains("invalid UTF-8"), "{bad:?}");
-        assert_eq!(bad[0].error.line, 52, "{bad:?}");
-        assert_eq!(n, 51, "{bad:?}");
-    }
-
-    #[test]
-    fn a_broken_first_line_and_a_bad_byte_later_lose_only_those_two_lines() {
-        // The measured case: a non-native JSON-lines file whose first line
-        // is cut short switches to document mode; one invalid byte further
-        // on used to drop the whole file as one bad record.
-        let mut text = b"{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSo\n".to_vec();
-        let good = |i: usize| {
-            format!(
-                "{{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"E{i}\",\"userIdentity\":{{\"type\":\"Root\"}}}}\n"
-            )
-        };
-        for i in 0..50 {
-            text.extend_from_slice(good(i).as_bytes());
-        }
-        text.extend_from_slice(b"{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSource\":\"s3\xff\",\"eventName\":\"X\"}\n");
-        for i in 50..60 {
-            text.extend_from_slice(good(i).as_bytes());
-        }
-        let mut r = EventReader::from_reader(
-            "mem".into(),
-            Box::new(io::Cursor::new(text)),
-            ReadOptions::default(),
-        );
-        let (n, bad) = drain(&mut r);
-        assert_eq!(n, 60, "{bad:?}");
-        let lines: Vec<u64> = bad.iter().map(|b| b.error.line).collect();
-        assert_eq!(lines, [1, 52], "{bad:?}");
-    }
-
-    #[test]
-    fn invalid_bytes_in_a_stream_of_documents_cost_only_their_records() {
-        // Concatenated pretty-printed objects (no JSON lines): one has a bad byte.
-        let mut text = b"{\n".to_vec();
-        text.extend_from_slice(b"  \"ts\": 1, \"agent_id\": \"a\", \"action\": \"x\"\n}\n");
-        text.extend_from_slice(b"{\n  \"ts\": 2, \"agent_id\": \"b\xfe\", \"action\": \"x\"\n}\n");
-        text.extend_from_slice(b"{\n  \"ts\": 3, \"agent_id\": \"c\", \"action\": \"x\"\n}\n");
-        let mut r = EventReader::from_reader(
-            "mem".into(),
-            Box::new(io::Cursor::new(text)),
-            ReadOptions::default(),
-        );
-        let (n, bad) = drain(&mut r);
-        assert_eq!(n, 2, "{bad:?}");
-        assert_eq!(bad.len(), 1, "{bad:?}");
-        // The line the bad record starts on.
-        assert_eq!(bad[0].error.line, 4, "{bad:?}");
-    }
-
-    #[test]
-    fn a_document_past_its_cap_is_reported_not_read_whole() {
-        let mut text = String::from("[\n");
-        for i in 0..1000 {
-            text.push_str(&format!(
-                "  {{\"ts\":{i},\"agent_id\":\"a\",\"action\":\"x\"}},\n"
-            ));
-        }
-        text.push_str("  {\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n]\n");
-        let mut r = reader_with(
-            &text,
-            ReadOptions {
-                max_document_bytes: 4096,
-                ..ReadOptions::default()
-            },
-        );
-        let (n, bad) = drain(&mut r);
-        assert!(
-            bad.iter().any(|b| b.error.reason.contains("cap")),
-            "{bad:?}"
-        );
-        // The records inside the cap are kept (a truncated array salvages).
-        assert!(n > 0 && n < 1001, "{n}");
-    }
-
-    #[test]
-    fn a_truncated_document_keeps_its_complete_records() {
-        let text = format!("[\n{CT},\n{CT},\n{{\"eventTime\":\"2023");
-        let (n, bad) = drain(&mut reader(&text, 10));
-        assert_eq!(n, 2, "the two complete records are kept");
-        assert_eq!(bad.len(), 1);
-        assert!(
-            bad[0]
-                .error
-                .reason
-                .contains("truncated or malformed JSON after 2 good records"),
-            "{}",
-            bad[0]
-        );
-        assert_eq!(bad[0].error.line, 1);
-    }
-
-    #[test]
-    fn a_pretty_document_broken_midway_reports_once() {
-        let text = format!("[\n{CT},\n{{\"eventTime\": oops}},\n{CT}\n]\n");
-        let (n, bad) = drain(&mut reader(&text, 10));
-        assert_eq!((n, bad.len()), (1, 1), "{bad:?}");
-    }
-
-    #[test]
-    fn a_truncated_s3_object_line_keeps_its_complete_records() {
-        let text = format!("{{\"Records\":[{CT},{CT},{{\"eventTi\n{CT}\n");
-        let (n, bad) = drain(&mut reader(&text, 10));
-        assert_eq!(n, 3, "two salvaged from line 1, one on line 2");
-        assert_eq!(
-            (bad.len(), bad[0].error.line, bad[0].error.record),
-            (1, 1, Some(2))
-        );
-    }
-
-    #[test]
-    fn auto_still_unwraps_arrays_of_canonical_events() {
-        let ev = r#"{"ts":1,"agent_id":"a","action":"x"}"#;
-        let (n, bad) = drain(&mut reader(&format!("[{ev},{ev}]\n{ev}\n"), 10));
-        assert_eq!((n, bad.len()), (3, 0));
-    }
-
-    #[test]
-    fn native_format_does_not_unwrap_envelopes() {
-        let opts = ReadOptions {
-            format: Format::Native,
-            ..ReadOptions::default()
-        };
-        let (n, bad) = drain(&mut reader_with(&format!("{CT}\n"), opts));
-        assert_eq!((n, bad.len()), (0, 1));
-        assert_eq!(
-            bad[0].error.field.as_deref(),
-            Some("ts"),
-            "the first required field missing"
-        );
-    }
-
-    #[test]
-    fn bad_lines_are_reported_and_good_neighbours_kept() {
-        let text = "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n\
-                    not json\n\
-                    \n\
-                    {\"ts\":\"bad\",\"agent_id\":\"a\",\"action\":\"x\"}\n\
-                    {\"ts\":2,\"agent_id\":\"b\",\"action\":\"y\"}\n";
-        let mut r = reader(text, 10);
-        let mut bad = Vec::new();
-        let b = r.next_batch(&mut bad).unwrap().unwrap();
-        assert_eq!(b.num_rows(), 2);
-        assert_eq!(bad.len(), 2);
-        assert_eq!(bad[0].error.line, 2);
-        assert_eq!(bad[1].error.line, 4);
-        assert_eq!(bad[1].error.field.as_deref(), Some("ts"));
-        assert!(bad[1].to_string().starts_with("mem: line 4: field `ts`"));
-        assert!(r.next_batch(&mut bad).unwrap().is_none());
-    }
-
-    #[test]
-    fn invalid_utf8_is_a_bad_line_not_a_failure() {
-        let mut bytes = b"{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n".to_vec();
-        bytes.extend_from_slice(b"{\"ts\":1,\"agent_id\":\"\xff\",\"action\":\"x\"}\n");
-        bytes.extend_from_slice(b"{\"ts\":3,\"agent_id\":\"c\",\"action\":\"x\"}\n");
-        let mut r = EventReader::from_reader(
-            "mem".into(),
-            Box::new(io::Cursor::new(bytes)),
-            ReadOptions {
-                batch_size: 10,
-                ..ReadOptions::default()
-            },
-        );
-        let mut bad = Vec::new();
-        let b = r.next_batch(&mut bad).unwrap().unwrap();
-        assert_eq!(b.num_rows(), 2);
-        assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].error.line, 2);
-    }
-
-    #[test]
-    fn batches_split_at_batch_size() {
-        let line = "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n";
-        let mut r = reader(&line.repeat(5), 2);
-        let mut bad = Vec::new();
-        let sizes: Vec<usize> =
-            std::iter::from_fn(|| r.next_batch(&mut bad).unwrap().map(|b| b.num_rows())).collect();
-        assert_eq!(sizes, vec![2, 2, 1]);
-    }
-}
+#[path = "reader_tests.rs"]
+mod tests;

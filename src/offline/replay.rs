@@ -56,6 +56,9 @@ pub struct ReplaySummary {
     /// Of those, new identities evicted while on probation: a flood of new
     /// ids competes with new ids first, not with established baselines.
     pub agents_evicted_on_probation: u64,
+    /// New agents put in their type's fallback cohort past
+    /// `[engine] max_cohorts`.
+    pub cohorts_overflowed: u64,
     /// Bytes of per-agent state at the end.
     pub state_bytes: u64,
     /// Those bytes per tracked agent.
@@ -64,6 +67,9 @@ pub struct ReplaySummary {
     pub elapsed_s: f64,
     /// Calls scored per wall-clock second.
     pub events_per_sec: f64,
+    /// The process's peak resident memory (Linux `VmHWM`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
     /// Present when the input carried labels (or always with --report).
     pub evaluation: Option<EvalReport>,
     /// `--deliver`: what each sink beyond Kafka did.
@@ -134,6 +140,7 @@ pub fn run(
         agents_tracked: agents,
         agents_evicted: c.agents_evicted,
         agents_evicted_on_probation: c.agents_evicted_on_probation,
+        cohorts_overflowed: c.cohorts_overflowed,
         state_bytes,
         state_bytes_per_agent: if agents > 0 {
             state_bytes as f64 / agents as f64
@@ -146,9 +153,25 @@ pub fn run(
         } else {
             0.0
         },
+        peak_rss_bytes: peak_rss_bytes(),
         evaluation: Some(report),
         sinks: Vec::new(),
         timeline,
         risks: engine.risk_histogram().clone(),
     })
+}
+
+/// Peak resident set size of this process, from `/proc/self/status`
+/// (`VmHWM`, in kB); `None` where there is no such file.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }

@@ -34,6 +34,9 @@ pub enum Feature {
     SessionConcurrency,
     /// A settled agent's profile far from its archetype (`warden train`).
     ArchetypeDrift,
+    /// One of a burst of new identities in the agent's cohort (tenant and
+    /// type): minted credentials, or a spray meant to push baselines out.
+    NewIdentityBurst,
 }
 
 /// Independent families of evidence. A revocation needs two of them (or the
@@ -53,7 +56,7 @@ pub enum Group {
 }
 
 /// Number of features.
-pub const FEATURE_COUNT: usize = 14;
+pub const FEATURE_COUNT: usize = 15;
 
 impl Feature {
     /// Every feature, in index order.
@@ -72,6 +75,7 @@ impl Feature {
         Feature::BytesLong,
         Feature::SessionConcurrency,
         Feature::ArchetypeDrift,
+        Feature::NewIdentityBurst,
     ];
 
     /// Its name in findings, reports and `[detection.weights]`.
@@ -91,6 +95,7 @@ impl Feature {
             Feature::BytesLong => "bytes_out_2h",
             Feature::SessionConcurrency => "session_concurrency",
             Feature::ArchetypeDrift => "archetype_drift",
+            Feature::NewIdentityBurst => "new_identity_burst",
         }
     }
 
@@ -108,15 +113,18 @@ impl Feature {
             Feature::BytesShort | Feature::BytesLong => "bytes",
             Feature::SessionConcurrency => "context_switches",
             Feature::ArchetypeDrift => "profile_distance",
+            Feature::NewIdentityBurst => "new_identities",
         }
     }
 
     /// The evidence family it belongs to.
     pub fn group(self) -> Group {
         match self {
-            Feature::Rate1m | Feature::Rate15m | Feature::SeasonalHour | Feature::DistinctBurst => {
-                Group::Volume
-            }
+            Feature::Rate1m
+            | Feature::Rate15m
+            | Feature::SeasonalHour
+            | Feature::DistinctBurst
+            | Feature::NewIdentityBurst => Group::Volume,
             Feature::NovelAction
             | Feature::NovelResource
             | Feature::NovelNetwork

@@ -32,6 +32,8 @@ pub struct Weights {
     pub session: f32,
     /// Drift of a settled agent from its archetype (with `[engine] archetypes`).
     pub archetype: f32,
+    /// A burst of new identities in one cohort (tenant and type).
+    pub new_identities: f32,
 }
 
 impl Default for Weights {
@@ -45,6 +47,7 @@ impl Default for Weights {
             volume: 1.0,
             session: 1.0,
             archetype: 1.0,
+            new_identities: 1.0,
         }
     }
 }

@@ -90,6 +90,7 @@ fn weight(w: &Weights, f: Feature) -> f32 {
         Feature::BytesShort | Feature::BytesLong => w.volume,
         Feature::SessionConcurrency => w.session,
         Feature::ArchetypeDrift => w.archetype,
+        Feature::NewIdentityBurst => w.new_identities,
     }
 }
 

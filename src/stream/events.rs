@@ -177,6 +177,8 @@ pub(crate) struct WorkerGauges {
     pub agents_evicted: u64,
     /// Of those, new identities evicted while on probation.
     pub agents_evicted_on_probation: u64,
+    /// New agents put in a fallback cohort past `max_cohorts`.
+    pub cohorts_overflowed: u64,
     /// The oldest owned partition's newest event time less the allowed
     /// lateness, when any partition has seen an event.
     pub watermark_ms: Option<i64>,
@@ -192,6 +194,7 @@ impl WorkerGauges {
             .absolute(self.agents_evicted - self.agents_evicted_on_probation);
         metrics::counter!("warden_agents_evicted_total", "on_probation" => "true")
             .absolute(self.agents_evicted_on_probation);
+        metrics::counter!("warden_cohorts_overflowed_total").absolute(self.cohorts_overflowed);
         if let Some(wm) = self.watermark_ms {
             metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
         }
@@ -249,5 +252,48 @@ impl RecordIsolated<'_> {
             "a record made Warden panic; isolated to the dead-letter topic"
         );
         metrics::counter!("warden_records_isolated_total", "stage" => self.stage).increment(1);
+    }
+}
+
+/// An output past the message size limit went out in its truncated form
+/// (a finding with its long strings cut, a dead letter with the start of
+/// its bytes).
+pub(crate) struct OutputTruncated {
+    /// `finding` or `dead_letter`.
+    pub kind: &'static str,
+    pub original_bytes: usize,
+    pub limit: usize,
+}
+
+impl OutputTruncated {
+    pub fn emit(&self) {
+        tracing::warn!(
+            kind = self.kind,
+            original_bytes = self.original_bytes,
+            limit = self.limit,
+            "output larger than the message size limit; sent in truncated form"
+        );
+        metrics::counter!("warden_outputs_truncated_total", "kind" => self.kind).increment(1);
+    }
+}
+
+/// The client or broker refused an output as too large: it was dropped,
+/// not retried (it would be refused again on every restart).
+pub(crate) struct OutputRefusedTooLarge<'a> {
+    /// A state record rather than an output of a call.
+    pub state: bool,
+    pub error: &'a str,
+}
+
+impl OutputRefusedTooLarge<'_> {
+    pub fn emit(&self) {
+        let what = if self.state { "state" } else { "call_output" };
+        tracing::error!(
+            record = what,
+            error = self.error,
+            "an output was refused as too large and dropped: set [stream] max_message_bytes \
+             to the broker's message.max.bytes"
+        );
+        metrics::counter!("warden_outputs_refused_too_large_total", "record" => what).increment(1);
     }
 }

@@ -10,16 +10,19 @@
 pub mod demo;
 pub mod devbroker;
 mod events;
+mod fuzz;
 mod isolate;
 mod kafka;
 pub mod offsets;
 mod output;
+mod oversize;
 mod service;
 mod state;
 pub(crate) mod telemetry;
 
 use crate::config::Config;
 use crate::engine::EngineError;
+pub use fuzz::fuzz_decode;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use serde::Serialize;
@@ -84,6 +87,10 @@ pub struct RunSummary {
     pub dead_letters: u64,
     /// Records skipped without a dead letter (tombstones, empty values).
     pub skipped_records: u64,
+    /// Outputs past `[stream] max_message_bytes` sent in truncated form.
+    pub outputs_truncated: u64,
+    /// Outputs the client or broker refused as too large (dropped, counted).
+    pub outputs_refused_too_large: u64,
     /// Events older than the partition's watermark (scored all the same).
     pub late_events: u64,
     /// Findings emitted (created, updated and closed).

@@ -3,8 +3,8 @@
 //! record carries where it came from, so its acknowledgement can release the
 //! input offset that caused it.
 
-use super::events::OutputBackpressureWait;
-use super::StreamError;
+use super::events::{OutputBackpressureWait, OutputTruncated};
+use super::{oversize, StreamError};
 use crate::config::StreamConfig;
 use crate::decide::Decision;
 use crate::emit::{self, Body, DecisionSink, RecordKind, Rendered, Renderer, SinkError};
@@ -32,6 +32,10 @@ pub(crate) enum Origin {
 pub(crate) struct Ack {
     pub origin: Origin,
     pub error: Option<String>,
+    /// The broker refused the record as larger than it accepts (its
+    /// `message.max.bytes` is below `[stream] max_message_bytes`): counted
+    /// and logged, never fatal, or the same call would fail on every restart.
+    pub too_large: bool,
 }
 
 pub(crate) struct DeliveryContext {
@@ -48,12 +52,17 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Origin>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, origin: Box<Origin>) {
-        let error = result.as_ref().err().map(|(e, _)| e.to_string());
+        let err = result.as_ref().err().map(|(e, _)| e);
+        let too_large = matches!(
+            err.and_then(KafkaError::rdkafka_error_code),
+            Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge)
+        );
         // The receiver lives as long as the service; after it is gone nobody
         // is waiting for this answer.
         let _ = self.acks.send(Ack {
             origin: *origin,
-            error,
+            error: err.map(ToString::to_string),
+            too_large,
         });
     }
 }
@@ -68,6 +77,12 @@ pub(crate) struct KafkaTopics {
     buf: Vec<u8>,
     /// Times `send` found the producer queue full and waited.
     backpressure_waits: u64,
+    /// The largest record produced (key, value and headers).
+    max_message_bytes: usize,
+    /// Outputs replaced by their truncated form.
+    truncated: u64,
+    /// Where a record the client refuses as too large is answered.
+    refusals: Sender<Ack>,
 }
 
 const FINDING_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/detection_finding";
@@ -111,6 +126,7 @@ impl Outputs {
     ) -> Result<Self, StreamError> {
         let (tx, rx) = channel();
         let sink_acks = tx.clone();
+        let refusals = tx.clone();
         // A sink answers once per record, delivered or given up on (logged
         // and counted there): either way the call's offset may move on.
         let sinks = SinkSet::start(
@@ -122,6 +138,7 @@ impl Outputs {
                     .send(Ack {
                         origin,
                         error: None,
+                        too_large: false,
                     })
                     .is_err()
                 {
@@ -129,7 +146,11 @@ impl Outputs {
                 }
             },
         )?;
+        // The producer refuses what the broker would: outputs are fitted
+        // to this size before they are sent (see `oversize`).
+        let max_message_bytes = cfg.max_message_bytes.to_string();
         for (k, v) in [
+            ("message.max.bytes", max_message_bytes.as_str()),
             ("enable.idempotence", "true"),
             ("acks", "all"),
             ("linger.ms", "5"),
@@ -140,6 +161,12 @@ impl Outputs {
                 client.set(k, v);
             }
         }
+        // A `[kafka] message.max.bytes` lower than ours is the one that holds.
+        let max_message_bytes = client
+            .get("message.max.bytes")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(cfg.max_message_bytes)
+            .min(cfg.max_message_bytes);
         let producer = client.create_with_context(DeliveryContext { acks: tx })?;
         Ok(Outputs {
             renderer,
@@ -148,6 +175,9 @@ impl Outputs {
                 cfg,
                 buf: Vec::with_capacity(4096),
                 backpressure_waits: 0,
+                max_message_bytes,
+                truncated: 0,
+                refusals,
             },
             sinks,
             acks: rx,
@@ -173,6 +203,11 @@ impl Outputs {
     /// hold keeps its input offset uncommitted.
     pub(crate) fn drain_sinks(&self, timeout: Duration) -> bool {
         self.sinks.drain(timeout)
+    }
+
+    /// Outputs replaced by their truncated form so far.
+    pub fn truncated(&self) -> u64 {
+        self.kafka.truncated
     }
 
     pub fn sink_stats(&self) -> Vec<SinkStats> {
@@ -201,20 +236,33 @@ impl Outputs {
         origin: Origin,
     ) -> Result<(), KafkaError> {
         let mut headers = OwnedHeaders::new_with_capacity(8);
-        if let Some(orig) = dl.headers {
-            for hd in orig.iter() {
-                headers = headers.insert(Header {
-                    key: hd.key,
-                    value: hd.value,
-                });
+        let orig_len: usize = dl.headers.map_or(0, |o| {
+            o.iter()
+                .map(|hd| hd.key.len() + hd.value.map_or(0, <[u8]>::len) + 8)
+                .sum()
+        });
+        match dl.headers {
+            // Headers are the sender's too: past a quarter of the limit
+            // they are left out (and said to be), not allowed to crowd out
+            // the record itself.
+            Some(_) if orig_len > self.kafka.max_message_bytes / 4 => {
+                headers = headers.insert(h("warden_source_headers_dropped", &orig_len.to_string()));
             }
+            Some(orig) => {
+                for hd in orig.iter() {
+                    headers = headers.insert(Header {
+                        key: hd.key,
+                        value: hd.value,
+                    });
+                }
+            }
+            None => {}
         }
         let partition = dl.partition.to_string();
         let offset = dl.offset.to_string();
         let error = located(dl.topic, dl.partition, dl.offset, dl.error);
         headers = headers
             .insert(h("warden_error", &error))
-            .insert(h("warden_error_reason", &dl.error.reason))
             .insert(h("warden_source_topic", dl.topic))
             .insert(h("warden_source_partition", &partition))
             .insert(h("warden_source_offset", &offset));
@@ -227,12 +275,29 @@ impl Outputs {
         if dl.good_events > 0 {
             headers = headers.insert(h("warden_good_events", &dl.good_events.to_string()));
         }
+        // The original bytes once, cut to what the topic accepts: a record
+        // past the limit was most likely refused for its size, and its
+        // start is what an analyst needs to see which.
+        let value = dl.value.unwrap_or(&[]);
+        let key_len = dl.key.map_or(0, |k| 2 * k.len());
+        let budget = self.kafka.value_budget(key_len + headers_len(&headers));
+        let kept = oversize::fit_bytes(value, budget);
+        if kept.len() < value.len() {
+            headers = headers.insert(h("warden_truncated_from_bytes", &value.len().to_string()));
+            self.kafka.count_truncated("dead_letter", value.len());
+        }
         let topic = self.kafka.cfg.dead_letter_topic.clone();
         let mut rec =
             BaseRecord::<str, [u8], Box<Origin>>::with_opaque_to(&topic, Box::new(origin))
-                .payload(dl.value.unwrap_or(&[]))
+                .payload(kept)
                 .headers(headers);
-        if let Some(k) = dl.key {
+        if let Some(k) = dl
+            .key
+            .filter(|k| k.len() > self.kafka.max_message_bytes / 8)
+        {
+            let hs = rec.headers.take().unwrap_or_default();
+            rec = rec.headers(hs.insert(h("warden_source_key_dropped", &k.len().to_string())));
+        } else if let Some(k) = dl.key {
             // Keys are usually agent ids; a key that is not UTF-8 is kept in
             // a header instead of being mangled.
             match std::str::from_utf8(k) {
@@ -263,6 +328,22 @@ impl Outputs {
 }
 
 impl KafkaTopics {
+    /// Value bytes a record may carry beside `other` bytes of key and headers.
+    fn value_budget(&self, other: usize) -> usize {
+        self.max_message_bytes
+            .saturating_sub(oversize::RECORD_OVERHEAD + other)
+    }
+
+    fn count_truncated(&mut self, kind: &'static str, original_bytes: usize) {
+        self.truncated += 1;
+        OutputTruncated {
+            kind,
+            original_bytes,
+            limit: self.max_message_bytes,
+        }
+        .emit();
+    }
+
     fn send(&mut self, mut rec: BaseRecord<'_, str, [u8], Box<Origin>>) -> Result<(), KafkaError> {
         loop {
             match self.producer.send(rec) {
@@ -274,6 +355,21 @@ impl KafkaTopics {
                     OutputBackpressureWait.emit();
                     std::thread::sleep(Duration::from_millis(2));
                     rec = back;
+                }
+                Err((e, back))
+                    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
+                {
+                    // Refused before it left: answered like a refusal from
+                    // the broker, so it is counted the same way.
+                    let refused = Ack {
+                        origin: *back.delivery_opaque,
+                        error: Some(e.to_string()),
+                        too_large: true,
+                    };
+                    if self.refusals.send(refused).is_err() {
+                        tracing::debug!("refusal after the service stopped");
+                    }
+                    return Ok(());
                 }
                 Err((e, _)) => return Err(e),
             }
@@ -313,9 +409,21 @@ impl KafkaTopics {
         if let Some(s) = schema {
             headers = headers.insert(h("ce_dataschema", s));
         }
+        // A finding past the size limit goes out in its truncated form. A
+        // SET cannot be cut without breaking its signature; its claims are
+        // ids bounded by `[input] max_field_bytes`, so it fits any sane limit.
+        let budget = self.value_budget(r.key.len() + headers_len(&headers));
+        let fitted = match &r.body {
+            Body::Ocsf(v) => oversize::fit_json(v, &buf, budget),
+            Body::Set(_) => None,
+        };
+        if fitted.is_some() {
+            self.count_truncated("finding", buf.len());
+        }
+        let payload = fitted.as_deref().unwrap_or(&buf[..]);
         let rec = BaseRecord::with_opaque_to(&topic, Box::new(origin))
             .key(r.key.as_str())
-            .payload(&buf[..])
+            .payload(payload)
             .headers(headers);
         let sent = self.send(rec);
         self.buf = buf;
@@ -349,6 +457,14 @@ pub(crate) fn located(topic: &str, partition: i32, offset: i64, e: &DecodeError)
     s.push_str(": ");
     s.push_str(&e.reason);
     s
+}
+
+/// Bytes the headers take on the wire, near enough for the size budget.
+fn headers_len(headers: &OwnedHeaders) -> usize {
+    headers
+        .iter()
+        .map(|hd| hd.key.len() + hd.value.map_or(0, <[u8]>::len) + 8)
+        .sum()
 }
 
 fn h<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {

@@ -40,7 +40,7 @@ pub fn checkpoint(
             }
         }
     };
-    engine.snapshot_shared(&mut put);
+    engine.snapshot_shared(partition as u32, changed_only, &mut put);
     engine.snapshot_partition(partition as u32, changed_only, &mut put);
     let mut buf = Vec::new();
     snapshot::encode_checkpoint(

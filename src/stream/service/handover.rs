@@ -4,7 +4,6 @@
 use super::{EventClock, Worker, FLUSH_TIMEOUT, SINK_DRAIN_TIMEOUT};
 use crate::adapt::{latest_ts_from_now, RecordDecoder};
 use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked, WorkerGauges};
-use crate::stream::output::Origin;
 use crate::stream::telemetry::now_ms;
 use crate::stream::{state, StreamError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -60,11 +59,7 @@ impl Worker {
             self.fail(StreamError::Produce(e));
         }
         for ack in self.outputs.drain_acks().collect::<Vec<_>>() {
-            match (ack.error, ack.origin) {
-                (Some(err), _) => self.fail(StreamError::Delivery(err)),
-                (None, Origin::Call { partition, offset }) => self.offsets.acked(partition, offset),
-                (None, Origin::State) => {}
-            }
+            self.take_ack(ack);
         }
         if written > 0 {
             CheckpointWritten {
@@ -114,6 +109,7 @@ impl Worker {
             outputs_in_flight: self.offsets.outstanding(),
             agents_evicted: counters.agents_evicted,
             agents_evicted_on_probation: counters.agents_evicted_on_probation,
+            cohorts_overflowed: counters.cohorts_overflowed,
             watermark_ms: self
                 .owned
                 .values()

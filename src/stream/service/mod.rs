@@ -3,10 +3,13 @@
 //! it polls in small windows; rebalance callbacks take the same worker lock
 //! to hand state over between windows, never in the middle of one.
 
-use super::events::{CallsScored, DecisionMade, LateEventSeen, RecordDeadLettered, RecordIsolated};
+use super::events::{
+    CallsScored, DecisionMade, LateEventSeen, OutputRefusedTooLarge, RecordDeadLettered,
+    RecordIsolated,
+};
 use super::isolate::{decode_isolated, isolate};
 use super::offsets::OffsetTracker;
-use super::output::{DeadLetter, Origin, Outputs};
+use super::output::{Ack, DeadLetter, Origin, Outputs};
 use super::telemetry::{Health, Latency};
 use super::{RunSummary, StreamError};
 use crate::adapt::{latest_ts_from_now, RecordDecoder};
@@ -317,13 +320,7 @@ impl Worker {
     pub(crate) fn store_offsets<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         let acks: Vec<_> = self.outputs.drain_acks().collect();
         for ack in acks {
-            if let Some(err) = ack.error {
-                self.fail(StreamError::Delivery(err));
-                continue;
-            }
-            if let Origin::Call { partition, offset } = ack.origin {
-                self.offsets.acked(partition, offset);
-            }
+            self.take_ack(ack);
         }
         if self.failed {
             return; // never commit past an output that was not delivered
@@ -349,6 +346,29 @@ impl Worker {
         }
     }
 
+    /// One output's answer: delivered releases its call's offset; refused
+    /// as too large is counted and releases it too (the record would be
+    /// refused again on every retry and restart); any other failure stops
+    /// the service without committing.
+    pub(crate) fn take_ack(&mut self, ack: Ack) {
+        match (ack.error, ack.origin) {
+            (Some(err), origin) if ack.too_large => {
+                OutputRefusedTooLarge {
+                    state: origin == Origin::State,
+                    error: &err,
+                }
+                .emit();
+                self.summary.outputs_refused_too_large += 1;
+                if let Origin::Call { partition, offset } = origin {
+                    self.offsets.acked(partition, offset);
+                }
+            }
+            (Some(err), _) => self.fail(StreamError::Delivery(err)),
+            (None, Origin::Call { partition, offset }) => self.offsets.acked(partition, offset),
+            (None, Origin::State) => {}
+        }
+    }
+
     pub fn finish(&mut self) -> RunSummary {
         let (p50, p99, p999, n) = self.latency.summary_ms();
         let mut s = self.summary.clone();
@@ -358,6 +378,7 @@ impl Worker {
         s.latency_samples = n;
         s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
         s.backpressure_waits = self.outputs.backpressure_waits();
+        s.outputs_truncated = self.outputs.truncated();
         s.sinks = self.outputs.sink_stats();
         s
     }

@@ -1,0 +1,260 @@
+//! Tests of `reader.rs`: JSON lines, documents, envelopes, bad bytes.
+use super::*;
+
+fn reader(text: &str, batch: usize) -> EventReader {
+    reader_with(
+        text,
+        ReadOptions {
+            batch_size: batch,
+            ..ReadOptions::default()
+        },
+    )
+}
+
+fn reader_with(text: &str, opts: ReadOptions) -> EventReader {
+    EventReader::from_reader(
+        "mem".into(),
+        Box::new(io::Cursor::new(text.as_bytes().to_vec())),
+        opts,
+    )
+}
+
+fn drain(r: &mut EventReader) -> (u64, Vec<BadRecord>) {
+    let mut bad = Vec::new();
+    let mut n = 0;
+    while let Some(b) = r.next_batch(&mut bad).unwrap() {
+        n += b.num_rows() as u64;
+    }
+    (n, bad)
+}
+
+const CT: &str = r#"{"eventTime":"2023-07-10T11:42:36Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"}}"#;
+
+#[test]
+fn pretty_printed_arrays_are_read_as_documents() {
+    let text = format!("[\n  {CT},\n  {CT}\n]\n");
+    let (n, bad) = drain(&mut reader(&text, 10));
+    assert_eq!((n, bad.len()), (2, 0));
+}
+
+#[test]
+fn envelopes_per_line_and_bad_records_inside_them_are_located() {
+    let broken = r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+    let text = format!("{{\"Records\":[{CT},{broken},{CT}]}}\n{CT}\n");
+    let (n, bad) = drain(&mut reader(&text, 2));
+    assert_eq!(n, 3);
+    assert_eq!(bad.len(), 1);
+    assert_eq!((bad[0].error.line, bad[0].error.record), (1, Some(1)));
+    assert_eq!(bad[0].error.field.as_deref(), Some("eventTime"));
+    assert!(
+        bad[0]
+            .to_string()
+            .contains("line 1 record 1: field `eventTime`"),
+        "{}",
+        bad[0]
+    );
+}
+
+#[test]
+fn an_invalid_byte_in_a_document_costs_only_its_own_record() {
+    // Not JSON lines (the first line is a lone bracket): document mode.
+    let mut text = b"[\n".to_vec();
+    for i in 0..50 {
+        text.extend_from_slice(
+            format!("  {{\"ts\":{i},\"agent_id\":\"a{i}\",\"action\":\"x\"}},\n").as_bytes(),
+        );
+    }
+    text.extend_from_slice(b"  {\"ts\":99,\"agent_id\":\"bad\xff\",\"action\":\"x\"},\n");
+    text.extend_from_slice(b"  {\"ts\":100,\"agent_id\":\"last\",\"action\":\"x\"}\n]\n");
+    let mut r = EventReader::from_reader(
+        "mem".into(),
+        Box::new(io::Cursor::new(text)),
+        ReadOptions::default(),
+    );
+    let (n, bad) = drain(&mut r);
+    // The array is one value: it is read element by element, and only
+    // the element holding the invalid byte is lost (and named by line).
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(bad[0].error.reason.contains("invalid UTF-8"), "{bad:?}");
+    assert_eq!(bad[0].error.line, 52, "{bad:?}");
+    assert_eq!(n, 51, "{bad:?}");
+}
+
+#[test]
+fn a_broken_first_line_and_a_bad_byte_later_lose_only_those_two_lines() {
+    // The measured case: a non-native JSON-lines file whose first line
+    // is cut short switches to document mode; one invalid byte further
+    // on used to drop the whole file as one bad record.
+    let mut text = b"{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSo\n".to_vec();
+    let good = |i: usize| {
+        format!(
+            "{{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"E{i}\",\"userIdentity\":{{\"type\":\"Root\"}}}}\n"
+        )
+    };
+    for i in 0..50 {
+        text.extend_from_slice(good(i).as_bytes());
+    }
+    text.extend_from_slice(b"{\"eventTime\":\"2023-07-10T11:42:36Z\",\"eventSource\":\"s3\xff\",\"eventName\":\"X\"}\n");
+    for i in 50..60 {
+        text.extend_from_slice(good(i).as_bytes());
+    }
+    let mut r = EventReader::from_reader(
+        "mem".into(),
+        Box::new(io::Cursor::new(text)),
+        ReadOptions::default(),
+    );
+    let (n, bad) = drain(&mut r);
+    assert_eq!(n, 60, "{bad:?}");
+    let lines: Vec<u64> = bad.iter().map(|b| b.error.line).collect();
+    assert_eq!(lines, [1, 52], "{bad:?}");
+}
+
+#[test]
+fn invalid_bytes_in_a_stream_of_documents_cost_only_their_records() {
+    // Concatenated pretty-printed objects (no JSON lines): one has a bad byte.
+    let mut text = b"{\n".to_vec();
+    text.extend_from_slice(b"  \"ts\": 1, \"agent_id\": \"a\", \"action\": \"x\"\n}\n");
+    text.extend_from_slice(b"{\n  \"ts\": 2, \"agent_id\": \"b\xfe\", \"action\": \"x\"\n}\n");
+    text.extend_from_slice(b"{\n  \"ts\": 3, \"agent_id\": \"c\", \"action\": \"x\"\n}\n");
+    let mut r = EventReader::from_reader(
+        "mem".into(),
+        Box::new(io::Cursor::new(text)),
+        ReadOptions::default(),
+    );
+    let (n, bad) = drain(&mut r);
+    assert_eq!(n, 2, "{bad:?}");
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    // The line the bad record starts on.
+    assert_eq!(bad[0].error.line, 4, "{bad:?}");
+}
+
+#[test]
+fn a_document_past_its_cap_is_reported_not_read_whole() {
+    let mut text = String::from("[\n");
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "  {{\"ts\":{i},\"agent_id\":\"a\",\"action\":\"x\"}},\n"
+        ));
+    }
+    text.push_str("  {\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n]\n");
+    let mut r = reader_with(
+        &text,
+        ReadOptions {
+            max_document_bytes: 4096,
+            ..ReadOptions::default()
+        },
+    );
+    let (n, bad) = drain(&mut r);
+    assert!(
+        bad.iter().any(|b| b.error.reason.contains("cap")),
+        "{bad:?}"
+    );
+    // The records inside the cap are kept (a truncated array salvages).
+    assert!(n > 0 && n < 1001, "{n}");
+}
+
+#[test]
+fn a_truncated_document_keeps_its_complete_records() {
+    let text = format!("[\n{CT},\n{CT},\n{{\"eventTime\":\"2023");
+    let (n, bad) = drain(&mut reader(&text, 10));
+    assert_eq!(n, 2, "the two complete records are kept");
+    assert_eq!(bad.len(), 1);
+    assert!(
+        bad[0]
+            .error
+            .reason
+            .contains("truncated or malformed JSON after 2 good records"),
+        "{}",
+        bad[0]
+    );
+    assert_eq!(bad[0].error.line, 1);
+}
+
+#[test]
+fn a_pretty_document_broken_midway_reports_once() {
+    let text = format!("[\n{CT},\n{{\"eventTime\": oops}},\n{CT}\n]\n");
+    let (n, bad) = drain(&mut reader(&text, 10));
+    assert_eq!((n, bad.len()), (1, 1), "{bad:?}");
+}
+
+#[test]
+fn a_truncated_s3_object_line_keeps_its_complete_records() {
+    let text = format!("{{\"Records\":[{CT},{CT},{{\"eventTi\n{CT}\n");
+    let (n, bad) = drain(&mut reader(&text, 10));
+    assert_eq!(n, 3, "two salvaged from line 1, one on line 2");
+    assert_eq!(
+        (bad.len(), bad[0].error.line, bad[0].error.record),
+        (1, 1, Some(2))
+    );
+}
+
+#[test]
+fn auto_still_unwraps_arrays_of_canonical_events() {
+    let ev = r#"{"ts":1,"agent_id":"a","action":"x"}"#;
+    let (n, bad) = drain(&mut reader(&format!("[{ev},{ev}]\n{ev}\n"), 10));
+    assert_eq!((n, bad.len()), (3, 0));
+}
+
+#[test]
+fn native_format_does_not_unwrap_envelopes() {
+    let opts = ReadOptions {
+        format: Format::Native,
+        ..ReadOptions::default()
+    };
+    let (n, bad) = drain(&mut reader_with(&format!("{CT}\n"), opts));
+    assert_eq!((n, bad.len()), (0, 1));
+    assert_eq!(
+        bad[0].error.field.as_deref(),
+        Some("ts"),
+        "the first required field missing"
+    );
+}
+
+#[test]
+fn bad_lines_are_reported_and_good_neighbours_kept() {
+    let text = "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n\
+                not json\n\
+                \n\
+                {\"ts\":\"bad\",\"agent_id\":\"a\",\"action\":\"x\"}\n\
+                {\"ts\":2,\"agent_id\":\"b\",\"action\":\"y\"}\n";
+    let mut r = reader(text, 10);
+    let mut bad = Vec::new();
+    let b = r.next_batch(&mut bad).unwrap().unwrap();
+    assert_eq!(b.num_rows(), 2);
+    assert_eq!(bad.len(), 2);
+    assert_eq!(bad[0].error.line, 2);
+    assert_eq!(bad[1].error.line, 4);
+    assert_eq!(bad[1].error.field.as_deref(), Some("ts"));
+    assert!(bad[1].to_string().starts_with("mem: line 4: field `ts`"));
+    assert!(r.next_batch(&mut bad).unwrap().is_none());
+}
+
+#[test]
+fn invalid_utf8_is_a_bad_line_not_a_failure() {
+    let mut bytes = b"{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n".to_vec();
+    bytes.extend_from_slice(b"{\"ts\":1,\"agent_id\":\"\xff\",\"action\":\"x\"}\n");
+    bytes.extend_from_slice(b"{\"ts\":3,\"agent_id\":\"c\",\"action\":\"x\"}\n");
+    let mut r = EventReader::from_reader(
+        "mem".into(),
+        Box::new(io::Cursor::new(bytes)),
+        ReadOptions {
+            batch_size: 10,
+            ..ReadOptions::default()
+        },
+    );
+    let mut bad = Vec::new();
+    let b = r.next_batch(&mut bad).unwrap().unwrap();
+    assert_eq!(b.num_rows(), 2);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].error.line, 2);
+}
+
+#[test]
+fn batches_split_at_batch_size() {
+    let line = "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}\n";
+    let mut r = reader(&line.repeat(5), 2);
+    let mut bad = Vec::new();
+    let sizes: Vec<usize> =
+        std::iter::from_fn(|| r.next_batch(&mut bad).unwrap().map(|b| b.num_rows())).collect();
+    assert_eq!(sizes, vec![2, 2, 1]);
+}
