@@ -527,11 +527,25 @@ fn a_million_distinct_values_do_not_hide_an_escalation() {
             _ => None,
         })
         .collect();
+    // The spray is reported for what it is: many distinct values at once.
     assert!(
+        findings.iter().any(|f| f.time_ms < attack_from
+            && f.seq == 0
+            && f.contributions
+                .iter()
+                .any(|c| c.feature.name() == "distinct_burst")),
+        "the spray itself raised no distinct_burst finding: {:?}",
         findings
             .iter()
-            .any(|f| f.time_ms < attack_from && f.seq == 0),
-        "the spray itself raised no finding"
+            .filter(|f| f.time_ms < attack_from)
+            .map(|f| (
+                f.seq,
+                f.contributions
+                    .iter()
+                    .map(|c| c.feature.name())
+                    .collect::<Vec<_>>()
+            ))
+            .collect::<Vec<_>>()
     );
     let escalation_seen: Vec<_> = findings
         .iter()

@@ -36,7 +36,12 @@ fn fmt_num(x: f64) -> String {
 fn describe(c: &Contribution) -> String {
     let f = c.feature;
     match &c.value {
-        Some(v) => format!("{} `{}` ({:.1} bits)", f.name(), v, c.surprise),
+        Some(v) => format!(
+            "{} `{}` ({:.1} bits)",
+            f.name(),
+            crate::event::echo(v),
+            c.surprise
+        ),
         None => format!(
             "{} {} {} vs baseline {} ({:.1} bits)",
             f.name(),

@@ -17,6 +17,20 @@ pub(crate) fn prefix(s: &str, max_bytes: usize) -> &str {
     &s[..end]
 }
 
+/// Longest caller-supplied value quoted in an explanation.
+const ECHO_BYTES: usize = 128;
+
+/// A caller-supplied value as an explanation quotes it: whole up to 128
+/// bytes, else its start and its length. (The value itself travels in full,
+/// within `[input]` limits, where it is data: `observed_pattern`.)
+pub(crate) fn echo(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= ECHO_BYTES {
+        s.into()
+    } else {
+        format!("{}…[{} bytes]", prefix(s, ECHO_BYTES), s.len()).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +57,16 @@ mod tests {
                 prop_assert!(p.len() + next.len_utf8() > max);
             }
         }
+    }
+
+    #[test]
+    fn echoes_are_cut_and_say_so() {
+        assert_eq!(echo("s3:GetObject"), "s3:GetObject");
+        let long = "€".repeat(100);
+        let e = echo(&long);
+        assert!(
+            e.starts_with(&"€".repeat(42)) && e.ends_with("…[300 bytes]"),
+            "{e}"
+        );
     }
 }

@@ -163,7 +163,12 @@ pub(crate) fn explain(f: &Finding) -> String {
     f.contributions
         .iter()
         .map(|c| match &c.value {
-            Some(v) => format!("{} {:.1} bits (new: {v})", c.feature.name(), c.surprise),
+            Some(v) => format!(
+                "{} {:.1} bits (new: {})",
+                c.feature.name(),
+                c.surprise,
+                crate::event::echo(v)
+            ),
             None => format!(
                 "{} {:.1} bits (observed {}, expected {})",
                 c.feature.name(),
