@@ -266,13 +266,7 @@ fn findings_are_one_episode_updated_not_a_storm() {
     let start = T0 + 27 * HOUR;
     let storm = denied_storm("wl-6", start, 200, 3_000);
     let d = run(Config::default(), &merge(baseline(), storm));
-    let findings: Vec<_> = d
-        .iter()
-        .filter_map(|d| match d {
-            Decision::Finding(f) if f.agent_id == "wl-6" => Some(f),
-            _ => None,
-        })
-        .collect();
+    let findings = findings_for(&d, "wl-6");
     assert_eq!(findings.iter().filter(|f| f.seq == 0).count(), 1);
     assert!(
         findings.iter().all(|f| f.uid == findings[0].uid),
@@ -520,13 +514,7 @@ fn a_million_distinct_values_do_not_hide_an_escalation() {
         t = chunk_end;
     }
     assert_eq!(i, 1_000_000);
-    let findings: Vec<_> = decisions
-        .iter()
-        .filter_map(|d| match d {
-            Decision::Finding(f) if f.agent_id == "wl-3" => Some(f),
-            _ => None,
-        })
-        .collect();
+    let findings = findings_for(&decisions, "wl-3");
     // The spray is reported for what it is: many distinct values at once.
     assert!(
         findings.iter().any(|f| f.time_ms < attack_from

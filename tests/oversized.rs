@@ -23,22 +23,7 @@ fn two_megabyte_records_are_truncated_counted_and_the_service_goes_on() {
     assert!(!want.is_empty());
     // The call that triggers the first finding gets a 2 MB user agent: its
     // finding carries it as evidence.
-    let first: Value = serde_json::from_str(
-        std::fs::read_to_string(dir.path().join("replay-alerts.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    let trigger_id = first["evidences"][0]["api"]["request"]["uid"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let trigger = recs
-        .iter()
-        .position(|(_, l)| l.contains(&format!("\"event_id\":\"{trigger_id}\"")))
-        .expect("trigger call in the fleet");
+    let (first, trigger) = first_finding_trigger(dir.path(), &recs);
     let mut call: Value = serde_json::from_str(&recs[trigger].1).unwrap();
     call["user_agent"] = json!(format!("curl/{}", "7".repeat(2_000_000)));
     recs[trigger].1 = call.to_string();

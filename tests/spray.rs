@@ -8,7 +8,6 @@ mod common;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::process::Command;
 
 const SPRAY: usize = 2_000_000;
 const MAX_AGENTS: usize = 20_000;
@@ -16,30 +15,7 @@ const MAX_AGENTS: usize = 20_000;
 fn replay(dir: &std::path::Path, name: &str, input: &std::path::Path) -> (Value, Vec<Value>) {
     let cfg = dir.join("cap.toml");
     std::fs::write(&cfg, format!("[engine]\nmax_agents = {MAX_AGENTS}\n")).unwrap();
-    let report = dir.join(format!("{name}.json"));
-    let alerts = dir.join(format!("{name}-alerts.jsonl"));
-    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["replay", "--no-progress", "--config"])
-        .arg(&cfg)
-        .arg("--report")
-        .arg(&report)
-        .arg("--alerts-out")
-        .arg(&alerts)
-        .arg(input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    let findings = std::fs::read_to_string(alerts)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (report, findings)
+    common::replay_report(dir, name, &cfg, input)
 }
 
 /// Agents of the fleet (not the spray) with a finding created, sorted.

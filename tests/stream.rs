@@ -406,22 +406,8 @@ fn an_undelivered_output_holds_its_call_uncommitted() {
     let recs = fleet_records(&fleet);
     let (want, _) = replay_ids(dir.path(), &fleet);
     assert!(!want.is_empty());
-    // The call that triggers the first finding, by its event id.
-    let first: Value = serde_json::from_str(
-        std::fs::read_to_string(dir.path().join("replay-alerts.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    let trigger_id = first["evidences"][0]["api"]["request"]["uid"]
-        .as_str()
-        .unwrap();
-    let trigger = recs
-        .iter()
-        .position(|(_, l)| l.contains(&format!("\"event_id\":\"{trigger_id}\"")))
-        .expect("trigger call in the fleet") as i64;
+    // The call that triggers the first finding.
+    let trigger = first_finding_trigger(dir.path(), &recs).1 as i64;
     {
         use rdkafka::producer::{BaseRecord, Producer};
         let p = producer(&bootstrap);

@@ -236,11 +236,7 @@ impl Outputs {
         origin: Origin,
     ) -> Result<(), KafkaError> {
         let mut headers = OwnedHeaders::new_with_capacity(8);
-        let orig_len: usize = dl.headers.map_or(0, |o| {
-            o.iter()
-                .map(|hd| hd.key.len() + hd.value.map_or(0, <[u8]>::len) + 8)
-                .sum()
-        });
+        let orig_len = dl.headers.map_or(0, headers_len);
         match dl.headers {
             // Headers are the sender's too: past a quarter of the limit
             // they are left out (and said to be), not allowed to crowd out
@@ -460,7 +456,7 @@ pub(crate) fn located(topic: &str, partition: i32, offset: i64, e: &DecodeError)
 }
 
 /// Bytes the headers take on the wire, near enough for the size budget.
-fn headers_len(headers: &OwnedHeaders) -> usize {
+fn headers_len(headers: &impl Headers) -> usize {
     headers
         .iter()
         .map(|hd| hd.key.len() + hd.value.map_or(0, <[u8]>::len) + 8)

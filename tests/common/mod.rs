@@ -90,6 +90,20 @@ pub fn merge(
     a
 }
 
+/// Every finding (create, update, close) on `agent`, in order.
+pub fn findings_for<'a>(
+    decisions: &'a [Decision],
+    agent: &str,
+) -> Vec<&'a warden::decide::Finding> {
+    decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) if f.agent_id == agent => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+
 /// New findings (Create) for `agent`, with their leading feature names.
 pub fn created_for(decisions: &[Decision], agent: &str) -> Vec<(i64, Vec<&'static str>)> {
     decisions
@@ -199,12 +213,26 @@ pub fn replay_evaluation(
     cfg: &std::path::Path,
     input: &std::path::Path,
 ) -> serde_json::Value {
-    let report = dir.join("replay.json");
+    replay_report(dir, "replay", cfg, input).0["evaluation"].clone()
+}
+
+/// `warden replay --config cfg --report dir/name.json --alerts-out
+/// dir/name-alerts.jsonl` of `input`: the report, and the findings.
+pub fn replay_report(
+    dir: &std::path::Path,
+    name: &str,
+    cfg: &std::path::Path,
+    input: &std::path::Path,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let report = dir.join(format!("{name}.json"));
+    let alerts = dir.join(format!("{name}-alerts.jsonl"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["replay", "--no-progress", "--config"])
         .arg(cfg)
         .arg("--report")
         .arg(&report)
+        .arg("--alerts-out")
+        .arg(&alerts)
         .arg(input)
         .output()
         .unwrap();
@@ -213,9 +241,13 @@ pub fn replay_evaluation(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    v["evaluation"].clone()
+    let report = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let findings = std::fs::read_to_string(alerts)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (report, findings)
 }
 
 /// A test whose fixture is missing (`../shared/data`, `../shared/examples`,

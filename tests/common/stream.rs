@@ -387,3 +387,25 @@ pub fn simulate(dir: &Path, agents: u32, duration: &str, seed: u64) -> PathBuf {
         &["--attack-share", "0.5"],
     )
 }
+
+/// The first finding `replay_ids` wrote to `dir`, and the index in `recs` of
+/// the call that triggered it (found by its event id).
+pub fn first_finding_trigger(dir: &Path, recs: &[(String, String)]) -> (Value, usize) {
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join("replay-alerts.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .expect("replay wrote a finding"),
+    )
+    .unwrap();
+    let trigger_id = first["evidences"][0]["api"]["request"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let trigger = recs
+        .iter()
+        .position(|(_, l)| l.contains(&format!("\"event_id\":\"{trigger_id}\"")))
+        .expect("trigger call in the fleet");
+    (first, trigger)
+}
