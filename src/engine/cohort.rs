@@ -434,6 +434,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn past_the_cap_new_cohorts_share_their_types_fallback() {
+        let mut c = Cohorts::with_cap(2);
+        let a = c.join("t1|workload", AgentType::Workload);
+        let b = c.join("t2|workload", AgentType::Workload);
+        assert_ne!(a, b);
+        // A million made-up tenants cost one cohort per agent type.
+        let sprayed: Vec<u32> = (0..1000)
+            .map(|i| c.join(&format!("fake{i}|workload"), AgentType::Workload))
+            .collect();
+        assert!(sprayed.iter().all(|&s| s == sprayed[0]));
+        assert_eq!(c.get(sprayed[0]).key.as_ref(), "(overflow)|workload");
+        let ai = c.join("fake|ai_agent", AgentType::AiAgent);
+        assert_eq!(c.get(ai).key.as_ref(), "(overflow)|ai_agent");
+        assert_eq!(c.overflowed, 1001);
+        // Known cohorts keep their own.
+        assert_eq!(c.join("t1|workload", AgentType::Workload), a);
+        // A restored cohort past the cap is not adopted.
+        let mut snap = c.get(a).clone();
+        snap.key = "t9|workload".into();
+        assert!(!c.adopt_snapshot(snap));
+    }
+
+    #[test]
     fn adoptions_are_classified_by_peer_share() {
         let mut c = Cohorts::default();
         let k = c.intern("t1|ai_agent");
