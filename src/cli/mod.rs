@@ -28,16 +28,34 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use warden::config::Config;
 
-/// SIGTERM and SIGINT set the returned flag (a second one exits at once).
+/// The signal that last asked for a shutdown (0: none).
+static STOP_SIGNAL: std::sync::LazyLock<Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::LazyLock::new(Arc::default);
+
+/// SIGTERM and SIGINT set the returned flag (a second one exits at once);
+/// which one it was is kept for `stop_signal`.
 pub fn shutdown_flag() -> Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
     for sig in [SIGTERM, SIGINT] {
         signal_hook::flag::register_conditional_shutdown(sig, 1, flag.clone())
             .context("installing signal handlers")?;
+        signal_hook::flag::register_usize(sig, STOP_SIGNAL.clone(), sig as usize)
+            .context("installing signal handlers")?;
         signal_hook::flag::register(sig, flag.clone()).context("installing signal handlers")?;
     }
     Ok(flag)
+}
+
+/// The signal that stopped a service, if one did: a service that ends on
+/// its own with status 0 says so, and why.
+pub fn stop_signal() -> Option<&'static str> {
+    match STOP_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) as i32 {
+        0 => None,
+        signal_hook::consts::SIGTERM => Some("SIGTERM"),
+        signal_hook::consts::SIGINT => Some("SIGINT"),
+        _ => Some("another signal"),
+    }
 }
 
 /// An output file, gzip-compressed when its name ends in `.gz`.

@@ -27,6 +27,12 @@ pub fn run(args: Args) -> Result<()> {
     let stop = super::shutdown_flag()?;
     let health = std::sync::Arc::new(warden::stream::Health::default());
     let summary = warden::stream::run(cfg, &stop, health, &mut |_| {})?;
+    // The service only returns when asked to: name who asked, so an exit 0
+    // is never a mystery in the log.
+    tracing::info!(
+        signal = super::stop_signal().unwrap_or("none"),
+        "stopped on request"
+    );
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
