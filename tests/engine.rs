@@ -519,20 +519,12 @@ fn a_million_distinct_values_do_not_hide_an_escalation() {
     assert!(
         findings.iter().any(|f| f.time_ms < attack_from
             && f.seq == 0
-            && f.contributions
-                .iter()
-                .any(|c| c.feature.name() == "distinct_burst")),
+            && feature_names(f).contains(&"distinct_burst")),
         "the spray itself raised no distinct_burst finding: {:?}",
         findings
             .iter()
             .filter(|f| f.time_ms < attack_from)
-            .map(|f| (
-                f.seq,
-                f.contributions
-                    .iter()
-                    .map(|c| c.feature.name())
-                    .collect::<Vec<_>>()
-            ))
+            .map(|f| (f.seq, feature_names(f)))
             .collect::<Vec<_>>()
     );
     let escalation_seen: Vec<_> = findings
@@ -548,14 +540,7 @@ fn a_million_distinct_values_do_not_hide_an_escalation() {
         "the escalation went unreported under the spray: {:?}",
         findings
             .iter()
-            .map(|f| (
-                f.time_ms,
-                f.seq,
-                f.contributions
-                    .iter()
-                    .map(|c| c.feature.name())
-                    .collect::<Vec<_>>()
-            ))
+            .map(|f| (f.time_ms, f.seq, feature_names(f)))
             .collect::<Vec<_>>()
     );
     assert!(
@@ -589,11 +574,7 @@ fn a_burst_of_new_identities_is_reported_once_per_doubling() {
             Decision::Finding(f) if f.seq == 0 => Some(f),
             _ => None,
         })
-        .filter(|f| {
-            f.contributions
-                .iter()
-                .any(|c| c.feature.name() == "new_identity_burst")
-        })
+        .filter(|f| feature_names(f).contains(&"new_identity_burst"))
         .collect();
     // 50, 100, ..., 3,200 new identities in 15 minutes: seven reports.
     assert!(

@@ -408,10 +408,13 @@ fn fair_share(newcomers: Vec<(u32, u64, u32)>, n: usize) -> Vec<u32> {
     }
     // The level L: the fewest newcomers a cohort keeps, such that taking
     // everything above L frees at least n.
-    let mut counts: Vec<usize> = by_cohort.values().map(Vec::len).collect();
-    counts.sort_unstable_by(|a, b| b.cmp(a));
-    let above = |level: usize| -> usize { counts.iter().map(|&c| c.saturating_sub(level)).sum() };
-    let (mut lo, mut hi) = (0usize, counts.first().copied().unwrap_or(0));
+    let above = |level: usize| -> usize {
+        by_cohort
+            .values()
+            .map(|m| m.len().saturating_sub(level))
+            .sum()
+    };
+    let (mut lo, mut hi) = (0usize, by_cohort.values().map(Vec::len).max().unwrap_or(0));
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
         if above(mid) >= n {
@@ -422,8 +425,8 @@ fn fair_share(newcomers: Vec<(u32, u64, u32)>, n: usize) -> Vec<u32> {
     }
     let level = lo;
     // Everything above the level goes, oldest first within each cohort;
-    // the surplus over n is taken back from the cohorts at the level + 1
-    // boundary, in cohort order (deterministic).
+    // what that frees beyond n is given back, one newcomer each, to the
+    // first of those cohorts in cohort order (deterministic).
     let mut keys: Vec<u32> = by_cohort.keys().copied().collect();
     keys.sort_unstable();
     let mut surplus = above(level) - n;

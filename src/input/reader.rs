@@ -278,13 +278,18 @@ impl EventReader {
         let mut line = start_line;
         loop {
             let offset = values.byte_offset();
-            match values.next() {
+            let next = values.next();
+            // Where the value (or the break) starts, past the whitespace
+            // after the previous one, and its line, for error messages.
+            let tail = doc.get(offset..).unwrap_or_default().trim_start();
+            let begin = doc.len() - tail.len();
+            line += doc
+                .get(counted_to..begin)
+                .map_or(0, |t| t.matches('\n').count()) as u64;
+            counted_to = begin;
+            match next {
                 None => break,
                 Some(Ok(v)) => {
-                    // Line of the value's first character, for error messages.
-                    let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
-                    line += doc[counted_to..begin].matches('\n').count() as u64;
-                    counted_to = begin;
                     let end = values.byte_offset();
                     if !has_replacement(&replaced, begin..end) {
                         self.ingest(v.get(), line, bad);
@@ -297,7 +302,8 @@ impl EventReader {
                         }
                         for e in elems.iter().filter(|_| elems.len() > 1) {
                             let at = e.as_ptr() as usize - doc.as_ptr() as usize;
-                            let e_line = line + doc[begin..at].matches('\n').count() as u64;
+                            let e_line = line
+                                + doc.get(begin..at).map_or(0, |t| t.matches('\n').count()) as u64;
                             if has_replacement(&replaced, at..at + e.len()) {
                                 bad.push(self.bad(e_line, "record holds invalid UTF-8"));
                             } else {
@@ -307,9 +313,7 @@ impl EventReader {
                     }
                 }
                 Some(Err(e)) => {
-                    let begin = offset + doc[offset..].len() - doc[offset..].trim_start().len();
-                    line += doc[counted_to..begin].matches('\n').count() as u64;
-                    self.ingest_broken(&doc[begin..], begin, line, &e, &replaced, bad);
+                    self.ingest_broken(tail, begin, line, &e, &replaced, bad);
                     break;
                 }
             }
@@ -337,15 +341,16 @@ impl EventReader {
         // lines as if they belonged to it. When the next non-empty line is
         // a complete value of its own, the input is JSON lines: only the
         // first line is broken, and every line after it is read.
-        let first_len = rest.find('\n').map_or(rest.len(), |i| i + 1);
-        let single_line_value = rest[..first_len].trim().len() > 1;
+        let first_line = rest.split_inclusive('\n').next().unwrap_or(rest);
+        let after_first = rest.get(first_line.len()..).unwrap_or_default();
+        let single_line_value = first_line.trim().len() > 1;
         let json_lines = single_line_value
-            && rest[first_len..]
+            && after_first
                 .lines()
                 .map(str::trim)
                 .find(|l| !l.is_empty())
                 .is_some_and(|l| serde_json::from_str::<&RawValue>(l).is_ok());
-        let broken = if json_lines { &rest[..first_len] } else { rest };
+        let broken = if json_lines { first_line } else { rest };
         if has_replacement(replaced, begin..begin + broken.len()) || !opens_value {
             // Salvaging would score text with replaced bytes (the line
             // pass below reports them), and a non-value has nothing to

@@ -37,7 +37,7 @@ pub(crate) fn fit_json(v: &Value, rendered: &[u8], budget: usize) -> Option<Vec<
 
 /// The part of a dead letter's original bytes that fits in `budget`.
 pub(crate) fn fit_bytes(value: &[u8], budget: usize) -> &[u8] {
-    &value[..value.len().min(budget)]
+    value.get(..budget).unwrap_or(value)
 }
 
 fn cut_strings(v: &Value, cap: usize) -> Value {
@@ -180,11 +180,7 @@ mod tests {
         let uid = out["evidences"][0]["actor"]["user"]["uid"]
             .as_str()
             .unwrap();
-        assert!(
-            uid.ends_with("…[800000 bytes]"),
-            "{}",
-            &uid[uid.len() - 20..]
-        );
+        assert!(uid.ends_with("…[800000 bytes]"), "{} bytes", uid.len());
     }
 
     #[test]

@@ -104,15 +104,19 @@ pub fn findings_for<'a>(
         .collect()
 }
 
+/// The names of the features a finding reports, leading first.
+pub fn feature_names(f: &warden::decide::Finding) -> Vec<&'static str> {
+    f.contributions.iter().map(|c| c.feature.name()).collect()
+}
+
 /// New findings (Create) for `agent`, with their leading feature names.
 pub fn created_for(decisions: &[Decision], agent: &str) -> Vec<(i64, Vec<&'static str>)> {
     decisions
         .iter()
         .filter_map(|d| match d {
-            Decision::Finding(f) if f.seq == 0 && f.agent_id == agent => Some((
-                f.time_ms,
-                f.contributions.iter().map(|c| c.feature.name()).collect(),
-            )),
+            Decision::Finding(f) if f.seq == 0 && f.agent_id == agent => {
+                Some((f.time_ms, feature_names(f)))
+            }
             _ => None,
         })
         .collect()
