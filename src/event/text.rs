@@ -14,13 +14,13 @@ pub(crate) fn prefix(s: &str, max_bytes: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    s.get(..end).unwrap_or_default()
 }
 
 /// Longest caller-supplied value quoted in an explanation.
-const ECHO_BYTES: usize = 128;
+const ECHO_BYTES: usize = 256;
 
-/// A caller-supplied value as an explanation quotes it: whole up to 128
+/// A caller-supplied value as an explanation quotes it: whole up to 256
 /// bytes, else its start and its length. (The value itself travels in full,
 /// within `[input]` limits, where it is data: `observed_pattern`.)
 pub(crate) fn echo(s: &str) -> std::borrow::Cow<'_, str> {
