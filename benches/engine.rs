@@ -18,6 +18,7 @@ fn fixture() -> Vec<u8> {
         seed: 1,
         start_ms: SimConfig::DEFAULT_START_MS,
         attack_share: 0.15,
+        scenarios: Vec::new(),
     };
     let fleet = generate(&cfg);
     let mut out = Vec::new();

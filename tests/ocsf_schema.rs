@@ -254,4 +254,11 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
             "no output of kind {kind}: {seen:?}"
         );
     }
+    // ATT&CK tags were among what was validated.
+    let tagged = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["finding_info"]["attacks"].is_array())
+        .count();
+    assert!(tagged > 0, "no finding carried finding_info.attacks");
 }

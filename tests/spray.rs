@@ -86,9 +86,25 @@ fn two_million_sprayed_ids_change_nothing_for_the_real_agents() {
         spray["state_bytes"],
     );
 
-    // The same attacks caught, scenario by scenario.
+    // The same attacks caught, scenario by scenario (the delays may move:
+    // peers' adoption rates are per call of the cohort, and the spray's
+    // calls are calls of the cohort, which makes a first use rarer).
     assert_eq!(c["detected_episodes"], s["detected_episodes"]);
-    assert_eq!(c["scenarios"], s["scenarios"]);
+    let caught = |e: &serde_json::Value| -> Vec<(String, u64, u64)> {
+        e["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["scenario"].as_str().unwrap().to_string(),
+                    x["episodes"].as_u64().unwrap(),
+                    x["detected"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(caught(c), caught(s));
     // No real agent lost its baseline: only newcomers were evicted, and the
     // real agents' findings are the same ones.
     assert!(spray["agents_evicted"].as_u64().unwrap() > 1_000_000);

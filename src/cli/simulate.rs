@@ -30,6 +30,12 @@ pub struct Args {
     /// Share of agents that suffer an attack episode.
     #[arg(long, default_value_t = 0.15)]
     pub attack_share: f64,
+    /// Attack scenarios to play (labels, comma-separated); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Attack scenarios to leave out (a leave-one-family-out fleet).
+    #[arg(long, value_delimiter = ',')]
+    pub without_scenarios: Vec<String>,
     /// Output file (`.gz` compresses); `-` for stdout.
     #[arg(long)]
     pub out: String,
@@ -46,6 +52,8 @@ pub fn run(args: Args) -> Result<()> {
         seed,
         start,
         attack_share,
+        scenarios,
+        without_scenarios,
         out,
         format,
     } = args;
@@ -61,12 +69,14 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("--start `{s}` is not RFC 3339"))?,
         None => SimConfig::DEFAULT_START_MS,
     };
+    let pool = scenario_pool(&scenarios, &without_scenarios)?;
     let cfg = SimConfig {
         agents,
         duration_ms: duration,
         seed,
         start_ms,
         attack_share,
+        scenarios: pool,
     };
     let fleet = sim::generate(&cfg);
     let mut w: Box<dyn Write> = if out == "-" {
@@ -82,4 +92,25 @@ pub fn run(args: Args) -> Result<()> {
     drop(w);
     tracing::info!(events = n, agents, seed, out = %out, "simulated fleet written");
     Ok(())
+}
+
+/// The scenario indices `--scenarios` and `--without-scenarios` leave.
+fn scenario_pool(only: &[String], without: &[String]) -> Result<Vec<usize>> {
+    let index = |name: &String| {
+        sim::scenario_index(name).with_context(|| {
+            format!(
+                "unknown scenario `{name}`; the simulator plays: {}",
+                sim::SCENARIOS.join(", ")
+            )
+        })
+    };
+    let only: Vec<usize> = only.iter().map(index).collect::<Result<_>>()?;
+    let without: Vec<usize> = without.iter().map(index).collect::<Result<_>>()?;
+    let pool: Vec<usize> = (0..sim::SCENARIOS.len())
+        .filter(|i| (only.is_empty() || only.contains(i)) && !without.contains(i))
+        .collect();
+    if pool.is_empty() {
+        bail!("--scenarios and --without-scenarios leave no scenario to play");
+    }
+    Ok(pool)
 }

@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<()> {
             seed,
             start_ms: SimConfig::DEFAULT_START_MS,
             attack_share: 0.0,
+            scenarios: Vec::new(),
         },
         inputs,
         unit,

@@ -7,7 +7,7 @@ mod config;
 pub use config::{DecisionConfig, RevokeMode};
 
 use crate::event::{AgentType, CallRow, Outcome};
-use crate::signal::{Feature, Score, Signals};
+use crate::signal::{AttackTag, Feature, Score, Signals};
 use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -92,6 +92,9 @@ pub struct Finding {
     pub trigger: Evidence,
     /// Other calls of the episode, most recent last (bounded).
     pub related_event_ids: Vec<String>,
+    /// MITRE ATT&CK techniques the evidence supports (the triggering
+    /// call's catalogued action), as OCSF `attacks[]`.
+    pub attacks: Vec<AttackTag>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -412,6 +415,7 @@ fn build_finding(
             extra: row.extra.map(String::from),
         },
         related_event_ids: related,
+        attacks: inp.signals.attack.iter().cloned().collect(),
     }
 }
 

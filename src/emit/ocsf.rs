@@ -231,5 +231,17 @@ pub fn detection_finding(f: &Finding) -> Value {
     if f.activity == FindingActivity::Create {
         out["is_alert"] = json!(true);
     }
+    if !f.attacks.is_empty() {
+        out["finding_info"]["attacks"] = f.attacks.iter().map(attack).collect();
+    }
     out
+}
+
+/// An ATT&CK tag as an OCSF `attack` object.
+fn attack(t: &crate::signal::AttackTag) -> Value {
+    json!({
+        "tactic": {"uid": &*t.tactic_uid, "name": &*t.tactic},
+        "technique": {"uid": &*t.technique_uid, "name": &*t.technique},
+        "version": &*t.version,
+    })
 }

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 /// Everything Warden remembers about one agent: decayed counters (forward
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
-/// hour-of-week profile. About 1 KiB; see `tests::state_is_small`.
+/// hour-of-week profile. About 1.4 KiB; see `tests::state_is_small`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AgentState {
     pub cohort: u32,
@@ -45,7 +45,7 @@ pub(crate) struct AgentState {
     // novelty
     pub seen: SeenValues,
     /// Decayed rarity bits per novelty kind (see `detect::NOVELTY_KINDS`).
-    pub novelty: [f32; 5],
+    pub novelty: [f32; 6],
     /// Decayed calls and adoptions of new values (the agent's own novelty rate).
     pub own_calls: f32,
     pub own_adoptions: f32,
@@ -53,6 +53,12 @@ pub(crate) struct AgentState {
     pub actions_win: DistinctWindow,
     pub families_win: DistinctWindow,
     pub sessions: SessionSlots,
+    /// Traffic into places the agent touched for the first time lately.
+    pub places: super::fresh_places::FreshPlaces,
+    /// Bytes per call on its usual actions, for slow ramps.
+    pub trend: super::bytes_trend::BytesTrend,
+    /// ATT&CK tactics the agent has called (bits per `catalogue` tactic).
+    pub tactics: u32,
     /// Ids of recent events that stood out, kept only while there are any.
     pub notable: Option<Box<Notable>>,
     /// The agent's behaviour archetype, when a model is loaded.
@@ -85,13 +91,16 @@ impl AgentState {
             hour_flagged: 0,
             profile: [0; 168],
             seen: SeenValues::default(),
-            novelty: [0.0; 5],
+            novelty: [0.0; 6],
             own_calls: 0.0,
             own_adoptions: 0.0,
             own_sensitive: 0.0,
             actions_win: DistinctWindow::default(),
             families_win: DistinctWindow::default(),
             sessions: SessionSlots::default(),
+            places: Default::default(),
+            trend: Default::default(),
+            tactics: 0,
             notable: None,
             archetype: None,
         }
@@ -488,7 +497,9 @@ mod tests {
     #[test]
     fn state_is_small() {
         let size = std::mem::size_of::<AgentState>();
-        assert!(size <= 1280, "AgentState is {size} bytes");
+        // 1.4 KiB: the hour-of-week profile (336 B), the seen-values
+        // filter, and the per-action bytes trends and new places.
+        assert!(size <= 1536, "AgentState is {size} bytes");
     }
 
     #[test]

@@ -105,6 +105,13 @@ pub enum ModelError {
     },
     #[error("archetype model {path} is not valid: {reason}")]
     Invalid { path: String, reason: String },
+    #[error("cannot read ATT&CK catalogue {path} ([detectors] attack_catalogue): {source}")]
+    CatalogueRead {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("ATT&CK catalogue {path} ([detectors] attack_catalogue) is not valid: {reason}")]
+    CatalogueInvalid { path: String, reason: String },
 }
 
 /// Mean and spread of one baseline among an archetype's members (in the

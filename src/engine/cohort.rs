@@ -3,16 +3,17 @@
 //! agent a baseline from its first call, and tell a team-wide surge (a deploy)
 //! from one agent's burst.
 
+use super::shape::DayShape;
 use super::stats::{decay, Ewm};
 use crate::event::AgentType;
 use rustc_hash::FxHashMap;
 
 /// Kinds of values tracked for novelty (action, resource family, network,
-/// user agent, parent, and sensitive action), in the order `detect` uses.
+/// user agent, parent, tenant, and sensitive action), in the order `detect` uses.
 /// Sensitive actions have their own adoption rate: peers adopting new
 /// everyday tools says little about how often they adopt new IAM calls.
-pub(crate) const NOVELTY_KINDS: usize = 6;
-pub(crate) const SENSITIVE_KIND: usize = 5;
+pub(crate) const NOVELTY_KINDS: usize = 7;
+pub(crate) const SENSITIVE_KIND: usize = 6;
 /// Adoption counts and cohort event counts forget with this time constant,
 /// so the burst of "everything is new" at start-up fades within days.
 const ADOPTION_TAU_MS: f32 = 24.0 * 3_600_000.0;
@@ -31,6 +32,18 @@ pub(crate) enum Rarity {
     Common = 2,
 }
 
+/// What an adoption may teach its cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Teaches {
+    /// Nothing: the agent is spraying values (`detect::novelty`).
+    Nothing,
+    /// How common the value is, but not that the team is taking it up: a
+    /// new identity without a track record.
+    Prevalence,
+    /// Both.
+    All,
+}
+
 /// The answer to "how surprising is it that this agent adopted this value".
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Novelty {
@@ -41,6 +54,41 @@ pub(crate) struct Novelty {
     pub agents: u32,
     /// The adoption counter this incremented, if any: (kind, class).
     pub recorded: Option<(usize, usize)>,
+    /// Other agents of the cohort that adopted the same value lately
+    /// (decayed over `ROLLOUT_TAU_MS`): a team-wide roll-out.
+    pub recent_peers: f32,
+    /// Bits taken off for that roll-out (`rollout_discount`).
+    pub discount: f32,
+    /// No peer uses it, but agents of the same type in other cohorts do:
+    /// it belongs to another team.
+    pub elsewhere: bool,
+}
+
+/// Agents remembered as having moved into new places lately.
+const MOVERS: usize = 8;
+/// How long a move counts towards a team-wide one: as long as a place
+/// stays new to an agent (`detect::places`).
+const MOVE_WINDOW_MS: i64 = 4 * 3_600_000;
+
+/// Memory of who adopted a value lately: a team's roll-out lands on its
+/// members within minutes to an hour.
+const ROLLOUT_TAU_MS: f32 = 30.0 * 60_000.0;
+/// Values whose recent adopters a cohort remembers; past it, those not
+/// adopted for two time constants are forgotten first.
+const MAX_RECENT_VALUES: usize = 2048;
+/// Most bits a roll-out can take off a first use.
+pub(crate) const ROLLOUT_MAX_DISCOUNT: f32 = 3.0;
+
+/// Bits a first use loses because `peers` other agents of the cohort took
+/// the same value up lately: none for one peer (one compromised agent must
+/// not launder a value for the others), then 1.5 bits per doubling, at most
+/// `ROLLOUT_MAX_DISCOUNT`.
+pub(crate) fn rollout_discount(peers: f32) -> f32 {
+    if peers < 2.0 {
+        0.0
+    } else {
+        (1.5 * peers.log2()).min(ROLLOUT_MAX_DISCOUNT)
+    }
 }
 
 /// New identities in one cohort within `BURST_WINDOW_MS` that make a burst
@@ -109,9 +157,37 @@ pub struct Cohort {
     newcomers_day: f32,
     newcomers_ts: i64,
     burst_level: u32,
+    /// value fingerprint -> (recent adopters, decayed; time of the last).
+    recent: FxHashMap<u64, (f32, i64)>,
+    /// The latest agents (fingerprint, time) to move into a place of
+    /// their own: several at once is the team moving (a migration).
+    movers: [(u32, i64); MOVERS],
+    /// The team's hour-of-day shape, lent to members with little history.
+    day_shape: DayShape,
 }
 
 impl Cohort {
+    /// Other agents that adopted `fp` lately, as of `ts`; counts this
+    /// adoption in when `record`.
+    fn recent_adopters(&mut self, fp: u64, ts: i64, record: bool) -> f32 {
+        let seen = self.recent.get(&fp).map_or(0.0, |&(n, last)| {
+            n * decay((ts - last).max(0), ROLLOUT_TAU_MS)
+        });
+        if record {
+            if self.recent.len() >= MAX_RECENT_VALUES && !self.recent.contains_key(&fp) {
+                let horizon = 2.0 * ROLLOUT_TAU_MS;
+                self.recent
+                    .retain(|_, &mut (_, last)| ((ts - last) as f32) < horizon);
+                if self.recent.len() >= MAX_RECENT_VALUES {
+                    return seen;
+                }
+            }
+            let e = self.recent.entry(fp).or_insert((0.0, ts));
+            *e = (seen + 1.0, ts.max(e.1));
+        }
+        seen
+    }
+
     /// Log-rate excess of the cohort right now, leaving out `own` (the
     /// asking agent's share of the recent activity): one agent's burst is not
     /// a team-wide surge, however quiet its peers are. 0 when not surging.
@@ -121,6 +197,12 @@ impl Cohort {
         }
         let others = (self.activity - own).max(0.0);
         ((1.0 + others).ln() - self.activity_base.mean).max(0.0)
+    }
+
+    /// How busy clock hour `hour` is for the team relative to its average
+    /// hour (`DayShape::share`).
+    pub fn day_share(&self, hour: i64) -> Option<f32> {
+        self.day_shape.share(hour)
     }
 }
 
@@ -231,6 +313,9 @@ impl Cohorts {
             newcomers_day: 0.0,
             newcomers_ts: i64::MIN,
             burst_level: 0,
+            recent: FxHashMap::default(),
+            movers: [(0, i64::MIN); MOVERS],
+            day_shape: DayShape::default(),
         });
         self.index.insert(key.into(), i);
         i
@@ -289,9 +374,9 @@ impl Cohorts {
 
     /// Classifies a value an agent of `cohort` uses for the first time, scores
     /// it by how often such adoptions happen in this cohort per call, and
-    /// records the adoption unless `record` is false (the agent is spraying
-    /// values: it must not teach its peers that new values are common, nor
-    /// fill their prevalence maps). The rate is learned, so start-up (when every
+    /// records the adoption as far as `teaches` allows (a spraying agent must
+    /// not teach its peers that new values are common, nor fill their
+    /// prevalence maps; a new identity does not vouch for a roll-out). The rate is learned, so start-up (when every
     /// value is new to everyone) calibrates itself instead of alerting.
     pub(crate) fn adopt(
         &mut self,
@@ -299,13 +384,16 @@ impl Cohorts {
         agent_type: AgentType,
         kind: usize,
         fp: u64,
-        record: bool,
+        ts: i64,
+        teaches: Teaches,
     ) -> Novelty {
+        let record = teaches != Teaches::Nothing;
         if record {
             self.touch(cohort);
             self.global_touched = self.clock;
         }
         let g = self.global.entry(agent_type as u8).or_default();
+        let elsewhere_holders = g.holders(fp);
         let g_share = if g.agents > 0 {
             g.holders(fp) as f32 / g.agents as f32
         } else {
@@ -328,6 +416,10 @@ impl Cohorts {
         if record {
             c.prevalence.adopt(fp);
         }
+        // Only members with a track record vouch for a roll-out: a spray of
+        // new identities must not make a value look like a team's change.
+        let recent_peers = c.recent_adopters(fp, ts, teaches == Teaches::All);
+        let discount = rollout_discount(recent_peers);
         let mut recorded = None;
         let bits = match class {
             Rarity::Common => 0.0,
@@ -338,7 +430,7 @@ impl Cohorts {
                     c.adoptions[kind][k] += 1.0;
                     recorded = Some((kind, k));
                 }
-                -p.min(1.0).log10()
+                (-p.min(1.0).log10() - discount).max(0.0)
             }
         };
         Novelty {
@@ -347,6 +439,9 @@ impl Cohorts {
             holders,
             agents,
             recorded,
+            recent_peers,
+            discount,
+            elsewhere: holders == 0 && elsewhere_holders > 0,
         }
     }
 
@@ -365,7 +460,9 @@ impl Cohorts {
     /// when a backlog drains: an event older than the newest seen adds its
     /// decayed weight instead of 1, so the decayed counts are the same in
     /// any arrival order (and a drain does not look like a team-wide surge).
-    pub(crate) fn observe(&mut self, cohort: u32, ts: i64) {
+    /// Only calls of `established` members (with a track record) shape the
+    /// team's day: a spray of new identities must not move it.
+    pub(crate) fn observe(&mut self, cohort: u32, ts: i64, established: bool) {
         self.touch(cohort);
         let c = &mut self.list[cohort as usize];
         let dt = if c.last_ts == i64::MIN {
@@ -385,6 +482,9 @@ impl Cohorts {
         } else {
             c.activity += decay(-dt, 900_000.0);
             c.events += decay(-dt, ADOPTION_TAU_MS);
+        }
+        if established {
+            c.day_shape.observe(ts);
         }
         let alpha = (1.0 - decay(dt, 6.0 * 3_600_000.0)).clamp(0.000_05, 0.05);
         c.activity_base.update((1.0 + c.activity).ln(), alpha, 0.1);
@@ -423,6 +523,36 @@ impl Cohorts {
         fresh
     }
 
+    /// Records that `agent` (a fingerprint) moved into a place of its own
+    /// at `ts`; returns how many other agents of `cohort` did so within
+    /// the four hours before. A team migrating moves many members at once; a
+    /// replayed token moves one.
+    pub(crate) fn moved(&mut self, cohort: u32, agent: u32, ts: i64) -> usize {
+        let others = self.movers_near(cohort, agent, ts);
+        self.touch(cohort);
+        let m = &mut self.list[cohort as usize].movers;
+        if let Some(slot) = m.iter_mut().min_by_key(|(_, t)| *t) {
+            *slot = (agent, ts);
+        }
+        others
+    }
+
+    /// Other agents of `cohort` that moved into places of their own within
+    /// four hours of `ts`, before or after it: asked again while a move's
+    /// traffic builds up, so the first movers of a migration are excused
+    /// once the rest of the team follows.
+    pub(crate) fn movers_near(&self, cohort: u32, agent: u32, ts: i64) -> usize {
+        let mut others: Vec<u32> = self.list[cohort as usize]
+            .movers
+            .iter()
+            .filter(|&&(a, t)| a != agent && t != i64::MIN && (ts - t).abs() < MOVE_WINDOW_MS)
+            .map(|&(a, _)| a)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        others.len()
+    }
+
     pub(crate) fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {
         self.touch(cohort);
         self.list[cohort as usize].priors[which as usize].update(agent_mean, 0.05, 0.0);
@@ -430,115 +560,5 @@ impl Cohorts {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn past_the_cap_new_cohorts_share_their_types_fallback() {
-        let mut c = Cohorts::with_cap(2);
-        let a = c.join("t1|workload", AgentType::Workload);
-        let b = c.join("t2|workload", AgentType::Workload);
-        assert_ne!(a, b);
-        // A million made-up tenants cost one cohort per agent type.
-        let sprayed: Vec<u32> = (0..1000)
-            .map(|i| c.join(&format!("fake{i}|workload"), AgentType::Workload))
-            .collect();
-        assert!(sprayed.iter().all(|&s| s == sprayed[0]));
-        assert_eq!(c.get(sprayed[0]).key.as_ref(), "(overflow)|workload");
-        let ai = c.join("fake|ai_agent", AgentType::AiAgent);
-        assert_eq!(c.get(ai).key.as_ref(), "(overflow)|ai_agent");
-        assert_eq!(c.overflowed, 1001);
-        // Known cohorts keep their own.
-        assert_eq!(c.join("t1|workload", AgentType::Workload), a);
-        // A restored cohort past the cap is not adopted.
-        let mut snap = c.get(a).clone();
-        snap.key = "t9|workload".into();
-        assert!(!c.adopt_snapshot(snap));
-    }
-
-    #[test]
-    fn adoptions_are_classified_by_peer_share() {
-        let mut c = Cohorts::default();
-        let k = c.intern("t1|ai_agent");
-        for _ in 0..30 {
-            c.add_agent(k, AgentType::AiAgent, 0);
-        }
-        let first = c.adopt(k, AgentType::AiAgent, 0, 7, true);
-        assert_eq!(first.class, Rarity::CohortNew);
-        let second = c.adopt(k, AgentType::AiAgent, 0, 7, true);
-        assert_eq!((second.class, second.holders), (Rarity::CohortRare, 1));
-        for _ in 0..10 {
-            c.adopt(k, AgentType::AiAgent, 0, 7, true);
-        }
-        let late = c.adopt(k, AgentType::AiAgent, 0, 7, true);
-        assert_eq!(late.class, Rarity::Common);
-        assert_eq!(late.bits, 0.0);
-    }
-
-    #[test]
-    fn start_up_calibrates_itself_and_a_mature_cohort_finds_new_values_rare() {
-        let mut c = Cohorts::default();
-        let k = c.intern("t|workload");
-        c.add_agent(k, AgentType::Workload, 0);
-        // At start-up, every call adopts something: adoptions are not rare.
-        let mut ts = 0;
-        let mut last = 0.0;
-        for v in 0..20u64 {
-            ts += 1000;
-            c.observe(k, ts);
-            last = c.adopt(k, AgentType::Workload, 0, v, true).bits;
-        }
-        assert!(last < 0.5, "start-up adoption scored {last} bits");
-        // A day of calls with nothing new, then one new value.
-        for _ in 0..50_000 {
-            ts += 2000;
-            c.observe(k, ts);
-        }
-        let novel = c.adopt(k, AgentType::Workload, 0, 999, true).bits;
-        assert!(novel > 3.5, "{novel}");
-    }
-
-    #[test]
-    fn decayed_counts_do_not_depend_on_arrival_order() {
-        let ts: Vec<i64> = (0..400).map(|i| i * 7_000 + (i % 5) * 1_000).collect();
-        let mut in_order = Cohorts::default();
-        let a = in_order.intern("t|w");
-        for &t in &ts {
-            in_order.observe(a, t);
-        }
-        // Two "partitions" arriving in chunks, the second one late.
-        let mut chunked = Cohorts::default();
-        let b = chunked.intern("t|w");
-        for &t in ts.iter().step_by(2).chain(ts.iter().skip(1).step_by(2)) {
-            chunked.observe(b, t);
-        }
-        let (x, y) = (in_order.get(a), chunked.get(b));
-        assert!(
-            (x.activity - y.activity).abs() < 1e-2 * x.activity,
-            "{} vs {}",
-            x.activity,
-            y.activity
-        );
-        assert!((x.events - y.events).abs() < 1e-3 * x.events);
-    }
-
-    #[test]
-    fn surge_shows_a_team_wide_burst() {
-        let mut c = Cohorts::default();
-        let k = c.intern("t|workload");
-        let mut ts = 0;
-        for _ in 0..5000 {
-            ts += 1000; // one call a second across the cohort
-            c.observe(k, ts);
-        }
-        assert!(c.get(k).surge(0.0) < 0.3);
-        for _ in 0..3000 {
-            ts += 200; // five a second for 10 minutes
-            c.observe(k, ts);
-        }
-        assert!(c.get(k).surge(0.0) > 1.0, "{}", c.get(k).surge(0.0));
-        // The same burst from a single agent is not a surge of its peers.
-        let own = c.get(k).activity;
-        assert_eq!(c.get(k).surge(own), 0.0);
-    }
-}
+#[path = "cohort_tests.rs"]
+mod tests;

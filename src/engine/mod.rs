@@ -4,15 +4,20 @@
 
 mod agent;
 pub(crate) mod archetype;
+mod bytes_trend;
+mod catalogue;
 mod clock;
 mod cohort;
 mod config;
 mod detect;
+mod fresh_places;
 mod session;
+mod shape;
 pub mod snapshot;
 pub mod stats;
 
 pub(crate) use agent::AgentState;
+pub use catalogue::AttackCatalogue;
 pub use config::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
 pub(crate) use session::ua_family;
 
@@ -126,7 +131,13 @@ impl Engine {
     pub fn from_config(cfg: impl Into<DetectionConfig>) -> Result<Self, ModelError> {
         let cfg = cfg.into();
         let archetypes = load_archetypes(&cfg.engine)?;
-        Ok(Self::with_archetypes(cfg, archetypes))
+        let catalogue = match &cfg.detectors.attack_catalogue {
+            Some(path) => AttackCatalogue::shipped_and(path)?,
+            None => AttackCatalogue::shipped(),
+        };
+        let mut engine = Self::with_archetypes(cfg, archetypes);
+        engine.detectors.set_catalogue(Arc::new(catalogue));
+        Ok(engine)
     }
 
     pub(crate) fn with_archetypes(
@@ -330,6 +341,9 @@ impl Engine {
         }
         if score.risk < self.cfg.decisions.finding_threshold {
             return;
+        }
+        if signals.attack.is_none() {
+            signals.attack = self.detectors.attack_tag(row.action);
         }
         if let Some(hits) = &mut self.hits {
             hits.push(ScoredHit {

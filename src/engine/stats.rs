@@ -16,22 +16,28 @@ pub struct Ewm {
 impl Ewm {
     /// Folds `x` in with weight `alpha` (the first sample sets the mean).
     /// `x` is winsorised to mean ± 3 sd once the baseline has some history, so
-    /// an attack burst does not teach the baseline that it is normal.
+    /// an attack burst does not teach the baseline that it is normal; and a
+    /// winsorised value leaves the spread alone (otherwise each clipped value
+    /// widens the clip for the next, and a burst of a few hundred calls
+    /// teaches itself in minutes).
     pub fn update(&mut self, x: f32, alpha: f32, min_sd: f32) {
         if self.n == 0 {
             self.mean = x;
             self.var = 0.0;
         } else {
-            let x = if self.n >= 30 {
+            let (x, clipped) = if self.n >= 30 {
                 let sd = self.var.sqrt().max(min_sd);
-                x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd)
+                let c = x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd);
+                (c, c != x)
             } else {
-                x
+                (x, false)
             };
             let a = alpha.max(1.0 / (self.n as f32 + 1.0));
             let d = x - self.mean;
             self.mean += a * d;
-            self.var = (1.0 - a) * (self.var + a * d * d);
+            if !clipped {
+                self.var = (1.0 - a) * (self.var + a * d * d);
+            }
         }
         self.n = self.n.saturating_add(1);
     }
@@ -125,6 +131,32 @@ pub(crate) fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
+/// Bits of surprise a rise of `ratio` times the expected volume can carry
+/// at most: volume is heavy-tailed beyond any day-to-day model. Backfills,
+/// re-processing and catch-up runs make an agent's hour some multiple M of
+/// its usual with P(M >= m) = `SURGE_SHARE` * m^-`SURGE_TAIL` (a Pareto tail
+/// on one hour in a hundred). A rise is scored against the likelier of the
+/// baseline model and that tail, so ten times the usual work at the usual
+/// hours is worth 4 bits (a finding needs 7.2), while working at an hour
+/// that is nearly always silent, or a hundredfold rise, still stands out.
+///
+/// Surges happen when the team works: `activity` is how busy this hour is
+/// for the agent's team relative to its average hour (`DayShape::share`,
+/// 1 when unknown), and scales the share of surge hours (never above one
+/// in a hundred). At 3 a.m. for a team that works days, a twentyfold rise
+/// is worth over 5 bits.
+pub(crate) fn surge_tail_bits(ratio: f32, activity: f32) -> f32 {
+    if ratio.is_nan() || ratio <= 1.0 {
+        return 0.0;
+    }
+    let share = SURGE_SHARE * activity.clamp(0.01, 1.0);
+    -share.log10() + SURGE_TAIL * ratio.log10()
+}
+
+/// See `surge_tail_bits`.
+const SURGE_SHARE: f32 = 0.01;
+const SURGE_TAIL: f32 = 2.0;
+
 /// Upper-tail surprise of a negative binomial count (the predictive of a
 /// Poisson rate with a Gamma(shape, shape/mean) posterior):
 /// -log10 P(X >= k). Over-dispersed where evidence is thin (small shape).
@@ -164,6 +196,10 @@ pub(crate) mod fp_kind {
     pub(crate) const USER_AGENT: u8 = 13;
     /// A parent (delegating) identity.
     pub(crate) const PARENT: u8 = 14;
+    /// A tenant named by a call.
+    pub(crate) const TENANT: u8 = 15;
+    /// An agent id (to tell agents apart in cohort memories).
+    pub(crate) const AGENT: u8 = 16;
     /// A session's network, as part of its context.
     pub(crate) const SESSION_NETWORK: u8 = 20;
     /// A session's client, as part of its context.
@@ -296,6 +332,17 @@ impl DistinctWindow {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_tenfold_surge_of_the_usual_work_is_worth_four_bits() {
+        assert_eq!(surge_tail_bits(0.5, 1.0), 0.0);
+        assert!((surge_tail_bits(10.0, 1.0) - 4.0).abs() < 1e-5);
+        assert!((surge_tail_bits(10.0, 2.4) - 4.0).abs() < 1e-5);
+        assert!(surge_tail_bits(1000.0, 1.0) > 6.4);
+        assert!(surge_tail_bits(f32::INFINITY, 1.0).is_infinite());
+        // The same rise in the team's quietest hour.
+        assert!(surge_tail_bits(20.0, 0.02) > 5.5);
+    }
 
     #[test]
     fn normal_surprise_matches_known_tails() {

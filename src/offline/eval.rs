@@ -87,6 +87,9 @@ pub struct ScenarioReport {
     pub recall: f64,
     /// Median seconds from an episode's first call to its first finding.
     pub median_delay_s: Option<f64>,
+    /// Each detected episode's delay in seconds, shortest first (to pool
+    /// delays over several runs).
+    pub delays_s: Vec<f64>,
     /// Episodes whose credential was revoked.
     pub revoked: u64,
 }
@@ -303,6 +306,7 @@ impl Evaluator {
                 detected: d,
                 recall: if n > 0 { d as f64 / n as f64 } else { 0.0 },
                 median_delay_s: median(&mut delays),
+                delays_s: delays,
                 revoked,
             })
             .collect();
@@ -511,6 +515,7 @@ mod tests {
                 extra: None,
             },
             related_event_ids: vec![],
+            attacks: vec![],
         }))
     }
 

@@ -37,6 +37,17 @@ pub enum Feature {
     /// One of a burst of new identities in the agent's cohort (tenant and
     /// type): minted credentials, or a spray meant to push baselines out.
     NewIdentityBurst,
+    /// A tenant (account, project) the agent never called into.
+    NovelTenant,
+    /// Calls into places (resource families) the agent first touched in
+    /// the last two hours, against its usual share of such calls.
+    NewPlaceTraffic,
+    /// A sustained rise of bytes returned per call on the agent's usual
+    /// actions (one-sided CUSUM): exfiltration that ramps up slowly.
+    BytesTrend,
+    /// The first call of an ATT&CK tactic (from the catalogue in `models/`)
+    /// by an identity that never made one.
+    CataloguedAction,
 }
 
 /// Independent families of evidence. A revocation needs two of them (or the
@@ -56,7 +67,7 @@ pub enum Group {
 }
 
 /// Number of features.
-pub const FEATURE_COUNT: usize = 15;
+pub const FEATURE_COUNT: usize = 19;
 
 impl Feature {
     /// Every feature, in index order.
@@ -76,6 +87,10 @@ impl Feature {
         Feature::SessionConcurrency,
         Feature::ArchetypeDrift,
         Feature::NewIdentityBurst,
+        Feature::NovelTenant,
+        Feature::NewPlaceTraffic,
+        Feature::BytesTrend,
+        Feature::CataloguedAction,
     ];
 
     /// Its name in findings, reports and `[detection.weights]`.
@@ -96,6 +111,10 @@ impl Feature {
             Feature::SessionConcurrency => "session_concurrency",
             Feature::ArchetypeDrift => "archetype_drift",
             Feature::NewIdentityBurst => "new_identity_burst",
+            Feature::NovelTenant => "novel_tenant",
+            Feature::NewPlaceTraffic => "new_place_traffic",
+            Feature::BytesTrend => "bytes_trend",
+            Feature::CataloguedAction => "attack_technique",
         }
     }
 
@@ -107,13 +126,17 @@ impl Feature {
             | Feature::NovelResource
             | Feature::NovelNetwork
             | Feature::NovelUserAgent
-            | Feature::NovelParent => "rarity_bits",
+            | Feature::NovelParent
+            | Feature::NovelTenant
+            | Feature::CataloguedAction => "rarity_bits",
             Feature::DistinctBurst => "distinct_values",
             Feature::FailedCalls => "failed_calls",
             Feature::BytesShort | Feature::BytesLong => "bytes",
             Feature::SessionConcurrency => "context_switches",
             Feature::ArchetypeDrift => "profile_distance",
             Feature::NewIdentityBurst => "new_identities",
+            Feature::NewPlaceTraffic => "calls",
+            Feature::BytesTrend => "bytes_per_call",
         }
     }
 
@@ -130,9 +153,12 @@ impl Feature {
             | Feature::NovelNetwork
             | Feature::NovelUserAgent
             | Feature::NovelParent
+            | Feature::NovelTenant
+            | Feature::NewPlaceTraffic
+            | Feature::CataloguedAction
             | Feature::ArchetypeDrift => Group::Novelty,
             Feature::FailedCalls => Group::Outcome,
-            Feature::BytesShort | Feature::BytesLong => Group::Exfil,
+            Feature::BytesShort | Feature::BytesLong | Feature::BytesTrend => Group::Exfil,
             Feature::SessionConcurrency => Group::Session,
         }
     }
@@ -158,6 +184,24 @@ pub struct Signals {
     /// Cohort adoption counters this call incremented (kind, rarity class),
     /// so they can be taken back if the call turns out to be flagged.
     pub adoptions: Vec<(usize, usize)>,
+    /// The ATT&CK technique the call's action is catalogued under, when it
+    /// reaches a decision (findings carry it as OCSF `attacks[]`).
+    pub attack: Option<AttackTag>,
+}
+
+/// A MITRE ATT&CK tactic and technique (OCSF `attack`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttackTag {
+    /// Tactic id, e.g. `TA0005`.
+    pub tactic_uid: Box<str>,
+    /// Tactic name, e.g. `Defense Evasion`.
+    pub tactic: Box<str>,
+    /// Technique id, e.g. `T1562.008`.
+    pub technique_uid: Box<str>,
+    /// Technique name.
+    pub technique: Box<str>,
+    /// The ATT&CK version the mapping was made against, e.g. `v16`.
+    pub version: Box<str>,
 }
 
 impl Signals {

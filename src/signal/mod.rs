@@ -6,7 +6,7 @@
 mod features;
 mod score;
 
-pub use features::{Feature, Group, Signals, FEATURE_COUNT};
+pub use features::{AttackTag, Feature, Group, Signals, FEATURE_COUNT};
 pub(crate) use score::{combine, RiskHistogram, Score};
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,9 @@ pub struct Weights {
     pub archetype: f32,
     /// A burst of new identities in one cohort (tenant and type).
     pub new_identities: f32,
+    /// The first call of an ATT&CK tactic by an identity (`models/`
+    /// attack catalogue).
+    pub attack_catalogue: f32,
 }
 
 impl Default for Weights {
@@ -48,6 +51,7 @@ impl Default for Weights {
             session: 1.0,
             archetype: 1.0,
             new_identities: 1.0,
+            attack_catalogue: 1.0,
         }
     }
 }

@@ -84,13 +84,16 @@ fn weight(w: &Weights, f: Feature) -> f32 {
         | Feature::NovelResource
         | Feature::NovelNetwork
         | Feature::NovelUserAgent
-        | Feature::NovelParent => w.novelty,
+        | Feature::NovelParent
+        | Feature::NovelTenant
+        | Feature::NewPlaceTraffic => w.novelty,
         Feature::DistinctBurst => w.distinct,
         Feature::FailedCalls => w.outcome,
-        Feature::BytesShort | Feature::BytesLong => w.volume,
+        Feature::BytesShort | Feature::BytesLong | Feature::BytesTrend => w.volume,
         Feature::SessionConcurrency => w.session,
         Feature::ArchetypeDrift => w.archetype,
         Feature::NewIdentityBurst => w.new_identities,
+        Feature::CataloguedAction => w.attack_catalogue,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Attack scenarios, injected into a victim's own stream (its session,
 //! address and rhythm at the time) and labelled with the scenario name.
 
-use super::fleet::{call_shape, Agent, AttackPlan, World};
+use super::catalog::call_shape;
+use super::fleet::{Agent, AttackPlan, World};
+use super::threats;
 use super::{Interner, SimConfig, SimEvent, HOUR, MINUTE};
 use crate::event::AgentType;
 use rand::seq::IndexedRandom;
@@ -11,7 +13,7 @@ use rand_distr::{Distribution, LogNormal};
 use rustc_hash::FxHashMap;
 
 /// The attack scenarios the simulator plays, by the label their calls carry.
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 15] = [
     "stolen_credential",
     "discovery",
     "privilege_escalation",
@@ -21,6 +23,14 @@ pub const SCENARIOS: [&str; 9] = [
     "off_hours",
     "delegation_abuse",
     "low_and_slow_exfiltration",
+    // The families a stolen token or a hijacked agent uses to stay under
+    // volume and novelty lines (`threats`).
+    "inside_replay",
+    "ramping_exfiltration",
+    "stranger_delegation",
+    "cross_tenant",
+    "archive_low_and_slow",
+    "slow_denied_spray",
 ];
 
 const DISCOVERY: [&str; 24] = [
@@ -91,7 +101,15 @@ const ATTACKER_UAS: [&str; 3] = [
 fn needs_history(scenario: &str) -> bool {
     matches!(
         scenario,
-        "off_hours" | "prompt_injection" | "delegation_abuse" | "low_and_slow_exfiltration"
+        "off_hours"
+            | "prompt_injection"
+            | "delegation_abuse"
+            | "low_and_slow_exfiltration"
+            | "inside_replay"
+            | "ramping_exfiltration"
+            | "stranger_delegation"
+            | "cross_tenant"
+            | "archive_low_and_slow"
     )
 }
 
@@ -100,6 +118,7 @@ fn eligible(scenario: &str, kind: AgentType) -> bool {
         "prompt_injection" => kind == AgentType::AiAgent,
         "off_hours" => kind == AgentType::ApiKey,
         "delegation_abuse" => matches!(kind, AgentType::AiAgent | AgentType::Workload),
+        "stranger_delegation" => kind == AgentType::AiAgent,
         _ => true,
     }
 }
@@ -113,18 +132,17 @@ pub(crate) fn plan(
     rng: &mut ChaCha8Rng,
 ) -> FxHashMap<u32, AttackPlan> {
     let mut out = FxHashMap::default();
+    let pool = cfg.scenario_pool();
     let n_attacks = ((cfg.agents as f64 * cfg.attack_share).round() as usize)
-        .max(SCENARIOS.len().min(cfg.agents / 4));
+        .max(pool.len().min(cfg.agents / 4));
     let end = cfg.start_ms + cfg.duration_ms;
     let warmup = (26 * HOUR).min(cfg.duration_ms / 2);
     for k in 0..n_attacks {
-        let scenario = k % SCENARIOS.len();
-        let name = SCENARIOS[scenario];
-        let long = if name == "low_and_slow_exfiltration" {
-            6 * HOUR
-        } else {
-            2 * HOUR
+        let Some(&scenario) = pool.get(k % pool.len().max(1)) else {
+            break;
         };
+        let name = SCENARIOS[scenario];
+        let long = threats::duration(name);
         for _ in 0..200 {
             let v = rng.random_range(0..agents.len()) as u32;
             let a = &agents[v as usize];
@@ -157,7 +175,7 @@ pub(crate) fn plan(
 }
 
 /// The victim's context (session, address, user agent, parent) just before `t`.
-fn context_at(own: &[SimEvent], t: i64) -> Option<SimEvent> {
+pub(super) fn context_at(own: &[SimEvent], t: i64) -> Option<SimEvent> {
     let i = own.partition_point(|e| e.ts <= t);
     if i > 0 {
         Some(own[i - 1])
@@ -229,6 +247,7 @@ pub(crate) fn inject(
             bytes_in: rng.random_range(200..2000),
             label,
             event_id: 0,
+            tenant: 0,
         }
     };
     let mut batch = Vec::new();
@@ -414,8 +433,8 @@ pub(crate) fn inject(
                 batch.push(e);
             }
         }
-        _ => {
-            // low_and_slow_exfiltration: moderate chunks every few minutes for hours.
+        "low_and_slow_exfiltration" => {
+            // Moderate chunks every few minutes for hours.
             let hours = rng.random_range(3..6);
             let stop = t + hours * HOUR;
             while t < stop {
@@ -434,6 +453,20 @@ pub(crate) fn inject(
                     s,
                 ));
             }
+        }
+        _ => {
+            let own_from = out.len() - own.len();
+            threats::inject(
+                w,
+                a,
+                &ctx,
+                t,
+                label,
+                &mut out[own_from..],
+                rng,
+                s,
+                &mut batch,
+            );
         }
     }
     out.extend(batch);

@@ -1,146 +1,17 @@
 //! The benign world: tenants, agents of four kinds, and their everyday
 //! behaviour including the benign changes a detector must not alert on.
 
+use super::catalog::{
+    call_shape, CRON_TEMPLATES, LLM_TOOLS, LLM_UAS, PARTNER_UAS, REST, SDK_UAS, WORKLOAD,
+};
+use super::changes::{self, TeamChanges};
 use super::{Interner, SimConfig, SimEvent, HOUR, MINUTE};
 use crate::event::AgentType;
 use rand::seq::{IndexedRandom, SliceRandom};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 use rustc_hash::FxHashMap;
-
-pub(crate) const LLM_TOOLS: [&str; 20] = [
-    "tools:WebSearch",
-    "tools:FetchUrl",
-    "kb:Query",
-    "kb:GetDocument",
-    "crm:GetCustomer",
-    "crm:SearchCustomers",
-    "tickets:GetTicket",
-    "tickets:UpdateTicket",
-    "tickets:AddComment",
-    "calendar:ListEvents",
-    "email:DraftReply",
-    "s3:GetObject",
-    "vector:Search",
-    "github:GetFile",
-    "github:ListPullRequests",
-    "jira:GetIssue",
-    "slack:PostMessage",
-    "docs:CreateDraft",
-    "sql:RunReadQuery",
-    "translate:TranslateText",
-];
-
-const CRON_TEMPLATES: [&[&str]; 6] = [
-    &[
-        "sts:GetCallerIdentity",
-        "s3:ListBucket",
-        "s3:GetObject",
-        "s3:GetObject",
-        "glue:StartJobRun",
-        "glue:GetJobRun",
-        "s3:PutObject",
-        "sns:Publish",
-    ],
-    &[
-        "rds:DescribeDBSnapshots",
-        "rds:CreateDBSnapshot",
-        "s3:PutObject",
-        "cloudwatch:PutMetricData",
-    ],
-    &[
-        "athena:StartQueryExecution",
-        "athena:GetQueryExecution",
-        "athena:GetQueryResults",
-        "s3:GetObject",
-        "ses:SendEmail",
-    ],
-    &["dynamodb:Scan", "s3:PutObject", "sqs:SendMessage"],
-    &[
-        "s3:ListBucket",
-        "s3:DeleteObject",
-        "logs:DescribeLogGroups",
-        "logs:PutRetentionPolicy",
-    ],
-    &[
-        "ecr:DescribeImages",
-        "ecr:BatchGetImage",
-        "inspector2:ListFindings",
-        "securityhub:BatchImportFindings",
-    ],
-];
-
-const REST: [&str; 10] = [
-    "GET /v1/orders",
-    "GET /v1/orders/{id}",
-    "POST /v1/orders",
-    "GET /v1/customers/{id}",
-    "PATCH /v1/customers/{id}",
-    "GET /v1/invoices",
-    "POST /v1/payments",
-    "GET /v1/products",
-    "GET /v1/inventory/{sku}",
-    "POST /v1/webhooks/ack",
-];
-
-const WORKLOAD: [&str; 9] = [
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "s3:GetObject",
-    "s3:PutObject",
-    "dynamodb:PutItem",
-    "dynamodb:GetItem",
-    "dynamodb:Query",
-    "kinesis:PutRecord",
-    "sns:Publish",
-];
-
-const LLM_UAS: [&str; 3] = [
-    "langchain/0.2.11 python/3.11",
-    "openai-agents/1.4.2",
-    "warden-demo-agent/0.9 (crew)",
-];
-const SDK_UAS: [&str; 3] = [
-    "aws-sdk-go-v2/1.30.1 os/linux",
-    "Boto3/1.34.2 Python/3.11.7",
-    "aws-sdk-java/2.25.1 Linux/5.10",
-];
-const PARTNER_UAS: [&str; 4] = [
-    "PartnerSync/3.2",
-    "okhttp/4.12.0",
-    "Go-http-client/1.1",
-    "python-httpx/0.27.0",
-];
-
-/// What a kind of call usually returns: (median bytes_out, median latency ms).
-pub(crate) fn call_shape(action: &str) -> (f64, f64) {
-    let a = action.to_ascii_lowercase();
-    if a.contains("getobject") || a.contains("export") {
-        (60_000.0, 80.0)
-    } else if a.starts_with("get ") {
-        (3_000.0, 60.0)
-    } else if a.starts_with("post ") || a.starts_with("patch ") {
-        (600.0, 120.0)
-    } else if a.contains("invokemodel") {
-        (4_000.0, 900.0)
-    } else if a.contains("list")
-        || a.contains("describe")
-        || a.contains("scan")
-        || a.contains("search")
-        || a.contains("query")
-    {
-        (9_000.0, 70.0)
-    } else if a.contains("put")
-        || a.contains("send")
-        || a.contains("publish")
-        || a.contains("delete")
-    {
-        (300.0, 40.0)
-    } else {
-        (2_000.0, 60.0)
-    }
-}
 
 pub(crate) struct Tenant {
     pub name: u32,
@@ -152,6 +23,7 @@ pub(crate) struct Tenant {
     pub team_tools: Vec<&'static str>,
     pub deploys: Vec<(i64, i64)>,
     pub rollout_ms: i64,
+    pub changes: TeamChanges,
 }
 
 pub struct Agent {
@@ -171,6 +43,12 @@ pub struct Agent {
     pub partner_net: u8,
     pub rotates_key_at: Option<i64>,
     pub rollout_action: Option<(&'static str, i64)>,
+    /// The client after the team's upgrade, and when this agent gets it.
+    pub upgrade: Option<(u32, i64)>,
+    /// The team's sensitive roll-out, as this agent takes it up.
+    pub sensitive_rollout: Option<(&'static str, i64)>,
+    /// Start of a two-hour backfill at ten times the volume.
+    pub backfill_at: Option<i64>,
 }
 
 pub(crate) struct AttackPlan {
@@ -197,6 +75,9 @@ impl World {
         let n_tenants = (cfg.agents / 50).clamp(2, 40);
         let tzs = [0i64, -5, 1, 8, -8, 5, 9, -3];
         let mut tenants = Vec::new();
+        // Benign changes come from their own generator, so adding one does
+        // not reshuffle the rest of the world.
+        let mut crng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x00c4_a46e_5eed);
         for t in 0..n_tenants {
             let names = [
                 "acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell",
@@ -232,6 +113,7 @@ impl World {
                     + cfg.duration_ms / 3
                     + rng.random_range(0..cfg.duration_ms / 3),
                 slug,
+                changes: TeamChanges::draw(&mut crng, cfg.start_ms, end),
             });
         }
         let mut agents = Vec::new();
@@ -342,6 +224,18 @@ impl World {
                     .random_bool(0.3)
                     .then(|| start + rng.random_range(0..(end - start).max(1))),
                 rollout_action,
+                upgrade: tn.changes.upgrade_at.map(|at| {
+                    (
+                        s.id(&changes::upgraded(ua)),
+                        at + crng.random_range(0..HOUR),
+                    )
+                }),
+                sensitive_rollout: tn
+                    .changes
+                    .rollout
+                    .filter(|(k, _, _)| *k == kind)
+                    .map(|(_, action, at)| (action, at + crng.random_range(0..20 * MINUTE))),
+                backfill_at: changes::draw_backfill(&mut crng, kind, start, end),
             });
         }
         // The attack plan is drawn by `sim::generate` right after, from the
@@ -360,7 +254,8 @@ impl World {
 
     /// Local hour and whether it is a weekend day, in the tenant's time zone.
     pub fn local(&self, tenant: usize, t: i64) -> (i64, bool) {
-        let local_h = t.div_euclid(HOUR) + self.tenants[tenant].tz_h;
+        let tn = &self.tenants[tenant];
+        let local_h = t.div_euclid(HOUR) + tn.tz_h + tn.changes.dst_shift(t);
         let hour = local_h.rem_euclid(24);
         // Epoch day 0 was a Thursday; Saturday = 2, Sunday = 3 (mod 7).
         let dow = local_h.div_euclid(24).rem_euclid(7);
@@ -369,7 +264,14 @@ impl World {
 
     /// Activity multiplier at `t` (diurnal, weekly, growth, deploys).
     pub(crate) fn intensity(&self, a: &Agent, t: i64) -> f64 {
-        let (h, weekend) = self.local(a.tenant, t);
+        // Schedules driven by people drift from day to day.
+        let drift = match a.kind {
+            AgentType::ApiKey | AgentType::AiAgent => {
+                changes::schedule_drift(a.name, t.div_euclid(24 * HOUR))
+            }
+            _ => 0,
+        };
+        let (h, weekend) = self.local(a.tenant, t + drift);
         let diurnal = match a.kind {
             AgentType::ApiKey => match h {
                 8..=17 => 1.0,
@@ -400,7 +302,25 @@ impl World {
         } else {
             1.0
         };
-        diurnal * weekly * growth * deploy
+        let backfill = if a
+            .backfill_at
+            .is_some_and(|b| t >= b && t < b + changes::BACKFILL_MS)
+        {
+            changes::BACKFILL_MULT
+        } else {
+            1.0
+        };
+        diurnal * weekly * growth * deploy * backfill
+    }
+
+    /// The second octet of the team's internal addresses at `t` (a /16 per
+    /// team, moved once when its egress changes).
+    pub(crate) fn vpc_at(&self, tenant: usize, t: i64) -> u8 {
+        let tn = &self.tenants[tenant];
+        match tn.changes.egress_at {
+            Some(at) if t >= at => tn.vpc.wrapping_add(100),
+            _ => tn.vpc,
+        }
     }
 
     pub(crate) fn in_deploy(&self, tenant: usize, t: i64) -> bool {
@@ -412,6 +332,11 @@ impl World {
 
     /// Arrival times of a non-homogeneous Poisson process (thinning).
     fn arrivals(&self, a: &Agent, rng: &mut ChaCha8Rng, per_hour: f64, max_mult: f64) -> Vec<i64> {
+        let max_mult = if a.backfill_at.is_some() {
+            max_mult * changes::BACKFILL_MULT
+        } else {
+            max_mult
+        };
         let lam_max = per_hour * max_mult / HOUR as f64;
         let mut t = a.start as f64;
         let end = self.end() as f64;
@@ -433,6 +358,11 @@ impl World {
     }
 
     fn pick_action(&self, a: &Agent, t: i64, rng: &mut ChaCha8Rng) -> &'static str {
+        if let Some((act, at)) = a.sensitive_rollout {
+            if t >= at && rng.random_bool(0.08) {
+                return act;
+            }
+        }
         if let Some((act, at)) = a.rollout_action {
             if t >= at && rng.random_bool(0.12) {
                 return act;
@@ -449,8 +379,21 @@ impl World {
         a.actions[0]
     }
 
-    fn resource(&self, a: &Agent, action: &str, rng: &mut ChaCha8Rng) -> String {
-        let t = &self.tenants[a.tenant].slug;
+    pub(crate) fn resource(
+        &self,
+        a: &Agent,
+        action: &str,
+        at: i64,
+        rng: &mut ChaCha8Rng,
+    ) -> String {
+        let tn = &self.tenants[a.tenant];
+        let t = &tn.slug;
+        // A storage migration renames every bucket and table of the team.
+        let v2 = if tn.changes.migration_at.is_some_and(|m| at >= m) {
+            "-v2"
+        } else {
+            ""
+        };
         let n: u32 = rng.random_range(0..5000);
         let svc = action.split(':').next().unwrap_or("x");
         if action.contains(' ') {
@@ -461,7 +404,7 @@ impl World {
         }
         match svc {
             "s3" => format!(
-                "arn:aws:s3:::{t}-{}-data/objects/{n}.json",
+                "arn:aws:s3:::{t}-{}-data{v2}/objects/{n}.json",
                 self.agent_slot(a)
             ),
             "sqs" | "sns" => format!(
@@ -469,7 +412,7 @@ impl World {
                 self.agent_slot(a)
             ),
             "dynamodb" | "kinesis" => format!(
-                "arn:aws:{svc}:eu-west-1:000000000000:table/{t}-{}",
+                "arn:aws:{svc}:eu-west-1:000000000000:table/{t}-{}{v2}",
                 self.agent_slot(a)
             ),
             "llm" => "model/frontier-large".to_string(),
@@ -514,38 +457,55 @@ impl World {
                     s: &mut Interner,
                     out: &mut Vec<SimEvent>| {
             ident.refresh(w, a, t, rng, s);
-            let (bytes_out, latency_ms, bytes_in) = w.shape(a, action, rng);
-            let r: f64 = rng.random();
+            let ua = match a.upgrade {
+                Some((ua, at)) if t >= at => ua,
+                _ => a.ua,
+            };
+            let res = s.id(&w.resource(a, action, t, rng));
             let fail_bias = if matches!(a.kind, AgentType::Workload) && ident.throttled_until > t {
                 0.12
             } else {
                 0.0
             };
-            let (outcome, status) = if r < 0.004 {
-                (1, 403)
-            } else if r < 0.01 + fail_bias {
-                (2, 503)
-            } else {
-                (0, 200)
-            };
-            let res = w.resource(a, action, rng);
-            out.push(SimEvent {
-                ts: t,
-                agent: idx,
-                action: s.id(action),
-                resource: s.id(&res),
-                ip: ident.ip,
-                ua: a.ua,
-                session: ident.session,
-                parent: ident.parent,
-                outcome,
-                status,
-                latency_ms,
-                bytes_out: if outcome == 0 { bytes_out } else { 120 },
-                bytes_in,
-                label: 0,
-                event_id: 0,
-            });
+            // In an outage half the calls fail and each failure is retried
+            // with backoff, up to three times.
+            let outage = w.tenants[a.tenant].changes.in_outage(t);
+            let mut at = t;
+            for attempt in 0..4 {
+                let (bytes_out, latency_ms, bytes_in) = w.shape(a, action, rng);
+                let r: f64 = rng.random();
+                let (outcome, status) = if outage && r < 0.5 {
+                    (2, 503)
+                } else if r < 0.004 {
+                    (1, 403)
+                } else if r < 0.01 + fail_bias {
+                    (2, 503)
+                } else {
+                    (0, 200)
+                };
+                out.push(SimEvent {
+                    ts: at,
+                    agent: idx,
+                    action: s.id(action),
+                    resource: res,
+                    ip: ident.ip,
+                    ua,
+                    session: ident.session,
+                    parent: ident.parent,
+                    outcome,
+                    status,
+                    latency_ms,
+                    bytes_out: if outcome == 0 { bytes_out } else { 120 },
+                    bytes_in,
+                    label: 0,
+                    event_id: 0,
+                    tenant: 0,
+                });
+                if !(outage && outcome == 2) {
+                    break;
+                }
+                at += 1000 << attempt;
+            }
         };
         match a.kind {
             AgentType::AiAgent => {
@@ -573,12 +533,24 @@ impl World {
                 let mut run =
                     a.start - (a.start - a.phase_ms).rem_euclid(a.period_ms) + a.period_ms;
                 while run < self.end() {
-                    let extra = if self.in_deploy(a.tenant, run) { 3 } else { 1 };
+                    let backfill = self.intensity(a, run) >= changes::BACKFILL_MULT;
+                    let extra = if backfill {
+                        changes::BACKFILL_MULT as i64
+                    } else if self.in_deploy(a.tenant, run) {
+                        3
+                    } else {
+                        1
+                    };
                     for r in 0..extra {
-                        let mut t = run + r * a.period_ms / 3 + rng.random_range(0..20_000);
+                        let mut t = run + r * a.period_ms / extra + rng.random_range(0..20_000);
                         for action in &a.actions {
                             push(self, t, action, &mut ident, rng, s, out);
                             t += rng.random_range(200..3000);
+                        }
+                        if let Some((action, at)) = a.sensitive_rollout {
+                            if t >= at {
+                                push(self, t, action, &mut ident, rng, s, out);
+                            }
                         }
                     }
                     run += a.period_ms;
@@ -604,22 +576,24 @@ struct Identity {
     parent: u32,
     throttled_until: i64,
     next_throttle: i64,
+    vpc: u8,
     key_rotated: bool,
 }
 
 impl Identity {
     fn refresh(&mut self, w: &World, a: &Agent, t: i64, rng: &mut ChaCha8Rng, s: &mut Interner) {
-        let tn = &w.tenants[a.tenant];
         match a.kind {
             AgentType::AiAgent => {
                 if t >= self.session_until {
                     self.session = s.id(&format!("tok-{}", hex(rng, 16)));
                     self.session_until = t + rng.random_range(15..60) * MINUTE;
                 }
-                if t >= self.ip_until {
+                let vpc = w.vpc_at(a.tenant, t);
+                if t >= self.ip_until || vpc != self.vpc {
+                    self.vpc = vpc;
                     self.ip = s.id(&format!(
                         "10.{}.{}.{}",
-                        tn.vpc,
+                        vpc,
                         rng.random_range(32..40),
                         rng.random_range(2..250)
                     ));
@@ -632,10 +606,12 @@ impl Identity {
                     self.session = s.id(&format!("sa-tok-{}", hex(rng, 12)));
                     self.session_until = t + 24 * HOUR;
                 }
-                if self.ip == 0 {
+                let vpc = w.vpc_at(a.tenant, t);
+                if self.ip == 0 || vpc != self.vpc {
+                    self.vpc = vpc;
                     self.ip = s.id(&format!(
                         "10.{}.{}.{}",
-                        tn.vpc,
+                        vpc,
                         rng.random_range(8..12),
                         rng.random_range(2..250)
                     ));
@@ -658,10 +634,12 @@ impl Identity {
             _ => {
                 // Pod restarts (and deploys) bring a new address in the same VPC and a new token.
                 let deploy = w.in_deploy(a.tenant, t);
-                if t >= self.ip_until || (deploy && rng.random_bool(0.002)) {
+                let vpc = w.vpc_at(a.tenant, t);
+                if t >= self.ip_until || vpc != self.vpc || (deploy && rng.random_bool(0.002)) {
+                    self.vpc = vpc;
                     self.ip = s.id(&format!(
                         "10.{}.{}.{}",
-                        tn.vpc,
+                        vpc,
                         rng.random_range(64..72),
                         rng.random_range(2..250)
                     ));

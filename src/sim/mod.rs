@@ -7,7 +7,10 @@
 //! mid-stream), because a detector tuned on a naive simulator is worthless.
 
 mod attacks;
+mod catalog;
+mod changes;
 mod fleet;
+mod threats;
 mod write;
 
 pub use attacks::SCENARIOS;
@@ -34,11 +37,29 @@ pub struct SimConfig {
     pub start_ms: i64,
     /// Share of agents that suffer an attack episode.
     pub attack_share: f64,
+    /// Scenarios (indices into `SCENARIOS`) the attack plan draws from, in
+    /// turn; empty plays them all. Leaving one out gives the fleets a
+    /// leave-one-family-out evaluation tunes on.
+    pub scenarios: Vec<usize>,
 }
 
 impl SimConfig {
     /// Default start: Friday 2026-11-20 00:00 UTC, so a 3-day run spans a weekend.
     pub const DEFAULT_START_MS: i64 = 1_795_132_800_000;
+
+    /// The scenarios this fleet's attacks are drawn from.
+    pub(crate) fn scenario_pool(&self) -> Vec<usize> {
+        if self.scenarios.is_empty() {
+            (0..SCENARIOS.len()).collect()
+        } else {
+            self.scenarios.clone()
+        }
+    }
+}
+
+/// The index of a scenario by its label, for `--without-scenario`.
+pub fn scenario_index(name: &str) -> Option<usize> {
+    SCENARIOS.iter().position(|s| *s == name)
 }
 
 /// Strings used by events, interned; index 0 is "absent".
@@ -90,6 +111,8 @@ pub(crate) struct SimEvent {
     /// 0 = benign, else index into `SCENARIOS` + 1.
     pub label: u8,
     pub event_id: u64,
+    /// The tenant the call names, when not the agent's own (cross-tenant access).
+    pub tenant: u32,
 }
 
 /// A generated fleet: events sorted by time, and the strings they use.

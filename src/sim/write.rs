@@ -26,7 +26,11 @@ pub fn write_events(fleet: &Fleet, out: &mut dyn Write) -> io::Result<u64> {
             strs[fleet.agent_names[a] as usize],
             strs[e.action as usize],
             fleet.agent_types[a].as_str(),
-            strs[fleet.tenants[a] as usize],
+            strs[if e.tenant != 0 {
+                e.tenant
+            } else {
+                fleet.tenants[a]
+            } as usize],
         );
         for (k, v) in [
             ("session_id", e.session),

@@ -237,6 +237,7 @@ fn fleet(args: &DemoArgs) -> (Vec<Call>, Attacks, i64) {
         seed: args.seed,
         start_ms: start,
         attack_share: args.attack_share,
+        scenarios: Vec::new(),
     });
     let live_start = start + args.history;
     let live_end = live_start + args.live;

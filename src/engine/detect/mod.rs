@@ -4,14 +4,20 @@
 
 use super::agent::{AgentState, Notable, NOTABLE_TTL_MS};
 use super::archetype::{self, Archetypes, MIN_SHARE};
-use super::cohort::{Cohorts, Prior, SENSITIVE_KIND};
+use super::catalogue::AttackCatalogue;
+use super::cohort::{Cohorts, Prior, Rarity, Teaches, SENSITIVE_KIND};
 use super::config::DetectorConfig;
 use super::session::{network_of, ua_family};
 use super::stats::{
-    decay, fingerprint, fp_kind, neg_binomial_surprise, normal_surprise, poisson_surprise, Ewm,
+    decay, fingerprint, fp_kind, normal_surprise, poisson_surprise, surge_tail_bits, Ewm,
 };
 use crate::event::{CallRow, Outcome};
-use crate::signal::{Feature, Signals};
+use crate::signal::{AttackTag, Feature, Signals};
+
+mod places;
+mod seasonal;
+mod tactics;
+mod trend;
 
 const MIN: f32 = 60_000.0;
 use crate::event::HOUR_MS;
@@ -23,20 +29,37 @@ use crate::event::HOUR_MS;
 const BASELINE_ALPHA: f32 = 0.002;
 
 /// Novelty kinds, in the order of `AgentState::novelty`.
-const NOVELTY_KINDS: [(Feature, u8, f32); 5] = [
+const NOVELTY_KINDS: [(Feature, u8, f32); 6] = [
     (Feature::NovelAction, fp_kind::ACTION, 1.0),
     (Feature::NovelResource, fp_kind::RESOURCE_FAMILY, 0.5),
     (Feature::NovelNetwork, fp_kind::NETWORK, 1.0),
     (Feature::NovelUserAgent, fp_kind::USER_AGENT, 0.7),
     (Feature::NovelParent, fp_kind::PARENT, 1.2),
+    // Crossing into another tenant crosses an authorisation boundary: the
+    // first crossing by a settled agent is worth a finding on its own.
+    (Feature::NovelTenant, fp_kind::TENANT, BOUNDARY_WEIGHT),
 ];
+/// Weight of a first use that crosses a team boundary: a tenant the agent
+/// never called into, or a parent that other teams' agents serve and this
+/// team's never did (delegation from a stranger).
+const BOUNDARY_WEIGHT: f32 = 2.0;
+/// Other agents of the cohort moving into places of their own within the
+/// hour that make a move team-wide (a migration), not one agent's.
+pub(super) const TEAM_MOVE_PEERS: usize = 2;
+/// Calls after which an agent has a track record: its calls shape its
+/// team's day, and its first uses and moves vouch for a team-wide change.
+const ESTABLISHED_CALLS: u32 = 32;
 /// Novelty evidence of one kind adds up over this time constant, so a few
 /// new sensitive tools used slowly over an hour still build up.
 const NOVELTY_TAU_MS: f32 = 3.0 * 3_600_000.0;
 /// Most confidence the seasonal rate estimate may have (Gamma shape).
-const SEASONAL_MAX_SHAPE: f32 = 8.0;
+pub(super) const SEASONAL_MAX_SHAPE: f32 = 8.0;
+/// Evidence the team's hour-of-day shape is worth in an agent's seasonal
+/// prior, in hour slots (a day of the agent's own history brings three:
+/// the hour and its two neighbours).
+pub(super) const TEAM_SHAPE_SLOTS: f32 = 4.5;
 /// How long a new agent is treated as settling in (see `novelty`).
-const SETTLING_MS: i64 = 24 * HOUR_MS;
+pub(super) const SETTLING_MS: i64 = 24 * HOUR_MS;
 /// Memory of an agent's own rate of adopting new values.
 const OWN_ADOPTION_TAU_MS: f32 = 6.0 * 3_600_000.0;
 /// Recent adoptions (decayed over `OWN_ADOPTION_TAU_MS`) past which an
@@ -62,10 +85,12 @@ struct Derived<'r> {
     /// the distinct-count windows use the same ones).
     fp_action: u64,
     fp_family: Option<u64>,
+    /// The call's time as its cohort may take it (`clock`).
+    shared_ts: i64,
 }
 
 impl<'r> Derived<'r> {
-    fn of(row: &CallRow<'r>) -> Self {
+    fn of(row: &CallRow<'r>, shared_ts: i64) -> Self {
         let family = row.resource.map(resource_family);
         Derived {
             family,
@@ -73,8 +98,19 @@ impl<'r> Derived<'r> {
             ua: row.user_agent.map(ua_family),
             fp_action: fingerprint(fp_kind::ACTION, row.action),
             fp_family: family.map(|f| fingerprint(fp_kind::RESOURCE_FAMILY, f)),
+            shared_ts,
         }
     }
+}
+
+/// What `novelty` learned about a call beyond its signals.
+#[derive(Default)]
+struct NoveltyOutcome {
+    /// The caller's context (network or user agent) is unfamiliar.
+    ctx_novel: bool,
+    /// The call is the agent's first into a place of its own (a resource
+    /// family its peers do not use and are not moving into together).
+    new_place: bool,
 }
 
 /// Stateless scoring rules built from the config; the state is the agent's.
@@ -83,11 +119,20 @@ pub(crate) struct Detectors {
     distinct_window_ms: i64,
     rate_min_sd: f32,
     archetypes: Option<std::sync::Arc<Archetypes>>,
+    catalogue: std::sync::Arc<AttackCatalogue>,
 }
 
 /// Resource family: the part of a resource that names a place rather than one
-/// object: an ARN up to its first `/`, the first two segments of a path.
+/// object: an ARN up to its first `/`, the first two segments of a path,
+/// a URI's scheme and authority (`kb://tenant-a`).
 pub(crate) fn resource_family(resource: &str) -> &str {
+    if let Some(at) = resource.find("://") {
+        let after = at + 3;
+        let end = resource[after..]
+            .find('/')
+            .map_or(resource.len(), |i| after + i);
+        return &resource[..end];
+    }
     if let Some(rest) = resource.strip_prefix('/') {
         let end = rest
             .match_indices('/')
@@ -112,7 +157,18 @@ impl Detectors {
                 .collect(),
             distinct_window_ms: cfg.distinct_window_seconds as i64 * 1000,
             rate_min_sd: cfg.rate_min_sd,
+            catalogue: std::sync::Arc::new(AttackCatalogue::shipped()),
         }
+    }
+
+    /// Uses `catalogue` (the shipped one plus a team's own).
+    pub(crate) fn set_catalogue(&mut self, catalogue: std::sync::Arc<AttackCatalogue>) {
+        self.catalogue = catalogue;
+    }
+
+    /// The ATT&CK tag of `action`, if catalogued.
+    pub(crate) fn attack_tag(&self, action: &str) -> Option<AttackTag> {
+        self.catalogue.lookup(action).map(|e| e.tag.clone())
     }
 
     pub(crate) fn is_sensitive(&self, action: &str) -> bool {
@@ -132,7 +188,7 @@ impl Detectors {
     ) {
         let ts = row.ts_ms;
         let first = st.events == 0;
-        let derived = Derived::of(row);
+        let derived = Derived::of(row, shared_ts);
         match (&self.archetypes, first) {
             (Some(m), true) => seed_from_archetype(m, st, &derived),
             (None, true) => self.seed_from_cohort(st, cohorts),
@@ -144,19 +200,22 @@ impl Detectors {
             st.last_ts = ts;
         }
         let alpha = BASELINE_ALPHA;
-        cohorts.observe(st.cohort, shared_ts);
+        cohorts.observe(st.cohort, shared_ts, st.events >= ESTABLISHED_CALLS);
         // Counters first, so the surge can leave this agent's own calls out.
         st.c1m = st.c1m * decay(dt, MIN) + 1.0;
         st.c15m = st.c15m * decay(dt, 15.0 * MIN) + 1.0;
         let surge = cohorts.get(st.cohort).surge(st.c15m);
 
-        self.rate(st, alpha, surge, sig);
-        self.seasonal(st, ts, surge, sig);
-        let ctx_novel = self.novelty(st, cohorts, row, &derived, dt, sig);
+        let team_share = cohorts.get(st.cohort).day_share(ts.div_euclid(HOUR_MS));
+        self.rate(st, alpha, surge, team_share.unwrap_or(1.0), sig);
+        self.seasonal(st, ts, surge, team_share, sig);
+        let novel = self.novelty(st, cohorts, row, &derived, dt, sig);
+        self.new_places(st, cohorts, row, &derived, novel.new_place, dt, sig);
+        self.bytes_trend(st, row, &derived, sig);
         self.distinct(st, row, &derived, alpha, sig);
         self.failures(st, row, dt, sig);
         self.volume(st, row, dt, alpha, sig);
-        self.session(st, row, &derived, ctx_novel, sig);
+        self.session(st, row, &derived, novel.ctx_novel, sig);
 
         st.events = st.events.saturating_add(1);
         if let Some(m) = &self.archetypes {
@@ -198,7 +257,7 @@ impl Detectors {
         st.bytes_l = seed(priors[Prior::BytesLong as usize]);
     }
 
-    fn rate(&self, st: &mut AgentState, alpha: f32, surge: f32, sig: &mut Signals) {
+    fn rate(&self, st: &mut AgentState, alpha: f32, surge: f32, activity: f32, sig: &mut Signals) {
         let sd = self.rate_min_sd;
         for (f, count, base) in [
             (Feature::Rate1m, st.c1m, &mut st.rate1),
@@ -206,9 +265,12 @@ impl Detectors {
         ] {
             let x = (1.0 + count).ln();
             let z = base.z(x - surge, sd, 0.5);
+            // Rises are scored no higher than a benign surge of that size
+            // allows (`surge_tail_bits`).
+            let ratio = (x - surge - base.mean).exp();
             sig.set(
                 f,
-                normal_surprise(z),
+                normal_surprise(z).min(surge_tail_bits(ratio, activity)),
                 count as f64,
                 (base.mean.exp() - 1.0) as f64,
             );
@@ -216,72 +278,8 @@ impl Detectors {
         }
     }
 
-    /// Calls so far in this clock hour against the agent's hour-of-week
-    /// profile (falling back to the same hour on earlier days of the same
-    /// kind, weekday or weekend, while less than a week is known).
-    ///
-    /// Calls come in bursts (an LLM task, a cron run), so the count is
-    /// modelled as compound: bursts of the agent's typical size B arriving
-    /// at a rate learned from the profile (negative binomial predictive, wide
-    /// while few days are known). The surprise is the tail of the number of
-    /// bursts.
-    fn seasonal(&self, st: &mut AgentState, ts: i64, surge: f32, sig: &mut Signals) {
-        let hour = ts.div_euclid(HOUR_MS);
-        if hour > st.hour_idx {
-            let from = st.hour_idx.max(hour - 168);
-            for h in from..hour {
-                let count = if h == st.hour_idx {
-                    st.hour_count - st.hour_flagged.min(st.hour_count)
-                } else {
-                    0
-                };
-                let slot = &mut st.profile[hour_of_week(h)];
-                let full_week_known = h - 168 > st.first_ts.div_euclid(HOUR_MS);
-                let c = count.min(u16::MAX as u32) as u16;
-                *slot = if full_week_known {
-                    ((*slot as u32 + c as u32) / 2) as u16
-                } else {
-                    c
-                };
-            }
-            st.hour_idx = hour;
-            st.hour_count = 0;
-            st.hour_flagged = 0;
-        }
-        if hour == st.hour_idx {
-            st.hour_count += 1;
-        }
-        st.minutes.observe(ts);
-        if let Some((sum, days)) = expected_calls(st, hour) {
-            // Burst size: the index of dispersion of per-minute counts (1 for
-            // Poisson traffic, about the task size for an LLM agent).
-            let b = st.minutes.dispersion().clamp(1.0, 30.0);
-            // Gamma prior on this hour's burst rate: a tenth of the agent's
-            // all-hours average, worth a quarter of a day of evidence; updated
-            // by the bursts seen in this hour on the known days.
-            let hours_alive = ((ts - st.first_ts) as f32 / HOUR_MS as f32).max(1.0);
-            let overall = st.events as f32 / b / hours_alive;
-            let (a0, b0) = (0.25 * 0.1 * overall, 0.25);
-            // Capped: however many days are known, an hour's rate varies
-            // from day to day (a shape of 8 is about 35 % of spread).
-            let shape = (a0 + sum / b).min(SEASONAL_MAX_SHAPE);
-            let rate = shape / ((a0 + sum / b) / (b0 + days as f32));
-            // A team-wide surge (a deploy) raises everyone's hour alike.
-            let n = st.hour_count.saturating_sub(st.hour_flagged) as f32;
-            let s =
-                neg_binomial_surprise((n / surge.exp() / b).floor(), shape / rate, shape.max(0.05));
-            sig.set(
-                Feature::SeasonalHour,
-                s,
-                n as f64,
-                (sum / days as f32) as f64,
-            );
-        }
-    }
-
     /// First use of a value by this agent, weighted by how rare it is among
-    /// the agent's peers. Returns whether the caller's context (network or
-    /// user agent) is unfamiliar.
+    /// the agent's peers.
     fn novelty(
         &self,
         st: &mut AgentState,
@@ -290,21 +288,22 @@ impl Detectors {
         derived: &Derived<'_>,
         dt: i64,
         sig: &mut Signals,
-    ) -> bool {
+    ) -> NoveltyOutcome {
         let d = decay(dt, NOVELTY_TAU_MS);
-        let values: [Option<&str>; 5] = [
+        let values: [Option<&str>; 6] = [
             Some(row.action),
             derived.family,
             derived.network.as_deref(),
             derived.ua,
             row.parent_id,
+            row.tenant,
         ];
         let known_fps = [Some(derived.fp_action), derived.fp_family];
         // An agent adopting a new value on most of its calls, dozens of
         // them lately, is spraying values: its adoptions are scored as
         // usual but not taught to its cohort.
         let spraying = st.own_adoptions > SPRAY_ADOPTIONS && st.own_adoptions > 0.5 * st.own_calls;
-        let mut ctx_novel = false;
+        let mut out = NoveltyOutcome::default();
         let mut adopted = false;
         let mut sensitive_adopted = false;
         let d_own = decay(dt, OWN_ADOPTION_TAU_MS);
@@ -323,7 +322,20 @@ impl Detectors {
                 if st.seen.insert(fp) {
                     let sensitive = *feature == Feature::NovelAction && self.is_sensitive(v);
                     let kind_idx = if sensitive { SENSITIVE_KIND } else { k };
-                    let n = cohorts.adopt(st.cohort, st.agent_type, kind_idx, fp, !spraying);
+                    let n = cohorts.adopt(
+                        st.cohort,
+                        st.agent_type,
+                        kind_idx,
+                        fp,
+                        derived.shared_ts,
+                        if spraying {
+                            Teaches::Nothing
+                        } else if st.events >= ESTABLISHED_CALLS {
+                            Teaches::All
+                        } else {
+                            Teaches::Prevalence
+                        },
+                    );
                     sig.adoptions.extend(n.recorded);
                     // An agent that is still settling in adopts values all the
                     // time: in its first day an adoption is only as surprising
@@ -343,6 +355,25 @@ impl Detectors {
                     };
                     adopted = true;
                     sensitive_adopted |= sensitive;
+                    // A place of its own: not one its peers use, nor one
+                    // its team is moving into together (a migration; the
+                    // move is remembered so the team's other moves are
+                    // told apart from one agent's).
+                    if *feature == Feature::NovelResource && n.class != Rarity::Common {
+                        if st.events >= ESTABLISHED_CALLS {
+                            let me = fingerprint(fp_kind::AGENT, row.agent_id) as u32;
+                            cohorts.moved(st.cohort, me, derived.shared_ts);
+                        }
+                        out.new_place = n.recent_peers < 2.0;
+                    }
+                    let weight = if *feature == Feature::NovelParent && n.elsewhere {
+                        BOUNDARY_WEIGHT
+                    } else {
+                        *weight
+                    };
+                    if k == 0 {
+                        self.first_of_tactic(st, v, n.discount, own, sig);
+                    }
                     let b = self.first_use_bits(st, k, fp, n.bits, own) * weight;
                     if b > 0.0 {
                         st.novelty[k] += b;
@@ -353,7 +384,7 @@ impl Detectors {
             if matches!(feature, Feature::NovelNetwork | Feature::NovelUserAgent)
                 && (fresh.is_some() || st.novelty[k] > 0.5)
             {
-                ctx_novel = true;
+                out.ctx_novel = true;
             }
             // Recent novelty counts only on a call that brings a new value
             // itself: lingering evidence must not re-trigger on ordinary calls.
@@ -370,7 +401,7 @@ impl Detectors {
         if sensitive_adopted {
             st.own_sensitive += 1.0;
         }
-        ctx_novel
+        out
     }
 
     /// Rarity bits a first use counts for. While an agent settles in, its
@@ -539,48 +570,6 @@ impl Detectors {
     }
 }
 
-/// Hour-of-week slot, 0 = Monday 00:00 UTC (the epoch fell on a Thursday).
-fn hour_of_week(hour: i64) -> usize {
-    (hour + 72).rem_euclid(168) as usize
-}
-
-fn is_weekend(hour: i64) -> bool {
-    hour_of_week(hour) >= 120
-}
-
-/// Calls seen around clock hour `h` on earlier, fully observed days:
-/// (sum of calls, number of hour slots), from days of the same kind (weekday or
-/// weekend, by UTC) or from all days, whichever is busier. The busier is the
-/// cautious choice: the agent's own weekend may not fall on UTC's, and only
-/// rises are scored. `None` before a full day is known.
-fn expected_calls(st: &AgentState, h: i64) -> Option<(f32, u32)> {
-    let first_hour = st.first_ts.div_euclid(HOUR_MS);
-    let (mut same, mut same_n, mut any, mut any_n) = (0.0f32, 0, 0.0f32, 0);
-    for j in 1..=7 {
-        // The hour and its two neighbours on day -j: a smoothed profile
-        // triples the evidence and forgives a schedule that drifts an hour.
-        for hh in [h - 24 * j - 1, h - 24 * j, h - 24 * j + 1] {
-            if hh <= first_hour || hh >= st.hour_idx {
-                continue;
-            }
-            let v = st.profile[hour_of_week(hh)] as f32;
-            any += v;
-            any_n += 1;
-            if is_weekend(hh) == is_weekend(h) {
-                same += v;
-                same_n += 1;
-            }
-        }
-    }
-    if same_n > 0 && same / same_n as f32 >= any / any_n as f32 {
-        Some((same, same_n))
-    } else if any_n > 0 {
-        Some((any, any_n))
-    } else {
-        None
-    }
-}
-
 /// A new agent with an archetype model: matched from its type, first action
 /// and client, and its baselines start at that archetype's typical member.
 fn seed_from_archetype(m: &Archetypes, st: &mut AgentState, d: &Derived<'_>) {
@@ -679,16 +668,8 @@ mod tests {
         );
         assert_eq!(resource_family("/v1"), "/v1");
         assert_eq!(resource_family("kb"), "kb");
-    }
-
-    #[test]
-    fn hour_of_week_starts_monday() {
-        // 2026-11-23T00:00Z is a Monday.
-        let monday = crate::event::parse_rfc3339_ms("2026-11-23T00:00:00Z").unwrap() / HOUR_MS;
-        assert_eq!(hour_of_week(monday), 0);
-        assert!(!is_weekend(monday));
-        assert!(is_weekend(monday - 1)); // Sunday 23:00
-        assert!(!is_weekend(monday - 48 - 1)); // Friday 23:00
+        assert_eq!(resource_family("kb://tenant-a/items/5"), "kb://tenant-a");
+        assert_eq!(resource_family("crm://x"), "crm://x");
     }
 
     #[test]
