@@ -1,7 +1,6 @@
 //! Attack scenarios, injected into a victim's own stream (its session,
 //! address and rhythm at the time) and labelled with the scenario name.
 
-use super::catalog::call_shape;
 use super::fleet::{Agent, AttackPlan, World};
 use super::threats;
 use super::{Interner, SimConfig, SimEvent, HOUR, MINUTE};
@@ -9,7 +8,6 @@ use crate::event::AgentType;
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, LogNormal};
 use rustc_hash::FxHashMap;
 
 /// The attack scenarios the simulator plays, by the label their calls carry.
@@ -188,7 +186,6 @@ pub(super) fn context_at(own: &[SimEvent], t: i64) -> Option<SimEvent> {
 pub(crate) fn inject(
     w: &World,
     a: &Agent,
-    idx: u32,
     plan: &AttackPlan,
     own: &[SimEvent],
     rng: &mut ChaCha8Rng,
@@ -218,6 +215,7 @@ pub(crate) fn inject(
             rng.random_range(1..255)
         ))
     };
+    let labelled = SimEvent { label, ..ctx };
     let ev = |t: i64,
               action: &str,
               resource: String,
@@ -225,30 +223,7 @@ pub(crate) fn inject(
               bytes: Option<u64>,
               rng: &mut ChaCha8Rng,
               s: &mut Interner| {
-        let (b, lat) = call_shape(action);
-        let bytes_out = bytes.unwrap_or_else(|| {
-            LogNormal::new(b.ln(), 0.8)
-                .map(|d| d.sample(rng))
-                .unwrap_or(b) as u64
-        });
-        SimEvent {
-            ts: t,
-            agent: idx,
-            action: s.id(action),
-            resource: s.id(&resource),
-            ip: ctx.ip,
-            ua: ctx.ua,
-            session: ctx.session,
-            parent: ctx.parent,
-            outcome,
-            status: [200, 403, 500][outcome as usize],
-            latency_ms: lat as f32 * rng.random_range(0.5..2.0),
-            bytes_out: if outcome == 0 { bytes_out } else { 150 },
-            bytes_in: rng.random_range(200..2000),
-            label,
-            event_id: 0,
-            tenant: 0,
-        }
+        threats::call(&labelled, t, action, &resource, outcome, bytes, rng, s)
     };
     let mut batch = Vec::new();
     match name {

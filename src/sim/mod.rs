@@ -144,7 +144,6 @@ pub fn generate(cfg: &SimConfig) -> Fleet {
             attacks::inject(
                 &world,
                 agent,
-                i as u32,
                 plan,
                 &own,
                 &mut arng,

@@ -55,9 +55,9 @@ fn cadence(own: &[SimEvent], t: i64) -> (i64, f64) {
     ((6 * HOUR) / n as i64, per_hour)
 }
 
-/// One attack call in the victim's context.
+/// One attack call in the victim's context (`ctx`, labelled).
 #[allow(clippy::too_many_arguments)]
-fn call(
+pub(super) fn call(
     ctx: &SimEvent,
     t: i64,
     action: &str,
