@@ -8,7 +8,7 @@
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::archetype::ModelError;
 use crate::signal::AttackTag;
@@ -74,16 +74,17 @@ pub struct AttackCatalogue {
 }
 
 impl AttackCatalogue {
-    /// The catalogue shipped in `models/`.
-    pub fn shipped() -> AttackCatalogue {
-        static ONCE: OnceLock<AttackCatalogue> = OnceLock::new();
+    /// The catalogue shipped in `models/`, parsed once and shared by every
+    /// engine.
+    pub fn shipped() -> Arc<AttackCatalogue> {
+        static ONCE: OnceLock<Arc<AttackCatalogue>> = OnceLock::new();
         ONCE.get_or_init(|| {
             let mut c = AttackCatalogue::default();
             // The shipped file is checked by a unit test; a broken one is a
             // build defect, not an input error.
             c.add_json(SHIPPED)
                 .expect("the shipped ATT&CK catalogue is valid");
-            c
+            Arc::new(c)
         })
         .clone()
     }
@@ -95,7 +96,7 @@ impl AttackCatalogue {
             path: path.display().to_string(),
             source,
         })?;
-        let mut c = AttackCatalogue::shipped();
+        let mut c = AttackCatalogue::clone(&AttackCatalogue::shipped());
         c.add_json(&text)
             .map_err(|reason| ModelError::CatalogueInvalid {
                 path: path.display().to_string(),

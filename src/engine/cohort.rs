@@ -542,15 +542,16 @@ impl Cohorts {
     /// traffic builds up, so the first movers of a migration are excused
     /// once the rest of the team follows.
     pub(crate) fn movers_near(&self, cohort: u32, agent: u32, ts: i64) -> usize {
-        let mut others: Vec<u32> = self.list[cohort as usize]
-            .movers
+        let movers = &self.list[cohort as usize].movers;
+        let near =
+            |&(a, t): &(u32, i64)| a != agent && t != i64::MIN && (ts - t).abs() < MOVE_WINDOW_MS;
+        // Distinct agents among the few remembered, without allocating:
+        // a mover counts at its first near entry.
+        movers
             .iter()
-            .filter(|&&(a, t)| a != agent && t != i64::MIN && (ts - t).abs() < MOVE_WINDOW_MS)
-            .map(|&(a, _)| a)
-            .collect();
-        others.sort_unstable();
-        others.dedup();
-        others.len()
+            .enumerate()
+            .filter(|&(i, m)| near(m) && !movers[..i].iter().any(|p| near(p) && p.0 == m.0))
+            .count()
     }
 
     pub(crate) fn update_prior(&mut self, cohort: u32, which: Prior, agent_mean: f32) {

@@ -67,28 +67,8 @@ pub struct DetectorConfig {
     /// swing is never more than ln 2 / this many standard deviations.
     pub rate_min_sd: f32,
     /// A team's own ATT&CK mappings, added to the shipped catalogue
-    /// (`models/attack-catalogue-v1.json`); empty for none.
-    #[serde(with = "optional_path")]
+    /// (`models/attack-catalogue-v1.json`); unset for none.
     pub attack_catalogue: Option<std::path::PathBuf>,
-}
-
-/// `""` in the config file means no path.
-mod optional_path {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::path::PathBuf;
-
-    pub fn serialize<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(
-            &p.as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        )
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok((!s.is_empty()).then(|| PathBuf::from(s)))
-    }
 }
 
 impl Default for DetectorConfig {

@@ -131,12 +131,16 @@ impl Engine {
     pub fn from_config(cfg: impl Into<DetectionConfig>) -> Result<Self, ModelError> {
         let cfg = cfg.into();
         let archetypes = load_archetypes(&cfg.engine)?;
-        let catalogue = match &cfg.detectors.attack_catalogue {
-            Some(path) => AttackCatalogue::shipped_and(path)?,
-            None => AttackCatalogue::shipped(),
-        };
+        let catalogue = cfg
+            .detectors
+            .attack_catalogue
+            .as_deref()
+            .map(AttackCatalogue::shipped_and)
+            .transpose()?;
         let mut engine = Self::with_archetypes(cfg, archetypes);
-        engine.detectors.set_catalogue(Arc::new(catalogue));
+        if let Some(c) = catalogue {
+            engine.detectors.set_catalogue(Arc::new(c));
+        }
         Ok(engine)
     }
 

@@ -43,8 +43,9 @@ const NOVELTY_KINDS: [(Feature, u8, f32); 6] = [
 /// never called into, or a parent that other teams' agents serve and this
 /// team's never did (delegation from a stranger).
 const BOUNDARY_WEIGHT: f32 = 2.0;
-/// Other agents of the cohort moving into places of their own within the
-/// hour that make a move team-wide (a migration), not one agent's.
+/// Other agents of the cohort moving into places of their own within four
+/// hours (`cohort::MOVE_WINDOW_MS`) that make a move team-wide (a
+/// migration), not one agent's.
 pub(super) const TEAM_MOVE_PEERS: usize = 2;
 /// Calls after which an agent has a track record: its calls shape its
 /// team's day, and its first uses and moves vouch for a team-wide change.
@@ -157,7 +158,7 @@ impl Detectors {
                 .collect(),
             distinct_window_ms: cfg.distinct_window_seconds as i64 * 1000,
             rate_min_sd: cfg.rate_min_sd,
-            catalogue: std::sync::Arc::new(AttackCatalogue::shipped()),
+            catalogue: AttackCatalogue::shipped(),
         }
     }
 
