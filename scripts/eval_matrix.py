@@ -6,9 +6,11 @@ piped into `warden replay --report`; the cells' reports are pooled into one
 table per threat family (episodes, recall, pooled median delay, revoked),
 with false findings per 1,000 agent-days and wrongful revocations.
 
-Two matrices:
+Three matrices:
   report (default)  seeds 7101-7112, every start weekday, 1-7 days of
-                    history: never used while tuning the engine.
+                    history: no threshold or constant is tuned on them
+                    (their false findings were traced once, to two bugs).
+  holdout           the same calendars on seeds 7201-7212: never opened.
   dev               seeds 1-3 and 11-13: the fleets tuning looks at.
 
   --lofo            leave-one-family-out: for each family F, `warden tune`
@@ -16,7 +18,7 @@ Two matrices:
                     sees F) recommends thresholds; the report matrix is
                     replayed with them and F's recall is reported.
 
-Usage: scripts/eval-matrix.sh [--dev] [--lofo] [--config FILE] [--out DIR]
+Usage: scripts/eval-matrix.sh [--dev | --holdout] [--lofo] [--config FILE] [--out DIR]
 """
 
 import argparse
@@ -45,6 +47,10 @@ REPORT = [
     (7111, "2026-08-23T00:00:00Z", "4d"),  # Sunday
     (7112, "2026-08-11T09:00:00Z", "7d"),  # Tuesday morning, a week
 ]
+# The report matrix's calendars with other seeds (7201-7212): a fresh
+# sample for when the report matrix's own fleets have been looked into
+# (a false finding traced back to a bug), so one table stays unopened.
+HOLDOUT = [(seed + 100, start, dur) for seed, start, dur in REPORT]
 DEV = [
     (1, None, "3d"),
     (2, None, "3d"),
@@ -196,6 +202,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--dev", action="store_true", help="the tuning fleets instead")
+    ap.add_argument("--holdout", action="store_true",
+                    help="the report calendars on seeds 7201-7212 instead")
     ap.add_argument("--lofo", action="store_true", help="leave-one-family-out too")
     ap.add_argument("--config", help="warden.toml for every replay")
     ap.add_argument("--out", default="out/matrix")
@@ -206,7 +214,7 @@ def main():
                     help="report-matrix seeds it is measured on (default all)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    cells = DEV if a.dev else REPORT
+    cells = DEV if a.dev else HOLDOUT if a.holdout else REPORT
     cells, evals = run_matrix(a.binary, cells, a.out, a.config, a.jobs)
     text, fams, _ = table(cells, evals)
     print(text, flush=True)

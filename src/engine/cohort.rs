@@ -137,6 +137,19 @@ impl Prevalence {
     }
 }
 
+/// Who took a value up lately, two ways: a count decayed over
+/// `ROLLOUT_TAU_MS` (how team-wide its adoption is right now), and the
+/// current wave of adoptions (adoptions no more than `MOVE_WINDOW_MS`
+/// apart), so an agent's move can be judged later against everyone who
+/// moved around the same time, the stragglers of a slow roll-out included.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct RecentAdopters {
+    decayed: f32,
+    last: i64,
+    wave_start: i64,
+    wave_adopters: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cohort {
     pub key: Box<str>,
@@ -157,8 +170,8 @@ pub struct Cohort {
     newcomers_day: f32,
     newcomers_ts: i64,
     burst_level: u32,
-    /// value fingerprint -> (recent adopters, decayed; time of the last).
-    recent: FxHashMap<u64, (f32, i64)>,
+    /// value fingerprint -> its recent adopters.
+    recent: FxHashMap<u64, RecentAdopters>,
     /// The latest agents (fingerprint, time) to move into a place of
     /// their own: several at once is the team moving (a migration).
     movers: [(u32, i64); MOVERS],
@@ -170,20 +183,30 @@ impl Cohort {
     /// Other agents that adopted `fp` lately, as of `ts`; counts this
     /// adoption in when `record`.
     fn recent_adopters(&mut self, fp: u64, ts: i64, record: bool) -> f32 {
-        let seen = self.recent.get(&fp).map_or(0.0, |&(n, last)| {
-            n * decay((ts - last).max(0), ROLLOUT_TAU_MS)
+        let seen = self.recent.get(&fp).map_or(0.0, |r| {
+            r.decayed * decay((ts - r.last).max(0), ROLLOUT_TAU_MS)
         });
         if record {
             if self.recent.len() >= MAX_RECENT_VALUES && !self.recent.contains_key(&fp) {
                 let horizon = 2.0 * ROLLOUT_TAU_MS;
-                self.recent
-                    .retain(|_, &mut (_, last)| ((ts - last) as f32) < horizon);
+                self.recent.retain(|_, r| ((ts - r.last) as f32) < horizon);
                 if self.recent.len() >= MAX_RECENT_VALUES {
                     return seen;
                 }
             }
-            let e = self.recent.entry(fp).or_insert((0.0, ts));
-            *e = (seen + 1.0, ts.max(e.1));
+            let e = self.recent.entry(fp).or_insert(RecentAdopters {
+                decayed: 0.0,
+                last: ts,
+                wave_start: ts,
+                wave_adopters: 0,
+            });
+            if ts - e.last >= MOVE_WINDOW_MS {
+                (e.wave_start, e.wave_adopters) = (ts, 0);
+            }
+            e.decayed = seen + 1.0;
+            e.last = ts.max(e.last);
+            e.wave_start = e.wave_start.min(ts);
+            e.wave_adopters = e.wave_adopters.saturating_add(1);
         }
         seen
     }
@@ -531,10 +554,29 @@ impl Cohorts {
         let others = self.movers_near(cohort, agent, ts);
         self.touch(cohort);
         let m = &mut self.list[cohort as usize].movers;
-        if let Some(slot) = m.iter_mut().min_by_key(|(_, t)| *t) {
-            *slot = (agent, ts);
+        // An agent already remembered as moving lately keeps its slot:
+        // one agent moving again and again must not push the rest of a
+        // migrating team out of memory, clearing the way for itself.
+        let again = m
+            .iter()
+            .any(|&(a, t)| a == agent && t != i64::MIN && (ts - t).abs() < MOVE_WINDOW_MS);
+        if !again {
+            if let Some(slot) = m.iter_mut().min_by_key(|(_, t)| *t) {
+                *slot = (agent, ts);
+            }
         }
         others
+    }
+
+    /// Established agents of `cohort` that took `fp` up in the wave of
+    /// adoptions around `ts` (the asker included): a team rolls a place out
+    /// within hours, each adoption within `MOVE_WINDOW_MS` of the last.
+    pub(crate) fn adopters_near(&self, cohort: u32, fp: u64, ts: i64) -> u32 {
+        self.list[cohort as usize]
+            .recent
+            .get(&fp)
+            .filter(|r| ts > r.wave_start - MOVE_WINDOW_MS && ts < r.last + MOVE_WINDOW_MS)
+            .map_or(0, |r| r.wave_adopters)
     }
 
     /// Other agents of `cohort` that moved into places of their own within

@@ -58,6 +58,21 @@ fn a_team_moving_is_told_from_one_agent_moving_many_times() {
 }
 
 #[test]
+fn one_agent_moving_on_does_not_push_a_migrating_team_out_of_memory() {
+    let mut c = Cohorts::default();
+    let k = c.intern("t|workload");
+    for agent in 1..=3 {
+        c.moved(k, agent, agent as i64 * 60_000);
+    }
+    // Agent 9 then moves dozens of times within the hour.
+    for i in 0..40 {
+        c.moved(k, 9, 10 * 60_000 + i * 60_000);
+    }
+    // The team's first mover, asked about its move, still sees the rest.
+    assert_eq!(c.movers_near(k, 1, 60_000), 3);
+}
+
+#[test]
 fn a_team_wide_rollout_is_discounted_but_one_peer_launders_nothing() {
     let mut c = Cohorts::default();
     let k = c.intern("t1|ai_agent");

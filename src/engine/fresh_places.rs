@@ -7,7 +7,7 @@
 //! an agent that explores all the time (an LLM agent browsing) is judged
 //! by its own habit.
 
-use super::stats::decay;
+use super::stats::{beta_binomial_surprise, decay};
 use serde::{Deserialize, Serialize};
 
 /// A place stays new this long after the agent's first call into it:
@@ -15,10 +15,14 @@ use serde::{Deserialize, Serialize};
 pub(crate) const FRESH_MS: i64 = 4 * 3_600_000;
 /// Calls are counted over about this long.
 const WINDOW_MS: f32 = 60.0 * 60_000.0;
-/// How fast the usual share follows the agent's calls.
-const SHARE_ALPHA: f32 = 0.001;
-/// Share of calls a brand-new agent is assumed to make into new places.
-const NEW_AGENT_SHARE: f32 = 0.5;
+/// Memory of the agent's habit: about a week of its calls.
+const HABIT_TAU_MS: f32 = 7.0 * 24.0 * 3_600_000.0;
+/// Prior on the share of calls an agent sends into places it adopted
+/// lately, as pseudo-calls: 2 % over 25 calls. Weak, so a habit of a few
+/// hundred calls outweighs it, and an agent that explores all the time
+/// (an LLM agent browsing) is judged by its own habit.
+const PRIOR_FRESH: f32 = 0.5;
+const PRIOR_CALLS: f32 = 25.0;
 /// Places remembered as new at once.
 const SLOTS: usize = 4;
 
@@ -30,8 +34,11 @@ pub(crate) struct FreshPlaces {
     /// Calls into new places, and all calls, decayed over `WINDOW_MS`.
     pub(crate) fresh_calls: f32,
     pub(crate) calls: f32,
-    /// The agent's usual share of calls into new places.
-    pub(crate) share: f32,
+    /// The habit: calls into new places, and all calls, decayed over
+    /// `HABIT_TAU_MS`. It includes the recent window, which scoring takes
+    /// out again: a burst is judged against the agent's past, not itself.
+    habit_fresh: f32,
+    habit_calls: f32,
 }
 
 impl Default for FreshPlaces {
@@ -40,85 +47,161 @@ impl Default for FreshPlaces {
             places: [(0, 0); SLOTS],
             fresh_calls: 0.0,
             calls: 0.0,
-            share: NEW_AGENT_SHARE,
+            habit_fresh: 0.0,
+            habit_calls: 0.0,
         }
     }
 }
 
 impl FreshPlaces {
     /// Counts one call at `ts` into `family` (a fingerprint), which is the
-    /// agent's first call there when `adopted`. Returns whether the call
-    /// went into a new place.
-    pub(crate) fn observe(&mut self, family: Option<u64>, adopted: bool, ts: i64, dt: i64) -> bool {
+    /// agent's first call there when `adopted`. Returns when the agent
+    /// first went there if the call went into a new place.
+    pub(crate) fn observe(
+        &mut self,
+        family: Option<u64>,
+        adopted: bool,
+        ts: i64,
+        dt: i64,
+    ) -> Option<i64> {
         let d = decay(dt, WINDOW_MS);
         self.fresh_calls *= d;
         self.calls = self.calls * d + 1.0;
-        let Some(fp) = family else {
-            self.share += SHARE_ALPHA * (0.0 - self.share);
-            return false;
-        };
+        let h = decay(dt, HABIT_TAU_MS);
+        self.habit_fresh *= h;
+        self.habit_calls *= h;
+        let fp = family?;
         if adopted {
             // Replace the oldest slot.
             if let Some(slot) = self.places.iter_mut().min_by_key(|(_, t)| *t) {
                 *slot = (fp, ts);
             }
         }
-        let fresh = fp != 0
-            && self
-                .places
-                .iter()
-                .any(|&(p, t)| p == fp && ts - t < FRESH_MS);
-        if fresh {
+        let since = self
+            .places
+            .iter()
+            .find(|&&(p, t)| fp != 0 && p == fp && ts - t < FRESH_MS)
+            .map(|&(_, t)| t);
+        if since.is_some() {
             self.fresh_calls += 1.0;
         }
-        self.share += SHARE_ALPHA * (f32::from(u8::from(fresh)) - self.share);
-        fresh
+        since
     }
-}
 
-/// Calls into new places (`fresh`) out of `calls`, where the agent's usual
-/// share is `usual`: the tail the detector scores (Poisson, with a small
-/// floor so an agent that never moves is not infinitely sure).
-pub(crate) fn expected_fresh(calls: f32, usual: f32) -> f32 {
-    calls * (usual + 0.005) + 0.3
+    /// Teaches the habit one call (`fresh`: into a new place).
+    pub(crate) fn teach(&mut self, fresh: bool) {
+        self.habit_calls += 1.0;
+        self.habit_fresh += f32::from(u8::from(fresh));
+    }
+
+    /// The habit before the recent window: (calls into new places, calls).
+    fn past(&self) -> (f32, f32) {
+        let fresh = (self.habit_fresh - self.fresh_calls).max(0.0);
+        let calls = (self.habit_calls - self.calls).max(fresh);
+        (fresh, calls)
+    }
+
+    /// Surprise of the calls into new places among the recent ones, against
+    /// the agent's habit (beta-binomial: the habit's share is uncertain in
+    /// proportion to how little of it is known).
+    pub(crate) fn surprise(&self) -> f32 {
+        let (fresh, calls) = self.past();
+        beta_binomial_surprise(
+            self.fresh_calls,
+            self.calls,
+            PRIOR_FRESH + fresh,
+            PRIOR_CALLS - PRIOR_FRESH + calls - fresh,
+        )
+    }
+
+    /// The habit's share of calls into new places (its posterior mean).
+    pub(crate) fn usual_share(&self) -> f32 {
+        let (fresh, calls) = self.past();
+        (PRIOR_FRESH + fresh) / (PRIOR_CALLS + calls)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::stats::poisson_surprise;
 
     const MIN: i64 = 60_000;
+
+    /// Plays calls a minute apart from an agent's first; `place(i)` names
+    /// the family of call `i`,
+    /// adopted on its first appearance. Returns the highest surprise on
+    /// calls from `score_from` on.
+    fn play(p: &mut FreshPlaces, n: i64, score_from: i64, place: impl Fn(i64) -> u64) -> f32 {
+        let mut seen = std::collections::HashSet::new();
+        let mut top = 0.0f32;
+        for i in 0..n {
+            let fam = place(i);
+            let fresh = p
+                .observe(Some(fam), seen.insert(fam), i * MIN, MIN)
+                .is_some();
+            let s = if fresh { p.surprise() } else { 0.0 };
+            if i >= score_from {
+                top = top.max(s);
+            }
+            // As the engine does: taught once the first places are old.
+            if i * MIN >= FRESH_MS {
+                p.teach(fresh);
+            }
+        }
+        top
+    }
 
     #[test]
     fn a_settled_agent_sending_its_traffic_somewhere_new_stands_out() {
         let mut p = FreshPlaces::default();
-        let home = Some(1u64);
-        // A week of a call a minute into its one place.
-        for i in 0..7 * 24 * 60 {
-            assert!(!p.observe(home, i == 0, i * MIN, MIN) || i < 240);
-        }
-        assert!(p.share < 0.01, "{}", p.share);
-        // Half of its calls now go to a new bucket.
-        let t0 = 7 * 24 * 60 * MIN;
-        let mut surprise = 0.0;
-        for i in 0..30 {
-            let new = i % 2 == 0;
-            let fam = if new { Some(2) } else { home };
-            let usual = p.share;
-            if p.observe(fam, new && i == 0, t0 + i * 30_000, 30_000) {
-                surprise = poisson_surprise(p.fresh_calls, expected_fresh(p.calls, usual));
+        let week = 7 * 24 * 60;
+        // A week of a call a minute into its one place, then half of its
+        // calls go to a new bucket for half an hour.
+        let top = play(&mut p, week + 30, week, |i| {
+            if i >= week && i % 2 == 0 {
+                2
+            } else {
+                1
             }
-        }
-        // Past the finding line (7.2 bits) on its own.
-        assert!(surprise > 7.2, "{surprise}");
+        });
+        assert!(p.usual_share() < 0.01, "{}", p.usual_share());
+        // Past the finding line (7.2) on its own.
+        assert!(top > 7.2, "{top}");
     }
 
     #[test]
-    fn places_stop_being_new_after_two_hours() {
+    fn an_agent_that_explores_all_the_time_is_judged_by_its_habit() {
         let mut p = FreshPlaces::default();
-        assert!(p.observe(Some(5), true, 0, 0));
-        assert!(p.observe(Some(5), false, FRESH_MS - 1, MIN));
-        assert!(!p.observe(Some(5), false, FRESH_MS, 1));
+        // Every tenth call goes somewhere it has not been for a day.
+        let top = play(&mut p, 3 * 24 * 60, 24 * 60, |i| {
+            if i % 10 == 0 {
+                1000 + (i / 10) as u64
+            } else {
+                1
+            }
+        });
+        assert!(p.usual_share() > 0.05, "{}", p.usual_share());
+        assert!(top < 2.0, "{top}");
+    }
+
+    #[test]
+    fn a_short_habit_claims_less_certainty() {
+        // The same burst into a new place after a day and after a week.
+        let burst = |history: i64| {
+            let mut p = FreshPlaces::default();
+            play(&mut p, history + 10, history, |i| {
+                u64::from(i >= history) + 1
+            })
+        };
+        let (day, week) = (burst(24 * 60), burst(7 * 24 * 60));
+        assert!(day < week, "{day} vs {week}");
+    }
+
+    #[test]
+    fn places_stop_being_new_after_four_hours() {
+        let mut p = FreshPlaces::default();
+        assert_eq!(p.observe(Some(5), true, 0, 0), Some(0));
+        assert_eq!(p.observe(Some(5), false, FRESH_MS - 1, MIN), Some(0));
+        assert_eq!(p.observe(Some(5), false, FRESH_MS, 1), None);
     }
 }

@@ -181,6 +181,35 @@ pub(crate) fn neg_binomial_surprise(k: f32, mean: f32, shape: f32) -> f32 {
     (-(ln_tail.min(0.0)) / std::f64::consts::LN_10) as f32
 }
 
+/// Upper-tail surprise of `k` successes in `n` trials whose success
+/// probability is uncertain, Beta(`a`, `b`): the beta-binomial predictive,
+/// -log10 P(X >= k). A habit known from few trials (small `a + b`) stays
+/// over-dispersed, so thin evidence cannot claim certainty.
+pub(crate) fn beta_binomial_surprise(k: f32, n: f32, a: f32, b: f32) -> f32 {
+    let (k, n) = ((k as f64).floor(), (n as f64).floor());
+    let (a, b) = ((a as f64).max(1e-3), (b as f64).max(1e-3));
+    if k < 1.0 || k > n || k <= n * a / (a + b) {
+        return 0.0;
+    }
+    let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
+    let ln_pk = ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
+        + ln_beta(k + a, n - k + b)
+        - ln_beta(a, b);
+    // Sum the terms from k up by their ratios; past the mean they fall
+    // quickly, and a bounded number of them is plenty.
+    let (mut term, mut sum, mut x) = (1.0f64, 1.0f64, k);
+    while x < n && x < k + 4096.0 {
+        term *= (n - x) * (x + a) / ((x + 1.0) * (n - x - 1.0 + b));
+        sum += term;
+        if term < 1e-12 * sum {
+            break;
+        }
+        x += 1.0;
+    }
+    let ln_tail = ln_pk + sum.ln();
+    (-(ln_tail.min(0.0)) / std::f64::consts::LN_10) as f32
+}
+
 /// The kinds a fingerprint is seeded with, defined once: the same value
 /// fingerprinted as two kinds never collides, and detectors and archetype
 /// vocabularies that fingerprint one kind must agree on its number (they
@@ -352,6 +381,41 @@ mod tests {
         assert!((normal_surprise(5.9978) - 9.0).abs() < 0.05); // p = 1e-9
                                                                // continuous across the switch of approximations
         assert!((normal_surprise(4.999) - normal_surprise(5.001)).abs() < 0.05);
+    }
+
+    #[test]
+    fn beta_binomial_surprise_matches_exact_sums() {
+        // Exact P(X >= k) from the pmf by plain summation.
+        fn exact(k: u32, n: u32, a: f64, b: f64) -> f32 {
+            let lb = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
+            let tail: f64 = (k..=n)
+                .map(|x| {
+                    let (x, n) = (x as f64, n as f64);
+                    (ln_gamma(n + 1.0) - ln_gamma(x + 1.0) - ln_gamma(n - x + 1.0)
+                        + lb(x + a, n - x + b)
+                        - lb(a, b))
+                    .exp()
+                })
+                .sum();
+            (-tail.log10()) as f32
+        }
+        for (k, n, a, b) in [
+            (3u32, 3u32, 0.5, 300.0),
+            (5, 40, 0.5, 25.0),
+            (20, 60, 2.0, 400.0),
+        ] {
+            let got = beta_binomial_surprise(k as f32, n as f32, a as f32, b as f32);
+            let want = exact(k, n, a, b);
+            assert!((got - want).abs() < 0.01, "{k}/{n}: {got} vs {want}");
+        }
+        // At or below the mean there is nothing to score.
+        assert_eq!(beta_binomial_surprise(1.0, 100.0, 1.0, 9.0), 0.0);
+        // Uncertainty caps surprise: the same count says less when the
+        // habit rests on fewer trials.
+        assert!(
+            beta_binomial_surprise(5.0, 5.0, 0.1, 10.0)
+                < beta_binomial_surprise(5.0, 5.0, 1.0, 100.0)
+        );
     }
 
     #[test]

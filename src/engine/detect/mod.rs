@@ -8,9 +8,7 @@ use super::catalogue::AttackCatalogue;
 use super::cohort::{Cohorts, Prior, Rarity, Teaches, SENSITIVE_KIND};
 use super::config::DetectorConfig;
 use super::session::{network_of, ua_family};
-use super::stats::{
-    decay, fingerprint, fp_kind, normal_surprise, poisson_surprise, surge_tail_bits, Ewm,
-};
+use super::stats::{decay, fingerprint, fp_kind, normal_surprise, poisson_surprise, Ewm};
 use crate::event::{CallRow, Outcome};
 use crate::signal::{AttackTag, Feature, Signals};
 
@@ -18,6 +16,9 @@ mod places;
 mod seasonal;
 mod tactics;
 mod trend;
+mod volume;
+
+use volume::unfamiliar_context_bits;
 
 const MIN: f32 = 60_000.0;
 use crate::event::HOUR_MS;
@@ -39,6 +40,9 @@ const NOVELTY_KINDS: [(Feature, u8, f32); 6] = [
     // first crossing by a settled agent is worth a finding on its own.
     (Feature::NovelTenant, fp_kind::TENANT, BOUNDARY_WEIGHT),
 ];
+/// `NOVELTY_KINDS` indices of the caller's context.
+pub(super) const NETWORK_KIND: usize = 2;
+pub(super) const USER_AGENT_KIND: usize = 3;
 /// Weight of a first use that crosses a team boundary: a tenant the agent
 /// never called into, or a parent that other teams' agents serve and this
 /// team's never did (delegation from a stranger).
@@ -52,7 +56,7 @@ pub(super) const TEAM_MOVE_PEERS: usize = 2;
 const ESTABLISHED_CALLS: u32 = 32;
 /// Novelty evidence of one kind adds up over this time constant, so a few
 /// new sensitive tools used slowly over an hour still build up.
-const NOVELTY_TAU_MS: f32 = 3.0 * 3_600_000.0;
+pub(super) const NOVELTY_TAU_MS: f32 = 3.0 * 3_600_000.0;
 /// Most confidence the seasonal rate estimate may have (Gamma shape).
 pub(super) const SEASONAL_MAX_SHAPE: f32 = 8.0;
 /// Evidence the team's hour-of-day shape is worth in an agent's seasonal
@@ -208,8 +212,9 @@ impl Detectors {
         let surge = cohorts.get(st.cohort).surge(st.c15m);
 
         let team_share = cohorts.get(st.cohort).day_share(ts.div_euclid(HOUR_MS));
-        self.rate(st, alpha, surge, team_share.unwrap_or(1.0), sig);
-        self.seasonal(st, ts, surge, team_share, sig);
+        let ctx = unfamiliar_context_bits(st, dt);
+        self.rate(st, alpha, surge, team_share.unwrap_or(1.0), ctx, sig);
+        self.seasonal(st, ts, surge, team_share, ctx, sig);
         let novel = self.novelty(st, cohorts, row, &derived, dt, sig);
         self.new_places(st, cohorts, row, &derived, novel.new_place, dt, sig);
         self.bytes_trend(st, row, &derived, sig);
@@ -256,27 +261,6 @@ impl Detectors {
         st.distinct = seed(priors[Prior::Distinct as usize]);
         st.bytes_s = seed(priors[Prior::BytesShort as usize]);
         st.bytes_l = seed(priors[Prior::BytesLong as usize]);
-    }
-
-    fn rate(&self, st: &mut AgentState, alpha: f32, surge: f32, activity: f32, sig: &mut Signals) {
-        let sd = self.rate_min_sd;
-        for (f, count, base) in [
-            (Feature::Rate1m, st.c1m, &mut st.rate1),
-            (Feature::Rate15m, st.c15m, &mut st.rate15),
-        ] {
-            let x = (1.0 + count).ln();
-            let z = base.z(x - surge, sd, 0.5);
-            // Rises are scored no higher than a benign surge of that size
-            // allows (`surge_tail_bits`).
-            let ratio = (x - surge - base.mean).exp();
-            sig.set(
-                f,
-                normal_surprise(z).min(surge_tail_bits(ratio, activity)),
-                count as f64,
-                (base.mean.exp() - 1.0) as f64,
-            );
-            base.update(x, alpha, sd);
-        }
     }
 
     /// First use of a value by this agent, weighted by how rare it is among
@@ -486,30 +470,6 @@ impl Detectors {
             expected as f64,
         );
         st.fail_share += 0.002 * (w - st.fail_share);
-    }
-
-    /// Bytes returned to the caller over 5 minutes and over 2 hours: bulk and
-    /// low-and-slow exfiltration.
-    fn volume(&self, st: &mut AgentState, row: &CallRow, dt: i64, alpha: f32, sig: &mut Signals) {
-        let b = row.bytes_out.unwrap_or(0) as f32;
-        st.bytes5m = st.bytes5m * decay(dt, 5.0 * MIN) + b;
-        st.bytes2h = st.bytes2h * decay(dt, 120.0 * MIN) + b;
-        for (f, total, base, sd) in [
-            (Feature::BytesShort, st.bytes5m, &mut st.bytes_s, 0.8),
-            (Feature::BytesLong, st.bytes2h, &mut st.bytes_l, 0.6),
-        ] {
-            // Payload sizes are heavy-tailed: wide floors, and a wide prior
-            // while the baseline is young.
-            let x = (1.0 + total).ln();
-            let z = base.z(x, sd, 4.0);
-            sig.set(
-                f,
-                normal_surprise(z),
-                total as f64,
-                (base.mean.exp() - 1.0) as f64,
-            );
-            base.update(x, alpha, sd);
-        }
     }
 
     fn session(

@@ -1,17 +1,17 @@
-//! Scoring traffic into places new to the agent (`fresh_places`): the
-//! Poisson tail of its recent calls into them against its usual share.
+//! Scoring traffic into places new to the agent (`fresh_places`): its
+//! recent calls into them against its habit (a beta-binomial tail).
 
 use super::super::agent::AgentState;
 use super::super::cohort::Cohorts;
-use super::super::fresh_places::expected_fresh;
-use super::super::stats::{fingerprint, fp_kind, poisson_surprise};
+use super::super::fresh_places::FRESH_MS;
+use super::super::stats::{fingerprint, fp_kind};
 use super::{Derived, Detectors};
 use crate::event::CallRow;
 use crate::signal::{Feature, Signals};
 
 impl Detectors {
-    /// Calls into new places in the last ~hour against the agent's
-    /// usual share of such calls: a Poisson tail, scored on calls that go
+    /// Calls into new places in the last ~hour against the agent's habit
+    /// of such calls (`FreshPlaces::surprise`), scored on calls that go
     /// into a new place (evidence must not linger onto ordinary calls).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new_places(
@@ -27,23 +27,40 @@ impl Detectors {
         let ts = row.ts_ms;
         let settling = ts - st.first_ts < super::SETTLING_MS;
         let p = &mut st.places;
-        let usual = p.share;
-        // A new agent goes everywhere for the first time; its habit is
-        // learned while it settles in, and only then scored.
-        if !p.observe(derived.fp_family, adopted, ts, dt) || settling {
-            return;
+        // Places first used while settling in are its vocabulary, not moves.
+        let since = p.observe(derived.fp_family, adopted && !settling, ts, dt);
+        // A new agent goes everywhere for the first time: its habit is
+        // learned from when its first places stop being new, and scored
+        // once it has settled in.
+        if ts - st.first_ts >= FRESH_MS {
+            p.teach(since.is_some());
         }
-        // The team moving together (a migration) is not this agent's doing.
+        let Some(since) = since.filter(|_| !settling) else {
+            return;
+        };
+        // The team moving together around when this agent moved (a
+        // migration, each member into a place of its own) or rolling out
+        // the same place (the first adopter is judged before the others
+        // follow) is not this agent's doing. Judged at the agent's move,
+        // in the cohort's clock, for as long as the place stays new.
         let me = fingerprint(fp_kind::AGENT, row.agent_id) as u32;
-        if cohorts.movers_near(st.cohort, me, derived.shared_ts) >= super::TEAM_MOVE_PEERS {
+        let moved_at = derived.shared_ts - (ts - since);
+        let joined = derived.fp_family.map_or(0, |fp| {
+            cohorts
+                .adopters_near(st.cohort, fp, moved_at)
+                .saturating_sub(1) as usize
+        });
+        if cohorts.movers_near(st.cohort, me, moved_at) >= super::TEAM_MOVE_PEERS
+            || joined >= super::TEAM_MOVE_PEERS
+        {
             return;
         }
-        let expected = expected_fresh(p.calls, usual);
+        let surprise = p.surprise();
         sig.set(
             Feature::NewPlaceTraffic,
-            poisson_surprise(p.fresh_calls, expected),
+            surprise,
             p.fresh_calls as f64,
-            expected as f64,
+            (p.calls * p.usual_share()) as f64,
         );
         if let Some(family) = derived.family {
             sig.novel_value[Feature::NewPlaceTraffic.index()] = Some(family.into());

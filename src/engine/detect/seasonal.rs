@@ -24,12 +24,16 @@ impl Detectors {
     /// the cohort's hour-of-day profile), worth `TEAM_SHAPE_SLOTS` of
     /// evidence: with one or two days known, an hour the agent happened not
     /// to work is not taken for an empty one.
+    ///
+    /// A rise is scored no higher than a benign surge allows
+    /// (`surge_tail_bits`), and that only from a familiar context (`ctx`).
     pub(super) fn seasonal(
         &self,
         st: &mut AgentState,
         ts: i64,
         surge: f32,
         team_share: Option<f32>,
+        ctx: f32,
         sig: &mut Signals,
     ) {
         let hour = ts.div_euclid(HOUR_MS);
@@ -83,10 +87,19 @@ impl Detectors {
             let n = st.hour_count.saturating_sub(st.hour_flagged) as f32;
             let bursts = (n / surge.exp() / b).floor();
             let mean = shape / rate;
-            let s = neg_binomial_surprise(bursts, mean, shape.max(0.05)).min(surge_tail_bits(
-                bursts / mean.max(1e-3),
-                team_share.unwrap_or(1.0),
-            ));
+            // Benign surges come when the work does: in the team's busy
+            // hours and, once two days of this kind show it, in the agent's
+            // own (an hour it barely works, in a team that works then, is
+            // still quiet for it; one day cannot tell a quiet hour from a
+            // schedule that drifted).
+            let team = team_share.unwrap_or(1.0);
+            let activity = if same_days >= 2 {
+                team.min(mean / overall.max(1e-6))
+            } else {
+                team
+            };
+            let s = neg_binomial_surprise(bursts, mean, shape.max(0.05))
+                .min(surge_tail_bits(bursts / mean.max(1e-3), activity) + ctx);
             sig.set(
                 Feature::SeasonalHour,
                 s,
