@@ -109,6 +109,40 @@ fn every_sweep_row_is_what_replay_reports_at_that_threshold() {
     }
 }
 
+/// A high finding line chosen with revocation lines swept below it: the
+/// recommended revocation line is never under the finding line, and the
+/// config written is one `warden replay` accepts.
+#[test]
+fn a_recommended_config_is_always_a_valid_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fleet(dir.path(), "fleet.jsonl", 60, 5);
+    let written = dir.path().join("tuned.toml");
+    let (r, text) = tune(
+        dir.path(),
+        &[
+            "--thresholds",
+            "90",
+            "--revoke-thresholds",
+            "60,70,80,95",
+            "--budget",
+            "1000",
+            "--write-config",
+            written.to_str().unwrap(),
+        ],
+        &input,
+    );
+    let rec = &r["recommendation"];
+    assert_eq!(rec["finding_threshold"], 90.0, "{text}");
+    assert!(rec["revoke_threshold"].as_f64().unwrap() >= 90.0, "{text}");
+    for row in r["revoke_sweep"].as_array().unwrap() {
+        assert!(row["revoke_threshold"].as_f64().unwrap() >= 90.0, "{row}");
+    }
+    // Replay refuses a config whose revocation line is under its finding
+    // line; this one loads and runs.
+    let ev = common::replay_evaluation(dir.path(), &written, &input);
+    assert!(ev["events"].as_u64().unwrap() > 0);
+}
+
 #[test]
 fn the_recommended_config_meets_its_budget_on_fleets_it_never_saw() {
     let dir = tempfile::tempdir().unwrap();

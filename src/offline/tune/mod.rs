@@ -453,8 +453,12 @@ pub fn run(
     let mut hits = HitSet::default();
     hits.extend(arm.engine.take_hits());
     let scored = hits.rescore(weights);
+    // A revocation line below the finding line never acts (a revocation
+    // rides on a finding) and a config holding one is refused: only lines
+    // at or above the chosen finding line are swept and recommended.
     report.revoke_sweep = revoke
         .iter()
+        .filter(|&&rt| rt >= ft)
         .map(|&rt| {
             let r = hits.evaluate(&scored, rules, ft, rt, &rows);
             RevokeRow {
@@ -471,7 +475,8 @@ pub fn run(
             .unwrap_or(cfg.decisions.revoke_threshold)
     } else {
         cfg.decisions.revoke_threshold
-    };
+    }
+    .max(ft);
     let figures = hits.evaluate(&scored, rules, ft, rt, &rows);
     report.weight_sweep = weight_sweep(&hits, weights, opts.weight_factor, rules, ft, rt, &rows);
     report.recommendation = Some(Recommendation {
