@@ -101,23 +101,33 @@ impl FreshPlaces {
         (fresh, calls)
     }
 
-    /// Surprise of the calls into new places among the recent ones, against
-    /// the agent's habit (beta-binomial: the habit's share is uncertain in
-    /// proportion to how little of it is known).
-    pub(crate) fn surprise(&self) -> f32 {
+    /// The habit's posterior on the share of calls into new places, as
+    /// Beta(a, b).
+    fn habit(&self) -> (f32, f32) {
         let (fresh, calls) = self.past();
-        beta_binomial_surprise(
-            self.fresh_calls,
-            self.calls,
+        (
             PRIOR_FRESH + fresh,
             PRIOR_CALLS - PRIOR_FRESH + calls - fresh,
         )
     }
 
+    /// Surprise of the calls into new places among the recent ones, against
+    /// the agent's habit (beta-binomial: the habit's share is uncertain in
+    /// proportion to how little of it is known), and the number of them
+    /// the habit expects.
+    pub(crate) fn surprise(&self) -> (f32, f32) {
+        let (a, b) = self.habit();
+        (
+            beta_binomial_surprise(self.fresh_calls, self.calls, a, b),
+            self.calls * a / (a + b),
+        )
+    }
+
     /// The habit's share of calls into new places (its posterior mean).
-    pub(crate) fn usual_share(&self) -> f32 {
-        let (fresh, calls) = self.past();
-        (PRIOR_FRESH + fresh) / (PRIOR_CALLS + calls)
+    #[cfg(test)]
+    fn usual_share(&self) -> f32 {
+        let (a, b) = self.habit();
+        a / (a + b)
     }
 }
 
@@ -139,7 +149,7 @@ mod tests {
             let fresh = p
                 .observe(Some(fam), seen.insert(fam), i * MIN, MIN)
                 .is_some();
-            let s = if fresh { p.surprise() } else { 0.0 };
+            let s = if fresh { p.surprise().0 } else { 0.0 };
             if i >= score_from {
                 top = top.max(s);
             }

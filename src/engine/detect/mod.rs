@@ -56,7 +56,7 @@ pub(super) const TEAM_MOVE_PEERS: usize = 2;
 const ESTABLISHED_CALLS: u32 = 32;
 /// Novelty evidence of one kind adds up over this time constant, so a few
 /// new sensitive tools used slowly over an hour still build up.
-pub(super) const NOVELTY_TAU_MS: f32 = 3.0 * 3_600_000.0;
+const NOVELTY_TAU_MS: f32 = 3.0 * 3_600_000.0;
 /// Most confidence the seasonal rate estimate may have (Gamma shape).
 pub(super) const SEASONAL_MAX_SHAPE: f32 = 8.0;
 /// Evidence the team's hour-of-day shape is worth in an agent's seasonal
@@ -211,8 +211,15 @@ impl Detectors {
         st.c15m = st.c15m * decay(dt, 15.0 * MIN) + 1.0;
         let surge = cohorts.get(st.cohort).surge(st.c15m);
 
+        // Novelty evidence decays once per call, before the volume
+        // detectors read the context part of it and `novelty` adds to it.
+        let d_novelty = decay(dt, NOVELTY_TAU_MS);
+        for n in &mut st.novelty {
+            *n *= d_novelty;
+        }
+
         let team_share = cohorts.get(st.cohort).day_share(ts.div_euclid(HOUR_MS));
-        let ctx = unfamiliar_context_bits(st, dt);
+        let ctx = unfamiliar_context_bits(st);
         self.rate(st, alpha, surge, team_share.unwrap_or(1.0), ctx, sig);
         self.seasonal(st, ts, surge, team_share, ctx, sig);
         let novel = self.novelty(st, cohorts, row, &derived, dt, sig);
@@ -274,7 +281,6 @@ impl Detectors {
         dt: i64,
         sig: &mut Signals,
     ) -> NoveltyOutcome {
-        let d = decay(dt, NOVELTY_TAU_MS);
         let values: [Option<&str>; 6] = [
             Some(row.action),
             derived.family,
@@ -296,7 +302,6 @@ impl Detectors {
         st.own_adoptions *= d_own;
         st.own_sensitive *= d_own;
         for (k, ((feature, kind, weight), value)) in NOVELTY_KINDS.iter().zip(values).enumerate() {
-            st.novelty[k] *= d;
             let mut fresh = None;
             if let Some(v) = value {
                 let fp = known_fps

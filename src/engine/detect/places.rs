@@ -55,12 +55,12 @@ impl Detectors {
         {
             return;
         }
-        let surprise = p.surprise();
+        let (surprise, expected) = p.surprise();
         sig.set(
             Feature::NewPlaceTraffic,
             surprise,
             p.fresh_calls as f64,
-            (p.calls * p.usual_share()) as f64,
+            expected as f64,
         );
         if let Some(family) = derived.family {
             sig.novel_value[Feature::NewPlaceTraffic.index()] = Some(family.into());

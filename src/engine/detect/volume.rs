@@ -3,19 +3,18 @@
 
 use super::super::agent::AgentState;
 use super::super::stats::{decay, normal_surprise, surge_tail_bits};
-use super::{Detectors, MIN, NETWORK_KIND, NOVELTY_TAU_MS, USER_AGENT_KIND};
+use super::{Detectors, MIN, NETWORK_KIND, USER_AGENT_KIND};
 use crate::event::CallRow;
 use crate::signal::{Feature, Signals};
 
 /// Evidence, in the units of surprise, that the agent works from an
-/// unfamiliar network or client lately: its recent first uses of both,
-/// as they stand before this call. A benign surge (a backfill, a catch-up
-/// run) runs the agent's own work from its own place with its own client,
-/// so a rise explained away as one must also explain the new context: the
-/// two surprises add.
-pub(super) fn unfamiliar_context_bits(st: &AgentState, dt: i64) -> f32 {
-    let d = decay(dt, NOVELTY_TAU_MS);
-    (st.novelty[NETWORK_KIND] + st.novelty[USER_AGENT_KIND]) * d
+/// unfamiliar network or client lately: its recent first uses of both
+/// (decayed to this call, not yet counting it). A benign surge (a
+/// backfill, a catch-up run) runs the agent's own work from its own place
+/// with its own client, so a rise explained away as one must also explain
+/// the new context: the two surprises add.
+pub(super) fn unfamiliar_context_bits(st: &AgentState) -> f32 {
+    st.novelty[NETWORK_KIND] + st.novelty[USER_AGENT_KIND]
 }
 
 impl Detectors {
