@@ -10,7 +10,9 @@ Three matrices:
   report (default)  seeds 7101-7112, every start weekday, 1-7 days of
                     history: no threshold or constant is tuned on them
                     (their false findings were traced once, to two bugs).
-  holdout           the same calendars on seeds 7201-7212: never opened.
+  holdout           the same calendars on seeds 7201-7212 (their false
+                    findings were traced once, to versioned places).
+  fresh             the same calendars on seeds 7301-7312: never opened.
   dev               seeds 1-3 and 11-13: the fleets tuning looks at.
 
   --lofo            leave-one-family-out: for each family F, `warden tune`
@@ -18,7 +20,7 @@ Three matrices:
                     sees F) recommends thresholds; the report matrix is
                     replayed with them and F's recall is reported.
 
-Usage: scripts/eval-matrix.sh [--dev | --holdout] [--lofo] [--config FILE] [--out DIR]
+Usage: scripts/eval-matrix.sh [--dev | --holdout | --fresh] [--lofo] [--config FILE] [--out DIR]
 """
 
 import argparse
@@ -51,6 +53,8 @@ REPORT = [
 # sample for when the report matrix's own fleets have been looked into
 # (a false finding traced back to a bug), so one table stays unopened.
 HOLDOUT = [(seed + 100, start, dur) for seed, start, dur in REPORT]
+# And once the holdout has been looked into as well, seeds 7301-7312.
+FRESH = [(seed + 200, start, dur) for seed, start, dur in REPORT]
 DEV = [
     (1, None, "3d"),
     (2, None, "3d"),
@@ -204,6 +208,8 @@ def main():
     ap.add_argument("--dev", action="store_true", help="the tuning fleets instead")
     ap.add_argument("--holdout", action="store_true",
                     help="the report calendars on seeds 7201-7212 instead")
+    ap.add_argument("--fresh", action="store_true",
+                    help="the report calendars on seeds 7301-7312 instead")
     ap.add_argument("--lofo", action="store_true", help="leave-one-family-out too")
     ap.add_argument("--config", help="warden.toml for every replay")
     ap.add_argument("--out", default="out/matrix")
@@ -214,7 +220,7 @@ def main():
                     help="report-matrix seeds it is measured on (default all)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    cells = DEV if a.dev else HOLDOUT if a.holdout else REPORT
+    cells = DEV if a.dev else HOLDOUT if a.holdout else FRESH if a.fresh else REPORT
     cells, evals = run_matrix(a.binary, cells, a.out, a.config, a.jobs)
     text, fams, _ = table(cells, evals)
     print(text, flush=True)

@@ -46,10 +46,12 @@ pub(crate) struct AgentState {
     pub seen: SeenValues,
     /// Decayed rarity bits per novelty kind (see `detect::NOVELTY_KINDS`).
     pub novelty: [f32; 6],
-    /// Decayed calls and adoptions of new values (the agent's own novelty rate).
+    /// Decayed calls, calls that adopted a new value (of any kind), and
+    /// adoptions per kind of first use (`detect::own_slot`): the agent's own
+    /// novelty rates, which judge its first uses while it settles in.
     pub own_calls: f32,
     pub own_adoptions: f32,
-    pub own_sensitive: f32,
+    pub own_by_kind: [f32; 8],
     pub actions_win: DistinctWindow,
     pub families_win: DistinctWindow,
     pub sessions: SessionSlots,
@@ -94,7 +96,7 @@ impl AgentState {
             novelty: [0.0; 6],
             own_calls: 0.0,
             own_adoptions: 0.0,
-            own_sensitive: 0.0,
+            own_by_kind: [0.0; 8],
             actions_win: DistinctWindow::default(),
             families_win: DistinctWindow::default(),
             sessions: SessionSlots::default(),

@@ -131,6 +131,22 @@ pub(crate) fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
     ip.into()
 }
 
+/// Whether a call's source is a cloud provider's own service rather than a
+/// network address: CloudTrail writes the service's name (`rds.amazonaws.com`)
+/// as the source of a call a service made on the principal's behalf (a
+/// service-linked role at work, a forward access session). Such a call is
+/// the consequence of an earlier request, which is scored itself; it says
+/// nothing about where the credential's holder is or what it chose to do.
+/// A source is whatever the log's writer recorded, never what the caller
+/// claimed, so a caller cannot pass for a service this way.
+pub(crate) fn is_provider_service(src: &str) -> bool {
+    src.len() > ".amazonaws.com".len()
+        && src.ends_with(".amazonaws.com")
+        && src
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
 /// User-agent family: the product token before the first `/` or space, so a
 /// version bump is not a new user agent.
 pub(crate) fn ua_family(ua: &str) -> &str {
@@ -141,6 +157,22 @@ pub(crate) fn ua_family(ua: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_service_name_is_a_provider_service_source() {
+        assert!(is_provider_service("rds.amazonaws.com"));
+        assert!(is_provider_service("cloudformation.amazonaws.com"));
+        for src in [
+            "203.0.113.7",
+            "2001:db8::1",
+            ".amazonaws.com",
+            "AWS Internal",
+            "evil amazonaws.com",
+            "x.amazonaws.com.evil.example",
+        ] {
+            assert!(!is_provider_service(src), "{src}");
+        }
+    }
 
     #[test]
     fn interleaving_two_contexts_counts_switches() {

@@ -7,17 +7,19 @@ use super::archetype::{self, Archetypes, MIN_SHARE};
 use super::catalogue::AttackCatalogue;
 use super::cohort::{Cohorts, Prior, Rarity, Teaches, SENSITIVE_KIND};
 use super::config::DetectorConfig;
-use super::session::{network_of, ua_family};
+use super::session::{is_provider_service, network_of, ua_family};
 use super::stats::{decay, fingerprint, fp_kind, normal_surprise, poisson_surprise, Ewm};
 use crate::event::{CallRow, Outcome};
 use crate::signal::{AttackTag, Feature, Signals};
 
+mod family;
 mod places;
 mod seasonal;
 mod tactics;
 mod trend;
 mod volume;
 
+use family::{place_fingerprint, resource_family};
 use volume::unfamiliar_context_bits;
 
 const MIN: f32 = 60_000.0;
@@ -43,6 +45,7 @@ const NOVELTY_KINDS: [(Feature, u8, f32); 6] = [
 /// `NOVELTY_KINDS` indices of the caller's context.
 pub(super) const NETWORK_KIND: usize = 2;
 pub(super) const USER_AGENT_KIND: usize = 3;
+const PARENT_KIND: usize = 4;
 /// Weight of a first use that crosses a team boundary: a tenant the agent
 /// never called into, or a parent that other teams' agents serve and this
 /// team's never did (delegation from a stranger).
@@ -92,19 +95,41 @@ struct Derived<'r> {
     fp_family: Option<u64>,
     /// The call's time as its cohort may take it (`clock`).
     shared_ts: i64,
+    /// Made by a cloud provider's service on the agent's behalf
+    /// (`session::is_provider_service`): counted in the agent's volume,
+    /// but neither its first uses nor its context are the holder's.
+    service_made: bool,
 }
 
 impl<'r> Derived<'r> {
     fn of(row: &CallRow<'r>, shared_ts: i64) -> Self {
         let family = row.resource.map(resource_family);
+        let service_made = row.src_ip.is_some_and(is_provider_service);
         Derived {
             family,
-            network: row.src_ip.map(network_of),
-            ua: row.user_agent.map(ua_family),
+            network: row.src_ip.filter(|_| !service_made).map(network_of),
+            ua: row.user_agent.filter(|_| !service_made).map(ua_family),
             fp_action: fingerprint(fp_kind::ACTION, row.action),
-            fp_family: family.map(|f| fingerprint(fp_kind::RESOURCE_FAMILY, f)),
+            fp_family: family.map(place_fingerprint),
             shared_ts,
+            service_made,
         }
+    }
+}
+
+/// Slot of `AgentState::own_by_kind` a first use counts in: its novelty
+/// kind, except a sensitive action and a parent its team never served (one
+/// other teams' agents serve), which are rarer events than their kind's
+/// ordinary first uses and are judged against their own rates.
+fn own_slot(kind: usize, sensitive: bool, elsewhere: bool) -> usize {
+    const SENSITIVE_SLOT: usize = NOVELTY_KINDS.len();
+    const FOREIGN_PARENT_SLOT: usize = NOVELTY_KINDS.len() + 1;
+    if sensitive {
+        SENSITIVE_SLOT
+    } else if kind == PARENT_KIND && elsewhere {
+        FOREIGN_PARENT_SLOT
+    } else {
+        kind
     }
 }
 
@@ -125,30 +150,6 @@ pub(crate) struct Detectors {
     rate_min_sd: f32,
     archetypes: Option<std::sync::Arc<Archetypes>>,
     catalogue: std::sync::Arc<AttackCatalogue>,
-}
-
-/// Resource family: the part of a resource that names a place rather than one
-/// object: an ARN up to its first `/`, the first two segments of a path,
-/// a URI's scheme and authority (`kb://tenant-a`).
-pub(crate) fn resource_family(resource: &str) -> &str {
-    if let Some(at) = resource.find("://") {
-        let after = at + 3;
-        let end = resource[after..]
-            .find('/')
-            .map_or(resource.len(), |i| after + i);
-        return &resource[..end];
-    }
-    if let Some(rest) = resource.strip_prefix('/') {
-        let end = rest
-            .match_indices('/')
-            .nth(1)
-            .map_or(rest.len(), |(i, _)| i);
-        return &resource[..end + 1];
-    }
-    match resource.find('/') {
-        Some(i) => &resource[..i],
-        None => resource,
-    }
 }
 
 impl Detectors {
@@ -296,11 +297,15 @@ impl Detectors {
         let spraying = st.own_adoptions > SPRAY_ADOPTIONS && st.own_adoptions > 0.5 * st.own_calls;
         let mut out = NoveltyOutcome::default();
         let mut adopted = false;
-        let mut sensitive_adopted = false;
         let d_own = decay(dt, OWN_ADOPTION_TAU_MS);
         st.own_calls *= d_own;
         st.own_adoptions *= d_own;
-        st.own_sensitive *= d_own;
+        for n in &mut st.own_by_kind {
+            *n *= d_own;
+        }
+        if derived.service_made {
+            return out;
+        }
         for (k, ((feature, kind, weight), value)) in NOVELTY_KINDS.iter().zip(values).enumerate() {
             let mut fresh = None;
             if let Some(v) = value {
@@ -332,11 +337,11 @@ impl Detectors {
                     // as the rarer of the cohort's and its own recent adoption
                     // rates allows. Afterwards its own rate is not used: a
                     // settled agent that starts adopting is the signal.
-                    let own_count = if sensitive {
-                        st.own_sensitive
-                    } else {
-                        st.own_adoptions
-                    };
+                    // The rate is the one of this kind of value: a new agent
+                    // learning its tools says nothing about how often it
+                    // changes tenant, parent or network, which it does not.
+                    let slot = own_slot(k, sensitive, n.elsewhere);
+                    let own_count = st.own_by_kind[slot];
                     let settling = row.ts_ms - st.first_ts < SETTLING_MS;
                     let own = if settling {
                         -((own_count + 0.02) / (st.own_calls + 1.0)).min(1.0).log10()
@@ -344,7 +349,7 @@ impl Detectors {
                         f32::INFINITY
                     };
                     adopted = true;
-                    sensitive_adopted |= sensitive;
+                    st.own_by_kind[slot] += 1.0;
                     // A place of its own: not one its peers use, nor one
                     // its team is moving into together (a migration; the
                     // move is remembered so the team's other moves are
@@ -356,7 +361,7 @@ impl Detectors {
                         }
                         out.new_place = n.recent_peers < 2.0;
                     }
-                    let weight = if *feature == Feature::NovelParent && n.elsewhere {
+                    let weight = if k == PARENT_KIND && n.elsewhere {
                         BOUNDARY_WEIGHT
                     } else {
                         *weight
@@ -387,9 +392,6 @@ impl Detectors {
         st.own_calls += 1.0;
         if adopted {
             st.own_adoptions += 1.0;
-        }
-        if sensitive_adopted {
-            st.own_sensitive += 1.0;
         }
         out
     }
@@ -485,7 +487,7 @@ impl Detectors {
         ctx_novel: bool,
         sig: &mut Signals,
     ) {
-        let Some(session) = row.session_id else {
+        let Some(session) = row.session_id.filter(|_| !derived.service_made) else {
             return;
         };
         let net = derived.network.as_deref();
@@ -621,22 +623,6 @@ fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn families() {
-        assert_eq!(
-            resource_family("arn:aws:s3:::bucket/a/b.csv"),
-            "arn:aws:s3:::bucket"
-        );
-        assert_eq!(
-            resource_family("/v1/customers/123/invoices"),
-            "/v1/customers"
-        );
-        assert_eq!(resource_family("/v1"), "/v1");
-        assert_eq!(resource_family("kb"), "kb");
-        assert_eq!(resource_family("kb://tenant-a/items/5"), "kb://tenant-a");
-        assert_eq!(resource_family("crm://x"), "crm://x");
-    }
 
     #[test]
     fn sensitive_matching_is_case_insensitive() {
