@@ -13,17 +13,33 @@ RATE=${3:-3000}
 # librdkafka's default; tansu (like the mock cluster) holds a fetch until
 # this wait expires even when data is there, which then dominates latency.
 FETCH_WAIT=${FETCH_WAIT:-500}
-W=./target/release/warden
+W="${CARGO_TARGET_DIR:-target}/release/warden"
 PY=tests/e2e/kafka_python_client.py
 TANSU=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 cargo build --release --locked -q
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Brokers start inside `$(run_broker)`, a subshell, so this shell's `jobs`
+# never lists them: each records its pid in $WORK/brokers for the cleanup.
+stop_brokers() {
+  [ -f "$WORK/brokers" ] || return 0
+  while read -r pid; do
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  done < "$WORK/brokers"
+  rm -f "$WORK/brokers"
+}
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  stop_brokers
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 run_broker() {
   local p; p=$(port)
   "$TANSU" broker --storage-engine memory://tansu/ --listener-url "tcp://127.0.0.1:$p" \
     --advertised-listener-url "tcp://127.0.0.1:$p" > "$WORK/tansu-$p.log" 2>&1 &
+  echo $! >> "$WORK/brokers"
   sleep 1
   python3 "$PY" topics "127.0.0.1:$p" 4 > /dev/null
   echo "127.0.0.1:$p"
@@ -49,6 +65,7 @@ end=$(date +%s.%N)
 kill -TERM $PID; wait $PID
 python3 -c "print(f'drain: {$N} calls scored in {$end-$start:.2f} s = {$N/($end-$start):.0f} calls/s (from the first scored call)')"
 cat "$WORK/drain.json"
+stop_brokers
 
 # 2. Latency under a steady load: RATE calls/s produced while the instance runs.
 B=$(run_broker); config "$B"
