@@ -33,12 +33,18 @@ pub(super) fn resource_family(resource: &str) -> &str {
 /// of an API or a dataset is routine upkeep; a place is new when its name
 /// is. (The family shown in evidence keeps its version.)
 pub(super) fn place_fingerprint(family: &str) -> u64 {
-    // Families are short; a longer one is hashed as it is.
+    let bytes = family.as_bytes();
+    // Most families carry no version: hashed as they are, without a copy.
+    // Families are short; a longer one is hashed as it is too.
+    let may_have_version = bytes.windows(2).enumerate().any(|(i, w)| {
+        matches!(w[0], b'v' | b'V')
+            && w[1].is_ascii_digit()
+            && (i == 0 || is_separator(bytes[i - 1]))
+    });
     let mut buf = [0u8; 256];
-    if family.len() > buf.len() {
+    if !may_have_version || family.len() > buf.len() {
         return fingerprint(fp_kind::RESOURCE_FAMILY, family);
     }
-    let bytes = family.as_bytes();
     let mut len = 0;
     let mut start = 0;
     while start < bytes.len() {
