@@ -278,6 +278,24 @@ fn a_new_explorer_crossing_into_another_tenant_is_judged_by_its_tenant_changes()
     assert_only(&d, explorer, T0 + 6 * HOUR + 30 * MIN, "novel_tenant");
 }
 
+/// A fleet first seen six hours ago: one agent's token starts reading an
+/// archive it never touched, at its own cadence. The places of an agent's
+/// first hours are its vocabulary; a move after them is scored in its first
+/// day too, against the habit learned since.
+#[test]
+fn a_move_into_a_new_place_is_found_in_an_agents_first_day() {
+    let start = T0 + 6 * HOUR;
+    let mut events = steady_fleet(20, T0, start + 2 * HOUR, 30_000);
+    for i in 0..120 {
+        let mut e = call("wl-4", start + 5_000 + i * 30_000, "s3:GetObject");
+        e.resource = Some(Cow::Owned(format!("arn:aws:s3:::t1-archive/{i}.csv.gz")));
+        events.push(e);
+    }
+    events.sort_by_key(|e| e.ts_ms);
+    let d = run(Config::default(), &events);
+    assert_only(&d, "wl-4", start, "new_place_traffic");
+}
+
 #[test]
 fn a_new_agent_is_scored_against_its_cohort_from_its_first_calls() {
     let start = T0 + 27 * HOUR;

@@ -25,17 +25,18 @@ impl Detectors {
         sig: &mut Signals,
     ) {
         let ts = row.ts_ms;
-        let settling = ts - st.first_ts < super::SETTLING_MS;
         let p = &mut st.places;
-        // Places first used while settling in are its vocabulary, not moves.
-        let since = p.observe(derived.fp_family, adopted && !settling, ts, dt);
-        // A new agent goes everywhere for the first time: its habit is
-        // learned from when its first places stop being new, and scored
-        // once it has settled in.
-        if ts - st.first_ts >= FRESH_MS {
+        // A new agent goes everywhere for the first time: the places of its
+        // first hours are its vocabulary, not moves. From when those stop
+        // being new, its first uses are moves, scored against its habit,
+        // which is learned from then on: an agent that keeps finding new
+        // places in its first day is an explorer by habit.
+        let past_vocabulary = ts - st.first_ts >= FRESH_MS;
+        let since = p.observe(derived.fp_family, adopted && past_vocabulary, ts, dt);
+        if past_vocabulary {
             p.teach(since.is_some());
         }
-        let Some(since) = since.filter(|_| !settling) else {
+        let Some(since) = since else {
             return;
         };
         // The team moving together around when this agent moved (a
