@@ -1,6 +1,7 @@
 //! Per-agent state and the table that holds it under a memory cap.
 
 use super::archetype::PROFILE_LEN;
+use super::cohort::SENSITIVE_KIND;
 use super::session::SessionSlots;
 use super::stats::{DistinctWindow, Ewm, SeenValues};
 use crate::event::AgentType;
@@ -9,6 +10,12 @@ use rustc_hash::FxHashMap;
 /// Everything Warden remembers about one agent: decayed counters (forward
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
 /// hour-of-week profile. About 1.4 KiB; see `tests::state_is_small`.
+/// Slots of `AgentState::own_by_kind`: the cohort's adoption kinds (the
+/// novelty kinds and sensitive actions), and parents other teams serve.
+const OWN_SLOTS: usize = FOREIGN_PARENT_SLOT + 1;
+/// See `OWN_SLOTS`.
+pub(crate) const FOREIGN_PARENT_SLOT: usize = SENSITIVE_KIND + 1;
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AgentState {
     pub cohort: u32,
@@ -51,7 +58,7 @@ pub(crate) struct AgentState {
     /// novelty rates, which judge its first uses while it settles in.
     pub own_calls: f32,
     pub own_adoptions: f32,
-    pub own_by_kind: [f32; 8],
+    pub own_by_kind: [f32; OWN_SLOTS],
     pub actions_win: DistinctWindow,
     pub families_win: DistinctWindow,
     pub sessions: SessionSlots,
@@ -96,7 +103,7 @@ impl AgentState {
             novelty: [0.0; 6],
             own_calls: 0.0,
             own_adoptions: 0.0,
-            own_by_kind: [0.0; 8],
+            own_by_kind: [0.0; OWN_SLOTS],
             actions_win: DistinctWindow::default(),
             families_win: DistinctWindow::default(),
             sessions: SessionSlots::default(),

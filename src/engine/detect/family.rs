@@ -41,10 +41,11 @@ pub(super) fn place_fingerprint(family: &str) -> u64 {
             && w[1].is_ascii_digit()
             && (i == 0 || is_separator(bytes[i - 1]))
     });
-    let mut buf = [0u8; 256];
-    if !may_have_version || family.len() > buf.len() {
+    const LONGEST: usize = 256;
+    if !may_have_version || family.len() > LONGEST {
         return fingerprint(fp_kind::RESOURCE_FAMILY, family);
     }
+    let mut buf = [0u8; LONGEST];
     let mut len = 0;
     let mut start = 0;
     while start < bytes.len() {

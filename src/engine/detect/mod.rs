@@ -2,7 +2,7 @@
 //! yields a surprise per feature. Each surprise is -log10 of a tail
 //! probability under the agent's own baseline (or its cohort's, at cold start).
 
-use super::agent::{AgentState, Notable, NOTABLE_TTL_MS};
+use super::agent::{AgentState, Notable, FOREIGN_PARENT_SLOT, NOTABLE_TTL_MS};
 use super::archetype::{self, Archetypes, MIN_SHARE};
 use super::catalogue::AttackCatalogue;
 use super::cohort::{Cohorts, Prior, Rarity, Teaches, SENSITIVE_KIND};
@@ -117,22 +117,17 @@ impl<'r> Derived<'r> {
     }
 }
 
-/// Slot of `AgentState::own_by_kind` a first use counts in: its novelty
-/// kind, except a sensitive action and a parent its team never served (one
-/// other teams' agents serve), which are rarer events than their kind's
-/// ordinary first uses and are judged against their own rates.
-fn own_slot(kind: usize, sensitive: bool, elsewhere: bool) -> usize {
-    const SENSITIVE_SLOT: usize = NOVELTY_KINDS.len();
-    const FOREIGN_PARENT_SLOT: usize = NOVELTY_KINDS.len() + 1;
-    if sensitive {
-        SENSITIVE_SLOT
-    } else if kind == PARENT_KIND && elsewhere {
+/// Slot of `AgentState::own_by_kind` a first use counts in: the kind the
+/// cohort's adoption rates use (`kind_idx`: sensitive actions apart), except
+/// a parent its team never served (one other teams' agents serve), which is
+/// a rarer event than an ordinary new parent and is judged by its own rate.
+fn own_slot(kind_idx: usize, elsewhere: bool) -> usize {
+    if kind_idx == PARENT_KIND && elsewhere {
         FOREIGN_PARENT_SLOT
     } else {
-        kind
+        kind_idx
     }
 }
-
 /// What `novelty` learned about a call beyond its signals.
 #[derive(Default)]
 struct NoveltyOutcome {
@@ -340,7 +335,7 @@ impl Detectors {
                     // The rate is the one of this kind of value: a new agent
                     // learning its tools says nothing about how often it
                     // changes tenant, parent or network, which it does not.
-                    let slot = own_slot(k, sensitive, n.elsewhere);
+                    let slot = own_slot(kind_idx, n.elsewhere);
                     let own_count = st.own_by_kind[slot];
                     let settling = row.ts_ms - st.first_ts < SETTLING_MS;
                     let own = if settling {
