@@ -145,16 +145,31 @@ fn simulate_and_replay_are_deterministic() {
     }
     assert!(labels.len() >= 5, "{labels:?}");
 
+    // One engine, then cohorts shared out over three threads (more than
+    // this machine's cores, and uneven): the same outputs.
     let mut outputs = Vec::new();
-    for run in 0..2 {
+    for (run, threads) in ["1", "3"].into_iter().enumerate() {
         let alerts = dir.path().join(format!("alerts{run}.jsonl"));
         let revs = dir.path().join(format!("revocations{run}.jsonl"));
+        let report = dir.path().join(format!("report{run}.json"));
         ok(warden()
-            .args(["replay", "--no-progress", "--alerts-out"])
+            .args([
+                "replay",
+                "--no-progress",
+                "--threads",
+                threads,
+                "--alerts-out",
+            ])
             .arg(&alerts)
             .arg("--revocations-out")
             .arg(&revs)
+            .arg("--report")
+            .arg(&report)
             .arg(&a));
+        let mut report = read_json(&report);
+        for timing in ["elapsed_s", "events_per_sec", "peak_rss_bytes"] {
+            report.as_object_mut().unwrap().remove(timing);
+        }
         // SETs are signed with a fresh key each run here (no key_file) and
         // ECDSA signatures are randomised: their claims are what must agree,
         // all but `iat`, which is when the token was issued (checked to be
@@ -174,12 +189,14 @@ fn simulate_and_replay_are_deterministic() {
                 c
             })
             .collect();
-        outputs.push((std::fs::read(&alerts).unwrap(), claims));
+        outputs.push((std::fs::read(&alerts).unwrap(), claims, report));
     }
     assert!(!outputs[0].0.is_empty() && !outputs[0].1.is_empty());
+    assert!(outputs[0].2["events"].as_u64().unwrap() > 10_000);
     assert_eq!(
         outputs[0], outputs[1],
-        "same input and config: byte-identical findings, identical revocation claims"
+        "same input and config, one thread or three: byte-identical findings, \
+         identical revocation claims and report"
     );
 }
 

@@ -85,3 +85,9 @@ pub fn input_config(path: Option<&Path>, format: Option<warden::adapt::Format>) 
     }
     Ok(cfg)
 }
+
+/// Threads to use when `--threads` is not given: every core this process
+/// may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -42,6 +42,10 @@ pub struct Args {
     /// Record format (overrides `[input] format` in the config).
     #[arg(long, value_enum)]
     pub format: Option<warden::adapt::Format>,
+    /// Threads to score on (default: every core). Cohorts are shared out
+    /// between them; the outputs are the same for any number.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Files, directories or `-` (stdin); `.gz` accepted.
     #[arg(required = true)]
     pub inputs: Vec<String>,
@@ -58,6 +62,7 @@ pub fn run(args: Args) -> Result<()> {
         deliver,
         trace_agent,
         format,
+        threads,
         inputs,
     } = args;
 
@@ -90,7 +95,14 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(s) = &mut sinks {
         outputs.push(s);
     }
-    let mut summary = replay::run(cfg, trace_agent, &inputs, &mut outputs, &mut observer)?;
+    let mut summary = replay::run(
+        cfg,
+        trace_agent,
+        &inputs,
+        &mut outputs,
+        &mut observer,
+        threads.unwrap_or_else(super::cores),
+    )?;
     drop(outputs);
     if let Some(s) = sinks {
         summary.sinks = s.close(Duration::from_secs(600));

@@ -38,6 +38,9 @@ pub struct Args {
     pub format: Option<warden::adapt::Format>,
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads to run the thresholds' engines on (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Files, directories or `-` (stdin); `.gz` accepted.
     #[arg(required = true)]
     pub inputs: Vec<String>,
@@ -56,6 +59,7 @@ pub fn run(args: Args) -> Result<()> {
         report_html,
         format,
         no_progress,
+        threads,
         inputs,
     } = args;
 
@@ -64,6 +68,7 @@ pub fn run(args: Args) -> Result<()> {
         false_finding_budget: budget,
         wrongful_revocation_budget: wrongful_budget,
         findings_per_day_budget: findings_per_day,
+        threads: threads.unwrap_or_else(super::cores),
         ..Default::default()
     };
     if let Some(t) = thresholds {

@@ -67,6 +67,45 @@ impl Watermark {
     }
 }
 
+/// Where one call stands on the shared clock: its input position, its time
+/// as shared state may take it, and whether the clock's minute moved on
+/// with it (then quiet episodes are closed first, as of `sweep`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tick {
+    pub seq: u64,
+    pub shared_ts: i64,
+    pub sweep: Option<i64>,
+}
+
+/// The shared clock as calls arrive, in input order. One per engine, or one
+/// per input when several engines share it out (`offline::shards`): every
+/// engine must see the same ticks for the outputs to be the same.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedClock {
+    watermark: Watermark,
+    swept_minute: Option<i64>,
+    seq: u64,
+}
+
+impl SharedClock {
+    /// The next call, stamped `ts`.
+    pub fn tick(&mut self, ts: i64) -> Tick {
+        let now = self.watermark.observe(ts);
+        let shared_ts = self.watermark.shared(ts);
+        let sweep = now.filter(|n| self.swept_minute.is_none_or(|m| n.div_euclid(60_000) > m));
+        if let Some(n) = sweep {
+            self.swept_minute = Some(n.div_euclid(60_000));
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        Tick {
+            seq,
+            shared_ts,
+            sweep,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 //! agent a baseline from its first call, and tell a team-wide surge (a deploy)
 //! from one agent's burst.
 
+pub use super::global::Prevalence;
+use super::global::{GlobalChange, GlobalPrevalence};
 use super::shape::DayShape;
 use super::stats::{decay, Ewm};
 use crate::event::AgentType;
@@ -100,9 +102,6 @@ const BURST_WINDOW_MS: f32 = 15.0 * 60_000.0;
 const BURST_DAY_MS: f32 = 24.0 * 3_600_000.0;
 const BURST_WARMUP_MS: i64 = 6 * 3_600_000;
 
-/// Cap on distinct values remembered per cohort. Past it new values are not
-/// counted (they read as rare), which errs towards alerting, never hiding.
-const MAX_VALUES_PER_COHORT: usize = 1 << 16;
 /// Baseline families a cohort keeps priors for (see `Prior`).
 pub(crate) const PRIOR_COUNT: usize = 5;
 
@@ -113,28 +112,6 @@ pub(crate) enum Prior {
     Distinct = 2,
     BytesShort = 3,
     BytesLong = 4,
-}
-
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Prevalence {
-    agents: u32,
-    first_ts: Option<i64>,
-    /// value fingerprint -> number of agents that have used it
-    values: FxHashMap<u64, u32>,
-}
-
-impl Prevalence {
-    fn adopt(&mut self, fp: u64) {
-        if let Some(n) = self.values.get_mut(&fp) {
-            *n += 1;
-        } else if self.values.len() < MAX_VALUES_PER_COHORT {
-            self.values.insert(fp, 1);
-        }
-    }
-
-    fn holders(&self, fp: u64) -> u32 {
-        self.values.get(&fp).copied().unwrap_or(0)
-    }
 }
 
 /// Who took a value up lately, two ways: a count decayed over
@@ -242,7 +219,8 @@ impl Cohort {
 pub(crate) struct Cohorts {
     index: FxHashMap<Box<str>, u32>,
     list: Vec<Cohort>,
-    global: FxHashMap<u8, Prevalence>,
+    /// Agent-type-wide prevalence, read with a lag (see `global`).
+    global: GlobalPrevalence,
     max: usize,
     /// Agents sent to a fallback cohort because the cap was reached.
     pub overflowed: u64,
@@ -250,8 +228,6 @@ pub(crate) struct Cohorts {
     /// checkpoint writes only the cohorts changed since the last one.
     clock: u64,
     touched: Vec<u64>,
-    /// `clock` when the global prevalence last changed.
-    global_touched: u64,
 }
 
 /// The tenant part of a fallback cohort's key.
@@ -268,12 +244,11 @@ impl Cohorts {
         Cohorts {
             index: FxHashMap::default(),
             list: Vec::new(),
-            global: FxHashMap::default(),
+            global: GlobalPrevalence::default(),
             max,
             overflowed: 0,
             clock: 0,
             touched: Vec::new(),
-            global_touched: 0,
         }
     }
 
@@ -298,18 +273,27 @@ impl Cohorts {
         self.touched[i as usize] = self.clock;
     }
 
+    /// The agent-type-wide prevalence (its input position and exchange).
+    pub(crate) fn global_mut(&mut self) -> &mut GlobalPrevalence {
+        &mut self.global
+    }
+
     /// The cohorts changed since `since` (a value of `changes()`), or all
-    /// of them; and whether the global prevalence changed since then.
-    pub(crate) fn changed_since(&self, since: Option<u64>) -> (Vec<&Cohort>, bool) {
+    /// of them. The agent-type-wide prevalence has its own counter
+    /// (`global_changes`).
+    pub(crate) fn changed_since(&self, since: Option<u64>) -> Vec<&Cohort> {
         let after = since.unwrap_or(0);
-        let cohorts = self
-            .list
+        self.list
             .iter()
             .zip(&self.touched)
             .filter(|(_, &t)| since.is_none() || t > after)
             .map(|(c, _)| c)
-            .collect();
-        (cohorts, since.is_none() || self.global_touched > after)
+            .collect()
+    }
+
+    /// Changes to the agent-type-wide view so far.
+    pub(crate) fn global_changes(&self) -> u64 {
+        self.global.changes
     }
 
     /// The change counter now.
@@ -350,13 +334,9 @@ impl Cohorts {
 
     pub(crate) fn add_agent(&mut self, cohort: u32, agent_type: AgentType, ts: i64) {
         self.touch(cohort);
-        self.global_touched = self.clock;
-        let c = &mut self.list[cohort as usize].prevalence;
-        c.agents += 1;
-        c.first_ts.get_or_insert(ts);
-        let g = self.global.entry(agent_type as u8).or_default();
-        g.agents += 1;
-        g.first_ts.get_or_insert(ts);
+        self.list[cohort as usize].prevalence.count_agent(ts);
+        self.global
+            .record(agent_type as u8, GlobalChange::Agent { ts });
     }
 
     /// Counts a new identity in `cohort` at `ts` (arrival order; a time
@@ -413,18 +393,15 @@ impl Cohorts {
         let record = teaches != Teaches::Nothing;
         if record {
             self.touch(cohort);
-            self.global_touched = self.clock;
+            self.global
+                .record(agent_type as u8, GlobalChange::Value(fp));
         }
-        let g = self.global.entry(agent_type as u8).or_default();
-        let elsewhere_holders = g.holders(fp);
-        let g_share = if g.agents > 0 {
-            g.holders(fp) as f32 / g.agents as f32
-        } else {
-            0.0
+        let g = self.global.get(agent_type as u8);
+        let elsewhere_holders = g.map_or(0, |g| g.holders(fp));
+        let g_share = match g {
+            Some(g) if g.agents > 0 => elsewhere_holders as f32 / g.agents as f32,
+            _ => 0.0,
         };
-        if record {
-            g.adopt(fp);
-        }
         let c = &mut self.list[cohort as usize];
         let holders = c.prevalence.holders(fp);
         let agents = c.prevalence.agents.max(1);
@@ -515,9 +492,7 @@ impl Cohorts {
 
     /// The per-agent-type prevalence, for the state topic.
     pub fn globals(&self) -> Vec<(u8, &Prevalence)> {
-        let mut g: Vec<(u8, &Prevalence)> = self.global.iter().map(|(k, v)| (*k, v)).collect();
-        g.sort_unstable_by_key(|(k, _)| *k);
-        g
+        self.global.sorted()
     }
 
     /// Adopts a cohort learned elsewhere (another instance, or this one before
@@ -538,12 +513,7 @@ impl Cohorts {
 
     /// As `adopt_snapshot`, for the agent-type-wide prevalence.
     pub(crate) fn adopt_global(&mut self, agent_type: u8, snap: Prevalence) -> bool {
-        let g = self.global.entry(agent_type).or_default();
-        let fresh = g.agents == 0 && g.values.is_empty();
-        if fresh {
-            *g = snap;
-        }
-        fresh
+        self.global.adopt_snapshot(agent_type, snap)
     }
 
     /// Records that `agent` (a fingerprint) moved into a place of its own

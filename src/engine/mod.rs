@@ -11,8 +11,10 @@ mod cohort;
 mod config;
 mod detect;
 mod fresh_places;
+mod global;
 mod session;
 mod shape;
+pub(crate) mod sharded;
 pub mod snapshot;
 pub mod stats;
 
@@ -27,6 +29,7 @@ use crate::signal::{combine, Feature, RiskHistogram, Signals, FEATURE_COUNT};
 use agent::AgentTable;
 use archetype::{ArchetypeModel, Archetypes, ModelError};
 use arrow_array::RecordBatch;
+use clock::Tick;
 use cohort::Cohorts;
 use detect::Detectors;
 use std::sync::Arc;
@@ -64,6 +67,24 @@ pub struct EngineCounters {
     pub cohorts_overflowed: u64,
 }
 
+impl EngineCounters {
+    /// The totals of engines that scored parts of one input.
+    pub fn sum(all: impl IntoIterator<Item = EngineCounters>) -> EngineCounters {
+        all.into_iter()
+            .fold(EngineCounters::default(), |a, c| EngineCounters {
+                events: a.events + c.events,
+                findings_created: a.findings_created + c.findings_created,
+                findings_updated: a.findings_updated + c.findings_updated,
+                findings_closed: a.findings_closed + c.findings_closed,
+                revocations: a.revocations + c.revocations,
+                agents_evicted: a.agents_evicted + c.agents_evicted,
+                agents_evicted_on_probation: a.agents_evicted_on_probation
+                    + c.agents_evicted_on_probation,
+                cohorts_overflowed: a.cohorts_overflowed + c.cohorts_overflowed,
+            })
+    }
+}
+
 /// A call that reached the decision stage, kept for `warden tune`: enough
 /// to decide it again under other thresholds and detector weights.
 #[derive(Debug, Clone)]
@@ -89,20 +110,19 @@ pub struct Engine {
     detectors: Detectors,
     agents: AgentTable,
     cohorts: Cohorts,
-    /// Per state partition, `Cohorts::changes()` when its shared statistics
-    /// were last written (checkpoints write only what changed since).
-    shared_written: rustc_hash::FxHashMap<u32, u64>,
+    /// Per state partition, `Cohorts::changes()` and `global_changes()`
+    /// when its shared statistics were last written (checkpoints write only
+    /// what changed since).
+    shared_written: rustc_hash::FxHashMap<u32, (u64, u64)>,
     decider: Decider,
     counters: EngineCounters,
     scratch_evicted: Vec<u32>,
     scratch_decisions: Vec<Decision>,
     cohort_key: String,
     trace_agent: Option<String>,
-    /// Event-time minute of the last sweep for quiet episodes.
-    swept_minute: Option<i64>,
     /// The shared clock: sweeps and cohort decay run on it, not on any one
     /// call's time (see `clock`).
-    watermark: clock::Watermark,
+    clock: clock::SharedClock,
 }
 
 /// Loads the archetype model `[engine] archetypes` names, if any; engines
@@ -160,8 +180,7 @@ impl Engine {
             scratch_decisions: Vec::new(),
             cohort_key: String::new(),
             trace_agent: None,
-            swept_minute: None,
-            watermark: clock::Watermark::default(),
+            clock: clock::SharedClock::default(),
             hits: None,
             risks: Box::default(),
             cfg,
@@ -270,17 +289,35 @@ impl Engine {
         partition: u32,
         on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
     ) {
-        self.counters.events += 1;
+        let tick = self.clock.tick(row.ts_ms);
+        self.process_ticked(row, partition, &tick, on_decision);
+    }
+
+    /// Shares the agent-type-wide prevalence through `exchange` (several
+    /// engines over one input, `sharded`).
+    pub(crate) fn set_global_exchange(&mut self, exchange: Box<dyn global::GlobalExchange>) {
+        self.cohorts.global_mut().set_exchange(exchange);
+    }
+
+    /// Moves the shared windows to input position `seq` (an engine that
+    /// saw no call of its own lately still publishes its windows).
+    pub(crate) fn advance_global(&mut self, seq: u64) {
+        self.cohorts.global_mut().advance(seq);
+    }
+
+    /// Moves this engine to `tick` without a call of its own (the call is
+    /// another engine's): quiet episodes close, shared windows turn.
+    pub(crate) fn advance(
+        &mut self,
+        row: &CallRow<'_>,
+        tick: &Tick,
+        on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
+    ) {
+        self.cohorts.global_mut().advance(tick.seq);
         // Once per minute of the shared clock: close the episodes that went
         // quiet. The Close goes out with the call that moved the clock on
         // (its offset is what an at-least-once consumer commits it against).
-        let now = self.watermark.observe(row.ts_ms);
-        let shared_ts = self.watermark.shared(row.ts_ms);
-        if let Some(now) =
-            now.filter(|n| self.swept_minute.is_none_or(|m| n.div_euclid(60_000) > m))
-        {
-            let minute = now.div_euclid(60_000);
-            self.swept_minute = Some(minute);
+        if let Some(now) = tick.sweep {
             if self.decider.open_episodes() > 0 {
                 self.scratch_decisions.clear();
                 self.decider.close_quiet(now, &mut self.scratch_decisions);
@@ -290,6 +327,19 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Scores one event at `tick` of the shared clock.
+    pub(crate) fn process_ticked(
+        &mut self,
+        row: &CallRow<'_>,
+        partition: u32,
+        tick: &Tick,
+        on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
+    ) {
+        self.counters.events += 1;
+        self.advance(row, tick, on_decision);
+        let shared_ts = tick.shared_ts;
         let mut burst = None;
         let idx = match self.agents.lookup(row.agent_id) {
             Some(i) => i,

@@ -157,10 +157,11 @@ impl Engine {
             .get(&partition)
             .copied()
             .filter(|_| changed_only);
-        self.shared_written
-            .insert(partition, self.cohorts.changes());
+        let now = (self.cohorts.changes(), self.cohorts.global_changes());
+        self.shared_written.insert(partition, now);
         let mut buf = Vec::new();
-        let (cohorts, global_changed) = self.cohorts.changed_since(since);
+        let cohorts = self.cohorts.changed_since(since.map(|(c, _)| c));
+        let global_changed = since.is_none_or(|(_, g)| now.1 > g);
         let mut n = cohorts.len();
         for c in cohorts {
             encode(KIND_COHORT, c, &mut buf);

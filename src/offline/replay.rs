@@ -6,7 +6,9 @@ use super::report::Timeline;
 use crate::config::Config;
 use crate::decide::Decision;
 use crate::emit::{Outputs, SinkError};
+use crate::engine::sharded::ShardedEngine;
 use crate::engine::{Engine, EngineCounters, EngineError};
+use crate::event::CallRow;
 use crate::input::{read_windows, InputError, ReadObserver, ReadOptions};
 use crate::signal::RiskHistogram;
 use serde::Serialize;
@@ -84,49 +86,73 @@ pub struct ReplaySummary {
 }
 
 /// Replays `inputs` through the engine with `cfg`, writing what `outputs`
-/// asks for; `trace_agent` logs one agent's every score.
+/// asks for; `trace_agent` logs one agent's every score. With `threads`
+/// above one, cohorts are scored on that many threads (`engine::sharded`);
+/// the outputs are the same.
 pub fn run(
     cfg: Config,
     trace_agent: Option<String>,
     inputs: &[String],
     outputs: &mut Outputs<'_>,
     observer: &mut dyn ReadObserver,
+    threads: usize,
 ) -> Result<ReplaySummary, ReplayError> {
     let read_opts = ReadOptions::from(&cfg);
-    let mut engine = Engine::from_config(cfg).map_err(EngineError::from)?;
-    engine.trace_agent(trace_agent);
     let mut eval = Evaluator::default();
     let mut timeline = Timeline::default();
     let start = Instant::now();
-    let mut decided: Vec<Decision> = Vec::new();
-    let totals = read_windows(inputs, &read_opts, observer, &mut |batch| {
-        // One pass over the window: each row is evaluated and scored.
-        let cols = crate::event::CallColumns::new(batch).map_err(EngineError::from)?;
-        for i in 0..cols.len() {
-            let row = cols.row(i);
-            eval.observe_row(&row);
-            timeline.add_event(row.ts_ms);
-            engine.process_row(&row, &mut |_, d| decided.push(d.clone()));
-            for d in decided.drain(..) {
-                eval.observe_decision(&row, &d);
-                if let Decision::Finding(f) = &d {
-                    if f.seq == 0 {
-                        timeline.add_finding(f.time_ms);
-                    }
+    let mut on_row = |row: &CallRow<'_>, decided: &mut Vec<Decision>| {
+        eval.observe_row(row);
+        timeline.add_event(row.ts_ms);
+        for d in decided.drain(..) {
+            eval.observe_decision(row, &d);
+            if let Decision::Finding(f) = &d {
+                if f.seq == 0 {
+                    timeline.add_finding(f.time_ms);
                 }
-                outputs.emit(&d, &())?;
             }
+            outputs.emit(&d, &())?;
         }
         Ok::<(), ReplayError>(())
-    })?;
+    };
+    let (totals, scored) = if threads <= 1 {
+        let mut engine = Engine::from_config(cfg).map_err(EngineError::from)?;
+        engine.trace_agent(trace_agent);
+        let mut decided: Vec<Decision> = Vec::new();
+        let totals = read_windows(inputs, &read_opts, observer, &mut |batch| {
+            let cols = crate::event::CallColumns::new(batch).map_err(EngineError::from)?;
+            for i in 0..cols.len() {
+                let row = cols.row(i);
+                engine.process_row(&row, &mut |_, d| decided.push(d.clone()));
+                on_row(&row, &mut decided)?;
+            }
+            Ok::<(), ReplayError>(())
+        })?;
+        (totals, Scored::of(std::slice::from_ref(&engine)))
+    } else {
+        let mut engines = ShardedEngine::new(cfg.into(), threads)?;
+        engines.each(|e| e.trace_agent(trace_agent.clone()));
+        let mut totals = None;
+        engines.run(
+            &mut |push| {
+                totals = Some(read_windows(inputs, &read_opts, observer, &mut |b| {
+                    push(b)
+                })?);
+                Ok(())
+            },
+            &mut on_row,
+        )?;
+        let totals = totals.expect("the feed ran to the end");
+        (totals, Scored::of(engines.engines()))
+    };
     outputs.flush()?;
     let (decode_errors, skipped_records) = (totals.decode_errors, totals.skipped_records);
     let specs_len = totals.inputs;
     let elapsed = start.elapsed().as_secs_f64();
-    let c: EngineCounters = engine.counters();
+    let c = scored.counters;
     let report = eval.finish();
-    let agents = engine.agents_tracked() as u64;
-    let state_bytes = engine.state_bytes() as u64;
+    let agents = scored.agents;
+    let state_bytes = scored.state_bytes;
     Ok(ReplaySummary {
         inputs: specs_len,
         suspect_inputs: totals.suspect_inputs,
@@ -157,8 +183,31 @@ pub fn run(
         evaluation: Some(report),
         sinks: Vec::new(),
         timeline,
-        risks: engine.risk_histogram().clone(),
+        risks: scored.risks,
     })
+}
+
+/// What the engines scored, summed over them.
+struct Scored {
+    counters: EngineCounters,
+    agents: u64,
+    state_bytes: u64,
+    risks: RiskHistogram,
+}
+
+impl Scored {
+    fn of(engines: &[Engine]) -> Scored {
+        let mut risks = RiskHistogram::default();
+        for e in engines {
+            risks.merge(e.risk_histogram());
+        }
+        Scored {
+            counters: EngineCounters::sum(engines.iter().map(Engine::counters)),
+            agents: engines.iter().map(|e| e.agents_tracked() as u64).sum(),
+            state_bytes: engines.iter().map(|e| e.state_bytes() as u64).sum(),
+            risks,
+        }
+    }
 }
 
 /// Peak resident set size of this process, from `/proc/self/status`

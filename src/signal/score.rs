@@ -26,8 +26,9 @@ const MAX_CONTRIBUTIONS: usize = 6;
 #[derive(Debug, Clone)]
 pub(crate) struct Score {
     pub risk: f32,
-    /// Every feature's weighted surprise, strongest first.
-    ranked: [(f32, Feature); FEATURE_COUNT],
+    /// Every feature's weighted surprise, in feature order (ranked only
+    /// when a finding asks for its contributions: most calls never do).
+    weighted: [(f32, Feature); FEATURE_COUNT],
     /// Whether a revocation would be justified: two independent groups of
     /// evidence, or a confident session signal.
     pub high_confidence: bool,
@@ -36,11 +37,13 @@ pub(crate) struct Score {
 impl Score {
     /// Contributing features, strongest first, with their weighted surprise.
     pub fn contributions(&self) -> impl Iterator<Item = (Feature, f32)> + '_ {
-        self.ranked
-            .iter()
+        let mut ranked = self.weighted;
+        ranked.sort_by(stronger_first);
+        ranked
+            .into_iter()
             .filter(|(s, _)| *s >= CONTRIBUTING_BITS)
             .take(MAX_CONTRIBUTIONS)
-            .map(|(s, f)| (*f, *s))
+            .map(|(s, f)| (f, s))
     }
 
     pub(crate) fn feature_mask(&self) -> u32 {
@@ -74,6 +77,16 @@ impl RiskHistogram {
             self.other[i] += 1;
         }
     }
+
+    /// Adds another histogram's counts (engines that scored parts of one input).
+    pub fn merge(&mut self, other: &RiskHistogram) {
+        for (a, b) in self.other.iter_mut().zip(&other.other) {
+            *a += b;
+        }
+        for (a, b) in self.attack.iter_mut().zip(&other.attack) {
+            *a += b;
+        }
+    }
 }
 
 fn weight(w: &Weights, f: Feature) -> f32 {
@@ -97,14 +110,30 @@ fn weight(w: &Weights, f: Feature) -> f32 {
     }
 }
 
+/// Strongest first; equal surprises by feature, so output is deterministic.
+fn stronger_first(a: &(f32, Feature), b: &(f32, Feature)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
 pub(crate) fn combine(sig: &Signals, weights: &Weights) -> Score {
     let mut weighted: [(f32, Feature); FEATURE_COUNT] = [(0.0, Feature::Rate1m); FEATURE_COUNT];
+    // The three strongest, in `stronger_first` order, kept as we go: a
+    // full sort per call was a measurable share of replay.
+    let mut top = [(f32::NEG_INFINITY, Feature::Rate1m); 3];
     for (i, f) in Feature::ALL.iter().enumerate() {
-        weighted[i] = (sig.surprise[i] * weight(weights, *f), *f);
+        let w = (sig.surprise[i] * weight(weights, *f), *f);
+        weighted[i] = w;
+        if stronger_first(&w, &top[2]).is_lt() {
+            top[2] = w;
+            if stronger_first(&top[2], &top[1]).is_lt() {
+                top.swap(1, 2);
+                if stronger_first(&top[1], &top[0]).is_lt() {
+                    top.swap(0, 1);
+                }
+            }
+        }
     }
-    // Stable order: by surprise, then by feature, so output is deterministic.
-    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let bits = weighted[0].0 + 0.5 * weighted[1].0 + 0.25 * weighted[2].0;
+    let bits = top[0].0 + 0.5 * top[1].0 + 0.25 * top[2].0;
     let risk = (bits * 100.0 / BITS_AT_FULL_RISK).clamp(0.0, 100.0);
 
     let mut groups = 0u8;
@@ -119,7 +148,7 @@ pub(crate) fn combine(sig: &Signals, weights: &Weights) -> Score {
     }
     Score {
         risk,
-        ranked: weighted,
+        weighted,
         high_confidence: groups.count_ones() >= 2 || session_confident,
     }
 }
@@ -134,6 +163,26 @@ mod tests {
             s.set(*f, *v, 0.0, 0.0);
         }
         s
+    }
+
+    proptest::proptest! {
+        /// The running top three is the head of the full ranking, ties
+        /// included (surprises drawn from a few values to force them).
+        #[test]
+        fn the_risk_is_taken_from_the_three_strongest(
+            picks in proptest::collection::vec(0usize..5, FEATURE_COUNT),
+        ) {
+            let levels = [0.0f32, 0.5, 2.0, 2.0, 7.25];
+            let pairs: Vec<(Feature, f32)> =
+                Feature::ALL.iter().zip(&picks).map(|(f, p)| (*f, levels[*p])).collect();
+            let w = Weights::default();
+            let score = combine(&sig(&pairs), &w);
+            let mut ranked = score.weighted;
+            ranked.sort_by(stronger_first);
+            let bits = ranked[0].0 + 0.5 * ranked[1].0 + 0.25 * ranked[2].0;
+            let risk = (bits * 100.0 / BITS_AT_FULL_RISK).clamp(0.0, 100.0);
+            proptest::prop_assert_eq!(score.risk.to_bits(), risk.to_bits());
+        }
     }
 
     #[test]

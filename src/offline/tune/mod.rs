@@ -51,6 +51,9 @@ pub struct TuneOptions {
     pub revoke_thresholds: Vec<f32>,
     /// Multiplier tried on each detector's weight, one detector at a time.
     pub weight_factor: f32,
+    /// Threads the thresholds' engines are shared out over (each engine
+    /// stays on one thread, so the results do not depend on it).
+    pub threads: usize,
 }
 
 impl Default for TuneOptions {
@@ -62,6 +65,7 @@ impl Default for TuneOptions {
             finding_thresholds: vec![40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 90.0],
             revoke_thresholds: vec![60.0, 65.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 100.0],
             weight_factor: 0.5,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -300,17 +304,20 @@ impl Arm {
 }
 
 /// Scores every window with every arm, the arms split over two threads.
-fn process_all(arms: &mut [Arm], batch: &RecordBatch) -> Result<(), ReplayError> {
-    let mid = arms.len().div_ceil(2);
-    let (left, right) = arms.split_at_mut(mid);
+fn process_all(arms: &mut [Arm], batch: &RecordBatch, threads: usize) -> Result<(), ReplayError> {
+    let per = arms.len().div_ceil(threads.max(1)).max(1);
     let run = |arms: &mut [Arm]| -> Result<(), EngineError> {
         arms.iter_mut().try_for_each(|a| a.process(batch))
     };
+    let mut groups = arms.chunks_mut(per);
+    let here = groups.next().unwrap_or_default();
     std::thread::scope(|s| {
-        let other = s.spawn(|| run(right));
-        let here = run(left);
-        let there = other.join().expect("an engine thread panicked");
-        here.and(there)
+        let others: Vec<_> = groups.map(|g| s.spawn(|| run(g))).collect();
+        let mut result = run(here);
+        for o in others {
+            result = result.and(o.join().expect("an engine thread panicked"));
+        }
+        result
     })?;
     Ok(())
 }
@@ -349,7 +356,7 @@ pub fn run(
             rows.observe_row(&row);
             timeline.add_event(row.ts_ms);
         }
-        process_all(&mut arms, batch)
+        process_all(&mut arms, batch, opts.threads)
     })?;
     let rules = &cfg.decisions;
     let weights = &cfg.detectors.weights;
