@@ -172,6 +172,29 @@ fn bad_records_are_reported_and_late_rows_get_their_own_part() {
     assert!(
         replay_alerts(dir.path(), &json, "a.jsonl") == replay_alerts(dir.path(), &lake, "b.jsonl")
     );
+    // Decoding and encoding on one thread or on two: the same files.
+    for threads in ["1", "2"] {
+        let other = dir.path().join(format!("lake-{threads}"));
+        ok(run(
+            &[
+                "convert",
+                "--no-progress",
+                "--threads",
+                threads,
+                "--out-dir",
+            ],
+            &[&other, &input],
+        ));
+        let (a, b) = (parquet_files(&lake), parquet_files(&other));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
+                "{threads} threads: {} differs",
+                y.display()
+            );
+        }
+    }
 }
 
 #[test]

@@ -105,9 +105,25 @@ impl RecordDecoder<'_> {
             Format::Native => true,
             Format::Auto => {
                 let head = prefix(raw, 16);
-                head.starts_with('{')
-                    && !head.contains("\"Records\"")
-                    && super::detect(raw) == Some(Format::Native)
+                let object = head.starts_with('{') && !head.contains("\"Records\"");
+                // A line that opens as canonical ones are written is decoded
+                // straight away: the key scans below cost more than the
+                // decoding. Only when that fails is the format asked for.
+                if object && (head.starts_with("{\"ts\"") || head.starts_with("{\"agent_id\"")) {
+                    match decode_line(raw, line) {
+                        Ok(ev) => {
+                            push(&ev);
+                            return 0;
+                        }
+                        Err(error) if super::detect(raw) == Some(Format::Native) => {
+                            bad(error);
+                            return 0;
+                        }
+                        Err(_) => false,
+                    }
+                } else {
+                    object && super::detect(raw) == Some(Format::Native)
+                }
             }
             _ => false,
         };

@@ -18,6 +18,10 @@ pub struct Args {
     pub out_dir: PathBuf,
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads (default: every core; two are used, one decoding and one
+    /// encoding Parquet). The files are the same for any number.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Files, directories or `-` (stdin); `.gz` accepted.
     #[arg(required = true)]
     pub inputs: Vec<String>,
@@ -29,13 +33,20 @@ pub fn run(args: Args) -> Result<()> {
         format,
         out_dir,
         no_progress,
+        threads,
         inputs,
     } = args;
 
     let cfg = input_config(config.as_deref(), format)?;
     let mut observer = CliObserver::new(!no_progress);
     let opts = ReadOptions::from(&cfg);
-    let s = warden::offline::convert::convert(&inputs, &opts, &out_dir, &mut observer)?;
+    let s = warden::offline::convert::convert(
+        &inputs,
+        &opts,
+        &out_dir,
+        &mut observer,
+        threads.unwrap_or_else(super::cores),
+    )?;
     println!(
         "{} rows in {} files over {} days, {:.1} MB written to {}; {} decode errors, {} records skipped",
         s.rows,

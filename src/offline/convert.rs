@@ -46,6 +46,9 @@ pub enum LakeError {
         /// Why.
         source: parquet::errors::ParquetError,
     },
+    #[error("the Parquet encoder stopped")]
+    /// The encoding thread stopped (its own error is the one reported).
+    EncoderStopped,
     #[error("{0} is not empty: convert writes into a new or empty directory")]
     /// The output directory already holds files.
     NotEmpty(String),
@@ -103,6 +106,14 @@ struct DayWriters {
 }
 
 impl DayWriters {
+    /// One window, cut at day boundaries.
+    fn write_window(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
+        for (day, start, len) in day_runs(batch) {
+            self.write(day, &batch.slice(start, len))?;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, day: i64, batch: &RecordBatch) -> Result<(), LakeError> {
         if !self.open.contains_key(&day) {
             let part = self.parts.entry(day).or_insert(0);
@@ -169,12 +180,15 @@ fn day_runs(batch: &RecordBatch) -> Vec<(i64, usize, usize)> {
 }
 
 /// Converts `inputs` (any format replay reads) into day-partitioned
-/// Parquet under `out_dir`, which must be new or empty.
+/// Parquet under `out_dir`, which must be new or empty. With `threads`
+/// above one, decoding and Parquet encoding run on two threads (the files
+/// are the same).
 pub fn convert(
     inputs: &[String],
     read_opts: &ReadOptions,
     out_dir: &Path,
     observer: &mut dyn ReadObserver,
+    threads: usize,
 ) -> Result<ConvertSummary, LakeError> {
     if out_dir.exists()
         && std::fs::read_dir(out_dir)
@@ -193,12 +207,31 @@ pub fn convert(
         parts: BTreeMap::new(),
         summary: ConvertSummary::default(),
     };
-    let totals = read_windows(inputs, read_opts, observer, &mut |batch| {
-        for (day, start, len) in day_runs(batch) {
-            w.write(day, &batch.slice(start, len))?;
-        }
-        Ok::<(), LakeError>(())
-    })?;
+    let totals = if threads <= 1 {
+        read_windows(inputs, read_opts, observer, &mut |batch| {
+            w.write_window(batch)
+        })?
+    } else {
+        // Decoding here, encoding on the other thread: a few windows may
+        // wait between them.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        std::thread::scope(|s| {
+            let writers = &mut w;
+            let encoder = s.spawn(move || rx.iter().try_for_each(|b| writers.write_window(&b)));
+            let read = read_windows(inputs, read_opts, observer, &mut |batch| {
+                // A closed channel means the encoder stopped on an error,
+                // which is reported below.
+                tx.send(batch.clone())
+                    .map_err(|_| LakeError::EncoderStopped)
+            });
+            drop(tx);
+            let encoded = encoder.join().expect("the Parquet encoder panicked");
+            match (read, encoded) {
+                (_, Err(e)) => Err(e),
+                (read, Ok(())) => read,
+            }
+        })?
+    };
     let days: Vec<i64> = w.open.keys().copied().collect();
     for d in days {
         w.close(d)?;
