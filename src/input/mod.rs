@@ -11,14 +11,12 @@ mod files;
 mod hostile_files;
 mod parquet;
 mod reader;
+mod windows;
 
 pub use files::{expand_inputs, total_bytes, InputSpec};
 pub use reader::{BadRecord, EventReader, ReadOptions};
 
-use arrow_array::RecordBatch;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -110,53 +108,4 @@ pub(crate) struct ReadTotals {
     pub suspect_inputs: Vec<SuspectInput>,
 }
 
-/// Reads every input in order as Arrow windows of call events: bad records
-/// go to the observer (and are counted), progress too; `window` sees each
-/// window, and its first error stops the read and is returned as it is.
-pub(crate) fn read_windows<E: From<InputError>>(
-    inputs: &[String],
-    read_opts: &ReadOptions,
-    observer: &mut dyn ReadObserver,
-    window: &mut dyn FnMut(&RecordBatch) -> Result<(), E>,
-) -> Result<ReadTotals, E> {
-    let specs = expand_inputs(inputs)?;
-    if specs.is_empty() {
-        return Err(InputError::NoInputs.into());
-    }
-    let bytes_read = Arc::new(AtomicU64::new(0));
-    observer.started(total_bytes(&specs));
-    let mut t = ReadTotals {
-        inputs: specs.len(),
-        ..ReadTotals::default()
-    };
-    let mut bad = Vec::new();
-    for spec in &specs {
-        let (rows_before, bad_before) = (t.rows, t.decode_errors);
-        let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
-        while let Some(batch) = reader.next_batch(&mut bad)? {
-            for b in bad.drain(..) {
-                t.decode_errors += 1;
-                observer.bad_record(&b);
-            }
-            window(&batch)?;
-            t.rows += batch.num_rows() as u64;
-            observer.progress(bytes_read.load(Ordering::Relaxed), t.rows);
-        }
-        for b in bad.drain(..) {
-            t.decode_errors += 1;
-            observer.bad_record(&b);
-        }
-        t.skipped_records += reader.skipped;
-        let (calls, bad_records) = (t.rows - rows_before, t.decode_errors - bad_before);
-        let all_skipped = calls == 0 && bad_records == 0 && reader.skipped > 0;
-        if (calls == 0 && !all_skipped) || bad_records > calls {
-            t.suspect_inputs.push(SuspectInput {
-                input: spec.name(),
-                calls,
-                bad_records,
-            });
-        }
-    }
-    observer.finished();
-    Ok(t)
-}
+pub(crate) use windows::{read_windows, read_windows_ahead};

@@ -101,7 +101,7 @@ struct ParquetInput {
 pub struct EventReader {
     parquet: Option<ParquetInput>,
     name: String,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     line_no: u64,
     buf: Vec<u8>,
     builder: CallBatchBuilder,
@@ -128,7 +128,7 @@ impl EventReader {
                 return Self::open_parquet(p, opts, bytes_read);
             }
         }
-        let (name, raw): (String, Box<dyn Read>) = match spec {
+        let (name, raw): (String, Box<dyn Read + Send>) = match spec {
             InputSpec::Stdin => ("-".into(), Box::new(io::stdin())),
             InputSpec::File(p) => {
                 let f = File::open(p).map_err(|source| InputError::Open {
@@ -142,7 +142,7 @@ impl EventReader {
             inner: raw,
             counter: bytes_read,
         };
-        let reader: Box<dyn BufRead> = if name.ends_with(".gz") {
+        let reader: Box<dyn BufRead + Send> = if name.ends_with(".gz") {
             Box::new(BufReader::with_capacity(
                 1 << 16,
                 MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counted)),
@@ -179,7 +179,7 @@ impl EventReader {
     }
 
     /// Reads records from any buffered reader; `name` labels its errors.
-    pub fn from_reader(name: String, reader: Box<dyn BufRead>, opts: ReadOptions) -> Self {
+    pub fn from_reader(name: String, reader: Box<dyn BufRead + Send>, opts: ReadOptions) -> Self {
         EventReader {
             parquet: None,
             name,

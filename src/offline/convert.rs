@@ -9,7 +9,7 @@
 //! `warden.outcome_codes`) for other tools.
 
 use crate::event::{call_schema, format_rfc3339_ms, AgentType, Outcome};
-use crate::input::{read_windows, InputError, ReadObserver, ReadOptions};
+use crate::input::{read_windows, read_windows_ahead, InputError, ReadObserver, ReadOptions};
 use arrow_array::{Array, RecordBatch, TimestampMillisecondArray};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -46,9 +46,6 @@ pub enum LakeError {
         /// Why.
         source: parquet::errors::ParquetError,
     },
-    #[error("the Parquet encoder stopped")]
-    /// The encoding thread stopped (its own error is the one reported).
-    EncoderStopped,
     #[error("{0} is not empty: convert writes into a new or empty directory")]
     /// The output directory already holds files.
     NotEmpty(String),
@@ -212,24 +209,9 @@ pub fn convert(
             w.write_window(batch)
         })?
     } else {
-        // Decoding here, encoding on the other thread: a few windows may
-        // wait between them.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
-        std::thread::scope(|s| {
-            let writers = &mut w;
-            let encoder = s.spawn(move || rx.iter().try_for_each(|b| writers.write_window(&b)));
-            let read = read_windows(inputs, read_opts, observer, &mut |batch| {
-                // A closed channel means the encoder stopped on an error,
-                // which is reported below.
-                tx.send(batch.clone())
-                    .map_err(|_| LakeError::EncoderStopped)
-            });
-            drop(tx);
-            let encoded = encoder.join().expect("the Parquet encoder panicked");
-            match (read, encoded) {
-                (_, Err(e)) => Err(e),
-                (read, Ok(())) => read,
-            }
+        // Decoding on its own thread, Parquet encoding on this one.
+        read_windows_ahead(inputs, read_opts, observer, &mut |batch| {
+            w.write_window(batch)
         })?
     };
     let days: Vec<i64> = w.open.keys().copied().collect();

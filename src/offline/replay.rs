@@ -9,7 +9,7 @@ use crate::emit::{Outputs, SinkError};
 use crate::engine::sharded::ShardedEngine;
 use crate::engine::{Engine, EngineCounters, EngineError};
 use crate::event::CallRow;
-use crate::input::{read_windows, InputError, ReadObserver, ReadOptions};
+use crate::input::{read_windows, read_windows_ahead, InputError, ReadObserver, ReadOptions};
 use crate::signal::RiskHistogram;
 use serde::Serialize;
 use std::time::Instant;
@@ -135,9 +135,9 @@ pub fn run(
         let mut totals = None;
         engines.run(
             &mut |push| {
-                totals = Some(read_windows(inputs, &read_opts, observer, &mut |b| {
-                    push(b)
-                })?);
+                // Decoding on a thread of its own too: beside the engines'
+                // threads it would otherwise be the slowest part.
+                totals = Some(read_windows_ahead(inputs, &read_opts, observer, push)?);
                 Ok(())
             },
             &mut on_row,
