@@ -115,6 +115,50 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // The same at the scale the issue sets: a million agents (the fleet's
+    // states under a million ids) written, and read back, in one go.
+    const MILLION: usize = 1_000_000;
+    let agent_records: Vec<&Vec<u8>> = records
+        .iter()
+        .filter(|(_, v)| matches!(snapshot::decode(v), Ok(StateRecord::Agent(_))))
+        .map(|(_, v)| v)
+        .collect();
+    let million: Vec<(String, &Vec<u8>)> = (0..MILLION)
+        .map(|i| {
+            (
+                format!("agent-{i:07}"),
+                agent_records[i % agent_records.len()],
+            )
+        })
+        .collect();
+    let mut cfg = Config::default();
+    cfg.engine.max_agents = MILLION;
+    let restore_million = || {
+        let mut e = Engine::new(cfg.clone());
+        for (k, v) in &million {
+            if let Ok(StateRecord::Agent(a)) = snapshot::decode(v) {
+                e.restore_agent(k, *a, 0);
+            }
+        }
+        e
+    };
+    let mut big = restore_million();
+    assert_eq!(big.agents_tracked(), MILLION);
+    let mut g = c.benchmark_group("state_1m");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(MILLION as u64));
+    g.bench_function("snapshot_1m_agents", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            big.snapshot_partition(0, false, &mut |_, v| bytes += v.len());
+            bytes
+        })
+    });
+    g.bench_function("restore_1m_agents", |b| {
+        b.iter(|| restore_million().agents_tracked())
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
