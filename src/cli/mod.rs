@@ -89,5 +89,5 @@ pub fn input_config(path: Option<&Path>, format: Option<warden::adapt::Format>) 
 /// Threads to use when `--threads` is not given: every core this process
 /// may run on.
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    warden::offline::available_cores()
 }

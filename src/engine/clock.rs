@@ -78,7 +78,7 @@ pub(crate) struct Tick {
 }
 
 /// The shared clock as calls arrive, in input order. One per engine, or one
-/// per input when several engines share it out (`offline::shards`): every
+/// per input when several engines share it out (`engine::sharded`): every
 /// engine must see the same ticks for the outputs to be the same.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SharedClock {

@@ -39,6 +39,23 @@ pub enum CohortKey {
     AgentType,
 }
 
+impl CohortKey {
+    /// Writes the cohort key of `row` under `keys` into `out` (cleared
+    /// first): the fields joined by `|`, `-` for a call without a tenant.
+    pub(crate) fn write_key(keys: &[CohortKey], row: &crate::event::CallRow<'_>, out: &mut String) {
+        out.clear();
+        for (n, k) in keys.iter().enumerate() {
+            if n > 0 {
+                out.push('|');
+            }
+            match k {
+                CohortKey::Tenant => out.push_str(row.tenant.unwrap_or("-")),
+                CohortKey::AgentType => out.push_str(row.agent_type.as_str()),
+            }
+        }
+    }
+}
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {

@@ -2,7 +2,7 @@
 //! cohort, use a value), read as of a few windows of calls ago.
 //!
 //! It is the one statistic every cohort shares, so it is what stops cohorts
-//! from being scored on separate threads (`offline::shards`). Its changes
+//! from being scored on separate threads (`engine::sharded`). Its changes
 //! are therefore recorded as deltas stamped with the call's position in the
 //! input, and applied `LAG_WINDOWS` windows of `WINDOW_CALLS` calls later,
 //! in input order. A single engine and N engines that each hold some of the

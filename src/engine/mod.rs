@@ -258,16 +258,7 @@ impl Engine {
     }
 
     fn cohort_key_of(&mut self, row: &CallRow<'_>) -> &str {
-        self.cohort_key.clear();
-        for (n, k) in self.cfg.engine.cohort_keys.iter().enumerate() {
-            if n > 0 {
-                self.cohort_key.push('|');
-            }
-            match k {
-                CohortKey::Tenant => self.cohort_key.push_str(row.tenant.unwrap_or("-")),
-                CohortKey::AgentType => self.cohort_key.push_str(row.agent_type.as_str()),
-            }
-        }
+        CohortKey::write_key(&self.cfg.engine.cohort_keys, row, &mut self.cohort_key);
         &self.cohort_key
     }
 

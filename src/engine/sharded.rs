@@ -137,16 +137,8 @@ impl Router {
             self.load[e as usize] += 1;
             return e as usize;
         }
-        self.key.clear();
-        for (n, k) in self.keys.iter().enumerate() {
-            if n > 0 {
-                self.key.push('|');
-            }
-            match k {
-                CohortKey::Tenant => self.key.push_str(row.tenant.unwrap_or("-")),
-                CohortKey::AgentType => self.key.push_str(row.agent_type.as_str()),
-            }
-        }
+        // The cohort the engine will put the agent in (`Engine::cohort_key_of`).
+        CohortKey::write_key(&self.keys, row, &mut self.key);
         let e = match self.cohorts.get(self.key.as_str()) {
             Some(&e) => e,
             None => {

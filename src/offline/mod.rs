@@ -10,3 +10,9 @@ pub mod report;
 pub mod splice;
 pub mod train;
 pub mod tune;
+
+/// Threads to use when none are asked for: every core this process may run
+/// on.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -65,7 +65,7 @@ impl Default for TuneOptions {
             finding_thresholds: vec![40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 90.0],
             revoke_thresholds: vec![60.0, 65.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 100.0],
             weight_factor: 0.5,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: super::available_cores(),
         }
     }
 }
@@ -303,7 +303,7 @@ impl Arm {
     }
 }
 
-/// Scores every window with every arm, the arms split over two threads.
+/// Scores every window with every arm, the arms split over `threads` threads.
 fn process_all(arms: &mut [Arm], batch: &RecordBatch, threads: usize) -> Result<(), ReplayError> {
     let per = arms.len().div_ceil(threads.max(1)).max(1);
     let run = |arms: &mut [Arm]| -> Result<(), EngineError> {
