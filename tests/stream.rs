@@ -106,6 +106,7 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
         "warden_state_bytes",
         "warden_consumer_lag",
         "warden_event_decision_latency_seconds{quantile=\"0.99\"}",
+        "warden_poll_decision_latency_seconds{quantile=\"0.99\"}",
     ] {
         assert!(metrics.contains(m), "/metrics lacks {m}:\n{metrics}");
     }
@@ -114,6 +115,11 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
     assert_eq!(summary["dead_letters"], bad.len() as u64, "{summary}");
     assert_eq!(summary["decode_errors"], bad.len() as u64, "{summary}");
     assert_eq!(summary["late_events"], 1, "{summary}");
+    // This process's share of the latency is part of the whole (the event
+    // latency is in whole milliseconds of the Kafka timestamp).
+    let poll_p99 = summary["poll_decision_p99_ms"].as_f64().unwrap();
+    let event_p99 = summary["latency_p99_ms"].as_f64().unwrap();
+    assert!(poll_p99 > 0.0 && poll_p99 <= event_p99 + 1.0, "{summary}");
     assert!(
         summary["backpressure_waits"].as_u64().unwrap() > 0,
         "{summary}"

@@ -34,7 +34,12 @@ fn cap_reason(e: &mut DecodeError) {
 
 /// The latest event time accepted now: this machine's clock plus `skew_ms`.
 pub(crate) fn latest_ts_from_now(skew_ms: i64) -> i64 {
-    crate::event::now_ms().saturating_add(skew_ms.max(0))
+    latest_ts_from(crate::event::now_ms(), skew_ms)
+}
+
+/// The same, as of `now_ms` (a caller that already read the clock).
+pub(crate) fn latest_ts_from(now_ms: i64, skew_ms: i64) -> i64 {
+    now_ms.saturating_add(skew_ms.max(0))
 }
 
 impl RecordDecoder<'_> {

@@ -19,7 +19,7 @@ mod limits;
 pub(crate) mod mutate;
 mod ocsf;
 
-pub(crate) use decoder::{latest_ts_from_now, RecordDecoder};
+pub(crate) use decoder::{latest_ts_from, latest_ts_from_now, RecordDecoder};
 pub use envelope::records;
 pub(crate) use envelope::{for_each_cloudtrail_record, records_salvaged};
 pub(crate) use lenient::{

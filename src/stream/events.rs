@@ -213,8 +213,10 @@ impl ConsumerLagMeasured {
     }
 }
 
-/// The event→decision latency over the last interval, in seconds.
+/// A latency to decision over the last interval, in seconds (event→decision
+/// or poll→decision, named by `metric`).
 pub(crate) struct DecisionLatencyMeasured {
+    pub metric: &'static str,
     pub p50_s: f64,
     pub p99_s: f64,
     pub p999_s: f64,
@@ -227,7 +229,7 @@ impl DecisionLatencyMeasured {
             ("0.99", self.p99_s),
             ("0.999", self.p999_s),
         ] {
-            metrics::gauge!("warden_event_decision_latency_seconds", "quantile" => label).set(v);
+            metrics::gauge!(self.metric, "quantile" => label).set(v);
         }
     }
 }

@@ -113,6 +113,12 @@ pub struct RunSummary {
     pub latency_p999_ms: f64,
     /// Calls the latency figures are measured over.
     pub latency_samples: u64,
+    /// Median poll→decision latency (this process's share), ms.
+    pub poll_decision_p50_ms: f64,
+    /// p99 poll→decision latency, ms.
+    pub poll_decision_p99_ms: f64,
+    /// p99.9 poll→decision latency, ms.
+    pub poll_decision_p999_ms: f64,
     /// p99 of the last second with traffic (what the gauges show now).
     pub recent_p99_ms: f64,
     /// Times the producer queue was full and the service waited.
@@ -177,6 +183,7 @@ pub fn run(
         // Poll without holding the worker: rebalance callbacks run inside
         // poll and take it themselves.
         let mut polled = consumer.poll(Duration::from_millis(50));
+        let mut window_opened: Option<Instant> = None;
         loop {
             match polled {
                 None => break,
@@ -185,9 +192,18 @@ pub fn run(
                     break;
                 }
                 Some(Ok(m)) => {
+                    let polled = Instant::now();
+                    let opened = *window_opened.get_or_insert(polled);
                     let mut w = consumer.context().lock();
-                    w.ingest(&m);
-                    if w.window_len() >= service::WINDOW_ROWS {
+                    w.ingest(&m, polled);
+                    // A window closes when full, or when its first call has
+                    // waited long enough: under a backlog librdkafka hands
+                    // over thousands of buffered records at once, and the
+                    // first of them would otherwise wait for all the others
+                    // to be decoded and scored.
+                    if w.window_len() >= service::WINDOW_ROWS
+                        || polled.duration_since(opened) >= service::WINDOW_WAIT
+                    {
                         break;
                     }
                 }
@@ -210,7 +226,7 @@ pub fn run(
     tracing::info!("shutting down: finishing in-flight work, writing state, committing");
     {
         let mut w = consumer.context().lock();
-        w.checkpoint_all(&consumer);
+        w.checkpoint_all(&consumer, service::SINK_DRAIN_TIMEOUT);
         if let Some(e) = w.take_fatal() {
             return Err(e);
         }

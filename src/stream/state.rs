@@ -16,6 +16,7 @@ use crate::engine::snapshot::{self, Checkpoint, StateRecord, CHECKPOINT_KEY};
 use crate::engine::Engine;
 use crate::event::{CallBatchBuilder, CallColumns};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
@@ -71,7 +72,12 @@ pub(crate) struct Restored {
 /// Called with each record's offset, key and value; an error stops the read.
 type RecordFn<'a> = dyn FnMut(i64, Option<&[u8]>, Option<&[u8]>) -> Result<(), StreamError> + 'a;
 
-/// Reads one partition of `topic` from `from` up to `until` (or its current end).
+/// Reads one partition of `topic` from `from` up to `until` (or its current
+/// end). The end is where the fetches say the partition ends (partition
+/// EOF), as well as the high watermark asked for first: a broker whose
+/// ListOffsets answer is short (tansu 0.6 gives the last batch's first
+/// offset + 1), or offsets missing at the end (compaction, transaction
+/// markers), neither cuts the read short nor holds it until the deadline.
 fn read_partition(
     reader: &BaseConsumer,
     topic: &str,
@@ -85,13 +91,12 @@ fn read_partition(
     let (low, high) = reader
         .fetch_watermarks(topic, partition, left())
         .map_err(|e| StreamError::Restore(format!("{topic}[{partition}] watermarks: {e}")))?;
-    let end = until.map_or(high, |u| u.min(high));
     let start = match from {
         Offset::Offset(o) => o.max(low),
         _ => low,
     };
-    if start >= end {
-        return Ok(());
+    if high <= low || until.is_some_and(|u| start >= u) {
+        return Ok(()); // empty, or nothing asked for
     }
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(start))
@@ -102,11 +107,13 @@ fn read_partition(
     loop {
         if Instant::now() >= deadline {
             return Err(StreamError::Restore(format!(
-                "{topic}[{partition}]: not read up to offset {end} before the restore timeout"
+                "{topic}[{partition}]: not read to {} before the restore timeout",
+                until.map_or("its end".to_string(), |u| format!("offset {u}"))
             )));
         }
         match reader.poll(Duration::from_millis(100)) {
             None => continue,
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
             Some(Err(e)) => {
                 return Err(StreamError::Restore(format!("{topic}[{partition}]: {e}")));
             }
@@ -114,11 +121,11 @@ fn read_partition(
                 if m.partition() != partition || m.topic() != topic {
                     continue;
                 }
-                if m.offset() >= end {
+                if until.is_some_and(|u| m.offset() >= u) {
                     break;
                 }
                 each(m.offset(), m.key(), m.payload())?;
-                if m.offset() + 1 >= end {
+                if until.is_some_and(|u| m.offset() + 1 >= u) {
                     break;
                 }
             }

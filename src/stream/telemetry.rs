@@ -114,26 +114,34 @@ pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
     Ok(bound)
 }
 
-/// Event→decision latency: from the call's Kafka timestamp to the moment its
-/// verdict was made, in microseconds. The published quantiles are those of
-/// the last interval (what is happening now); the total covers the run.
+/// A latency up to a call's decision, in microseconds: from its Kafka
+/// timestamp (event→decision, which includes the producer and broker), or
+/// from the moment the consumer's poll returned it (poll→decision, this
+/// process alone). The published quantiles are those of the last interval
+/// (what is happening now); the total covers the run.
 pub(crate) struct Latency {
+    /// The Prometheus gauge family its quantiles are published as.
+    metric: &'static str,
     interval: Histogram<u64>,
     total: Histogram<u64>,
 }
 
-impl Default for Latency {
-    fn default() -> Self {
+/// Kafka record timestamp → decision.
+pub(crate) const EVENT_TO_DECISION: &str = "warden_event_decision_latency_seconds";
+/// Returned by the consumer's poll → decision.
+pub(crate) const POLL_TO_DECISION: &str = "warden_poll_decision_latency_seconds";
+
+impl Latency {
+    pub(crate) fn new(metric: &'static str) -> Self {
         // 1 µs .. 1 h at 2 significant figures: ~10 KiB each.
         let h = || Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds");
         Latency {
+            metric,
             interval: h(),
             total: h(),
         }
     }
-}
 
-impl Latency {
     pub(crate) fn record_us(&mut self, us: u64) {
         self.interval.saturating_record(us.max(1));
     }
@@ -147,6 +155,7 @@ impl Latency {
         let p99_ms = self.interval.value_at_quantile(0.99) as f64 / 1000.0;
         let seconds = |q| self.interval.value_at_quantile(q) as f64 / 1e6;
         DecisionLatencyMeasured {
+            metric: self.metric,
             p50_s: seconds(0.5),
             p99_s: seconds(0.99),
             p999_s: seconds(0.999),

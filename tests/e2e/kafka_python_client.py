@@ -5,6 +5,7 @@ except Warden itself.
 
 usage:
   kafka_python_client.py topics BOOTSTRAP PARTITIONS
+  kafka_python_client.py compacted BOOTSTRAP TOPIC PARTITIONS
   kafka_python_client.py produce BOOTSTRAP TOPIC FILE [RATE_PER_S]
   kafka_python_client.py consume BOOTSTRAP TOPIC EXPECTED TIMEOUT_S
 """
@@ -28,6 +29,13 @@ def topics(bootstrap, partitions):
         NewTopic("warden.state.v1", n, 1, topic_configs={"cleanup.policy": "compact"}),
     ])
     print(json.dumps(sorted(admin.list_topics())))
+
+
+def compacted(bootstrap, topic, partitions):
+    """One more compacted topic: a state topic for another consumer group."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, int(partitions), 1,
+                                  topic_configs={"cleanup.policy": "compact"})])
 
 
 def produce(bootstrap, topic, path, rate=None):
@@ -72,4 +80,4 @@ def consume(bootstrap, topic, expected, timeout_s):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"topics": topics, "produce": produce, "consume": consume}[cmd](*args)
+    {"topics": topics, "compacted": compacted, "produce": produce, "consume": consume}[cmd](*args)

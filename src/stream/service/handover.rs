@@ -12,14 +12,20 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
 impl Worker {
-    /// Waits for every output, stores and commits the offsets they release.
-    fn settle<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, commit: bool) {
+    /// Waits for every Kafka output, and up to `sink_wait` for the sinks
+    /// beyond Kafka; stores and commits the offsets they release.
+    fn settle<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        commit: bool,
+        sink_wait: Duration,
+    ) {
         self.process_window();
         if let Err(e) = self.outputs.flush(FLUSH_TIMEOUT) {
             self.fail(StreamError::Produce(e));
             return;
         }
-        if !self.outputs.drain_sinks(SINK_DRAIN_TIMEOUT) {
+        if !self.outputs.drain_sinks(sink_wait) && !sink_wait.is_zero() {
             tracing::warn!("sinks still hold records; their input offsets stay uncommitted");
         }
         self.store_offsets(consumer);
@@ -81,15 +87,23 @@ impl Worker {
         }
         let every = Duration::from_secs(self.cfg.stream.checkpoint_interval_seconds as u64);
         if self.last_checkpoint.elapsed() >= every {
-            self.checkpoint_all(consumer);
+            // Without waiting for the sinks beyond Kafka: what they hold is
+            // committed once they deliver it, and a SIEM that is down must
+            // not stall scoring for a drain timeout at every checkpoint.
+            self.checkpoint_all(consumer, Duration::ZERO);
         }
     }
 
-    /// Settles outputs, commits, and writes every owned partition's state.
-    pub(crate) fn checkpoint_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    /// Settles outputs (waiting up to `sink_wait` for the sinks beyond
+    /// Kafka), commits, and writes every owned partition's state.
+    pub(crate) fn checkpoint_all<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        sink_wait: Duration,
+    ) {
         self.last_checkpoint = Instant::now();
         self.summary.agents_tracked = self.engine.agents_tracked() as u64;
-        self.settle(consumer, true);
+        self.settle(consumer, true, sink_wait);
         if !self.failed {
             let parts: Vec<i32> = self.owned.keys().copied().collect();
             self.write_state(&parts);
@@ -100,6 +114,7 @@ impl Worker {
         if let Some(p99) = self.latency.publish() {
             self.summary.recent_p99_ms = p99;
         }
+        self.poll_latency.publish();
         let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
         let counters = self.engine.counters();
         WorkerGauges {
@@ -148,7 +163,7 @@ impl Worker {
                 self.process_window();
             }
         } else {
-            self.settle(consumer, true);
+            self.settle(consumer, true, SINK_DRAIN_TIMEOUT);
             if !self.failed {
                 written = self.write_state(&parts);
             }

@@ -10,9 +10,9 @@ use super::events::{
 use super::isolate::{decode_isolated, isolate};
 use super::offsets::OffsetTracker;
 use super::output::{Ack, DeadLetter, Origin, Outputs};
-use super::telemetry::{Health, Latency};
+use super::telemetry::{Health, Latency, EVENT_TO_DECISION, POLL_TO_DECISION};
 use super::{RunSummary, StreamError};
-use crate::adapt::{latest_ts_from_now, RecordDecoder};
+use crate::adapt::{latest_ts_from, RecordDecoder};
 use crate::config::Config;
 use crate::decide::Decision;
 use crate::engine::Engine;
@@ -32,9 +32,14 @@ pub(crate) use context::WorkerContext;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait for the sinks beyond Kafka before a commit: a SIEM that is
 /// down must not hold up a rebalance; what it holds stays uncommitted.
-const SINK_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SINK_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows per scoring window when the consumer has a backlog.
 pub(crate) const WINDOW_ROWS: usize = 1024;
+/// Longest a window stays open for more records after its first was polled:
+/// bounds poll→decision (this wait, then decoding and scoring the window's
+/// rows) well under a millisecond, while a backlog still fills windows of a
+/// few hundred rows.
+pub(crate) const WINDOW_WAIT: Duration = Duration::from_micros(200);
 
 /// Where one scored row came from.
 #[derive(Clone, Copy)]
@@ -42,6 +47,8 @@ struct RowOrigin {
     partition: i32,
     offset: i64,
     kafka_ts_ms: Option<i64>,
+    /// When the consumer's poll returned its record.
+    polled: Instant,
 }
 
 /// Event time per partition: the newest event seen, and so the watermark.
@@ -59,8 +66,15 @@ pub(crate) struct Worker {
     builder: CallBatchBuilder,
     rows: Vec<RowOrigin>,
     window_msgs: Vec<(i32, i64)>,
+    /// When the window opened, on both clocks: the newest event time a
+    /// record may carry is judged against it, and each decision's wall time
+    /// is taken from it and the monotonic clock (one clock read per call).
+    window_opened: Option<(Instant, i64)>,
     owned: BTreeMap<i32, EventClock>,
+    /// Kafka timestamp → decision.
     latency: Latency,
+    /// Poll → decision: this process's share of the latency.
+    poll_latency: Latency,
     pub summary: RunSummary,
     /// The decisions of the call being scored (reused).
     decided: Vec<Decision>,
@@ -91,8 +105,10 @@ impl Worker {
             builder: CallBatchBuilder::with_capacity(WINDOW_ROWS),
             rows: Vec::with_capacity(WINDOW_ROWS),
             window_msgs: Vec::with_capacity(WINDOW_ROWS),
+            window_opened: None,
             owned: BTreeMap::new(),
-            latency: Latency::default(),
+            latency: Latency::new(EVENT_TO_DECISION),
+            poll_latency: Latency::new(POLL_TO_DECISION),
             summary: RunSummary::default(),
             decided: Vec::new(),
             fatal: None,
@@ -126,7 +142,8 @@ impl Worker {
     /// Decodes one polled record into the current window. Records that do
     /// not decode go to the dead-letter topic; their good neighbours (and the
     /// good events of a partly bad envelope) are scored.
-    pub(crate) fn ingest(&mut self, m: &BorrowedMessage<'_>) {
+    /// `polled` is when the consumer's poll returned it.
+    pub(crate) fn ingest(&mut self, m: &BorrowedMessage<'_>, polled: Instant) {
         let (partition, offset) = (m.partition(), m.offset());
         if !self.owned.contains_key(&partition) {
             // Fetched before a revoke took effect: the new owner reads it.
@@ -134,6 +151,9 @@ impl Worker {
         }
         let kafka_ts_ms = m.timestamp().to_millis();
         self.summary.records += 1;
+        let (_, opened_us) = *self
+            .window_opened
+            .get_or_insert_with(|| (polled, super::telemetry::now_us()));
         let mut errors: Vec<DecodeError> = Vec::new();
         let mut good = 0usize;
         match m.payload().map(std::str::from_utf8) {
@@ -143,7 +163,7 @@ impl Worker {
                 let decoder = RecordDecoder {
                     format: self.cfg.input.format,
                     k8s_stage: &self.cfg.input.k8s_stage,
-                    latest_ts_ms: latest_ts_from_now(self.cfg.input.future_skew_ms()),
+                    latest_ts_ms: latest_ts_from(opened_us / 1000, self.cfg.input.future_skew_ms()),
                     limits: self.cfg.input.field_limits(),
                 };
                 let (builder, rows) = (&mut self.builder, &mut self.rows);
@@ -153,6 +173,7 @@ impl Worker {
                         partition,
                         offset,
                         kafka_ts_ms,
+                        polled,
                     });
                     good += 1;
                 };
@@ -206,6 +227,7 @@ impl Worker {
             }
             self.rows.clear();
         }
+        self.window_opened = None;
         for (p, off) in self.window_msgs.drain(..) {
             self.offsets.processed(p, off);
         }
@@ -217,6 +239,10 @@ impl Worker {
         let batch = self.builder.finish();
         let cols = CallColumns::new(&batch).map_err(|e| StreamError::Engine(e.into()))?;
         let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
+        // Set by the window's first record.
+        let (opened, opened_us) = self
+            .window_opened
+            .unwrap_or_else(|| (Instant::now(), super::telemetry::now_us()));
         let Worker {
             engine,
             cfg,
@@ -225,6 +251,7 @@ impl Worker {
             rows,
             owned,
             latency,
+            poll_latency,
             summary,
             decided,
             ..
@@ -305,9 +332,11 @@ impl Worker {
                     offsets.sent(o.partition, o.offset);
                 }
             }
+            let decided_at = Instant::now();
+            poll_latency.record_us(decided_at.duration_since(o.polled).as_micros() as u64);
             if let Some(ts) = o.kafka_ts_ms {
-                let us = super::telemetry::now_us() - ts * 1000;
-                latency.record_us(us.max(0) as u64);
+                let now_us = opened_us + decided_at.duration_since(opened).as_micros() as i64;
+                latency.record_us((now_us - ts * 1000).max(0) as u64);
             }
         }
         summary.events += rows.len() as u64;
@@ -376,6 +405,10 @@ impl Worker {
         s.latency_p99_ms = p99;
         s.latency_p999_ms = p999;
         s.latency_samples = n;
+        let (p50, p99, p999, _) = self.poll_latency.summary_ms();
+        s.poll_decision_p50_ms = p50;
+        s.poll_decision_p99_ms = p99;
+        s.poll_decision_p999_ms = p999;
         s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
         s.backpressure_waits = self.outputs.backpressure_waits();
         s.outputs_truncated = self.outputs.truncated();
