@@ -36,9 +36,21 @@ apt_install() {
   fi
 }
 need cc && need make || apt_install build-essential
+# OpenSSL for librdkafka's TLS and SASL SCRAM (the rdkafka "ssl" feature).
+{ need pkg-config && pkg-config --exists openssl; } || apt_install pkg-config libssl-dev
 need kcat || apt_install kcat
 need chromium || apt_install chromium
 python3 -c 'import kafka' 2>/dev/null || python3 -m pip install -q kafka-python
+# The SSF receiver in tests/deploy.rs verifies SETs with PyJWT, not Warden.
+python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install -q 'pyjwt[crypto]==2.15.1'
+# deploy/: manifests rendered by kubectl's kustomize and validated against
+# the Kubernetes schemas; alert rules checked and unit-tested by promtool;
+# the container image built and run by podman (runc) on a Debian base made
+# by debootstrap.
+need kubectl || apt_install kubectl || apt_install kubernetes-client
+need kubernetes-validate || python3 -m pip install -q 'kubernetes-validate==1.37.0'
+need promtool || apt_install prometheus
+{ need podman && need runc && need debootstrap; } || apt_install podman runc debootstrap
 if ! need tansu && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
   echo "installing the tansu broker for the real-broker test (about 13 minutes, once)" >&2
   cargo install tansu --locked --features dynostore -q
@@ -53,6 +65,11 @@ cargo fmt --check
 ./scripts/check-features.sh
 # No import cycles between modules (docs/architecture.md).
 python3 scripts/check-imports.py
+# Deployment files: the Kubernetes overlays against the Kubernetes schemas
+# and the KEDA/ServiceMonitor fields, the alert rules and their unit tests.
+python3 scripts/check_deploy.py 1.30.0
+promtool check rules deploy/prometheus/warden-rules.yml
+(cd deploy/prometheus && promtool test rules warden-rules.test.yml)
 cargo clippy --release --all-targets --locked -- -D warnings
 # Coverage-guided fuzzing of the decoders, a fixed number of inputs
 # (README: Fuzzing the decoders). Before the tests: the fuzz build compiles
@@ -60,3 +77,8 @@ cargo clippy --release --all-targets --locked -- -D warnings
 # plain one back, so ./scripts/run.sh finds everything built.
 ./scripts/fuzz.sh 1000000
 cargo test --release --locked
+
+# The container image, built from ./Dockerfile around the binary the tests
+# ran against, and `warden demo` run inside it as Kubernetes runs it.
+cargo build --release --locked --bin warden
+./scripts/container.sh

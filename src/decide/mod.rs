@@ -97,6 +97,17 @@ pub struct Finding {
     pub attacks: Vec<AttackTag>,
 }
 
+impl Finding {
+    /// The detector that contributed the most surprise ("none" for a
+    /// finding without contributions): a bounded label for metrics.
+    pub fn lead_detector(&self) -> &'static str {
+        self.contributions
+            .iter()
+            .max_by(|a, b| a.surprise.total_cmp(&b.surprise))
+            .map_or("none", |c| c.feature.name())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 /// A revocation: cut a credential or session off. Rendered as an OpenID
 /// CAEP `session-revoked` Security Event Token.

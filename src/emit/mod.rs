@@ -15,6 +15,7 @@ pub mod keys;
 pub mod ocsf;
 pub mod remediation;
 pub mod set;
+pub mod transmitter;
 
 pub use files::FileSink;
 

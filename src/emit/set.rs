@@ -32,6 +32,13 @@ pub struct SigningConfig {
     pub issuer: String,
     /// `aud` of every SET (the receivers); empty leaves it out.
     pub audience: Vec<String>,
+    /// JWKS files (or single public JWKs) served beside the active key at
+    /// /jwks.json: the next key before it signs, the retired one while
+    /// receivers may still hold its tokens (docs/operations.md).
+    pub publish_jwks: Vec<String>,
+    /// `jwks_uri` in /.well-known/ssf-configuration; empty: the issuer
+    /// followed by `jwks.json`.
+    pub jwks_uri: String,
 }
 
 impl Default for SigningConfig {
@@ -41,6 +48,8 @@ impl Default for SigningConfig {
             key_id: String::new(),
             issuer: "https://warden.invalid/".into(),
             audience: Vec::new(),
+            publish_jwks: Vec::new(),
+            jwks_uri: String::new(),
         }
     }
 }
@@ -59,6 +68,15 @@ pub enum SetError {
     #[error("signing key {0}: not a PKCS#8 P-256 (ES256) or RSA (RS256) private key in PEM")]
     /// The file is not a supported private key.
     Key(String),
+    #[error("published key set {path}: {reason}")]
+    /// A `publish_jwks` file is unreadable, not a JWK set, or holds a
+    /// private key.
+    Jwks {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("signing a security event token: {0}")]
     /// Encoding or signing the token failed.
     Sign(#[from] jsonwebtoken::errors::Error),
@@ -210,6 +228,11 @@ impl SetSigner {
     /// The public key set receivers verify with.
     pub fn jwks(&self) -> Value {
         json!({"keys": [self.jwk]})
+    }
+
+    /// The active key's public JWK.
+    pub fn jwk(&self) -> &Value {
+        &self.jwk
     }
 
     /// The revocation as a signed CAEP `session-revoked` SET (compact JWS).

@@ -41,6 +41,29 @@ impl DropReason {
     }
 }
 
+/// Every series a sink can report, at zero, from the moment it starts:
+/// an alert on `increase(...)` and a dashboard need the series before the
+/// first failure.
+pub(crate) fn register(sink: &str) {
+    for name in [
+        "warden_sink_delivered_total",
+        "warden_sink_retries_total",
+        "warden_sink_duplicates_skipped_total",
+        "warden_sink_backpressure_waits_total",
+    ] {
+        metrics::counter!(name, "sink" => sink.to_string()).absolute(0);
+    }
+    for reason in [
+        DropReason::BufferFull,
+        DropReason::Rejected,
+        DropReason::RetriesExhausted,
+        DropReason::Shutdown,
+    ] {
+        metrics::counter!("warden_sink_dropped_total", "sink" => sink.to_string(), "reason" => reason.label())
+            .absolute(0);
+    }
+}
+
 /// A record given up on: logged with its id (so it can be found on the
 /// alerts topic) and counted.
 pub(crate) struct SinkRecordDropped<'a> {

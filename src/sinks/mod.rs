@@ -271,6 +271,7 @@ impl<T: Send + 'static> SinkSet<T> {
             let name = label(c.name(), c.kind(), *n);
             *n += 1;
             let transport = c.build(&name, env)?;
+            events::register(&name);
             let d = c.delivery();
             let (tx, rx) = mpsc::channel(d.buffer.max(1));
             let counters = Arc::new(SinkCounters::default());

@@ -136,8 +136,12 @@ impl CallsScored {
 /// The engine decided something. Not logged here: the decision itself goes
 /// to the findings or revocations topic.
 pub(crate) enum DecisionMade {
-    /// A finding was opened (`create`) or updated (`update`).
-    Finding { update: bool },
+    /// A finding was opened (`create`) or updated (`update`), labelled by
+    /// the detector that contributed most (a fixed set of names).
+    Finding {
+        update: bool,
+        detector: &'static str,
+    },
     /// A revocation, enforced or in shadow mode.
     Revocation { shadow: bool },
 }
@@ -145,9 +149,10 @@ pub(crate) enum DecisionMade {
 impl DecisionMade {
     pub fn emit(&self) {
         match *self {
-            DecisionMade::Finding { update } => {
+            DecisionMade::Finding { update, detector } => {
                 let activity = if update { "update" } else { "create" };
-                metrics::counter!("warden_findings_total", "activity" => activity).increment(1);
+                metrics::counter!("warden_findings_total", "activity" => activity, "detector" => detector)
+                    .increment(1);
             }
             DecisionMade::Revocation { shadow } => {
                 let mode = if shadow { "shadow" } else { "enforce" };
@@ -170,6 +175,10 @@ impl OutputBackpressureWait {
 /// The worker's view of itself, published as gauges at every settle.
 pub(crate) struct WorkerGauges {
     pub agents_tracked: usize,
+    /// `[engine] max_agents`: past it, baselines are evicted.
+    pub agents_capacity: usize,
+    /// What /readyz answers (the state of every owned partition restored).
+    pub ready: bool,
     pub state_bytes: usize,
     pub assigned_partitions: usize,
     pub outputs_in_flight: u64,
@@ -187,6 +196,8 @@ pub(crate) struct WorkerGauges {
 impl WorkerGauges {
     pub fn emit(&self) {
         metrics::gauge!("warden_agents_tracked").set(self.agents_tracked as f64);
+        metrics::gauge!("warden_agents_capacity").set(self.agents_capacity as f64);
+        metrics::gauge!("warden_ready").set(if self.ready { 1.0 } else { 0.0 });
         metrics::gauge!("warden_state_bytes").set(self.state_bytes as f64);
         metrics::gauge!("warden_assigned_partitions").set(self.assigned_partitions as f64);
         metrics::gauge!("warden_outputs_in_flight").set(self.outputs_in_flight as f64);
@@ -201,15 +212,26 @@ impl WorkerGauges {
     }
 }
 
-/// Consumer lag summed over the assigned partitions, from librdkafka's
-/// statistics.
-pub(crate) struct ConsumerLagMeasured {
+/// Consumer lag from librdkafka's statistics: summed over this member's
+/// partitions, and per partition of each topic it knows (0 for partitions
+/// it does not own, so a partition that moved away is not counted twice).
+pub(crate) struct ConsumerLagMeasured<'a> {
     pub lag: i64,
+    /// (topic, partition, lag) for every partition in the statistics.
+    pub partitions: &'a [(&'a str, i32, i64)],
 }
 
-impl ConsumerLagMeasured {
+impl ConsumerLagMeasured<'_> {
     pub fn emit(&self) {
         metrics::gauge!("warden_consumer_lag").set(self.lag as f64);
+        for &(topic, partition, lag) in self.partitions {
+            metrics::gauge!(
+                "warden_consumer_partition_lag",
+                "topic" => topic.to_string(),
+                "partition" => partition.to_string()
+            )
+            .set(lag as f64);
+        }
     }
 }
 
@@ -298,4 +320,160 @@ impl OutputRefusedTooLarge<'_> {
         );
         metrics::counter!("warden_outputs_refused_too_large_total", "record" => what).increment(1);
     }
+}
+
+/// Describes every series `warden run` publishes and sets each to zero at
+/// start-up, so /metrics lists them all before the first event, the first
+/// dead letter or the first revocation: alert rules on `increase(...)` and
+/// the dashboard then see a zero rather than nothing.
+pub(crate) fn register_series(max_agents: usize) {
+    use metrics::{describe_counter, describe_gauge};
+    const COUNTERS: [(&str, &str); 12] = [
+        ("warden_events_total", "Calls scored and decided."),
+        (
+            "warden_dead_letters_total",
+            "Records sent to the dead-letter topic.",
+        ),
+        (
+            "warden_decode_errors_total",
+            "Errors found in dead-lettered records.",
+        ),
+        (
+            "warden_late_events_total",
+            "Calls older than the allowed lateness (still scored).",
+        ),
+        (
+            "warden_partitions_assigned_total",
+            "Partitions this member took over.",
+        ),
+        (
+            "warden_partitions_revoked_total",
+            "Partitions this member handed over.",
+        ),
+        (
+            "warden_state_agents_restored_total",
+            "Agent baselines restored from the state topic.",
+        ),
+        (
+            "warden_warmup_events_total",
+            "Calls replayed without output to warm restored state.",
+        ),
+        (
+            "warden_checkpoints_total",
+            "Checkpoints of state to the state topic.",
+        ),
+        (
+            "warden_state_records_written_total",
+            "Records written to the state topic.",
+        ),
+        (
+            "warden_state_records_rejected_total",
+            "State records of an unreadable format (agent starts cold).",
+        ),
+        (
+            "warden_output_backpressure_waits_total",
+            "Times the producer queue was full and decisions waited.",
+        ),
+    ];
+    for (name, help) in COUNTERS {
+        describe_counter!(name, help);
+        metrics::counter!(name).absolute(0);
+    }
+    describe_counter!(
+        "warden_cohorts_overflowed_total",
+        "New agents put in a fallback cohort past max_cohorts."
+    );
+    metrics::counter!("warden_cohorts_overflowed_total").absolute(0);
+    describe_counter!(
+        "warden_agents_evicted_total",
+        "Agent baselines evicted to stay within max_agents."
+    );
+    for p in ["true", "false"] {
+        metrics::counter!("warden_agents_evicted_total", "on_probation" => p).absolute(0);
+    }
+    describe_counter!(
+        "warden_revocations_total",
+        "Revocations decided, by mode (enforce or shadow)."
+    );
+    for mode in ["enforce", "shadow"] {
+        metrics::counter!("warden_revocations_total", "mode" => mode).absolute(0);
+    }
+    describe_counter!(
+        "warden_findings_total",
+        "Findings opened (create) or updated (update), by lead detector."
+    );
+    for activity in ["create", "update"] {
+        for f in crate::signal::Feature::ALL {
+            metrics::counter!("warden_findings_total", "activity" => activity, "detector" => f.name())
+                .absolute(0);
+        }
+    }
+    describe_counter!(
+        "warden_records_isolated_total",
+        "Records whose decoding or scoring panicked, isolated to the dead-letter topic."
+    );
+    for stage in ["decode", "score"] {
+        metrics::counter!("warden_records_isolated_total", "stage" => stage).absolute(0);
+    }
+    describe_counter!(
+        "warden_outputs_truncated_total",
+        "Outputs cut to fit max_message_bytes."
+    );
+    describe_counter!(
+        "warden_outputs_refused_too_large_total",
+        "Outputs too large even when cut."
+    );
+    for record in ["state", "call_output"] {
+        metrics::counter!("warden_outputs_refused_too_large_total", "record" => record).absolute(0);
+    }
+    for (name, help) in [
+        (
+            "warden_ready",
+            "1 when every owned partition's state is restored (what /readyz answers).",
+        ),
+        (
+            "warden_agents_tracked",
+            "Agents whose baselines this member holds.",
+        ),
+        (
+            "warden_agents_capacity",
+            "[engine] max_agents: past it, baselines are evicted.",
+        ),
+        (
+            "warden_state_bytes",
+            "Bytes of agent and cohort state held.",
+        ),
+        (
+            "warden_assigned_partitions",
+            "Partitions of the calls topic this member owns.",
+        ),
+        (
+            "warden_outputs_in_flight",
+            "Outputs produced and not yet acknowledged.",
+        ),
+        (
+            "warden_consumer_lag",
+            "Calls behind the log end, summed over this member's partitions.",
+        ),
+    ] {
+        describe_gauge!(name, help);
+        metrics::gauge!(name).set(0.0);
+    }
+    metrics::gauge!("warden_agents_capacity").set(max_agents as f64);
+    describe_gauge!(
+        "warden_consumer_partition_lag",
+        "Calls behind the log end, per partition (0 where not owned)."
+    );
+    describe_gauge!(
+        "warden_event_time_watermark_seconds",
+        "Oldest owned partition's newest event time less the allowed lateness."
+    );
+    describe_gauge!(
+        super::telemetry::EVENT_TO_DECISION,
+        "Kafka record timestamp to decision, quantiles of the last interval."
+    );
+    describe_gauge!(
+        super::telemetry::POLL_TO_DECISION,
+        "Consumer poll to decision (this process alone), quantiles of the last interval."
+    );
 }

@@ -21,6 +21,7 @@ mod state;
 pub(crate) mod telemetry;
 
 use crate::config::Config;
+use crate::emit::transmitter::TransmitterDocuments;
 use crate::engine::EngineError;
 pub use fuzz::fuzz_decode;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -139,19 +140,30 @@ pub fn run(
     observe: &mut dyn FnMut(&RunSummary),
 ) -> Result<RunSummary, StreamError> {
     let props = cfg.kafka_properties(std::env::vars());
+    let signer = crate::emit::set::SetSigner::from_config(&cfg.signing)?;
     if !cfg.stream.metrics_listen.is_empty() {
-        let addr =
-            telemetry::serve(&cfg.stream.metrics_listen, health.clone()).map_err(|source| {
-                StreamError::Metrics {
-                    addr: cfg.stream.metrics_listen.clone(),
-                    source,
-                }
-            })?;
-        tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+        let push = cfg
+            .sinks
+            .iter()
+            .any(|s| matches!(s, crate::sinks::SinkConfig::SsfPush(_)));
+        let docs = TransmitterDocuments::new(&cfg.signing, &signer, push)?;
+        let addr = telemetry::serve(
+            &cfg.stream.metrics_listen,
+            health.clone(),
+            Some(Arc::new(docs)),
+        )
+        .map_err(|source| StreamError::Metrics {
+            addr: cfg.stream.metrics_listen.clone(),
+            source,
+        })?;
+        tracing::info!(
+            %addr,
+            "serving /metrics, /healthz, /readyz, /.well-known/ssf-configuration and /jwks.json"
+        );
     } else {
         telemetry::prometheus();
     }
-    let signer = crate::emit::set::SetSigner::from_config(&cfg.signing)?;
+    events::register_series(cfg.engine.max_agents);
     let outputs = output::Outputs::new(
         &mut kafka::producer_config(&props),
         cfg.stream.clone(),

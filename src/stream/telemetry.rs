@@ -2,6 +2,7 @@
 //! readiness over HTTP, and the event→decision latency histogram.
 
 use super::events::DecisionLatencyMeasured;
+use crate::emit::transmitter::TransmitterDocuments;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -62,10 +63,16 @@ impl Health {
     }
 }
 
-/// Serves /metrics, /healthz and /readyz on `addr` from a thread of its own.
-/// Binds before returning, so a taken port is reported at start-up; returns
-/// the bound address (port 0 picks one).
-pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
+/// Serves /metrics, /healthz and /readyz on `addr` from a thread of its own,
+/// and with `transmitter` the SSF discovery documents
+/// (/.well-known/ssf-configuration, /jwks.json). Binds before returning, so
+/// a taken port is reported at start-up; returns the bound address (port 0
+/// picks one).
+pub fn serve(
+    addr: &str,
+    health: Arc<Health>,
+    transmitter: Option<Arc<TransmitterDocuments>>,
+) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
@@ -79,7 +86,7 @@ pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
         .spawn(move || {
             rt.block_on(async move {
                 let h1 = health.clone();
-                let app = Router::new()
+                let mut app = Router::new()
                     .route("/metrics", get(move || async move { handle.render() }))
                     .route(
                         "/healthz",
@@ -101,6 +108,18 @@ pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
                             }
                         }),
                     );
+                if let Some(docs) = transmitter {
+                    let d2 = docs.clone();
+                    app = app
+                        .route(
+                            "/.well-known/ssf-configuration",
+                            get(move || async move { json(docs.configuration.clone()) }),
+                        )
+                        .route(
+                            "/jwks.json",
+                            get(move || async move { json(d2.jwks.clone()) }),
+                        );
+                }
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => {
                         if let Err(e) = axum::serve(l, app).await {
@@ -112,6 +131,13 @@ pub fn serve(addr: &str, health: Arc<Health>) -> std::io::Result<SocketAddr> {
             })
         })?;
     Ok(bound)
+}
+
+fn json(body: String) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
 }
 
 /// A latency up to a call's decision, in microseconds: from its Kafka

@@ -30,14 +30,22 @@ impl ClientContext for WorkerContext {
     /// summed over the assigned partitions, as librdkafka computes it from
     /// the broker's high watermarks.
     fn stats(&self, stats: rdkafka::Statistics) {
-        let lag: i64 = stats
+        let partitions: Vec<(&str, i32, i64)> = stats
             .topics
-            .values()
-            .flat_map(|t| t.partitions.iter())
-            .filter(|(p, _)| **p >= 0)
-            .map(|(_, p)| p.consumer_lag.max(0))
-            .sum();
-        ConsumerLagMeasured { lag }.emit();
+            .iter()
+            .flat_map(|(topic, t)| {
+                t.partitions
+                    .iter()
+                    .filter(|(p, _)| **p >= 0)
+                    .map(move |(p, s)| (topic.as_str(), *p, s.consumer_lag.max(0)))
+            })
+            .collect();
+        let lag = partitions.iter().map(|&(_, _, l)| l).sum();
+        ConsumerLagMeasured {
+            lag,
+            partitions: &partitions,
+        }
+        .emit();
     }
 }
 

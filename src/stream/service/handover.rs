@@ -119,6 +119,8 @@ impl Worker {
         let counters = self.engine.counters();
         WorkerGauges {
             agents_tracked: self.engine.agents_tracked(),
+            agents_capacity: self.cfg.engine.max_agents,
+            ready: self.health.ready.load(std::sync::atomic::Ordering::Relaxed),
             state_bytes: self.engine.state_bytes(),
             assigned_partitions: self.owned.len(),
             outputs_in_flight: self.offsets.outstanding(),

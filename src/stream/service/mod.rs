@@ -321,7 +321,11 @@ impl Worker {
                 match &d {
                     Decision::Finding(f) => {
                         summary.findings += 1;
-                        DecisionMade::Finding { update: f.seq > 0 }.emit();
+                        DecisionMade::Finding {
+                            update: f.seq > 0,
+                            detector: f.lead_detector(),
+                        }
+                        .emit();
                     }
                     Decision::Revocation(r) => {
                         summary.revocations += 1;
