@@ -468,12 +468,4 @@ pub(crate) fn register_series(max_agents: usize) {
         "warden_event_time_watermark_seconds",
         "Oldest owned partition's newest event time less the allowed lateness."
     );
-    describe_gauge!(
-        super::telemetry::EVENT_TO_DECISION,
-        "Kafka record timestamp to decision, quantiles of the last interval."
-    );
-    describe_gauge!(
-        super::telemetry::POLL_TO_DECISION,
-        "Consumer poll to decision (this process alone), quantiles of the last interval."
-    );
 }

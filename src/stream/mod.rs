@@ -164,6 +164,7 @@ pub fn run(
         telemetry::prometheus();
     }
     events::register_series(cfg.engine.max_agents);
+    telemetry::describe_latencies();
     let outputs = output::Outputs::new(
         &mut kafka::producer_config(&props),
         cfg.stream.clone(),

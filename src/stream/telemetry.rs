@@ -152,6 +152,18 @@ pub(crate) struct Latency {
     total: Histogram<u64>,
 }
 
+/// Describes the two latency gauge families for /metrics.
+pub(crate) fn describe_latencies() {
+    metrics::describe_gauge!(
+        EVENT_TO_DECISION,
+        "Kafka record timestamp to decision, quantiles of the last interval."
+    );
+    metrics::describe_gauge!(
+        POLL_TO_DECISION,
+        "Consumer poll to decision (this process alone), quantiles of the last interval."
+    );
+}
+
 /// Kafka record timestamp → decision.
 pub(crate) const EVENT_TO_DECISION: &str = "warden_event_decision_latency_seconds";
 /// Returned by the consumer's poll → decision.
