@@ -17,7 +17,6 @@ import sys
 import time
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
 
 TOPICS = ["warden.alerts.v1", "warden.revocations.v1", "warden.calls.dlq.v1"]
 
@@ -42,14 +41,16 @@ def read_all(bootstrap, topic):
 
 def collect(bootstrap, group, path):
     result = {t: read_all(bootstrap, t) for t in TOPICS}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    committed = admin.list_consumer_group_offsets(group)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    # The group's committed offsets, read as a member of it would (this
+    # works across kafka-python's admin API versions); it never joins.
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)
     parts = [TopicPartition("warden.calls.v1", p)
              for p in consumer.partitions_for_topic("warden.calls.v1")]
     end = consumer.end_offsets(parts)
     result["uncommitted"] = {
-        str(p.partition): end[p] - (committed[p].offset if p in committed else 0) for p in parts}
+        str(p.partition): end[p] - (consumer.committed(p) or 0) for p in parts}
+    consumer.close(autocommit=False)
     with open(path, "w") as f:
         json.dump(result, f)
 
