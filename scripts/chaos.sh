@@ -99,7 +99,7 @@ one_run() {
   sleep 35
   for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
   for i in 0 1 2; do wait "${pids[$i]}" || echo "  $name: member $i exited with $?"; done
-  python3 "$CHECK" collect "$B" warden "$WORK/$name.json"
+  python3 "$CHECK" collect "$B" warden "$WORK/$name-produce.json" "$WORK/$name.json"
   echo "  $name: $(cat "$WORK/$name-produce.json"); kills $kills; members unready at the end: $(( 1 - settled ))"
 }
 

@@ -2,9 +2,11 @@
 with kafka-python (no librdkafka, no Warden code).
 
 usage:
-  chaos_check.py collect BOOTSTRAP GROUP OUT.json
+  chaos_check.py collect BOOTSTRAP GROUP PRODUCED.json OUT.json
       every record of the alerts, revocations and dead-letter topics, and
       the group's committed offsets against the calls topic's end offsets
+      as the producer's acknowledgements gave them (PRODUCED.json, from
+      kafka_python_client.py produce; tansu 0.6's ListOffsets is short)
   chaos_check.py judge FLEET.jsonl CALM.json CHAOS.json KILLS
       prints the figures and exits 1 when a condition fails: every call
       committed (so scored: Warden commits a call only once its outputs are
@@ -39,7 +41,7 @@ def read_all(bootstrap, topic):
     return out
 
 
-def collect(bootstrap, group, path):
+def collect(bootstrap, group, produced_path, path):
     result = {t: read_all(bootstrap, t) for t in TOPICS}
     # The group's committed offsets, read as a member of it would (this
     # works across kafka-python's admin API versions); it never joins.
@@ -47,7 +49,7 @@ def collect(bootstrap, group, path):
                              enable_auto_commit=False)
     parts = [TopicPartition("warden.calls.v1", p)
              for p in consumer.partitions_for_topic("warden.calls.v1")]
-    end = consumer.end_offsets(parts)
+    end = {p: int(json.load(open(produced_path))["ends"].get(str(p.partition), 0)) for p in parts}
     result["uncommitted"] = {
         str(p.partition): end[p] - (consumer.committed(p) or 0) for p in parts}
     consumer.close(autocommit=False)

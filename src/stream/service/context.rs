@@ -27,8 +27,8 @@ impl ClientContext for WorkerContext {
     }
 
     /// librdkafka's statistics (every `statistics.interval.ms`): consumer lag
-    /// summed over the assigned partitions, as librdkafka computes it from
-    /// the broker's high watermarks.
+    /// per partition and summed over the assigned partitions, as librdkafka
+    /// computes it from the broker's high watermarks.
     fn stats(&self, stats: rdkafka::Statistics) {
         let partitions: Vec<(&str, i32, i64)> = stats
             .topics
@@ -37,7 +37,12 @@ impl ClientContext for WorkerContext {
                 t.partitions
                     .iter()
                     .filter(|(p, _)| **p >= 0)
-                    .map(move |(p, s)| (topic.as_str(), *p, s.consumer_lag.max(0)))
+                    // A partition handed over stays in the statistics with
+                    // its last lag; only those this member wants count.
+                    .map(move |(p, s)| {
+                        let lag = if s.desired { s.consumer_lag.max(0) } else { 0 };
+                        (topic.as_str(), *p, lag)
+                    })
             })
             .collect();
         let lag = partitions.iter().map(|&(_, _, l)| l).sum();
