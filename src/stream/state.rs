@@ -104,6 +104,12 @@ fn read_partition(
     reader
         .assign(&tpl)
         .map_err(|e| StreamError::Restore(format!("{topic}[{partition}] assign: {e}")))?;
+    // The next offset to be read. ListOffsets' `high` is a lower bound of
+    // the end (tansu 0.6 gives the last batch's first offset + 1), so an
+    // end-of-partition event before it is not this read's end: one left
+    // queued by an earlier read of the same partition number (the event
+    // names no topic), or a fetch that had not yet seen the data.
+    let mut next = start;
     loop {
         if Instant::now() >= deadline {
             return Err(StreamError::Restore(format!(
@@ -113,7 +119,8 @@ fn read_partition(
         }
         match reader.poll(Duration::from_millis(100)) {
             None => continue,
-            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition && next >= high => break,
+            Some(Err(KafkaError::PartitionEOF(_))) => continue,
             Some(Err(e)) => {
                 return Err(StreamError::Restore(format!("{topic}[{partition}]: {e}")));
             }
@@ -124,6 +131,7 @@ fn read_partition(
                 if until.is_some_and(|u| m.offset() >= u) {
                     break;
                 }
+                next = m.offset() + 1;
                 each(m.offset(), m.key(), m.payload())?;
                 if until.is_some_and(|u| m.offset() + 1 >= u) {
                     break;
