@@ -98,12 +98,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The detector that contributed the most surprise ("none" for a
-    /// finding without contributions): a bounded label for metrics.
+    /// The detector that leads the finding, the first contribution (they
+    /// are ordered by surprise, most first); "none" without any. A bounded
+    /// label for metrics and evaluation tallies.
     pub fn lead_detector(&self) -> &'static str {
         self.contributions
-            .iter()
-            .max_by(|a, b| a.surprise.total_cmp(&b.surprise))
+            .first()
             .map_or("none", |c| c.feature.name())
     }
 }

@@ -193,7 +193,7 @@ impl Evaluator {
     pub(crate) fn observe_decision(&mut self, row: &CallRow<'_>, d: &Decision) {
         match d {
             Decision::Finding(f) if f.seq == 0 => {
-                let lead = f.contributions.first().map_or("none", |c| c.feature.name());
+                let lead = f.lead_detector();
                 self.add_created(row.agent_id, f.time_ms, lead)
             }
             Decision::Finding(_) => {}

@@ -275,7 +275,7 @@ impl Arm {
         let (created, revocations) = (&mut self.created, &mut self.revocations);
         self.engine.process_batch(batch, &mut |row, d| match d {
             Decision::Finding(f) if f.seq == 0 => {
-                let lead = f.contributions.first().map_or("none", |c| c.feature.name());
+                let lead = f.lead_detector();
                 let why = crate::offline::report::explain(f);
                 created.push((row.agent_id.into(), f.time_ms, lead, f.risk, why));
             }
