@@ -4,10 +4,13 @@
 # producer streaming a labelled simulated fleet at a steady rate, and a
 # driver that SIGKILLs a random instance every 10-20 s and restarts it,
 # for as long as the producer runs. Then it waits for the group to commit
-# everything and every instance to be ready, and judges the run against a
-# calm run of the same fleet through the same setup without kills
-# (tests/e2e/chaos_check.py): every call committed, every labelled attack
-# caught, no finding id of the calm run lost, duplicates counted.
+# everything and every instance to be ready, and judges the run against two
+# calm runs of the same fleet through the same setup without kills
+# (tests/e2e/chaos_check.py): every call committed, every attack the calm
+# runs caught caught, no finding of the calm run lost beyond what a second
+# calm run loses (members' cohort samples follow the assignment), no
+# episode raised twice, duplicates counted. CHAOS_KEEP=DIR keeps the
+# records and logs.
 #
 #   scripts/chaos.sh [AGENTS] [DURATION] [RATE_PER_S]   (default 100 2d 1000)
 #
@@ -95,6 +98,7 @@ one_run() {
     sleep 1
   done
   [ "$settled" = 1 ] || echo "  $name: not settled after 300 s (a member unready or lagging)"
+  echo $(( 1 - settled )) > "$WORK/$name-unready"
   # Past a periodic checkpoint and commit, then a clean stop of each.
   sleep 35
   for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
@@ -104,5 +108,8 @@ one_run() {
 }
 
 one_run calm 0
+one_run calm2 0
 one_run chaos 1
-python3 "$CHECK" judge "$WORK/fleet.jsonl" "$WORK/calm.json" "$WORK/chaos.json" "$(cat "$WORK/chaos-kills")"
+[ -z "${CHAOS_KEEP:-}" ] || { mkdir -p "$CHAOS_KEEP"; cp "$WORK"/*.json "$WORK"/*.log "$CHAOS_KEEP"/; }
+python3 "$CHECK" judge "$WORK/fleet.jsonl" "$WORK/calm.json" "$WORK/calm2.json" "$WORK/chaos.json" \
+  "$(cat "$WORK/chaos-kills")" "$(cat "$WORK/chaos-unready")"

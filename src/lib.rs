@@ -20,6 +20,7 @@ pub mod emit;
 pub mod engine;
 pub mod event;
 pub mod input;
+pub mod inventory;
 pub mod offline;
 pub mod query;
 pub mod signal;

@@ -33,6 +33,11 @@ enum Cmd {
     /// Arrow schema), partitioned by UTC day: the fast path for months of
     /// history (`warden replay OUT_DIR`).
     Convert(cli::convert::Args),
+    /// Machine identity inventory and access review: what each identity
+    /// did, which are dormant, new, unrotated or sharing a credential, and,
+    /// with `--grants`, which grants were never used and a least-privilege
+    /// replacement
+    Inventory(cli::inventory::Args),
     /// Fit behaviour archetypes (k-means over per-agent profiles) from
     /// history and save them, versioned, for `[engine] archetypes`.
     Train(cli::train::Args),
@@ -91,6 +96,7 @@ fn main() -> Result<()> {
         Cmd::Simulate(a) => cli::simulate::run(a),
         Cmd::Replay(a) => cli::replay::run(a),
         Cmd::Convert(a) => cli::convert::run(a),
+        Cmd::Inventory(a) => cli::inventory::run(a),
         Cmd::Train(a) => cli::train::run(a),
         Cmd::Query(a) => cli::query::run(a),
         Cmd::Tune(a) => cli::tune::run(a),

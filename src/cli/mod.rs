@@ -6,6 +6,7 @@
 pub mod convert;
 pub mod demo;
 pub mod dev_broker;
+pub mod inventory;
 pub mod keys;
 pub mod query;
 pub mod replay;

@@ -21,7 +21,8 @@ pub mod stats;
 pub(crate) use agent::AgentState;
 pub use catalogue::AttackCatalogue;
 pub use config::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
-pub(crate) use session::ua_family;
+pub(crate) use detect::resource_family;
+pub(crate) use session::{network_of, ua_family};
 
 use crate::decide::{Decider, Decision, DecisionInput, FindingActivity};
 use crate::event::{CallColumns, CallRow};

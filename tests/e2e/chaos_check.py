@@ -7,11 +7,13 @@ usage:
       the group's committed offsets against the calls topic's end offsets
       as the producer's acknowledgements gave them (PRODUCED.json, from
       kafka_python_client.py produce; tansu 0.6's ListOffsets is short)
-  chaos_check.py judge FLEET.jsonl CALM.json CHAOS.json KILLS
+  chaos_check.py judge FLEET.jsonl CALM.json CALM2.json CHAOS.json KILLS UNREADY
       prints the figures and exits 1 when a condition fails: every call
       committed (so scored: Warden commits a call only once its outputs are
-      acknowledged), every labelled attack caught, no finding id of the
-      calm run missing, no dead letter
+      acknowledged), every member ready at the end, no dead letter, every
+      attack the calm runs caught caught, no finding of the calm run lost
+      beyond what a second calm run (another assignment) loses, and no
+      episode raised twice
 """
 import collections
 import json
@@ -58,20 +60,70 @@ def collect(bootstrap, group, produced_path, path):
 
 
 def findings(run):
-    """(uids, records by ce_id, agents with a finding)"""
-    uids, by_id, agents = set(), collections.Counter(), set()
+    """Every finding of a run: {uid: Episode}, and records per ce_id."""
+    episodes, by_id = {}, collections.Counter()
     for r in run["warden.alerts.v1"]:
-        ce_type = r["headers"].get("ce_type", "")
-        if "detection_finding" not in ce_type:
+        if "detection_finding" not in r["headers"].get("ce_type", ""):
             continue
         by_id[r["headers"].get("ce_id")] += 1
         v = json.loads(r["value"])
-        uids.add(v["finding_info"]["uid"])
-        agents.add(r["key"])
-    return uids, by_id, agents
+        info = v["finding_info"]
+        e = episodes.setdefault(info["uid"], {
+            "agent": r["key"], "start": info["first_seen_time"], "end": v["time"],
+            "closed": False, "detector": info["analytic"]["uid"], "risk": v["risk_score"]})
+        e["end"] = max(e["end"], v["time"])
+        e["closed"] |= v["activity_id"] == 3
+        e["risk"] = max(e["risk"], v["risk_score"])
+    return episodes, by_id
 
 
-def judge(fleet, calm_path, chaos_path, kills):
+def describe(e):
+    return (f"{e['agent']} from {e['start']} to {e['end']} ({e['detector']}, "
+            f"risk {e['risk']})")
+
+
+# An episode lasts until its agent has been quiet this long (Warden's
+# default `episode_quiet_minutes`); one still open at the end of a run has
+# no Close record to say so.
+QUIET_MS = 30 * 60_000
+
+
+def unmatched(a, b):
+    """Findings of run a that run b does not have: neither the same id nor
+    a finding of the same agent within the same episode (overlapping it, or
+    less than the quiet period apart: first raised at another call)."""
+    by_agent = collections.defaultdict(list)
+    for e in b.values():
+        by_agent[e["agent"]].append(e)
+    out = {}
+    for uid, e in a.items():
+        if uid in b:
+            continue
+        if any(o["start"] <= e["end"] + QUIET_MS and e["start"] <= o["end"] + QUIET_MS
+               for o in by_agent[e["agent"]]):
+            continue
+        out[uid] = e
+    return out
+
+
+def forks(run):
+    """Findings left open while the same agent had a later one: an episode
+    raised twice (before a kill, then again by the member that took over)."""
+    by_agent = collections.defaultdict(list)
+    for uid, e in run.items():
+        by_agent[e["agent"]].append((e["start"], uid, e))
+    out = []
+    for eps in by_agent.values():
+        eps.sort()
+        out += [e for _, _, e in eps[:-1] if not e["closed"]]
+    return out
+
+
+def judge(fleet, calm_path, calm2_path, chaos_path, kills, unready):
+    """calm and calm2 are two runs without kills; their assignments of
+    partitions to members differ, and so do their members' samples of each
+    cohort. What calm2 loses against calm is what the assignment alone
+    moves; the chaos run must lose nothing more."""
     attacked = {}
     calls = 0
     with open(fleet) as f:
@@ -80,8 +132,9 @@ def judge(fleet, calm_path, chaos_path, kills):
             e = json.loads(line)
             if e.get("label"):
                 attacked.setdefault(e["agent_id"], e["label"])
-    calm = json.load(open(calm_path))
-    chaos = json.load(open(chaos_path))
+    runs = {n: json.load(open(p)) for n, p in
+            (("calm", calm_path), ("calm2", calm2_path), ("chaos", chaos_path))}
+    found = {n: findings(r) for n, r in runs.items()}
     ok = True
 
     def check(cond, what):
@@ -89,31 +142,53 @@ def judge(fleet, calm_path, chaos_path, kills):
         print(f"{'ok  ' if cond else 'FAIL'} {what}")
         ok &= cond
 
-    c_uids, c_ids, c_agents = findings(calm)
-    x_uids, x_ids, x_agents = findings(chaos)
-    dup_records = sum(n - 1 for n in x_ids.values())
-    dup_calm = sum(n - 1 for n in c_ids.values())
     print(f"calls {calls}; kills {kills}; attacked agents {len(attacked)}")
-    print(f"finding records: calm {sum(c_ids.values())}, chaos {sum(x_ids.values())}; "
-          f"duplicates (same ce_id again): calm {dup_calm}, chaos {dup_records}")
-    print(f"distinct findings: calm {len(c_uids)}, chaos {len(x_uids)}; "
-          f"revocation records: calm {len(calm['warden.revocations.v1'])}, "
-          f"chaos {len(chaos['warden.revocations.v1'])}")
+    for n, (eps, ids) in found.items():
+        print(f"{n:6} finding records {sum(ids.values())}, distinct findings {len(eps)}, "
+              f"sent again with the same ce_id {sum(k - 1 for k in ids.values())}, "
+              f"revocation records {len(runs[n]['warden.revocations.v1'])}")
+    chaos = runs["chaos"]
     uncommitted = sum(chaos["uncommitted"].values())
-    check(uncommitted == 0, f"every call committed (calls left uncommitted: {uncommitted}, "
+    check(uncommitted == 0, f"every call committed, so scored (left: {uncommitted}, "
                             f"per partition {chaos['uncommitted']})")
-    missed = sorted(a for a in attacked if a not in x_agents)
-    check(not missed, f"every attack caught: {len(attacked) - len(missed)}/{len(attacked)}"
-                      + (f", missed {missed}" if missed else ""))
-    calm_missed = sorted(a for a in attacked if a not in c_agents)
-    print(f"     (calm run caught {len(attacked) - len(calm_missed)}/{len(attacked)})")
-    lost = sorted(c_uids - x_uids)
-    check(not lost, f"no finding id of the calm run lost ({len(lost)} lost)"
-                    + (f": {lost[:5]}" if lost else ""))
-    extra = len(x_uids - c_uids)
-    print(f"     findings in the chaos run only: {extra}")
+    check(int(unready) == 0, f"every member ready with no lag at the end ({unready} not)")
     dead = len(chaos["warden.calls.dlq.v1"])
     check(dead == 0, f"no dead letters ({dead})")
+
+    caught = {n: {e["agent"] for e in eps.values()} for n, (eps, _) in found.items()}
+    both = {a for a in attacked if a in caught["calm"] and a in caught["calm2"]}
+    missed = sorted(a for a in both if a not in caught["chaos"])
+    check(not missed, f"every attack the calm runs caught is caught: "
+                      f"{len(both) - len(missed)}/{len(both)}" + (f", missed {missed}" if missed else ""))
+    for n in found:
+        gaps = sorted(f"{a} ({attacked[a]})" for a in attacked if a not in caught[n])
+        print(f"     {n}: {len(attacked) - len(gaps)}/{len(attacked)} attacks caught"
+              + (f"; not caught: {', '.join(gaps)}" if gaps else ""))
+
+    c, c2, x = found["calm"][0], found["calm2"][0], found["chaos"][0]
+    same = len(c.keys() & x.keys())
+    lost_assign = unmatched(c, c2)
+    lost = unmatched(c, x)
+    beyond = {u: e for u, e in lost.items() if u not in lost_assign}
+    print(f"     calm findings in the chaos run: {same}/{len(c)} with the same id, "
+          f"{len(c) - same - len(lost)} as the same episode raised at another call")
+    for u, e in lost.items():
+        print(f"     not in chaos: {describe(e)}"
+              + ("  (calm2 lacks it too)" if u in lost_assign else ""))
+    for u, e in lost_assign.items():
+        print(f"     not in calm2: {describe(e)}")
+    check(not beyond, f"no finding of the calm run lost beyond what another assignment "
+                      f"loses ({len(lost)} not in chaos, {len(lost_assign)} not in calm2)")
+    for n in ("chaos", "calm2"):
+        extra = unmatched(found[n][0], c)
+        print(f"     {n} findings the calm run lacks: {len(extra)}")
+        for e in extra.values():
+            print(f"       {describe(e)}")
+    forked = forks(x)
+    check(not forked, f"no episode raised twice (left open while its agent had a later "
+                      f"finding): {len(forked)}")
+    for e in forked:
+        print(f"     forked: {describe(e)}")
     sys.exit(0 if ok else 1)
 
 

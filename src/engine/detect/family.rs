@@ -6,7 +6,7 @@ use super::super::stats::{fingerprint, fp_kind};
 /// Resource family: the part of a resource that names a place rather than one
 /// object: an ARN up to its first `/`, the first two segments of a path,
 /// a URI's scheme and authority (`kb://tenant-a`).
-pub(super) fn resource_family(resource: &str) -> &str {
+pub(crate) fn resource_family(resource: &str) -> &str {
     if let Some(at) = resource.find("://") {
         let after = at + 3;
         let end = resource[after..]

@@ -19,7 +19,8 @@ mod tactics;
 mod trend;
 mod volume;
 
-use family::{place_fingerprint, resource_family};
+use family::place_fingerprint;
+pub(crate) use family::resource_family;
 use volume::unfamiliar_context_bits;
 
 const MIN: f32 = 60_000.0;
