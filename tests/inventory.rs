@@ -439,3 +439,87 @@ fn write_empty_grant(dir: &tempfile::TempDir, identity: &str) -> std::path::Path
     .unwrap();
     p
 }
+
+/// `warden simulate --grants-out` plants dormant agents and shared keys and
+/// writes grants with over-grants and the labels of every case; the review
+/// finds each labelled case and nothing else.
+#[test]
+fn the_simulators_labelled_cases_are_found_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let grants = dir.path().join("grants.json");
+    let g = grants.to_str().unwrap();
+    let fleet = common::simulate_fleet(
+        dir.path(),
+        "fleet.jsonl",
+        60,
+        "10d",
+        21,
+        &[
+            "--grants-out",
+            g,
+            "--dormant-after",
+            "7d",
+            "--rotate-after",
+            "5d",
+        ],
+    );
+    let labels = serde_json::from_str::<Value>(&std::fs::read_to_string(&grants).unwrap()).unwrap()
+        ["labels"]
+        .clone();
+    let doc = inventory(
+        &[
+            "--grants",
+            g,
+            "--dormant-after",
+            "7d",
+            "--rotate-after",
+            "5d",
+        ],
+        &[&fleet],
+    );
+    let got = entries(&doc);
+    let flagged = |flag: &str| -> BTreeSet<String> {
+        got.values()
+            .filter(|e| strings(&e["flags"]).contains(flag))
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let truth_unused: BTreeSet<(String, String)> = labels["over_grants"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(id, gs)| strings(gs).into_iter().map(move |g| (id.clone(), g)))
+        .collect();
+    let found_unused: BTreeSet<(String, String)> = got
+        .values()
+        .flat_map(|e| {
+            let id = e["id"].as_str().unwrap().to_string();
+            e["grants"]["unused"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |u| (id.clone(), u["grant"].as_str().unwrap().to_string()))
+        })
+        .collect();
+    let shared: BTreeSet<String> = labels["shared_credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(strings)
+        .collect();
+    for (what, truth, found) in [
+        ("dormant", strings(&labels["dormant"]), flagged("dormant")),
+        ("shared credential", shared, flagged("shared_credential")),
+        (
+            "unrotated",
+            strings(&labels["unrotated"]),
+            flagged("unrotated"),
+        ),
+    ] {
+        assert!(!truth.is_empty(), "the fleet plants {what} cases");
+        assert_eq!(found, truth, "{what}");
+    }
+    assert!(!truth_unused.is_empty());
+    assert_eq!(found_unused, truth_unused, "unused grants");
+}

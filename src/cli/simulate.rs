@@ -43,6 +43,18 @@ pub struct Args {
     /// (the same calls as CloudTrail S3-delivery objects, unlabelled).
     #[arg(long, default_value = "native")]
     pub format: SimFormat,
+    /// Also plant identity-hygiene cases (dormant agents, shared API keys)
+    /// and write the fleet's grants, with deliberate over-grants, and the
+    /// labels of every case (`schemas/grants.schema.json`), for scoring
+    /// `warden inventory`.
+    #[arg(long)]
+    pub grants_out: Option<String>,
+    /// With `--grants-out`: the dormancy threshold the labels use.
+    #[arg(long, default_value = "7d", value_parser = warden::event::parse_duration_ms)]
+    pub dormant_after: i64,
+    /// With `--grants-out`: the rotation threshold the labels use.
+    #[arg(long, default_value = "90d", value_parser = warden::event::parse_duration_ms)]
+    pub rotate_after: i64,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -56,6 +68,9 @@ pub fn run(args: Args) -> Result<()> {
         without_scenarios,
         out,
         format,
+        grants_out,
+        dormant_after,
+        rotate_after,
     } = args;
 
     if agents == 0 {
@@ -78,7 +93,17 @@ pub fn run(args: Args) -> Result<()> {
         attack_share,
         scenarios: pool,
     };
-    let fleet = sim::generate(&cfg);
+    let mut fleet = sim::generate(&cfg);
+    if let Some(path) = &grants_out {
+        let cases = sim::ReviewCases {
+            dormant_after_ms: dormant_after,
+            rotate_after_ms: rotate_after,
+        };
+        let grants = sim::plant_review_cases(&mut fleet, seed, &cases);
+        let mut g = create(Path::new(path))?;
+        serde_json::to_writer_pretty(&mut g, &grants).context("writing the grants")?;
+        g.flush().context("writing the grants")?;
+    }
     let mut w: Box<dyn Write> = if out == "-" {
         Box::new(BufWriter::new(std::io::stdout().lock()))
     } else {

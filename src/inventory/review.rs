@@ -89,7 +89,7 @@ fn values(u: &Uses) -> Vec<ValueUse> {
 pub struct Credentials {
     /// Distinct credentials or sessions seen.
     pub seen: usize,
-    /// The oldest one still in use (used within the dormancy threshold).
+    /// The oldest one still in use (used after the newest one first appeared).
     pub oldest_in_use: Option<String>,
     /// Its age at `as_of` (ms): at least this, as it may predate the input.
     pub rotation_age_ms: Option<i64>,
@@ -317,7 +317,11 @@ fn entry(
         flags.push(Flag::New);
     }
     // Credentials: the oldest still in use, and any another identity used.
-    let in_use = |u: &Use| as_of - u.last_ms <= opts.dormant_after_ms;
+    // One is in use while it is used after the newest one first appeared:
+    // a key replaced by a new one is retired, two keys used side by side
+    // are both live.
+    let newest_first = who.credentials.values.values().map(|u| u.first_ms).max();
+    let in_use = |u: &Use| newest_first.is_some_and(|n| u.last_ms >= n);
     let oldest = who
         .credentials
         .values

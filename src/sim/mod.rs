@@ -10,10 +10,12 @@ mod attacks;
 mod catalog;
 mod changes;
 mod fleet;
+mod review;
 mod threats;
 mod write;
 
 pub use attacks::SCENARIOS;
+pub use review::{plant as plant_review_cases, ReviewCases};
 pub use write::{write_cloudtrail, write_events};
 
 use rand::{Rng, SeedableRng};
