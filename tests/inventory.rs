@@ -38,6 +38,17 @@ fn entries(doc: &Value) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// `field` of each object in the array `v`, as strings.
+fn field_set(v: &Value, field: &str) -> BTreeSet<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x[field].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
         .unwrap()
@@ -105,13 +116,7 @@ fn a_fleet_is_inventoried_and_over_grants_are_found_exactly() {
     for (agent, (calls, actions)) in &truth {
         let e = &got[agent];
         assert_eq!(e["calls"].as_u64().unwrap(), *calls, "{agent}");
-        let seen: BTreeSet<String> = e["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["value"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(&seen, actions, "{agent}");
+        assert_eq!(&field_set(&e["actions"], "value"), actions, "{agent}");
     }
     assert_eq!(
         got.len(),
@@ -126,12 +131,7 @@ fn a_fleet_is_inventoried_and_over_grants_are_found_exactly() {
     let mut found = 0;
     for (agent, extra) in &over {
         let review = &got[agent]["grants"];
-        let unused: BTreeSet<String> = review["unused"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["grant"].as_str().unwrap().to_string())
-            .collect();
+        let unused = field_set(&review["unused"], "grant");
         assert_eq!(&unused, extra, "{agent}");
         assert!(
             review["used_without_grant"].as_array().unwrap().is_empty(),
@@ -254,21 +254,9 @@ const IAM_GRAMMAR: &str = r#"{
   }
 }"#;
 
-fn shared(rel: &str) -> Option<std::path::PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        common::skip_missing(&p);
-        None
-    }
-}
-
 #[test]
 fn invictus_cloudtrail_principals_match_an_independent_count() {
-    let Some(dir) = shared("cloudtrail/invictus-ir") else {
+    let Some(dir) = common::shared_data("cloudtrail/invictus-ir") else {
         return;
     };
     let doc = inventory(
@@ -330,12 +318,7 @@ fn invictus_cloudtrail_principals_match_an_independent_count() {
         &["--input-format", "cloudtrail", "--grants", &spec],
         &[&dir],
     ))[role]["grants"];
-    let unused: BTreeSet<String> = review["unused"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["grant"].as_str().unwrap().to_string())
-        .collect();
+    let unused = field_set(&review["unused"], "grant");
     assert_eq!(
         unused,
         [
@@ -367,7 +350,7 @@ fn invictus_cloudtrail_principals_match_an_independent_count() {
 
 #[test]
 fn falco_fixtures_give_service_accounts_and_their_verbs() {
-    let Some(dir) = shared("k8s-audit/falco/trace_files") else {
+    let Some(dir) = common::shared_data("k8s-audit/falco/trace_files") else {
         return;
     };
     let doc = inventory(&["--input-format", "k8s-audit"], &[&dir]);

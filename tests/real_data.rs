@@ -13,15 +13,7 @@ use warden::event::CallColumns;
 use warden::input::{expand_inputs, EventReader, ReadOptions};
 
 fn data(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        common::skip_missing(&p);
-        None
-    }
+    common::shared_data(rel)
 }
 
 struct Read {

@@ -267,3 +267,17 @@ pub fn skip_missing(path: &std::path::Path) {
     }
     eprintln!("skipped: {} is absent", path.display());
 }
+
+/// `../shared/data/REL` when it is there; otherwise `skip_missing` says so
+/// (or fails, under `WARDEN_REQUIRE_SHARED_DATA=1`) and this is `None`.
+pub fn shared_data(rel: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        skip_missing(&p);
+        None
+    }
+}
