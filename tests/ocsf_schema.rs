@@ -1,6 +1,7 @@
 //! Golden check of real outputs against the raw OCSF 1.8.0 schema files in
 //! `../shared/ocsf-schema-1.8.0` (skipped, with a message, when absent): every
-//! Detection Finding and Remediation Activity `warden replay` writes has each
+//! Detection Finding and Remediation Activity `warden replay` writes, and
+//! every IAM Analysis Finding `warden inventory` writes, has each
 //! attribute its class requires, no attribute its class (or a profile) does
 //! not define, values of the dictionary's types, and enum ids the schema
 //! lists — recursively through every object.
@@ -261,4 +262,82 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
         .filter(|v| v["finding_info"]["attacks"].is_array())
         .count();
     assert!(tagged > 0, "no finding carried finding_info.attacks");
+}
+
+/// `warden inventory --findings-out`: every review finding is an OCSF 1.8.0
+/// IAM Analysis Finding, with at least one of the analyses the class asks
+/// for, on a fleet with every kind of planted case.
+#[test]
+fn inventory_findings_validate_against_ocsf_1_8_0() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ocsf-schema-1.8.0");
+    if !root.join("dictionary.json").exists() {
+        common::skip_missing(&root);
+        return;
+    }
+    let ocsf = Ocsf::load(&root);
+    let dir = tempfile::tempdir().unwrap();
+    let grants = dir.path().join("grants.json");
+    let g = grants.to_str().unwrap();
+    let fleet = common::simulate_fleet(
+        dir.path(),
+        "fleet.jsonl",
+        40,
+        "10d",
+        3,
+        &["--grants-out", g, "--rotate-after", "5d"],
+    );
+    let findings = dir.path().join("review.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["inventory", "--no-progress", "--format", "json", "--out"])
+        .arg(dir.path().join("inventory.json"))
+        .args(["--grants", g, "--rotate-after", "5d", "--findings-out"])
+        .arg(&findings)
+        .arg(&fleet)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let class = read(&root.join("events/findings/iam_analysis_finding.json"));
+    let at_least_one: Vec<&str> = class["constraints"]["at_least_one"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut errors = Vec::new();
+    let mut titles = std::collections::BTreeSet::new();
+    let text = std::fs::read_to_string(&findings).unwrap();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["class_uid"], 2008);
+        ocsf.check(
+            &v,
+            "iam_analysis_finding",
+            &format!("line {}", i + 1),
+            &mut errors,
+        );
+        assert!(
+            at_least_one.iter().any(|k| v.get(*k).is_some()),
+            "line {}: none of {at_least_one:?}",
+            i + 1
+        );
+        titles.insert(v["finding_info"]["title"].as_str().unwrap().to_string());
+    }
+    errors.sort();
+    errors.dedup();
+    assert!(
+        errors.is_empty(),
+        "{} problems:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+    for kind in ["dormant identity", "never used", "not rotated", "shared"] {
+        assert!(
+            titles.iter().any(|t| t.contains(kind)),
+            "no finding about {kind}: {titles:?}"
+        );
+    }
 }

@@ -36,6 +36,10 @@ pub struct Args {
     /// Where to write it (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also the review's findings, one OCSF 1.8.0 IAM Analysis Finding per
+    /// flagged identity (JSON lines), for a SIEM.
+    #[arg(long)]
+    pub findings_out: Option<PathBuf>,
     /// Also a self-contained HTML page of the review.
     #[arg(long)]
     pub report_html: Option<PathBuf>,
@@ -96,6 +100,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     inventory::render(&inv, args.format, &mut out).context("writing the review")?;
     out.flush().context("writing the review")?;
+    if let Some(p) = &args.findings_out {
+        let mut f = create(p)?;
+        for finding in inventory::iam_analysis_findings(&inv) {
+            serde_json::to_writer(&mut f, &finding).context("writing findings")?;
+            writeln!(f).context("writing findings")?;
+        }
+        f.flush().context("writing findings")?;
+    }
     if let Some(p) = &args.report_html {
         std::fs::write(p, inventory::html(&inv, &args.inputs))
             .with_context(|| format!("cannot write {}", p.display()))?;

@@ -17,7 +17,7 @@ pub fn severity(risk: u8) -> (u8, &'static str, u8, &'static str) {
     }
 }
 
-fn user_type(t: AgentType) -> (u8, &'static str) {
+pub(crate) fn user_type(t: AgentType) -> (u8, &'static str) {
     match t {
         AgentType::Human => (1, "User"),
         AgentType::Unknown => (0, "Unknown"),

@@ -9,11 +9,13 @@
 
 pub mod grants;
 mod observe;
+mod ocsf;
 mod render;
 mod review;
 mod suggest;
 
 pub use observe::{Identity, Observed, Use, Uses};
+pub use ocsf::iam_analysis_findings;
 pub use render::{html, render, OutputFormat};
 pub use review::{
     review, Credentials, Entry, Flag, GrantReview, Inventory, Narrowed, ReviewOptions, UnusedGrant,
