@@ -251,7 +251,7 @@ pub fn review(observed: &Observed, grants: &GrantSet, opts: &ReviewOptions) -> I
                 .unwrap_or_default();
             e.owner = grants.owner(id).map(String::from);
             let applying = grants.for_identity(id);
-            if !applying.is_empty() || grants.identities().any(|g| g == id) {
+            if !applying.is_empty() || grants.names(id) {
                 let who = observed.identities.get(id);
                 e.grants = Some(review_grants(id, who, grants, unused_since));
                 if e.grants.as_ref().is_some_and(|g| !g.unused.is_empty()) {

@@ -97,10 +97,10 @@ fn iam(used: &[&str]) -> Value {
 }
 
 fn kubernetes(id: &str, used: &[&str]) -> Value {
-    let (ns, name) = id
-        .strip_prefix(SA_PREFIX)
-        .and_then(|r| r.split_once(':'))
-        .unwrap_or(("default", id));
+    // A service account is bound in its namespace; any other subject (a
+    // user the RBAC files bind) cluster-wide, as a User.
+    let sa = id.strip_prefix(SA_PREFIX).and_then(|r| r.split_once(':'));
+    let (ns, name) = sa.unwrap_or(("default", id));
     let mut resources: BTreeMap<(&str, String), BTreeSet<&str>> = BTreeMap::new();
     let mut urls: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut cluster = false;
@@ -140,7 +140,8 @@ fn kubernetes(id: &str, used: &[&str]) -> Value {
     for (url, verbs) in urls {
         rule_list.push(json!({"nonResourceURLs": [url], "verbs": verbs}));
     }
-    let role_name = format!("warden-least-privilege-{name}");
+    let cluster = cluster || sa.is_none();
+    let role_name = object_name(&format!("warden-least-privilege-{name}"));
     let (role_kind, binding_kind) = if cluster {
         ("ClusterRole", "ClusterRoleBinding")
     } else {
@@ -149,12 +150,56 @@ fn kubernetes(id: &str, used: &[&str]) -> Value {
     let mut role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role_kind,
         "metadata": {"name": role_name}, "rules": rule_list});
     let mut binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": binding_kind,
-        "metadata": {"name": role_name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}]});
+    "metadata": {"name": role_name},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name},
+    "subjects": [if sa.is_some() {
+        json!({"kind": "ServiceAccount", "name": name, "namespace": ns})
+    } else {
+        json!({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": id})
+    }]});
     if !cluster {
         role["metadata"]["namespace"] = json!(ns);
         binding["metadata"]["namespace"] = json!(ns);
     }
     json!({"apiVersion": "v1", "kind": "List", "items": [role, binding]})
+}
+
+/// A Kubernetes object name (DNS-1123 subdomain) from any identity name:
+/// lower case, characters outside `[a-z0-9.-]` as `-`, at most 253.
+fn object_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '.' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    out.truncate(253);
+    out.trim_matches(['-', '.']).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_is_bound_cluster_wide_by_a_valid_name() {
+        let s = suggestion("Alice@Example.com", GrantSystem::Kubernetes, &["get pods"]);
+        let items = s["items"].as_array().unwrap();
+        assert_eq!(items[0]["kind"], "ClusterRole");
+        assert_eq!(
+            items[0]["metadata"]["name"],
+            "warden-least-privilege-alice-example.com"
+        );
+        assert_eq!(items[1]["subjects"][0]["kind"], "User");
+        assert_eq!(items[1]["subjects"][0]["name"], "Alice@Example.com");
+        let sa = suggestion(
+            "system:serviceaccount:ci:deployer",
+            GrantSystem::Kubernetes,
+            &["get pods"],
+        );
+        assert_eq!(sa["items"][0]["kind"], "Role");
+        assert_eq!(sa["items"][0]["metadata"]["namespace"], "ci");
+        assert_eq!(sa["items"][1]["subjects"][0]["kind"], "ServiceAccount");
+    }
 }

@@ -233,6 +233,11 @@ impl GrantSet {
         self.owners.get(identity).map(String::as_str)
     }
 
+    /// Whether the files name `identity` (with or without grants).
+    pub fn names(&self, identity: &str) -> bool {
+        self.by_identity.contains_key(identity)
+    }
+
     /// Identities with grants of their own (groups excluded).
     pub fn identities(&self) -> impl Iterator<Item = &str> {
         self.by_identity
