@@ -15,16 +15,13 @@ use warden::inventory::grants::iam_permission;
 const BIN: &str = env!("CARGO_BIN_EXE_warden");
 
 fn inventory(args: &[&str], inputs: &[&Path]) -> Value {
-    let out = Command::new(BIN)
-        .args(["inventory", "--no-progress", "--format", "json"])
-        .args(args)
-        .args(inputs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeeded(
+        Command::new(BIN)
+            .args(["inventory", "--no-progress", "--format", "json"])
+            .args(args)
+            .args(inputs)
+            .output()
+            .unwrap(),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }

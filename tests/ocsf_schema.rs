@@ -196,14 +196,22 @@ impl Ocsf {
     }
 }
 
-#[test]
-fn findings_and_remediations_validate_against_ocsf_1_8_0() {
+/// The schema files, or `None` (said, via `skip_missing`) when absent.
+fn schema() -> Option<(PathBuf, Ocsf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ocsf-schema-1.8.0");
     if !root.join("dictionary.json").exists() {
         common::skip_missing(&root);
-        return;
+        return None;
     }
     let ocsf = Ocsf::load(&root);
+    Some((root, ocsf))
+}
+
+#[test]
+fn findings_and_remediations_validate_against_ocsf_1_8_0() {
+    let Some((_, ocsf)) = schema() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (alerts, _) = common::replayed_fleet(dir.path(), 60, "30h", 8);
     let text = std::fs::read_to_string(&alerts).unwrap();
@@ -269,12 +277,9 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
 /// for, on a fleet with every kind of planted case.
 #[test]
 fn inventory_findings_validate_against_ocsf_1_8_0() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ocsf-schema-1.8.0");
-    if !root.join("dictionary.json").exists() {
-        common::skip_missing(&root);
+    let Some((root, ocsf)) = schema() else {
         return;
-    }
-    let ocsf = Ocsf::load(&root);
+    };
     let dir = tempfile::tempdir().unwrap();
     let grants = dir.path().join("grants.json");
     let g = grants.to_str().unwrap();
@@ -287,18 +292,15 @@ fn inventory_findings_validate_against_ocsf_1_8_0() {
         &["--grants-out", g, "--rotate-after", "5d"],
     );
     let findings = dir.path().join("review.jsonl");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["inventory", "--no-progress", "--format", "json", "--out"])
-        .arg(dir.path().join("inventory.json"))
-        .args(["--grants", g, "--rotate-after", "5d", "--findings-out"])
-        .arg(&findings)
-        .arg(&fleet)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::succeeded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["inventory", "--no-progress", "--format", "json", "--out"])
+            .arg(dir.path().join("inventory.json"))
+            .args(["--grants", g, "--rotate-after", "5d", "--findings-out"])
+            .arg(&findings)
+            .arg(&fleet)
+            .output()
+            .unwrap(),
     );
     let class = read(&root.join("events/findings/iam_analysis_finding.json"));
     let at_least_one: Vec<&str> = class["constraints"]["at_least_one"]

@@ -2,7 +2,7 @@
 //! unrotated, shared credential, growing action set), and its grants
 //! against its use, with a least-privilege suggestion.
 
-use super::grants::GrantSet;
+use super::grants::{Grant, GrantSet};
 use super::observe::{Identity, Observed, Use, Uses};
 use super::suggest;
 use crate::event::AgentType;
@@ -253,7 +253,7 @@ pub fn review(observed: &Observed, grants: &GrantSet, opts: &ReviewOptions) -> I
             let applying = grants.for_identity(id);
             if !applying.is_empty() || grants.names(id) {
                 let who = observed.identities.get(id);
-                e.grants = Some(review_grants(id, who, grants, unused_since));
+                e.grants = Some(review_grants(id, who, grants, &applying, unused_since));
                 if e.grants.as_ref().is_some_and(|g| !g.unused.is_empty()) {
                     e.flags.push(Flag::UnusedGrants);
                 }
@@ -420,8 +420,13 @@ fn entry(
     }
 }
 
-fn review_grants(id: &str, who: Option<&Identity>, grants: &GrantSet, since: i64) -> GrantReview {
-    let applying = grants.for_identity(id);
+fn review_grants(
+    id: &str,
+    who: Option<&Identity>,
+    grants: &GrantSet,
+    applying: &[&Grant],
+    since: i64,
+) -> GrantReview {
     // Used: allowed within the window, and not taken away by a deny.
     let mut used: Vec<&str> = Vec::new();
     let mut last_allowed: Vec<(&str, i64)> = Vec::new();
@@ -438,7 +443,7 @@ fn review_grants(id: &str, who: Option<&Identity>, grants: &GrantSet, since: i64
     used.sort_unstable();
     let mut unused = Vec::new();
     let mut narrowed = Vec::new();
-    for g in &applying {
+    for g in applying {
         let covered: Vec<String> = used
             .iter()
             .filter(|a| g.allows(a))

@@ -203,11 +203,7 @@ pub fn simulate_fleet(
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "simulate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(out);
     path
 }
 
@@ -240,11 +236,7 @@ pub fn replay_report(
         .arg(input)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(out);
     let report = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
     let findings = std::fs::read_to_string(alerts)
         .unwrap()
@@ -280,4 +272,15 @@ pub fn shared_data(rel: &str) -> Option<std::path::PathBuf> {
         skip_missing(&p);
         None
     }
+}
+
+/// A finished run of the binary, which must have succeeded (its stderr in
+/// the panic message otherwise).
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
