@@ -8,7 +8,9 @@ use warden::adapt::Format;
 use warden::config::Config;
 use warden::engine::snapshot::{self, StateRecord};
 use warden::engine::Engine;
+use warden::event::CallColumns;
 use warden::input::{EventReader, ReadOptions};
+use warden::inventory::{grants::GrantSet, LiveInventory};
 use warden::sim::{generate, write_events, SimConfig};
 
 fn fixture() -> Vec<u8> {
@@ -65,6 +67,27 @@ fn bench(c: &mut Criterion) {
                     .expect("call layout");
             }
             decisions
+        })
+    });
+    // The live inventory `warden run` keeps beside scoring (its share of
+    // the stream's per-call cost: compare with score_arrow_windows).
+    g.bench_function("observe_inventory", |b| {
+        let times = Config::default()
+            .inventory
+            .times()
+            .expect("default durations");
+        b.iter(|| {
+            let mut inv = LiveInventory::new(times, GrantSet::default(), 1_000_000);
+            let mut reviews = 0u64;
+            for w in &windows {
+                let cols = CallColumns::new(w).expect("call layout");
+                for i in 0..cols.len() {
+                    let row = cols.row(i);
+                    reviews += u64::from(inv.observe(&row, 0).is_some());
+                    inv.review(0, row.ts_ms, &mut |_| reviews += 1);
+                }
+            }
+            reviews
         })
     });
     g.bench_function("decode_and_score", |b| {

@@ -5,6 +5,9 @@ pub use crate::decide::{DecisionConfig, RevokeMode};
 pub use crate::emit::set::SigningConfig;
 pub use crate::engine::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
 pub use crate::signal::Weights;
+pub use inventory_section::{InventoryConfig, InventoryTimes};
+
+mod inventory_section;
 
 use crate::input::ReadOptions;
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// `[decisions]`: thresholds and revocation mode.
     pub decisions: DecisionConfig,
+    /// `[inventory]`: the live inventory and its access review.
+    pub inventory: InventoryConfig,
     /// `[detectors]`: detector tuning and weights.
     pub detectors: DetectorConfig,
     /// How revocations are signed as Security Event Tokens.
@@ -84,6 +89,13 @@ pub struct StreamConfig {
     /// Per-agent baselines, keyed by agent id; must be a compacted topic with
     /// as many partitions as the calls topic.
     pub state_topic: String,
+    /// One inventory record per identity, keyed by identity; a compacted
+    /// topic ("" turns the live inventory and its review findings off).
+    pub inventory_topic: String,
+    /// How often identities whose counts moved are published again
+    /// (something new about one, such as a first call or a new action or
+    /// credential, is published within a second).
+    pub inventory_publish_seconds: u32,
     /// CloudEvents `ce_source` of every output.
     pub source: String,
     /// Events up to this much older than the newest seen on their partition
@@ -111,6 +123,8 @@ impl Default for StreamConfig {
             shadow_revocations_topic: "warden.revocations.shadow.v1".into(),
             dead_letter_topic: "warden.calls.dlq.v1".into(),
             state_topic: "warden.state.v1".into(),
+            inventory_topic: "warden.inventory.v1".into(),
+            inventory_publish_seconds: 60,
             source: "//warden".into(),
             allowed_lateness_seconds: 60,
             checkpoint_interval_seconds: 30,
@@ -207,6 +221,7 @@ impl Default for Config {
             input: InputConfig::default(),
             engine: EngineConfig::default(),
             decisions: DecisionConfig::default(),
+            inventory: InventoryConfig::default(),
             detectors: DetectorConfig::default(),
             signing: SigningConfig::default(),
             stream: StreamConfig::default(),
@@ -278,6 +293,12 @@ impl Config {
                     .into(),
             ));
         }
+        self.inventory.times().map_err(ConfigError::Invalid)?;
+        if self.stream.inventory_publish_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "stream.inventory_publish_seconds must be positive".into(),
+            ));
+        }
         let s = &self.stream;
         if s.checkpoint_interval_seconds == 0 || s.restore_timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
@@ -299,8 +320,13 @@ impl Config {
             &s.shadow_revocations_topic,
             &s.dead_letter_topic,
             &s.state_topic,
+            &s.inventory_topic,
         ];
         for (i, t) in topics.iter().enumerate() {
+            // Only the inventory topic (the last) may be left empty: off.
+            if t.is_empty() && i == topics.len() - 1 {
+                continue;
+            }
             if t.is_empty() || topics[..i].contains(t) {
                 return Err(ConfigError::Invalid(format!(
                     "stream topics must be non-empty and distinct ('{t}')"

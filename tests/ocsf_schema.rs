@@ -343,3 +343,79 @@ fn inventory_findings_validate_against_ocsf_1_8_0() {
         );
     }
 }
+
+/// `warden run`'s review findings (dormancy raised and resolved, unused
+/// grants raised, updated and resolved) are IAM Analysis Findings too.
+#[test]
+fn live_review_findings_validate_against_ocsf_1_8_0() {
+    use warden::config::InventoryTimes;
+    use warden::inventory::{grants::GrantSet, LiveInventory, ReviewActivity};
+    let Some((_, ocsf)) = schema() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grants.json");
+    std::fs::write(
+        &path,
+        r#"{"grants":[{"identity":"svc","owner":"team","actions":["s3:GetObject","s3:PutObject","iam:*"]}]}"#,
+    )
+    .unwrap();
+    let mut grants = GrantSet::default();
+    grants.load(path.to_str().unwrap()).unwrap();
+    let h = common::HOUR;
+    let times = InventoryTimes {
+        dormant_after_ms: 3 * h,
+        rotate_after_ms: 100 * h,
+        unused_after_ms: 2 * h,
+        review_every_ms: 24 * h,
+    };
+    let mut inv = LiveInventory::new(times, grants, 10);
+    let mut events: Vec<_> = (0..4)
+        .map(|i| common::call("svc", i * h, "s3:GetObject"))
+        .collect();
+    events.push(common::call("svc", 4 * h, "s3:PutObject"));
+    events.push(common::call("svc", 5 * h, "iam:ListRoles"));
+    events.extend((0..12).map(|i| common::call("busy", i * h, "s3:GetObject")));
+    events.push(common::call("svc", 12 * h, "s3:GetObject"));
+    events.sort_by_key(|e| e.ts_ms);
+    let mut b = warden::event::CallBatchBuilder::with_capacity(events.len());
+    for e in &events {
+        b.push(e);
+    }
+    let batch = b.finish();
+    let cols = warden::event::CallColumns::new(&batch).unwrap();
+    let mut made = Vec::new();
+    for i in 0..cols.len() {
+        let row = cols.row(i);
+        made.extend(inv.observe(&row, 0));
+        inv.review(0, row.ts_ms, &mut |e| made.push(e));
+    }
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut errors = Vec::new();
+    for (i, ev) in made.iter().enumerate() {
+        let (id, v) = warden::inventory::review_finding(ev);
+        assert_eq!(v["metadata"]["uid"], id.as_str());
+        assert_eq!(v["class_uid"], 2008);
+        ocsf.check(
+            &v,
+            "iam_analysis_finding",
+            &format!("finding {i}"),
+            &mut errors,
+        );
+        kinds.insert((ev.kind.as_str(), ev.activity.as_str()));
+        if ev.activity == ReviewActivity::Close {
+            assert_eq!(v["status_id"], 4);
+        }
+    }
+    errors.sort();
+    errors.dedup();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let want = [
+        ("dormant", "close"),
+        ("dormant", "create"),
+        ("unused_grants", "close"),
+        ("unused_grants", "create"),
+        ("unused_grants", "update"),
+    ];
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), want);
+}

@@ -251,6 +251,18 @@ fn a_crash_loses_no_call_and_no_finding() {
         .into_iter()
         .collect();
     assert_eq!(revs, want_revocations.into_iter().collect());
+    // The inventory after the crash counts every call once: restored as of
+    // the checkpoint, caught up to the commit, the rest read again.
+    let mut calls: BTreeMap<String, u64> = BTreeMap::new();
+    for (agent, _) in &recs {
+        *calls.entry(agent.clone()).or_default() += 1;
+    }
+    let mut inventory: BTreeMap<String, u64> = BTreeMap::new();
+    for r in read_topic(&broker.bootstrap, "warden.inventory.v1") {
+        let n = r.json()["calls"].as_u64().unwrap();
+        inventory.insert(r.key.unwrap(), n);
+    }
+    assert_eq!(inventory, calls);
 }
 
 /// Partition of each agent's calls, read back from the calls topic.
@@ -362,6 +374,19 @@ fn partitions_move_to_a_second_instance_with_their_baselines() {
     let sb = b.terminate();
     let _sa = a.terminate();
     assert!(sb["agents_restored"].as_u64().unwrap() > 0, "{sb}");
+    assert!(sb["identities_restored"].as_u64().unwrap() > 0, "{sb}");
+    // The inventory moved with the partitions: each identity's latest
+    // record counts each of its calls once, wherever they were observed.
+    let mut calls: BTreeMap<String, u64> = BTreeMap::new();
+    for (agent, _) in &recs {
+        *calls.entry(agent.clone()).or_default() += 1;
+    }
+    let mut inventory: BTreeMap<String, u64> = BTreeMap::new();
+    for r in read_topic(&broker.bootstrap, "warden.inventory.v1") {
+        let n = r.json()["calls"].as_u64().unwrap();
+        inventory.insert(r.key.unwrap(), n);
+    }
+    assert_eq!(inventory, calls);
 
     let parts = agent_partitions(&broker.bootstrap);
     let stream_flagged: BTreeSet<String> = read_topic(&broker.bootstrap, ALERTS)
@@ -586,4 +611,160 @@ fn a_sink_that_is_down_holds_commits_and_loses_nothing() {
     let s = &summary["sinks"][0];
     assert!(s["retries"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(s["delivered"], alerts.len());
+}
+
+/// The live inventory on the embedded cluster: a record per identity on
+/// the inventory topic, and review findings judged in event time: an
+/// identity quiet past `dormant_after` is reported dormant (once), and the
+/// finding closes when it calls again; grants never used are reported.
+#[test]
+fn the_inventory_topic_and_review_findings_follow_event_time() {
+    const INVENTORY: &str = "warden.inventory.v1";
+    let dir = tempfile::tempdir().unwrap();
+    // One partition: event time moves by the partition's own calls, and a
+    // partition holding only the quiet identity would stand still.
+    let broker = DevBroker::start(1);
+    let grants = dir.path().join("grants.json");
+    std::fs::write(
+        &grants,
+        r#"{"grants":[{"identity":"svc-a","owner":"team-a","actions":["s3:GetObject","s3:DeleteBucket"]},
+                      {"identity":"svc-b","actions":["s3:GetObject"]}]}"#,
+    )
+    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "w.toml",
+        &broker.bootstrap,
+        "inventory_publish_seconds = 1",
+    );
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "[inventory]\ndormant_after = \"2h\"\nunused_after = \"1h\"\ngrants = [{:?}]\n",
+        grants.to_str().unwrap()
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    // Event time runs six hours; wall time a few seconds. svc-b stops
+    // after the first hour and is back at 5h30.
+    let call = |agent: &str, minute: i64| {
+        let ts = warden::event::format_rfc3339_ms(1_790_000_000_000 + minute * 60_000);
+        (
+            agent.to_string(),
+            format!(
+                r#"{{"ts":"{ts}","agent_id":"{agent}","agent_type":"service_account","action":"s3:GetObject","session_id":"{agent}-key","src_ip":"10.0.0.7","outcome":"success"}}"#
+            ),
+        )
+    };
+    let mut recs = Vec::new();
+    for minute in (0..360).step_by(5) {
+        for agent in ["svc-a", "svc-c"] {
+            recs.push(call(agent, minute));
+        }
+        if minute < 60 {
+            recs.push(call("svc-b", minute));
+        }
+    }
+    recs.push(call("svc-b", 330));
+    recs.sort_by_key(|(_, l)| l[7..31].to_string());
+    let svc = Service::start(&cfg, &dir.path().join("svc.log"));
+    produce_paced(&broker.bootstrap, &recs, &|| {
+        svc.metric("warden_events_total")
+    });
+    let n = recs.len() as f64;
+    svc.wait_until("every call scored", Duration::from_secs(120), |s| {
+        s.metric("warden_events_total") >= n
+    });
+    // Published within a second of being learned.
+    svc.wait_until("inventory published", Duration::from_secs(30), |s| {
+        s.metric("warden_inventory_records_total") >= 3.0
+    });
+    let summary = svc.terminate();
+    assert_eq!(summary["inventory_identities"], 3, "{summary}");
+
+    // The latest record of each identity, as a compacted topic keeps it.
+    let mut latest: BTreeMap<String, Value> = BTreeMap::new();
+    for r in read_topic(&broker.bootstrap, INVENTORY) {
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(r.headers["ce_type"], "dev.warden.inventory.identity");
+        let key = r.key.clone().unwrap();
+        assert_eq!(r.headers["ce_subject"], key);
+        latest.insert(key, r.json());
+    }
+    assert_eq!(
+        latest.keys().collect::<Vec<_>>(),
+        ["svc-a", "svc-b", "svc-c"]
+    );
+    let a = &latest["svc-a"];
+    assert_eq!(a["id"], "svc-a");
+    assert_eq!(a["owner"], "team-a");
+    assert_eq!(a["calls"], 72);
+    assert_eq!(a["actions"][0]["value"], "s3:GetObject");
+    assert_eq!(a["networks"][0]["value"], "10.0");
+    assert_eq!(a["grants"]["unused"][0]["grant"], "s3:DeleteBucket");
+    assert_eq!(
+        a["grants"]["suggestion"]["grants"][0]["actions"],
+        serde_json::json!(["s3:GetObject"])
+    );
+    let b = &latest["svc-b"];
+    assert_eq!(b["calls"], 13);
+    assert_eq!(
+        b["last_seen_ms"],
+        1_790_000_000_000i64 + 330 * 60_000,
+        "{b}"
+    );
+
+    // Review findings: IAM Analysis Findings on the alerts topic, keyed by
+    // identity, with CloudEvents headers of their own.
+    let reviews: Vec<Record> = read_topic(&broker.bootstrap, ALERTS)
+        .into_iter()
+        .filter(|r| r.json()["class_uid"] == 2008)
+        .collect();
+    let seen: Vec<(String, String)> = reviews
+        .iter()
+        .map(|r| (r.key.clone().unwrap(), r.headers["ce_type"].clone()))
+        .collect();
+    let mut kinds: Vec<(String, String)> = seen.clone();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            ("svc-a".into(), "io.ocsf.iam_analysis_finding.create".into()),
+            ("svc-b".into(), "io.ocsf.iam_analysis_finding.close".into()),
+            ("svc-b".into(), "io.ocsf.iam_analysis_finding.create".into()),
+        ],
+        "{seen:?}"
+    );
+    let dormant: Vec<Value> = reviews
+        .iter()
+        .map(Record::json)
+        .filter(|v| {
+            v["unmapped"]["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&"dormant".into())
+        })
+        .collect();
+    assert_eq!(dormant.len(), 1, "raised once: {dormant:?}");
+    // Judged in event time, at the first call that took the watermark (the
+    // newest event less the minute of allowed lateness) past the last call
+    // (55 min) plus two hours: the call at 180 min. Not when the wall
+    // clock, or the way calls fell into windows, said so.
+    assert_eq!(
+        dormant[0]["time"].as_i64().unwrap() - 1_790_000_000_000,
+        179 * 60_000,
+        "{dormant:?}"
+    );
+    let close = reviews
+        .iter()
+        .find(|r| r.headers["ce_type"].ends_with(".close"))
+        .unwrap()
+        .json();
+    assert_eq!(close["status"], "Resolved");
+    assert_eq!(
+        close["finding_info"]["uid"], dormant[0]["finding_info"]["uid"],
+        "the close is of the same finding"
+    );
+    for r in &reviews {
+        assert_eq!(r.headers["ce_id"], r.json()["metadata"]["uid"]);
+    }
 }

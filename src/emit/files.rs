@@ -34,7 +34,9 @@ impl DecisionSink for FileSink {
         for r in &d.records {
             let (w, what) = match r.kind {
                 RecordKind::Revocation { .. } => (&mut self.revocations, "revocations"),
-                RecordKind::Finding | RecordKind::Remediation => (&mut self.findings, "findings"),
+                RecordKind::Finding | RecordKind::Remediation | RecordKind::AccessReview => {
+                    (&mut self.findings, "findings")
+                }
             };
             let Some(w) = w else { continue };
             self.line.clear();

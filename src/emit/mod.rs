@@ -55,6 +55,8 @@ pub enum RecordKind {
     Finding,
     /// OCSF Remediation Activity (7001) recording a revocation.
     Remediation,
+    /// OCSF IAM Analysis Finding (2008) of the access review.
+    AccessReview,
     /// A signed Security Event Token; shadow ones carry the shadow claim.
     Revocation {
         /// Decided in shadow mode: to be watched, never enforced.

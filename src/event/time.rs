@@ -145,7 +145,8 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     if n <= 0 {
         return Err(format!("`{s}`: duration must be positive"));
     }
-    Ok(n * mult)
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}`: too long a duration"))
 }
 
 /// This machine's clock, in ms since the Unix epoch (0 if it reads before

@@ -5,17 +5,23 @@
 //! least-privilege grants would cover exactly their use.
 //!
 //! observe (one pass over the calls) → review (flags, grants against use,
-//! suggestions) → render (table, JSON, CSV).
+//! suggestions) → render (table, JSON, CSV; OCSF IAM Analysis Findings).
+//! `live` keeps the same observation in `warden run`, per partition, and
+//! judges dormancy and unused grants in event time.
 
 pub mod grants;
+mod live;
 mod observe;
 mod ocsf;
 mod render;
 mod review;
 mod suggest;
 
-pub use observe::{Identity, Observed, Use, Uses};
-pub use ocsf::iam_analysis_findings;
+pub use live::{
+    InventoryRecord, InventoryStateError, LiveInventory, ReviewActivity, ReviewEvent, ReviewKind,
+};
+pub use observe::{Identity, Learned, Observed, Use, Uses};
+pub use ocsf::{iam_analysis_findings, review_finding};
 pub use render::{html, render, OutputFormat};
 pub use review::{
     review, Credentials, Entry, Flag, GrantReview, Inventory, Narrowed, ReviewOptions, UnusedGrant,

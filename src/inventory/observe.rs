@@ -18,7 +18,7 @@ pub const MAX_SHARERS: usize = 16;
 pub const MAX_DAYS: usize = 1024;
 
 /// Use of one value (an action, a credential, a network...) by an identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Use {
     /// Calls.
     pub calls: u64,
@@ -60,7 +60,7 @@ impl Use {
 }
 
 /// A bounded map from value to its use.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Uses {
     /// The values kept.
     pub values: FxHashMap<Box<str>, Use>,
@@ -69,15 +69,19 @@ pub struct Uses {
 }
 
 impl Uses {
-    fn add(&mut self, value: &str, ts: i64, denied: bool, cap: usize) {
+    /// Returns whether `value` is new to the map (and was kept).
+    fn add(&mut self, value: &str, ts: i64, denied: bool, cap: usize) -> bool {
         if let Some(u) = self.values.get_mut(value) {
             u.add(ts, denied);
+            false
         } else if self.values.len() < cap {
             let mut u = Use::new(ts);
             u.add(ts, denied);
             self.values.insert(value.into(), u);
+            true
         } else {
             self.overflowed += 1;
+            false
         }
     }
 
@@ -90,7 +94,7 @@ impl Uses {
 }
 
 /// Everything seen of one identity.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// What kind of identity the records say it is (the last one seen).
     pub agent_type: AgentType,
@@ -137,8 +141,27 @@ impl Identity {
     }
 }
 
+/// What one call taught about its identity, beyond counts and times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// An action it had not used before.
+    pub action: bool,
+    /// A credential it had not used before.
+    pub credential: bool,
+    /// Another new value: a network, client, resource family, parent, its
+    /// type or tenant.
+    pub other: bool,
+}
+
+impl Learned {
+    /// Anything new at all.
+    pub fn any(&self) -> bool {
+        self.action || self.credential || self.other
+    }
+}
+
 impl Identity {
-    fn new(ts: i64, agent_type: AgentType) -> Self {
+    pub(crate) fn new(ts: i64, agent_type: AgentType) -> Self {
         Identity {
             agent_type,
             tenant: None,
@@ -151,6 +174,49 @@ impl Identity {
             parents: Uses::default(),
             days: FxHashMap::default(),
         }
+    }
+
+    /// Takes in one of its calls.
+    pub(crate) fn add(&mut self, row: &CallRow<'_>) -> Learned {
+        let ts = row.ts_ms;
+        let mut learned = Learned::default();
+        let denied = row.outcome == Outcome::Denied;
+        self.total.add(ts, denied);
+        if row.agent_type != AgentType::Unknown && row.agent_type != self.agent_type {
+            self.agent_type = row.agent_type;
+            learned.other = true;
+        }
+        if let Some(t) = row.tenant.filter(|t| !t.is_empty()) {
+            if self.tenant.as_deref() != Some(t) {
+                self.tenant = Some(t.into());
+                learned.other = true;
+            }
+        }
+        let day = ts.div_euclid(DAY_MS);
+        if let Some(n) = self.days.get_mut(&day) {
+            *n += 1;
+        } else if self.days.len() < MAX_DAYS {
+            self.days.insert(day, 1);
+        }
+        learned.action = self.actions.add(row.action, ts, denied, MAX_ACTIONS);
+        if let Some(r) = row.resource.filter(|r| !r.is_empty()) {
+            learned.other |= self
+                .resource_families
+                .add(resource_family(r), ts, denied, MAX_PLACES);
+        }
+        if let Some(ip) = row.src_ip.filter(|s| !s.is_empty()) {
+            learned.other |= self.networks.add(&network_of(ip), ts, denied, MAX_PLACES);
+        }
+        if let Some(ua) = row.user_agent.filter(|s| !s.is_empty()) {
+            learned.other |= self.clients.add(ua_family(ua), ts, denied, MAX_PLACES);
+        }
+        if let Some(p) = row.parent_id.filter(|s| !s.is_empty()) {
+            learned.other |= self.parents.add(p, ts, denied, MAX_PLACES);
+        }
+        if let Some(c) = row.session_id.filter(|s| !s.is_empty()) {
+            learned.credential = self.credentials.add(c, ts, denied, MAX_CREDENTIALS);
+        }
+        learned
     }
 }
 
@@ -201,40 +267,9 @@ impl Observed {
                 return;
             }
         };
-        let denied = row.outcome == Outcome::Denied;
-        who.total.add(ts, denied);
-        if row.agent_type != AgentType::Unknown {
-            who.agent_type = row.agent_type;
-        }
-        if let Some(t) = row.tenant.filter(|t| !t.is_empty()) {
-            if who.tenant.as_deref() != Some(t) {
-                who.tenant = Some(t.into());
-            }
-        }
-        let day = ts.div_euclid(DAY_MS);
-        if let Some(n) = who.days.get_mut(&day) {
-            *n += 1;
-        } else if who.days.len() < MAX_DAYS {
-            who.days.insert(day, 1);
-        }
-        who.actions.add(row.action, ts, denied, MAX_ACTIONS);
-        if let Some(r) = row.resource.filter(|r| !r.is_empty()) {
-            who.resource_families
-                .add(resource_family(r), ts, denied, MAX_PLACES);
-        }
-        if let Some(ip) = row.src_ip.filter(|s| !s.is_empty()) {
-            who.networks.add(&network_of(ip), ts, denied, MAX_PLACES);
-        }
-        if let Some(ua) = row.user_agent.filter(|s| !s.is_empty()) {
-            who.clients.add(ua_family(ua), ts, denied, MAX_PLACES);
-        }
-        if let Some(p) = row.parent_id.filter(|s| !s.is_empty()) {
-            who.parents.add(p, ts, denied, MAX_PLACES);
-        }
-        if let Some(c) = row.session_id.filter(|s| !s.is_empty()) {
-            let known = who.credentials.values.contains_key(c);
-            who.credentials.add(c, ts, denied, MAX_CREDENTIALS);
-            if !known && who.credentials.values.contains_key(c) {
+        let learned = who.add(row);
+        if learned.credential {
+            if let Some(c) = row.session_id {
                 self.note_credential(c, row.agent_id);
             }
         }

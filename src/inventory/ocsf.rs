@@ -4,6 +4,7 @@
 //! (`permission_analysis_results`) and the least-privilege suggestion. The
 //! finding's uid is the identity's, so a later review updates it.
 
+use super::live::{ReviewActivity, ReviewEvent, ReviewKind};
 use super::review::{Entry, Flag, Inventory};
 use crate::emit::ocsf::{user_type, OCSF_VERSION};
 use serde_json::{json, Value};
@@ -51,21 +52,93 @@ pub fn iam_analysis_findings(inv: &Inventory) -> Vec<Value> {
     inv.entries
         .iter()
         .filter(|e| e.flags.iter().copied().any(reportable))
-        .map(|e| finding(inv, e))
+        .map(|e| {
+            let uid = identity_uid(&e.id, "");
+            let flags: Vec<Flag> = e.flags.iter().copied().filter(|f| reportable(*f)).collect();
+            let activity = Activity {
+                id: 1,
+                name: "Create",
+                status: (1, "New"),
+            };
+            let record_uid = format!("{uid}:{}", inv.as_of_ms);
+            finding(e, &flags, inv.as_of_ms, &uid, &record_uid, activity)
+        })
         .collect()
 }
 
-fn finding(inv: &Inventory, e: &Entry) -> Value {
+/// A review finding of `warden run` (dormancy, unused grants), with the id
+/// of its record: the same on every re-send of the same decision.
+pub fn review_finding(ev: &ReviewEvent) -> (String, Value) {
+    let uid = format!(
+        "{}:{}",
+        identity_uid(&ev.entry.id, ev.kind.as_str()),
+        ev.episode
+    );
+    let flag = match ev.kind {
+        ReviewKind::Dormant => Flag::Dormant,
+        ReviewKind::UnusedGrants => Flag::UnusedGrants,
+    };
+    let activity = match ev.activity {
+        ReviewActivity::Create => Activity {
+            id: 1,
+            name: "Create",
+            status: (1, "New"),
+        },
+        ReviewActivity::Update => Activity {
+            id: 2,
+            name: "Update",
+            status: (1, "New"),
+        },
+        ReviewActivity::Close => Activity {
+            id: 3,
+            name: "Close",
+            status: (4, "Resolved"),
+        },
+    };
+    let record_uid = format!("{uid}:{}", ev.seq);
+    let mut v = finding(&ev.entry, &[flag], ev.time_ms, &uid, &record_uid, activity);
+    v["metadata"]["log_name"] = json!("warden.review");
+    if ev.activity == ReviewActivity::Close {
+        let why = match ev.kind {
+            ReviewKind::Dormant => "active again",
+            ReviewKind::UnusedGrants => "every grant in use",
+        };
+        let message = format!("{}: {} resolved ({why})", ev.entry.id, title(flag));
+        v["message"] = json!(message);
+        v["finding_info"]["desc"] = json!(message);
+    }
+    (record_uid, v)
+}
+
+/// The finding uid of an identity (and review kind, "" for the offline
+/// review's one finding per identity).
+fn identity_uid(id: &str, kind: &str) -> String {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(e.id.as_bytes());
-    let uid = format!("wdn-iam-{:032x}", h.digest128());
-    let flags: Vec<&str> = e
-        .flags
-        .iter()
-        .copied()
-        .filter(|f| reportable(*f))
-        .map(title)
-        .collect();
+    h.update(id.as_bytes());
+    if !kind.is_empty() {
+        h.update(b"\0");
+        h.update(kind.as_bytes());
+    }
+    format!("wdn-iam-{:032x}", h.digest128())
+}
+
+/// OCSF activity and status of a finding record.
+#[derive(Clone, Copy)]
+struct Activity {
+    id: u32,
+    name: &'static str,
+    status: (u8, &'static str),
+}
+
+fn finding(
+    e: &Entry,
+    flags: &[Flag],
+    time_ms: i64,
+    uid: &str,
+    record_uid: &str,
+    activity: Activity,
+) -> Value {
+    let flags: Vec<&str> = flags.iter().copied().map(title).collect();
     let (severity_id, severity) = severity(e);
     let (type_id, type_name) = user_type(e.agent_type);
     let mut user = json!({"uid": e.id, "name": e.id, "type_id": type_id, "type": type_name});
@@ -88,19 +161,19 @@ fn finding(inv: &Inventory, e: &Entry) -> Value {
         "class_name": "IAM Analysis Finding",
         "category_uid": 2,
         "category_name": "Findings",
-        "activity_id": 1,
-        "activity_name": "Create",
-        "type_uid": CLASS_UID * 100 + 1,
-        "type_name": "IAM Analysis Finding: Create",
+        "activity_id": activity.id,
+        "activity_name": activity.name,
+        "type_uid": CLASS_UID * 100 + activity.id,
+        "type_name": format!("IAM Analysis Finding: {}", activity.name),
         "severity_id": severity_id,
         "severity": severity,
-        "status_id": 1,
-        "status": "New",
-        "time": inv.as_of_ms,
+        "status_id": activity.status.0,
+        "status": activity.status.1,
+        "time": time_ms,
         "metadata": {
             "version": OCSF_VERSION,
             "product": {"name": "Warden", "vendor_name": "Warden", "version": env!("CARGO_PKG_VERSION"), "uid": "warden"},
-            "uid": format!("{uid}:{}", inv.as_of_ms),
+            "uid": record_uid,
             "correlation_uid": uid,
             "log_name": "warden.inventory",
         },
@@ -111,8 +184,8 @@ fn finding(inv: &Inventory, e: &Entry) -> Value {
             "title": format!("Access review: {}", flags.join(", ")),
             "types": ["Access Review"],
             "analytic": {"type_id": 1, "type": "Rule", "uid": "warden-inventory", "name": "warden access review", "version": env!("CARGO_PKG_VERSION")},
-            "first_seen_time": e.first_seen_ms.unwrap_or(inv.as_of_ms),
-            "last_seen_time": e.last_seen_ms.unwrap_or(inv.as_of_ms),
+            "first_seen_time": e.first_seen_ms.unwrap_or(time_ms),
+            "last_seen_time": e.last_seen_ms.unwrap_or(time_ms),
         },
         "unmapped": {"flags": e.flags, "calls": e.calls, "rotation_age_ms": e.credentials.rotation_age_ms},
     });

@@ -6,6 +6,7 @@ use super::grants::{Grant, GrantSet};
 use super::observe::{Identity, Observed, Use, Uses};
 use super::suggest;
 use crate::event::AgentType;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::event::DAY_MS;
@@ -213,7 +214,6 @@ pub fn review(observed: &Observed, grants: &GrantSet, opts: &ReviewOptions) -> I
     let (first, last) = observed.span().unwrap_or((0, 0));
     let as_of = opts.as_of_ms.unwrap_or(last);
     let unused_since = opts.unused_after_ms.map_or(first, |w| as_of - w);
-    let mid = first + (as_of - first) / 2;
     let children = observed.children();
     let mut ids: Vec<&str> = observed.identities.keys().map(|k| &**k).collect();
     ids.extend(
@@ -238,27 +238,20 @@ pub fn review(observed: &Observed, grants: &GrantSet, opts: &ReviewOptions) -> I
             notes.push(format!("{n} {what}"));
         }
     }
+    let window = Window {
+        as_of,
+        first,
+        unused_since,
+    };
     let entries = ids
         .into_iter()
         .map(|id| {
-            let mut e = match observed.identities.get(id) {
-                Some(who) => entry(id, who, observed, opts, as_of, first, mid),
-                None => never_seen(id),
-            };
+            let who = observed.identities.get(id);
+            let mut e = reviewed_entry(id, who, &observed.credential_users, grants, opts, &window);
             e.children = children
                 .get(id)
                 .map(|c| c.iter().map(|(k, n)| (k.to_string(), *n)).collect())
                 .unwrap_or_default();
-            e.owner = grants.owner(id).map(String::from);
-            let applying = grants.for_identity(id);
-            if !applying.is_empty() || grants.names(id) {
-                let who = observed.identities.get(id);
-                e.grants = Some(review_grants(id, who, grants, &applying, unused_since));
-                if e.grants.as_ref().is_some_and(|g| !g.unused.is_empty()) {
-                    e.flags.push(Flag::UnusedGrants);
-                }
-            }
-            e.flags.sort();
             e
         })
         .collect();
@@ -269,6 +262,50 @@ pub fn review(observed: &Observed, grants: &GrantSet, opts: &ReviewOptions) -> I
         entries,
         notes,
     }
+}
+
+/// The times a review judges by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    /// The review's "now".
+    pub as_of: i64,
+    /// The first call read: identities first seen well after it are new.
+    pub first: i64,
+    /// Grants must have been used since this.
+    pub unused_since: i64,
+}
+
+/// One identity's entry with its flags, owner and grants against its use
+/// (children are left to the caller, who knows the other identities).
+/// `credential_users` says who else used each credential.
+pub(crate) fn reviewed_entry(
+    id: &str,
+    who: Option<&Identity>,
+    credential_users: &FxHashMap<Box<str>, Vec<Box<str>>>,
+    grants: &GrantSet,
+    opts: &ReviewOptions,
+    window: &Window,
+) -> Entry {
+    let mut e = match who {
+        Some(who) => entry(id, who, credential_users, opts, window),
+        None => never_seen(id),
+    };
+    e.owner = grants.owner(id).map(String::from);
+    let applying = grants.for_identity(id);
+    if !applying.is_empty() || grants.names(id) {
+        e.grants = Some(review_grants(
+            id,
+            who,
+            grants,
+            &applying,
+            window.unused_since,
+        ));
+        if e.grants.as_ref().is_some_and(|g| !g.unused.is_empty()) {
+            e.flags.push(Flag::UnusedGrants);
+        }
+    }
+    e.flags.sort();
+    e
 }
 
 fn never_seen(id: &str) -> Entry {
@@ -303,12 +340,12 @@ fn never_seen(id: &str) -> Entry {
 fn entry(
     id: &str,
     who: &Identity,
-    observed: &Observed,
+    credential_users: &FxHashMap<Box<str>, Vec<Box<str>>>,
     opts: &ReviewOptions,
-    as_of: i64,
-    first: i64,
-    mid: i64,
+    window: &Window,
 ) -> Entry {
+    let (as_of, first) = (window.as_of, window.first);
+    let mid = first + (as_of - first) / 2;
     let mut flags = Vec::new();
     if as_of - who.total.last_ms > opts.dormant_after_ms {
         flags.push(Flag::Dormant);
@@ -337,7 +374,7 @@ fn entry(
         .values
         .keys()
         .filter_map(|c| {
-            let users = observed.credential_users.get(c)?;
+            let users = credential_users.get(c)?;
             (users.len() > 1).then(|| {
                 let mut others: Vec<String> = users
                     .iter()

@@ -142,7 +142,7 @@ impl Route {
 
     fn takes(&self, r: &OutputRecord) -> bool {
         match r.kind {
-            RecordKind::Finding | RecordKind::Remediation => {
+            RecordKind::Finding | RecordKind::Remediation | RecordKind::AccessReview => {
                 self.ocsf && self.severities.contains(&r.severity_id)
             }
             RecordKind::Revocation { shadow } => self.sets && (!shadow || self.shadow_sets),

@@ -32,6 +32,9 @@ impl DevBroker {
         ] {
             cluster.create_topic(t, partitions, 1)?;
         }
+        if !cfg.inventory_topic.is_empty() {
+            cluster.create_topic(&cfg.inventory_topic, partitions, 1)?;
+        }
         Ok(DevBroker { cluster })
     }
 

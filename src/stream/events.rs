@@ -162,6 +162,45 @@ impl DecisionMade {
     }
 }
 
+/// A review finding of the live inventory (dormancy, unused grants) was
+/// raised, updated or closed.
+pub(crate) struct ReviewFindingMade<'a> {
+    pub identity: &'a str,
+    pub kind: &'static str,
+    pub activity: &'static str,
+}
+
+impl ReviewFindingMade<'_> {
+    pub fn emit(&self) {
+        tracing::info!(
+            identity = self.identity,
+            kind = self.kind,
+            activity = self.activity,
+            "access review finding"
+        );
+        metrics::counter!("warden_review_findings_total", "kind" => self.kind, "activity" => self.activity)
+            .increment(1);
+    }
+}
+
+/// Inventory records went to the inventory topic.
+pub(crate) struct InventoryPublished {
+    pub records: usize,
+    /// Every changed identity (the schedule), or only those with something new.
+    pub scheduled: bool,
+}
+
+impl InventoryPublished {
+    pub fn emit(&self) {
+        tracing::debug!(
+            records = self.records,
+            scheduled = self.scheduled,
+            "inventory records published"
+        );
+        metrics::counter!("warden_inventory_records_total").increment(self.records as u64);
+    }
+}
+
 /// librdkafka's producer queue was full: the decision path waited for the
 /// broker instead of buffering more.
 pub(crate) struct OutputBackpressureWait;
@@ -191,6 +230,8 @@ pub(crate) struct WorkerGauges {
     /// The oldest owned partition's newest event time less the allowed
     /// lateness, when any partition has seen an event.
     pub watermark_ms: Option<i64>,
+    /// Identities in the live inventory (0 when it is off).
+    pub inventory_identities: usize,
 }
 
 impl WorkerGauges {
@@ -206,6 +247,7 @@ impl WorkerGauges {
         metrics::counter!("warden_agents_evicted_total", "on_probation" => "true")
             .absolute(self.agents_evicted_on_probation);
         metrics::counter!("warden_cohorts_overflowed_total").absolute(self.cohorts_overflowed);
+        metrics::gauge!("warden_inventory_identities").set(self.inventory_identities as f64);
         if let Some(wm) = self.watermark_ms {
             metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
         }
@@ -468,4 +510,24 @@ pub(crate) fn register_series(max_agents: usize) {
         "warden_event_time_watermark_seconds",
         "Oldest owned partition's newest event time less the allowed lateness."
     );
+    describe_gauge!(
+        "warden_inventory_identities",
+        "Identities in this member's live inventory."
+    );
+    metrics::gauge!("warden_inventory_identities").set(0.0);
+    describe_counter!(
+        "warden_inventory_records_total",
+        "Inventory records published to the inventory topic."
+    );
+    metrics::counter!("warden_inventory_records_total").absolute(0);
+    describe_counter!(
+        "warden_review_findings_total",
+        "Access review findings (dormant, unused_grants) raised, updated or closed."
+    );
+    for kind in ["dormant", "unused_grants"] {
+        for activity in ["create", "update", "close"] {
+            metrics::counter!("warden_review_findings_total", "kind" => kind, "activity" => activity)
+                .absolute(0);
+        }
+    }
 }

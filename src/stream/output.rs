@@ -25,6 +25,9 @@ pub(crate) enum Origin {
     Call { partition: i32, offset: i64 },
     /// A state-topic record (checkpoints wait for these with `flush`).
     State,
+    /// An inventory-topic record (re-published on the schedule; a refusal
+    /// stops the service like any other).
+    Inventory,
 }
 
 /// The broker's answer for one output.
@@ -87,6 +90,10 @@ pub(crate) struct KafkaTopics {
 
 const FINDING_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/detection_finding";
 const REMEDIATION_SCHEMA: &str = "https://schema.ocsf.io/schema/1.8.0/classes/remediation_activity";
+const IAM_ANALYSIS_SCHEMA: &str =
+    "https://schema.ocsf.io/schema/1.8.0/classes/iam_analysis_finding";
+/// CloudEvents type of an inventory record.
+const INVENTORY_TYPE: &str = "dev.warden.inventory.identity";
 
 /// The input record a dead letter is made of.
 pub(crate) struct DeadLetter<'a> {
@@ -311,6 +318,43 @@ impl Outputs {
         self.kafka.send(rec)
     }
 
+    /// Produces an access review finding to the alerts topic, caused by
+    /// the call at `origin`. The sinks beyond Kafka take decisions of the
+    /// detection engine only; a SIEM reads review findings off the topic.
+    pub(crate) fn review(
+        &mut self,
+        r: &emit::OutputRecord,
+        origin: Origin,
+    ) -> Result<(), KafkaError> {
+        self.kafka.produce(r, origin)
+    }
+
+    /// Produces one identity's inventory record to the compacted inventory
+    /// topic, keyed by identity (the topic's partitioner places it).
+    pub(crate) fn inventory(
+        &mut self,
+        identity: &str,
+        id: &str,
+        time_ms: i64,
+        value: &[u8],
+    ) -> Result<(), KafkaError> {
+        let topic = self.kafka.cfg.inventory_topic.clone();
+        let time = format_rfc3339_ms(time_ms);
+        let headers = OwnedHeaders::new_with_capacity(7)
+            .insert(h("ce_specversion", "1.0"))
+            .insert(h("ce_id", id))
+            .insert(h("ce_source", &self.kafka.cfg.source))
+            .insert(h("ce_type", INVENTORY_TYPE))
+            .insert(h("ce_time", &time))
+            .insert(h("ce_subject", identity))
+            .insert(h("content-type", "application/json"));
+        let rec = BaseRecord::with_opaque_to(&topic, Box::new(Origin::Inventory))
+            .key(identity)
+            .payload(value)
+            .headers(headers);
+        self.kafka.send(rec)
+    }
+
     /// Produces one state record to `partition` of the state topic (the same
     /// partition number as the calls it summarises).
     pub fn state(&mut self, partition: i32, key: &str, value: &[u8]) -> Result<(), KafkaError> {
@@ -377,6 +421,7 @@ impl KafkaTopics {
         let (topic, schema) = match r.kind {
             RecordKind::Finding => (&self.cfg.alerts_topic, Some(FINDING_SCHEMA)),
             RecordKind::Remediation => (&self.cfg.alerts_topic, Some(REMEDIATION_SCHEMA)),
+            RecordKind::AccessReview => (&self.cfg.alerts_topic, Some(IAM_ANALYSIS_SCHEMA)),
             RecordKind::Revocation { shadow: true } => (&self.cfg.shadow_revocations_topic, None),
             RecordKind::Revocation { shadow: false } => (&self.cfg.revocations_topic, None),
         };

@@ -15,6 +15,7 @@ use crate::adapt::RecordDecoder;
 use crate::engine::snapshot::{self, Checkpoint, StateRecord, CHECKPOINT_KEY};
 use crate::engine::Engine;
 use crate::event::{CallBatchBuilder, CallColumns};
+use crate::inventory::LiveInventory;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -23,8 +24,10 @@ use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
 /// Writes partition `p`'s state as of `source_offset`.
+#[allow(clippy::too_many_arguments)]
 pub fn checkpoint(
     engine: &mut Engine,
+    inventory: Option<&mut LiveInventory>,
     outputs: &mut Outputs,
     partition: i32,
     source_offset: i64,
@@ -43,6 +46,9 @@ pub fn checkpoint(
     };
     engine.snapshot_shared(partition as u32, changed_only, &mut put);
     engine.snapshot_partition(partition as u32, changed_only, &mut put);
+    if let Some(inv) = inventory {
+        inv.snapshot(partition as u32, changed_only, &mut put);
+    }
     let mut buf = Vec::new();
     snapshot::encode_checkpoint(
         &Checkpoint {
@@ -62,6 +68,8 @@ pub fn checkpoint(
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Restored {
     pub agents: usize,
+    /// Identities of the live inventory.
+    pub identities: usize,
     pub shared_adopted: usize,
     /// State records this build could not read (counted, then skipped: the
     /// agent starts cold rather than from a misread baseline).
@@ -150,6 +158,7 @@ pub(crate) fn restore(
     reader: &BaseConsumer,
     state_topic: &str,
     engine: &mut Engine,
+    mut inventory: Option<&mut LiveInventory>,
     partition: i32,
     deadline: Instant,
 ) -> Result<Restored, StreamError> {
@@ -173,6 +182,23 @@ pub(crate) fn restore(
     let mut agents = Vec::new();
     for (k, v) in latest {
         let Some(v) = v else { continue }; // tombstone
+        if LiveInventory::is_state_key(&k) {
+            // Left alone when the live inventory is off.
+            if let Some(inv) = inventory.as_deref_mut() {
+                match inv.restore(&k, &v, partition as u32) {
+                    Ok(()) => out.identities += 1,
+                    Err(e) => {
+                        StateRecordRejected {
+                            partition,
+                            error: &e,
+                        }
+                        .emit();
+                        out.rejected += 1;
+                    }
+                }
+            }
+            continue;
+        }
         match snapshot::decode(&v) {
             Ok(StateRecord::Agent(a)) => match String::from_utf8(k) {
                 Ok(id) => agents.push((id, a)),
@@ -212,6 +238,8 @@ pub(crate) fn warm_up(
     calls_topic: &str,
     decoder: &RecordDecoder<'_>,
     engine: &mut Engine,
+    mut inventory: Option<&mut LiveInventory>,
+    lateness_ms: i64,
     partition: i32,
     from: i64,
     to: i64,
@@ -219,11 +247,21 @@ pub(crate) fn warm_up(
 ) -> Result<u64, StreamError> {
     let mut builder = CallBatchBuilder::with_capacity(1024);
     let mut events = 0u64;
+    let mut max_ts = i64::MIN;
     let mut run = |builder: &mut CallBatchBuilder, engine: &mut Engine| {
         let batch = builder.finish();
         let cols = CallColumns::new(&batch).map_err(|e| StreamError::Engine(e.into()))?;
         for i in 0..cols.len() {
-            engine.process_row_in(&cols.row(i), partition as u32, &mut |_, _| {});
+            let row = cols.row(i);
+            engine.process_row_in(&row, partition as u32, &mut |_, _| {});
+            max_ts = max_ts.max(row.ts_ms);
+            // Review findings these calls caused were delivered before the
+            // commit: judged again, as they were live, only to bring the
+            // state up to date.
+            if let Some(inv) = inventory.as_deref_mut() {
+                inv.observe(&row, partition as u32);
+                inv.review(partition as u32, max_ts - lateness_ms, &mut |_| {});
+            }
             events += 1;
         }
         Ok::<(), StreamError>(())

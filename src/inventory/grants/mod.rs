@@ -130,7 +130,7 @@ pub enum GrantsError {
 }
 
 /// Every grant read, by identity, with what could not be resolved.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct GrantSet {
     by_identity: FxHashMap<String, Vec<Grant>>,
     /// Unconditional IAM denies on every resource, by identity: an action

@@ -50,7 +50,15 @@ impl Worker {
             let Some(safe) = self.offsets.safe_offset(p) else {
                 continue; // nothing processed since it was restored
             };
-            match state::checkpoint(&mut self.engine, &mut self.outputs, p, safe, true, now_ms()) {
+            match state::checkpoint(
+                &mut self.engine,
+                self.inventory.as_mut(),
+                &mut self.outputs,
+                p,
+                safe,
+                true,
+                now_ms(),
+            ) {
                 Ok(n) => {
                     records += n;
                     written += 1;
@@ -84,6 +92,7 @@ impl Worker {
         if self.last_gauges.elapsed() >= Duration::from_secs(1) {
             self.last_gauges = Instant::now();
             self.publish_gauges();
+            self.publish_inventory_due();
         }
         let every = Duration::from_secs(self.cfg.stream.checkpoint_interval_seconds as u64);
         if self.last_checkpoint.elapsed() >= every {
@@ -103,6 +112,9 @@ impl Worker {
     ) {
         self.last_checkpoint = Instant::now();
         self.summary.agents_tracked = self.engine.agents_tracked() as u64;
+        if let Some(inv) = &self.inventory {
+            self.summary.inventory_identities = inv.identities() as u64;
+        }
         self.settle(consumer, true, sink_wait);
         if !self.failed {
             let parts: Vec<i32> = self.owned.keys().copied().collect();
@@ -133,6 +145,7 @@ impl Worker {
                 .filter_map(|c| c.max_ts)
                 .min()
                 .map(|m| m - lateness_ms),
+            inventory_identities: self.inventory.as_ref().map_or(0, |i| i.identities()),
         }
         .emit();
     }
@@ -165,6 +178,10 @@ impl Worker {
                 self.process_window();
             }
         } else {
+            // The next owner republishes only what changes after it takes
+            // over: what changed here goes out now.
+            self.process_window();
+            self.publish_inventory(true);
             self.settle(consumer, true, SINK_DRAIN_TIMEOUT);
             if !self.failed {
                 written = self.write_state(&parts);
@@ -172,6 +189,9 @@ impl Worker {
         }
         for p in parts {
             let dropped = self.engine.drop_partition(p as u32);
+            if let Some(inv) = self.inventory.as_mut() {
+                inv.drop_partition(p as u32);
+            }
             self.offsets.remove(p);
             self.owned.remove(&p);
             PartitionRevoked {
@@ -222,6 +242,7 @@ impl Worker {
                 &self.restorer,
                 &self.cfg.stream.state_topic,
                 &mut self.engine,
+                self.inventory.as_mut(),
                 p,
                 deadline,
             ) {
@@ -259,6 +280,8 @@ impl Worker {
                         &topic,
                         &decoder,
                         &mut self.engine,
+                        self.inventory.as_mut(),
+                        self.cfg.stream.allowed_lateness_seconds as i64 * 1000,
                         p,
                         from,
                         k,
@@ -275,6 +298,7 @@ impl Worker {
                 }
             }
             self.summary.agents_restored += restored.agents as u64;
+            self.summary.identities_restored += restored.identities as u64;
             self.summary.warmup_events += warmup;
             self.owned.insert(p, EventClock::default());
             PartitionAssigned {

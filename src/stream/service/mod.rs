@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::decide::Decision;
 use crate::engine::Engine;
 use crate::event::{prefix, CallBatchBuilder, CallColumns, CallEvent, DecodeError};
+use crate::inventory::LiveInventory;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 mod context;
 mod handover;
+mod inventory;
 pub(crate) use context::WorkerContext;
 
 /// Longest wait for the broker to acknowledge outputs before a commit.
@@ -59,6 +61,8 @@ struct EventClock {
 
 pub(crate) struct Worker {
     engine: Engine,
+    /// The live inventory (None when `[stream] inventory_topic` is "").
+    inventory: Option<LiveInventory>,
     cfg: Config,
     outputs: Outputs,
     restorer: BaseConsumer,
@@ -86,6 +90,7 @@ pub(crate) struct Worker {
     health: Arc<Health>,
     last_checkpoint: Instant,
     last_gauges: Instant,
+    last_inventory_publish: Instant,
 }
 
 impl Worker {
@@ -93,12 +98,14 @@ impl Worker {
     pub fn new(
         cfg: Config,
         engine: Engine,
+        inventory: Option<LiveInventory>,
         outputs: Outputs,
         restorer: BaseConsumer,
         health: Arc<Health>,
     ) -> Self {
         Worker {
             engine,
+            inventory,
             outputs,
             restorer,
             offsets: OffsetTracker::default(),
@@ -116,6 +123,7 @@ impl Worker {
             health,
             last_checkpoint: Instant::now(),
             last_gauges: Instant::now(),
+            last_inventory_publish: Instant::now(),
             cfg,
         }
     }
@@ -245,6 +253,7 @@ impl Worker {
             .unwrap_or_else(|| (Instant::now(), super::telemetry::now_us()));
         let Worker {
             engine,
+            inventory,
             cfg,
             outputs,
             offsets,
@@ -336,6 +345,15 @@ impl Worker {
                     offsets.sent(o.partition, o.offset);
                 }
             }
+            if let Some(inv) = inventory.as_mut() {
+                let watermark = owned
+                    .get(&o.partition)
+                    .and_then(|c| c.max_ts)
+                    .map(|m| m - lateness_ms);
+                inventory::observe(inv, &row, o.partition, watermark, &mut |ev| {
+                    inventory::send_review(outputs, offsets, summary, ev, origin)
+                })?;
+            }
             let decided_at = Instant::now();
             poll_latency.record_us(decided_at.duration_since(o.polled).as_micros() as u64);
             if let Some(ts) = o.kafka_ts_ms {
@@ -398,7 +416,7 @@ impl Worker {
             }
             (Some(err), _) => self.fail(StreamError::Delivery(err)),
             (None, Origin::Call { partition, offset }) => self.offsets.acked(partition, offset),
-            (None, Origin::State) => {}
+            (None, Origin::State | Origin::Inventory) => {}
         }
     }
 
@@ -414,6 +432,9 @@ impl Worker {
         s.poll_decision_p99_ms = p99;
         s.poll_decision_p999_ms = p999;
         s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
+        s.inventory_identities = s
+            .inventory_identities
+            .max(self.inventory.as_ref().map_or(0, |i| i.identities() as u64));
         s.backpressure_waits = self.outputs.backpressure_waits();
         s.outputs_truncated = self.outputs.truncated();
         s.sinks = self.outputs.sink_stats();
