@@ -92,6 +92,13 @@ pub struct StreamConfig {
     /// One inventory record per identity, keyed by identity; a compacted
     /// topic ("" turns the live inventory and its review findings off).
     pub inventory_topic: String,
+    /// The decision log: per partition of the calls topic, a hash chain of
+    /// every output, signed with `[signing]` (needs as many partitions as
+    /// the calls topic; not compacted; "" turns it off).
+    pub audit_topic: String,
+    /// Lines of a partition's decision log between signed checkpoints (it
+    /// is also signed at every state checkpoint, handover and shutdown).
+    pub audit_checkpoint_every: u64,
     /// How often identities whose counts moved are published again
     /// (something new about one, such as a first call or a new action or
     /// credential, is published within a second).
@@ -124,6 +131,8 @@ impl Default for StreamConfig {
             dead_letter_topic: "warden.calls.dlq.v1".into(),
             state_topic: "warden.state.v1".into(),
             inventory_topic: "warden.inventory.v1".into(),
+            audit_topic: "warden.audit.v1".into(),
+            audit_checkpoint_every: 1000,
             inventory_publish_seconds: 60,
             source: "//warden".into(),
             allowed_lateness_seconds: 60,
@@ -294,6 +303,11 @@ impl Config {
             ));
         }
         self.inventory.times().map_err(ConfigError::Invalid)?;
+        if self.stream.audit_checkpoint_every == 0 {
+            return Err(ConfigError::Invalid(
+                "stream.audit_checkpoint_every must be positive".into(),
+            ));
+        }
         if self.stream.inventory_publish_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "stream.inventory_publish_seconds must be positive".into(),
@@ -321,10 +335,12 @@ impl Config {
             &s.dead_letter_topic,
             &s.state_topic,
             &s.inventory_topic,
+            &s.audit_topic,
         ];
         for (i, t) in topics.iter().enumerate() {
-            // Only the inventory topic (the last) may be left empty: off.
-            if t.is_empty() && i == topics.len() - 1 {
+            // The inventory and audit topics (the last two) may be left
+            // empty: off.
+            if t.is_empty() && i + 2 >= topics.len() {
                 continue;
             }
             if t.is_empty() || topics[..i].contains(t) {

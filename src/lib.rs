@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod adapt;
+pub mod audit;
 pub mod config;
 pub mod decide;
 pub mod emit;

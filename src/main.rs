@@ -71,6 +71,9 @@ enum Cmd {
     /// against a public key or a JWKS, and print each one's header and
     /// claims: what a receiver will see.
     Verify(cli::verify::Args),
+    /// The tamper-evident decision log: `warden audit verify LOG --jwks F`.
+    #[command(subcommand)]
+    Audit(cli::audit::Args),
     /// Print the default configuration (the documented `warden.toml`).
     DefaultConfig,
 }
@@ -106,9 +109,21 @@ fn main() -> Result<()> {
         Cmd::Demo(a) => cli::demo::run(a),
         Cmd::Keys(a) => cli::keys::run(a),
         Cmd::Verify(a) => cli::verify::run(a),
+        Cmd::Audit(a) => cli::audit::run(a),
         Cmd::DefaultConfig => {
             print!("{}", include_str!("../warden.toml"));
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every subcommand's arguments are well formed (a positional named
+    /// like a global flag, for one, panics only when that command runs).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

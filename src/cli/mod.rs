@@ -3,6 +3,7 @@
 //! several commands share is here: output files, the config with `--format`
 //! over it, the shutdown flag, and the progress observer.
 
+pub mod audit;
 pub mod convert;
 pub mod demo;
 pub mod dev_broker;

@@ -4,6 +4,7 @@ use super::{create, input_config, write_report, CliObserver};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
+use warden::audit::AuditLog;
 use warden::emit::set::SetSigner;
 use warden::emit::{FileSink, Outputs, Renderer};
 use warden::offline::replay;
@@ -42,6 +43,15 @@ pub struct Args {
     /// Record format (overrides `[input] format` in the config).
     #[arg(long, value_enum)]
     pub format: Option<warden::adapt::Format>,
+    /// A tamper-evident log of every output (and the config used), each
+    /// line chained to the one before by its SHA-256, signed with the
+    /// `[signing]` key every `--audit-checkpoint-every` lines and at the
+    /// end; `warden audit verify` checks it.
+    #[arg(long)]
+    pub audit_log: Option<PathBuf>,
+    /// Lines between the decision log's signed checkpoints.
+    #[arg(long, default_value_t = 1000, requires = "audit_log")]
+    pub audit_checkpoint_every: u64,
     /// Threads to score on (default: every core). Cohorts are shared out
     /// between them; the outputs are the same for any number.
     #[arg(long)]
@@ -62,6 +72,8 @@ pub fn run(args: Args) -> Result<()> {
         deliver,
         trace_agent,
         format,
+        audit_log,
+        audit_checkpoint_every,
         threads,
         inputs,
     } = args;
@@ -70,11 +82,19 @@ pub fn run(args: Args) -> Result<()> {
     if deliver && cfg.sinks.is_empty() {
         bail!("--deliver: the config has no [[sinks]] to deliver to");
     }
-    // Revocations are signed once, for the file and for SSF push alike.
-    let signer = match revocations_out.is_some() || deliver {
+    // Revocations are signed once, for the file and for SSF push alike,
+    // and the decision log's checkpoints with the same key.
+    let signer = match revocations_out.is_some() || deliver || audit_log.is_some() {
         true => Some(SetSigner::from_config(&cfg.signing)?),
         false => None,
     };
+    let mut audit = match (&audit_log, &signer) {
+        (Some(path), Some(signer)) => {
+            Some(open_audit_log(path, signer, &cfg, audit_checkpoint_every)?)
+        }
+        _ => None,
+    };
+    let signer = signer.filter(|_| revocations_out.is_some() || deliver);
     let files = FileSink::new(
         alerts_out.as_deref().map(create).transpose()?,
         revocations_out.as_deref().map(create).transpose()?,
@@ -95,6 +115,9 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(s) = &mut sinks {
         outputs.push(s);
     }
+    if let Some(a) = &mut audit {
+        outputs.push(a);
+    }
     let mut summary = replay::run(
         cfg,
         trace_agent,
@@ -104,6 +127,19 @@ pub fn run(args: Args) -> Result<()> {
         threads.unwrap_or_else(super::cores),
     )?;
     drop(outputs);
+    if let Some(a) = audit {
+        let path = audit_log.as_deref().expect("opened with a path");
+        let done = a
+            .finish(warden::event::now_ms())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "decision log {}: {} records, {} checkpoints, head {}",
+            path.display(),
+            done.records,
+            done.checkpoints,
+            done.head
+        );
+    }
     if let Some(s) = sinks {
         summary.sinks = s.close(Duration::from_secs(600));
         for s in &summary.sinks {
@@ -154,4 +190,35 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Opens the decision log and records the configuration the run uses. A
+/// key made for this run only is written beside the log as
+/// `<log>.jwks.json`, or nothing could ever verify it.
+fn open_audit_log(
+    path: &std::path::Path,
+    signer: &SetSigner,
+    cfg: &warden::config::Config,
+    every: u64,
+) -> Result<AuditLog> {
+    if cfg.signing.key_file.is_empty() {
+        let jwks = path.with_extension("jwks.json");
+        std::fs::write(&jwks, serde_json::to_vec_pretty(&signer.jwks())?)
+            .with_context(|| format!("writing {}", jwks.display()))?;
+        eprintln!(
+            "decision log signed with a key made for this run; its public key is in {} \
+             (configure [signing] key_file to sign with yours)",
+            jwks.display()
+        );
+    }
+    let name = path.display().to_string();
+    // Plain text whatever the name: the log is read back line by line.
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let out = Box::new(std::io::BufWriter::new(file));
+    let mut log = AuditLog::new(out, signer.clone(), &name, every);
+    let config = toml::to_string(cfg).context("serialising the config")?;
+    log.config(config.as_bytes(), warden::event::now_ms())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(log)
 }

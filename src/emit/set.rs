@@ -84,6 +84,7 @@ pub enum SetError {
 
 /// Signs revocations. Holds the private key and the public JWK receivers
 /// verify with (`warden keys generate` writes both).
+#[derive(Clone)]
 pub struct SetSigner {
     key: EncodingKey,
     header: Header,
@@ -233,6 +234,19 @@ impl SetSigner {
     /// The active key's public JWK.
     pub fn jwk(&self) -> &Value {
         &self.jwk
+    }
+
+    /// `iss` of what it signs.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Any claims as a compact JWS of header `typ` `typ`, with this key
+    /// (the decision log's checkpoints: one key vouches for all Warden says).
+    pub fn sign_claims(&self, claims: &Value, typ: &str) -> Result<String, SetError> {
+        let mut header = self.header.clone();
+        header.typ = Some(typ.into());
+        Ok(jsonwebtoken::encode(&header, claims, &self.key)?)
     }
 
     /// The revocation as a signed CAEP `session-revoked` SET (compact JWS).
@@ -406,9 +420,20 @@ impl Verifier {
 
     /// Verifies the signature and the SET's shape (`typ`, one event).
     pub fn verify(&self, token: &str) -> Result<(Value, Value), String> {
+        let (header, claims) = self.verify_typed(token, "secevent+jwt")?;
+        let events = claims["events"].as_object().map_or(0, |e| e.len());
+        if events != 1 {
+            return Err(format!("carries {events} events, a SET carries one"));
+        }
+        Ok((header, claims))
+    }
+
+    /// Verifies a compact JWS of header `typ` `typ` (by `kid` when the keys
+    /// name one) and returns its header and claims.
+    pub fn verify_typed(&self, token: &str, typ: &str) -> Result<(Value, Value), String> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| format!("header: {e}"))?;
-        if header.typ.as_deref() != Some("secevent+jwt") {
-            return Err(format!("typ is {:?}, not secevent+jwt", header.typ));
+        if header.typ.as_deref() != Some(typ) {
+            return Err(format!("typ is {:?}, not {typ}", header.typ));
         }
         let mut last = "no key matches its kid and alg".to_string();
         for (kid, key, alg) in &self.keys {
@@ -423,10 +448,6 @@ impl Verifier {
             v.validate_aud = false;
             match jsonwebtoken::decode::<Value>(token, key, &v) {
                 Ok(data) => {
-                    let events = data.claims["events"].as_object().map_or(0, |e| e.len());
-                    if events != 1 {
-                        return Err(format!("carries {events} events, a SET carries one"));
-                    }
                     let header = serde_json::to_value(&data.header).unwrap_or(Value::Null);
                     return Ok((header, data.claims));
                 }

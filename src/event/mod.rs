@@ -10,7 +10,7 @@ pub(crate) use batch::call_schema;
 pub use batch::{CallBatchBuilder, CallColumns, CallRow};
 pub use decode::{decode_line, DecodeError, CALL_EVENT_FIELDS};
 pub(crate) use text::{echo, prefix};
-pub(crate) use time::now_ms;
+pub use time::now_ms;
 pub use time::{
     format_rfc3339_ms, parse_duration_ms, parse_rfc3339_ms, DAY_MS, HOUR_MS, MINUTE_MS,
 };

@@ -153,7 +153,7 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
 /// the epoch). The one wall-clock reading the library uses: for the
 /// future-skew limit, the issuing time of tokens, and the service's
 /// heartbeats and checkpoints.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

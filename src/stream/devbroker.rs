@@ -32,8 +32,10 @@ impl DevBroker {
         ] {
             cluster.create_topic(t, partitions, 1)?;
         }
-        if !cfg.inventory_topic.is_empty() {
-            cluster.create_topic(&cfg.inventory_topic, partitions, 1)?;
+        for t in [&cfg.inventory_topic, &cfg.audit_topic] {
+            if !t.is_empty() {
+                cluster.create_topic(t, partitions, 1)?;
+            }
         }
         Ok(DevBroker { cluster })
     }

@@ -7,6 +7,7 @@
 //! only once every output it caused has been acknowledged (`offsets`), and
 //! every output carries a stable id (`ce_id`) for downstream deduplication.
 
+mod audit;
 pub mod demo;
 pub mod devbroker;
 mod events;
@@ -201,12 +202,22 @@ pub fn run(
     }
     events::register_series(cfg.engine.max_agents);
     telemetry::describe_latencies();
-    let outputs = output::Outputs::new(
+    let audit = (!cfg.stream.audit_topic.is_empty()).then(|| {
+        audit::AuditLogs::new(
+            signer.clone(),
+            &cfg.stream.audit_topic,
+            cfg.stream.audit_checkpoint_every,
+        )
+    });
+    let mut outputs = output::Outputs::new(
         &mut kafka::producer_config(&props),
         cfg.stream.clone(),
         crate::emit::Renderer::new(Some(signer)),
         &cfg.sinks,
     )?;
+    if let Some(a) = audit {
+        outputs.keep_audit_log(a);
+    }
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
     let engine = crate::engine::Engine::from_config(&cfg).map_err(EngineError::from)?;
     let inventory = live_inventory(&cfg)?;

@@ -3,6 +3,7 @@
 //! record carries where it came from, so its acknowledgement can release the
 //! input offset that caused it.
 
+use super::audit::AuditLogs;
 use super::events::{OutputBackpressureWait, OutputTruncated};
 use super::{oversize, StreamError};
 use crate::config::StreamConfig;
@@ -119,6 +120,8 @@ pub struct Outputs {
     /// so a call's offset waits for them as it waits for the broker.
     sinks: SinkSet<Origin>,
     acks: Receiver<Ack>,
+    /// The decision log's chains, when `[stream] audit_topic` is set.
+    audit: Option<AuditLogs>,
 }
 
 impl Outputs {
@@ -188,6 +191,7 @@ impl Outputs {
             },
             sinks,
             acks: rx,
+            audit: None,
         })
     }
 
@@ -225,14 +229,82 @@ impl Outputs {
     /// `origin`, to the Kafka topics and then to the sinks; returns how many
     /// acknowledgements will follow (each record is answered on its own).
     pub(crate) fn decision(&mut self, d: &Decision, origin: Origin) -> Result<u32, StreamError> {
-        let mut destinations: [&mut dyn DecisionSink<Origin>; 2] =
-            [&mut self.kafka, &mut self.sinks];
-        Ok(emit::deliver(
-            &self.renderer,
-            d,
-            &origin,
-            &mut destinations,
-        )?)
+        let acks = match &mut self.audit {
+            Some(audit) => {
+                let mut destinations: [&mut dyn DecisionSink<Origin>; 3] =
+                    [&mut self.kafka, &mut self.sinks, audit];
+                emit::deliver(&self.renderer, d, &origin, &mut destinations)?
+            }
+            None => {
+                let mut destinations: [&mut dyn DecisionSink<Origin>; 2] =
+                    [&mut self.kafka, &mut self.sinks];
+                emit::deliver(&self.renderer, d, &origin, &mut destinations)?
+            }
+        };
+        Ok(acks + self.send_audit_lines(origin)?)
+    }
+
+    /// Keeps a decision log per owned partition on `audit`'s topic.
+    pub(crate) fn keep_audit_log(&mut self, audit: AuditLogs) {
+        self.audit = Some(audit);
+    }
+
+    /// The audit topic, when the decision log is kept.
+    pub(crate) fn audit_topic(&self) -> Option<&str> {
+        self.audit.as_ref().map(AuditLogs::topic)
+    }
+
+    /// Takes `partition`'s chain up after `last`, the last line of its log.
+    pub(crate) fn audit_open(&mut self, partition: i32, last: Option<&[u8]>) -> Result<(), String> {
+        match &mut self.audit {
+            Some(a) => a.open(partition, last),
+            None => Ok(()),
+        }
+    }
+
+    /// Lets `partition`'s chain go.
+    pub(crate) fn audit_close(&mut self, partition: i32) {
+        if let Some(a) = &mut self.audit {
+            a.close(partition);
+        }
+    }
+
+    /// Signs `partition`'s chain and produces the checkpoint (answered as
+    /// state: a checkpoint waits for it with `flush`).
+    pub(crate) fn audit_checkpoint(
+        &mut self,
+        partition: i32,
+        now_ms: i64,
+    ) -> Result<(), StreamError> {
+        if let Some(a) = &mut self.audit {
+            a.checkpoint(partition, now_ms)?;
+            self.send_audit_lines_of(partition, Origin::State)?;
+        }
+        Ok(())
+    }
+
+    /// Produces the lines the decision log wrote for the call at `origin`.
+    fn send_audit_lines(&mut self, origin: Origin) -> Result<u32, StreamError> {
+        match origin {
+            Origin::Call { partition, .. } => self.send_audit_lines_of(partition, origin),
+            _ => Ok(0),
+        }
+    }
+
+    fn send_audit_lines_of(&mut self, partition: i32, origin: Origin) -> Result<u32, StreamError> {
+        let Some(a) = &mut self.audit else {
+            return Ok(0);
+        };
+        let topic = a.topic().to_string();
+        let lines = a.take_lines(partition);
+        for line in &lines {
+            let rec =
+                BaseRecord::<str, [u8], Box<Origin>>::with_opaque_to(&topic, Box::new(origin))
+                    .partition(partition)
+                    .payload(&line[..]);
+            self.kafka.send(rec).map_err(StreamError::Produce)?;
+        }
+        Ok(lines.len() as u32)
     }
 
     /// Produces an undecodable record to the dead-letter topic: the original
@@ -321,12 +393,23 @@ impl Outputs {
     /// Produces an access review finding to the alerts topic, caused by
     /// the call at `origin`. The sinks beyond Kafka take decisions of the
     /// detection engine only; a SIEM reads review findings off the topic.
+    /// Returns how many acknowledgements will follow (the finding's, and
+    /// its decision log lines').
     pub(crate) fn review(
         &mut self,
         r: &emit::OutputRecord,
         origin: Origin,
-    ) -> Result<(), KafkaError> {
-        self.kafka.produce(r, origin)
+    ) -> Result<u32, StreamError> {
+        self.kafka
+            .produce(r, origin)
+            .map_err(StreamError::Produce)?;
+        if let (Some(a), Origin::Call { partition, .. }, Body::Ocsf(v)) =
+            (&mut self.audit, origin, &r.body)
+        {
+            let bytes = serde_json::to_vec(&**v).expect("JSON values serialise");
+            a.output(partition, r.event_type, &r.id, &r.key, r.time_ms, &bytes)?;
+        }
+        Ok(1 + self.send_audit_lines(origin)?)
     }
 
     /// Produces one identity's inventory record to the compacted inventory
@@ -482,6 +565,16 @@ impl DecisionSink<Origin> for KafkaTopics {
                 })?;
         }
         Ok(d.records.len() as u32)
+    }
+}
+
+impl DecisionSink<Origin> for AuditLogs {
+    fn accept(&mut self, d: &Rendered<'_>, origin: &Origin) -> Result<u32, SinkError> {
+        if let Origin::Call { partition, .. } = *origin {
+            self.rendered(partition, d)?;
+        }
+        // Its lines are produced by `Outputs`, which counts their answers.
+        Ok(0)
     }
 }
 

@@ -153,6 +153,41 @@ fn read_partition(
     Ok(())
 }
 
+/// The last record of one partition of `topic` (none when it is empty): a
+/// decision log's head, to go on from.
+pub(crate) fn last_record(
+    reader: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    deadline: Instant,
+) -> Result<Option<Vec<u8>>, StreamError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let (low, high) = reader
+        .fetch_watermarks(topic, partition, left)
+        .map_err(|e| StreamError::Restore(format!("{topic}[{partition}] watermarks: {e}")))?;
+    if high <= low {
+        return Ok(None);
+    }
+    // From the last offset the broker names, on to the partition's end (a
+    // short ListOffsets answer only makes the read longer).
+    let mut last = None;
+    read_partition(
+        reader,
+        topic,
+        partition,
+        Offset::Offset(high - 1),
+        None,
+        deadline,
+        &mut |_, _, v| {
+            if let Some(v) = v {
+                last = Some(v.to_vec());
+            }
+            Ok(())
+        },
+    )?;
+    Ok(last)
+}
+
 /// Loads partition `p`'s state into the engine.
 pub(crate) fn restore(
     reader: &BaseConsumer,

@@ -28,6 +28,7 @@ def topics(bootstrap, partitions):
         NewTopic("warden.calls.dlq.v1", 1, 1),
         NewTopic("warden.state.v1", n, 1, topic_configs={"cleanup.policy": "compact"}),
         NewTopic("warden.inventory.v1", n, 1, topic_configs={"cleanup.policy": "compact"}),
+        NewTopic("warden.audit.v1", n, 1),
     ])
     print(json.dumps(sorted(admin.list_topics())))
 

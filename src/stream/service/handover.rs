@@ -50,7 +50,7 @@ impl Worker {
             let Some(safe) = self.offsets.safe_offset(p) else {
                 continue; // nothing processed since it was restored
             };
-            match state::checkpoint(
+            let done = state::checkpoint(
                 &mut self.engine,
                 self.inventory.as_mut(),
                 &mut self.outputs,
@@ -58,7 +58,9 @@ impl Worker {
                 safe,
                 true,
                 now_ms(),
-            ) {
+            )
+            .and_then(|n| self.outputs.audit_checkpoint(p, now_ms()).map(|()| n));
+            match done {
                 Ok(n) => {
                     records += n;
                     written += 1;
@@ -188,6 +190,7 @@ impl Worker {
             }
         }
         for p in parts {
+            self.outputs.audit_close(p);
             let dropped = self.engine.drop_partition(p as u32);
             if let Some(inv) = self.inventory.as_mut() {
                 inv.drop_partition(p as u32);
@@ -252,6 +255,18 @@ impl Worker {
                     return;
                 }
             };
+            if let Some(topic) = self.outputs.audit_topic().map(String::from) {
+                let opened =
+                    state::last_record(&self.restorer, &topic, p, deadline).and_then(|last| {
+                        self.outputs
+                            .audit_open(p, last.as_deref())
+                            .map_err(|e| StreamError::Restore(format!("{topic}[{p}]: {e}")))
+                    });
+                if let Err(e) = opened {
+                    self.fail(e);
+                    return;
+                }
+            }
             let committed_offset =
                 committed
                     .find_partition(&topic, p)

@@ -59,9 +59,11 @@ pub(super) fn send_review(
         time_ms: ev.time_ms,
         body: Body::Ocsf(Arc::new(value)),
     };
-    outputs.review(&rec, origin).map_err(StreamError::Produce)?;
+    let acks = outputs.review(&rec, origin)?;
     if let Origin::Call { partition, offset } = origin {
-        offsets.sent(partition, offset);
+        for _ in 0..acks {
+            offsets.sent(partition, offset);
+        }
     }
     summary.review_findings += 1;
     ReviewFindingMade {

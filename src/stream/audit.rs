@@ -1,0 +1,109 @@
+//! The decision log in `warden run`: one chain per partition of the calls
+//! topic, on the same partition of the audit topic, so it moves with the
+//! consumer group. Each output a call causes is logged as it is produced
+//! (its log line holds the call's commit like the output itself), and the
+//! chain is signed at every checkpoint, at handover and at shutdown. The
+//! member that takes a partition over reads the last line of its log and
+//! goes on from there.
+
+use crate::audit::AuditLog;
+use crate::emit::set::SetSigner;
+use crate::emit::{Body, Rendered, SinkError};
+use std::collections::BTreeMap;
+
+/// The chains of the partitions this member owns.
+pub(crate) struct AuditLogs {
+    signer: SetSigner,
+    topic: String,
+    every: u64,
+    logs: BTreeMap<i32, AuditLog>,
+    body: Vec<u8>,
+}
+
+impl AuditLogs {
+    pub fn new(signer: SetSigner, topic: &str, every: u64) -> Self {
+        AuditLogs {
+            signer,
+            topic: topic.to_string(),
+            every,
+            logs: BTreeMap::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Takes `partition`'s chain up after `last`, its last line (none: a
+    /// new log).
+    pub fn open(&mut self, partition: i32, last: Option<&[u8]>) -> Result<(), String> {
+        let name = format!("{}[{partition}]", self.topic);
+        let log = AuditLog::resume_lines(last, self.signer.clone(), &name, self.every)?;
+        self.logs.insert(partition, log);
+        Ok(())
+    }
+
+    /// Lets `partition`'s chain go (its next owner takes it up).
+    pub fn close(&mut self, partition: i32) {
+        self.logs.remove(&partition);
+    }
+
+    /// Logs one output of `partition` (the CloudEvents type, id, subject,
+    /// event time and the bytes it went out as).
+    pub fn output(
+        &mut self,
+        partition: i32,
+        kind: &str,
+        id: &str,
+        subject: &str,
+        time_ms: i64,
+        bytes: &[u8],
+    ) -> Result<(), SinkError> {
+        let Some(log) = self.logs.get_mut(&partition) else {
+            return Ok(()); // not owned (a revoke in flight)
+        };
+        log.output(kind, id, subject, time_ms, bytes)
+            .map_err(|e| SinkError::Destination {
+                destination: "decision log",
+                message: e.to_string(),
+            })
+    }
+
+    /// Logs each record of a rendered decision of `partition`.
+    pub fn rendered(&mut self, partition: i32, d: &Rendered<'_>) -> Result<(), SinkError> {
+        for r in &d.records {
+            let mut body = std::mem::take(&mut self.body);
+            body.clear();
+            match &r.body {
+                Body::Ocsf(v) => {
+                    serde_json::to_writer(&mut body, &**v).expect("JSON values serialise")
+                }
+                Body::Set(t) => body.extend_from_slice(t.as_bytes()),
+            }
+            let done = self.output(partition, r.event_type, &r.id, &r.key, r.time_ms, &body);
+            self.body = body;
+            done?;
+        }
+        Ok(())
+    }
+
+    /// Signs `partition`'s chain now.
+    pub fn checkpoint(&mut self, partition: i32, now_ms: i64) -> Result<(), SinkError> {
+        let Some(log) = self.logs.get_mut(&partition) else {
+            return Ok(());
+        };
+        log.checkpoint(now_ms).map_err(|e| SinkError::Destination {
+            destination: "decision log",
+            message: e.to_string(),
+        })
+    }
+
+    /// The lines `partition`'s chain wrote since the last call.
+    pub fn take_lines(&mut self, partition: i32) -> Vec<Vec<u8>> {
+        self.logs
+            .get_mut(&partition)
+            .map(AuditLog::take_lines)
+            .unwrap_or_default()
+    }
+}
