@@ -142,6 +142,25 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Records each record of a rendered decision, with the SHA-256 of the
+    /// bytes it is written as (an OCSF event's JSON, a SET's token).
+    pub fn rendered(&mut self, d: &Rendered<'_>) -> Result<(), SinkError> {
+        for r in &d.records {
+            let mut body = std::mem::take(&mut self.body);
+            body.clear();
+            match &r.body {
+                Body::Ocsf(v) => {
+                    serde_json::to_writer(&mut body, &**v).expect("JSON values serialise")
+                }
+                Body::Set(t) => body.extend_from_slice(t.as_bytes()),
+            }
+            let done = self.output(r.event_type, &r.id, &r.key, r.time_ms, &body);
+            self.body = body;
+            done.map_err(AuditError::into_sink)?;
+        }
+        Ok(())
+    }
+
     /// Records the configuration a run uses (`bytes`: its serialised form).
     pub fn config(&mut self, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {
         self.append(AuditRecord {
@@ -215,22 +234,7 @@ impl AuditLog {
 
 impl DecisionSink for AuditLog {
     fn accept(&mut self, d: &Rendered<'_>, _: &()) -> Result<u32, SinkError> {
-        for r in &d.records {
-            let mut body = std::mem::take(&mut self.body);
-            body.clear();
-            match &r.body {
-                Body::Ocsf(v) => {
-                    serde_json::to_writer(&mut body, &**v).expect("JSON values serialise")
-                }
-                Body::Set(t) => body.extend_from_slice(t.as_bytes()),
-            }
-            let done = self.output(r.event_type, &r.id, &r.key, r.time_ms, &body);
-            self.body = body;
-            done.map_err(|e| SinkError::Destination {
-                destination: "decision log",
-                message: e.to_string(),
-            })?;
-        }
+        self.rendered(d)?;
         Ok(0)
     }
 

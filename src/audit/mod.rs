@@ -77,3 +77,13 @@ pub enum AuditError {
     #[error("signing a decision log checkpoint: {0}")]
     Sign(#[from] crate::emit::set::SetError),
 }
+
+impl AuditError {
+    /// As a destination's error, for the outputs fan-out.
+    pub fn into_sink(self) -> crate::emit::SinkError {
+        crate::emit::SinkError::Destination {
+            destination: "decision log",
+            message: self.to_string(),
+        }
+    }
+}

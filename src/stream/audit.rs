@@ -6,9 +6,9 @@
 //! member that takes a partition over reads the last line of its log and
 //! goes on from there.
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditError, AuditLog};
 use crate::emit::set::SetSigner;
-use crate::emit::{Body, Rendered, SinkError};
+use crate::emit::{Rendered, SinkError};
 use std::collections::BTreeMap;
 
 /// The chains of the partitions this member owns.
@@ -17,7 +17,6 @@ pub(crate) struct AuditLogs {
     topic: String,
     every: u64,
     logs: BTreeMap<i32, AuditLog>,
-    body: Vec<u8>,
 }
 
 impl AuditLogs {
@@ -27,7 +26,6 @@ impl AuditLogs {
             topic: topic.to_string(),
             every,
             logs: BTreeMap::new(),
-            body: Vec::new(),
         }
     }
 
@@ -64,28 +62,15 @@ impl AuditLogs {
             return Ok(()); // not owned (a revoke in flight)
         };
         log.output(kind, id, subject, time_ms, bytes)
-            .map_err(|e| SinkError::Destination {
-                destination: "decision log",
-                message: e.to_string(),
-            })
+            .map_err(AuditError::into_sink)
     }
 
     /// Logs each record of a rendered decision of `partition`.
     pub fn rendered(&mut self, partition: i32, d: &Rendered<'_>) -> Result<(), SinkError> {
-        for r in &d.records {
-            let mut body = std::mem::take(&mut self.body);
-            body.clear();
-            match &r.body {
-                Body::Ocsf(v) => {
-                    serde_json::to_writer(&mut body, &**v).expect("JSON values serialise")
-                }
-                Body::Set(t) => body.extend_from_slice(t.as_bytes()),
-            }
-            let done = self.output(partition, r.event_type, &r.id, &r.key, r.time_ms, &body);
-            self.body = body;
-            done?;
+        match self.logs.get_mut(&partition) {
+            Some(log) => log.rendered(d),
+            None => Ok(()), // not owned (a revoke in flight)
         }
-        Ok(())
     }
 
     /// Signs `partition`'s chain now.
