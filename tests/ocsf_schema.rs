@@ -378,11 +378,7 @@ fn live_review_findings_validate_against_ocsf_1_8_0() {
     events.extend((0..12).map(|i| common::call("busy", i * h, "s3:GetObject")));
     events.push(common::call("svc", 12 * h, "s3:GetObject"));
     events.sort_by_key(|e| e.ts_ms);
-    let mut b = warden::event::CallBatchBuilder::with_capacity(events.len());
-    for e in &events {
-        b.push(e);
-    }
-    let batch = b.finish();
+    let batch = warden::event::CallBatchBuilder::batch_of(&events);
     let cols = warden::event::CallColumns::new(&batch).unwrap();
     let mut made = Vec::new();
     for i in 0..cols.len() {

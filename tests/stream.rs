@@ -11,6 +11,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// The latest inventory record of each identity (as the compacted topic
+/// keeps it) counts exactly the calls produced for it.
+fn assert_inventory_counts_each_call_once(bootstrap: &str, recs: &[(String, String)]) {
+    let mut calls: BTreeMap<String, u64> = BTreeMap::new();
+    for (agent, _) in recs {
+        *calls.entry(agent.clone()).or_default() += 1;
+    }
+    let mut inventory: BTreeMap<String, u64> = BTreeMap::new();
+    for r in read_topic(bootstrap, "warden.inventory.v1") {
+        let n = r.json()["calls"].as_u64().unwrap();
+        inventory.insert(r.key.unwrap(), n);
+    }
+    assert_eq!(inventory, calls);
+}
+
 fn ids(records: &[Record]) -> Vec<String> {
     let mut v: Vec<String> = records.iter().map(|r| r.headers["ce_id"].clone()).collect();
     v.sort();
@@ -253,16 +268,7 @@ fn a_crash_loses_no_call_and_no_finding() {
     assert_eq!(revs, want_revocations.into_iter().collect());
     // The inventory after the crash counts every call once: restored as of
     // the checkpoint, caught up to the commit, the rest read again.
-    let mut calls: BTreeMap<String, u64> = BTreeMap::new();
-    for (agent, _) in &recs {
-        *calls.entry(agent.clone()).or_default() += 1;
-    }
-    let mut inventory: BTreeMap<String, u64> = BTreeMap::new();
-    for r in read_topic(&broker.bootstrap, "warden.inventory.v1") {
-        let n = r.json()["calls"].as_u64().unwrap();
-        inventory.insert(r.key.unwrap(), n);
-    }
-    assert_eq!(inventory, calls);
+    assert_inventory_counts_each_call_once(&broker.bootstrap, &recs);
 }
 
 /// Partition of each agent's calls, read back from the calls topic.
@@ -377,16 +383,7 @@ fn partitions_move_to_a_second_instance_with_their_baselines() {
     assert!(sb["identities_restored"].as_u64().unwrap() > 0, "{sb}");
     // The inventory moved with the partitions: each identity's latest
     // record counts each of its calls once, wherever they were observed.
-    let mut calls: BTreeMap<String, u64> = BTreeMap::new();
-    for (agent, _) in &recs {
-        *calls.entry(agent.clone()).or_default() += 1;
-    }
-    let mut inventory: BTreeMap<String, u64> = BTreeMap::new();
-    for r in read_topic(&broker.bootstrap, "warden.inventory.v1") {
-        let n = r.json()["calls"].as_u64().unwrap();
-        inventory.insert(r.key.unwrap(), n);
-    }
-    assert_eq!(inventory, calls);
+    assert_inventory_counts_each_call_once(&broker.bootstrap, &recs);
 
     let parts = agent_partitions(&broker.bootstrap);
     let stream_flagged: BTreeSet<String> = read_topic(&broker.bootstrap, ALERTS)

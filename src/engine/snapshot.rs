@@ -248,11 +248,7 @@ mod tests {
     }
 
     fn feed(engine: &mut Engine, events: &[CallEvent<'_>], partition: u32) -> Vec<String> {
-        let mut b = CallBatchBuilder::with_capacity(events.len());
-        for e in events {
-            b.push(e);
-        }
-        let batch = b.finish();
+        let batch = CallBatchBuilder::batch_of(events);
         let cols = CallColumns::new(&batch).unwrap();
         let mut out = Vec::new();
         for i in 0..cols.len() {

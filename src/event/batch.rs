@@ -95,6 +95,15 @@ impl Default for CallBatchBuilder {
 }
 
 impl CallBatchBuilder {
+    /// `events` as one window.
+    pub fn batch_of(events: &[CallEvent<'_>]) -> RecordBatch {
+        let mut b = Self::with_capacity(events.len());
+        for e in events {
+            b.push(e);
+        }
+        b.finish()
+    }
+
     /// A builder with room for `rows` events before it grows.
     pub fn with_capacity(rows: usize) -> Self {
         Self::sized(rows, [rows * 16; STRING_COLUMNS.len()])

@@ -33,17 +33,16 @@ fn call(agent: &str, ts: i64, action: &str) -> CallEvent<'static> {
     }
 }
 
+type Got = (ReviewKind, ReviewActivity, String, i64, u32);
+
+fn ev(kind: ReviewKind, activity: ReviewActivity, who: &str, episode: i64, seq: u32) -> Got {
+    (kind, activity, who.to_string(), episode, seq)
+}
+
 /// Feeds `events` to partition 0, reviewing after each at its time;
 /// returns every review event as (kind, activity, identity, episode, seq).
-fn run(
-    inv: &mut LiveInventory,
-    events: &[CallEvent<'_>],
-) -> Vec<(ReviewKind, ReviewActivity, String, i64, u32)> {
-    let mut b = CallBatchBuilder::with_capacity(events.len());
-    for e in events {
-        b.push(e);
-    }
-    let batch = b.finish();
+fn run(inv: &mut LiveInventory, events: &[CallEvent<'_>]) -> Vec<Got> {
+    let batch = CallBatchBuilder::batch_of(events);
     let cols = CallColumns::new(&batch).unwrap();
     let mut out = Vec::new();
     let mut keep =
@@ -68,10 +67,10 @@ fn dormancy_is_judged_in_event_time_raised_once_and_closed_on_return() {
     // Quiet past 10 h at its first look after 10 h: raised once.
     assert_eq!(
         got,
-        vec![(
+        vec![ev(
             ReviewKind::Dormant,
             ReviewActivity::Create,
-            "quiet".into(),
+            "quiet",
             0,
             0
         )]
@@ -82,10 +81,10 @@ fn dormancy_is_judged_in_event_time_raised_once_and_closed_on_return() {
     let got = run(&mut inv, &[call("quiet", 31 * H, "s3:GetObject")]);
     assert_eq!(
         got,
-        vec![(
+        vec![ev(
             ReviewKind::Dormant,
             ReviewActivity::Close,
-            "quiet".into(),
+            "quiet",
             0,
             1
         )]
@@ -94,10 +93,10 @@ fn dormancy_is_judged_in_event_time_raised_once_and_closed_on_return() {
     let got = run(&mut inv, &[call("busy", 42 * H, "s3:GetObject")]);
     assert_eq!(
         got,
-        vec![(
+        vec![ev(
             ReviewKind::Dormant,
             ReviewActivity::Create,
-            "quiet".into(),
+            "quiet",
             31 * H,
             0
         )]
@@ -119,10 +118,10 @@ fn unused_grants_are_raised_updated_as_they_are_used_and_closed() {
     // Watched for 5 h: two of three grants unused.
     assert_eq!(
         got,
-        vec![(
+        vec![ev(
             ReviewKind::UnusedGrants,
             ReviewActivity::Create,
-            "svc".into(),
+            "svc",
             1,
             0
         )]
@@ -130,10 +129,10 @@ fn unused_grants_are_raised_updated_as_they_are_used_and_closed() {
     let got = run(&mut inv, &[call("svc", 8 * H, "s3:PutObject")]);
     assert_eq!(
         got,
-        vec![(
+        vec![ev(
             ReviewKind::UnusedGrants,
             ReviewActivity::Update,
-            "svc".into(),
+            "svc",
             1,
             1
         )]
@@ -141,10 +140,10 @@ fn unused_grants_are_raised_updated_as_they_are_used_and_closed() {
     let got = run(&mut inv, &[call("svc", 9 * H, "iam:ListRoles")]);
     assert_eq!(
         got,
-        vec![(
+        vec![ev(
             ReviewKind::UnusedGrants,
             ReviewActivity::Close,
-            "svc".into(),
+            "svc",
             1,
             2
         )]
@@ -275,20 +274,14 @@ fn a_grant_used_again_after_the_window_closes_its_finding_at_once() {
     assert_eq!(
         got,
         vec![
-            (
+            ev(
                 ReviewKind::UnusedGrants,
                 ReviewActivity::Create,
-                "svc".into(),
+                "svc",
                 1,
                 0
             ),
-            (
-                ReviewKind::UnusedGrants,
-                ReviewActivity::Close,
-                "svc".into(),
-                1,
-                1
-            ),
+            ev(ReviewKind::UnusedGrants, ReviewActivity::Close, "svc", 1, 1),
         ]
     );
 }

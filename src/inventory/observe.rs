@@ -327,11 +327,7 @@ mod tests {
     }
 
     fn observe(events: &[CallEvent<'_>], max: usize) -> Observed {
-        let mut b = crate::event::CallBatchBuilder::with_capacity(events.len());
-        for e in events {
-            b.push(e);
-        }
-        let batch = b.finish();
+        let batch = crate::event::CallBatchBuilder::batch_of(events);
         let cols = crate::event::CallColumns::new(&batch).unwrap();
         let mut o = Observed::new(max, None);
         for i in 0..cols.len() {

@@ -301,7 +301,7 @@ impl Outputs {
             let rec =
                 BaseRecord::<str, [u8], Box<Origin>>::with_opaque_to(&topic, Box::new(origin))
                     .partition(partition)
-                    .payload(&line[..]);
+                    .payload(line.as_slice());
             self.kafka.send(rec).map_err(StreamError::Produce)?;
         }
         Ok(lines.len() as u32)

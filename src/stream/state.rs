@@ -77,6 +77,14 @@ pub(crate) struct Restored {
     pub checkpoint: Option<Checkpoint>,
 }
 
+impl Restored {
+    /// A record this build cannot read: logged, counted, skipped.
+    fn reject(&mut self, partition: i32, error: &dyn std::fmt::Display) {
+        StateRecordRejected { partition, error }.emit();
+        self.rejected += 1;
+    }
+}
+
 /// Called with each record's offset, key and value; an error stops the read.
 type RecordFn<'a> = dyn FnMut(i64, Option<&[u8]>, Option<&[u8]>) -> Result<(), StreamError> + 'a;
 
@@ -222,14 +230,7 @@ pub(crate) fn restore(
             if let Some(inv) = inventory.as_deref_mut() {
                 match inv.restore(&k, &v, partition as u32) {
                     Ok(()) => out.identities += 1,
-                    Err(e) => {
-                        StateRecordRejected {
-                            partition,
-                            error: &e,
-                        }
-                        .emit();
-                        out.rejected += 1;
-                    }
+                    Err(e) => out.reject(partition, &e),
                 }
             }
             continue;
@@ -245,14 +246,7 @@ pub(crate) fn restore(
                     out.shared_adopted += 1;
                 }
             }
-            Err(e) => {
-                StateRecordRejected {
-                    partition,
-                    error: &e,
-                }
-                .emit();
-                out.rejected += 1;
-            }
+            Err(e) => out.reject(partition, &e),
         }
     }
     // Shared statistics first, so agents join the cohorts they left.
