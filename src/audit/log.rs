@@ -184,6 +184,9 @@ impl AuditLog {
         let claims = json!({
             "iss": self.signer.issuer(),
             "iat": now_ms.div_euclid(1000),
+            // The checkpoint line's own time, so that nothing on the last
+            // line of a finished log is left outside a signature.
+            "time_ms": now_ms,
             "log": self.name,
             "seq": self.seq,
             "head": self.prev,

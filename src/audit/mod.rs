@@ -52,7 +52,7 @@ pub struct AuditRecord {
     /// SHA-256 (hex) of the output's bytes, or of the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    /// A checkpoint's compact JWS over `{iss, iat, log, seq, head}`.
+    /// A checkpoint's compact JWS over `{iss, iat, time_ms, log, seq, head}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }

@@ -108,6 +108,14 @@ pub fn verify(input: impl BufRead, keys: &Verifier) -> Result<Verified, Tampered
                 ),
             });
         }
+        if rec.kind != KIND_CHECKPOINT && rec.signature.is_some() {
+            // A checkpoint whose kind was changed would otherwise pass as
+            // an unsigned record and leave the tail unchecked.
+            return Err(bad(
+                rec.seq,
+                "carries a checkpoint signature but is not a checkpoint: altered".into(),
+            ));
+        }
         if rec.kind == KIND_CHECKPOINT {
             check_checkpoint(&rec, keys).map_err(|reason| bad(rec.seq, reason))?;
             checkpoints += 1;
@@ -164,6 +172,21 @@ fn check_checkpoint(rec: &AuditRecord, keys: &Verifier) -> Result<(), String> {
     let (_, claims) = keys
         .verify_typed(token, CHECKPOINT_TYP)
         .map_err(|e| format!("checkpoint signature does not verify: {e}"))?;
+    if rec.id.is_some() || rec.subject.is_some() || rec.digest.is_some() {
+        return Err("a checkpoint names no output: altered".into());
+    }
+    // Its own time is signed too (logs from before that sign `iat`, whole
+    // seconds, only).
+    let time_signed = match claims.get("time_ms") {
+        Some(t) => t.as_i64() == Some(rec.time_ms),
+        None => claims["iat"].as_i64() == Some(rec.time_ms.div_euclid(1000)),
+    };
+    if !time_signed {
+        return Err(format!(
+            "checkpoint time {} is not the time it signs: altered",
+            rec.time_ms
+        ));
+    }
     if claims["seq"].as_u64() != Some(rec.seq) || claims["head"].as_str() != Some(&rec.prev) {
         return Err(format!(
             "checkpoint signs record {} and head {}, not this point of the chain",

@@ -173,6 +173,25 @@ fn a_chain_rebuilt_after_an_edit_fails_at_the_checkpoint() {
     assert_eq!(e.line, 5, "{e}");
 }
 
+/// The last line of a finished log is its final checkpoint, which no later
+/// line chains to: every bit of it is covered by its own signature or by a
+/// rule on what a checkpoint holds. Every single-bit flip there is caught.
+#[test]
+fn every_bit_of_the_final_checkpoint_is_covered() {
+    let (s, keys) = signer();
+    let lines = log(10, &s);
+    let last = lines.len() - 1;
+    assert!(String::from_utf8_lossy(&lines[last]).contains(KIND_CHECKPOINT));
+    for at in 0..lines[last].len() {
+        for bit in 0..8 {
+            let mut tampered = lines.clone();
+            tampered[last][at] ^= 1 << bit;
+            let e = check(&tampered, &keys).expect_err("a flip on the last line passed");
+            assert!(e.line >= last as u64, "byte {at} bit {bit}: {e}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Any one byte changed is caught, at the record it is in.
