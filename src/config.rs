@@ -96,6 +96,11 @@ pub struct StreamConfig {
     /// every output, signed with `[signing]` (needs as many partitions as
     /// the calls topic; not compacted; "" turns it off).
     pub audit_topic: String,
+    /// Analysts' suppressions (`warden suppress add --publish`), keyed by
+    /// suppression id, a tombstone removing one; a compacted topic every
+    /// instance reads whole ("" turns it off; `[decisions]
+    /// suppressions_file` still applies).
+    pub suppressions_topic: String,
     /// Lines of a partition's decision log between signed checkpoints (it
     /// is also signed at every state checkpoint, handover and shutdown).
     pub audit_checkpoint_every: u64,
@@ -132,6 +137,7 @@ impl Default for StreamConfig {
             state_topic: "warden.state.v1".into(),
             inventory_topic: "warden.inventory.v1".into(),
             audit_topic: "warden.audit.v1".into(),
+            suppressions_topic: "warden.suppressions.v1".into(),
             audit_checkpoint_every: 1000,
             inventory_publish_seconds: 60,
             source: "//warden".into(),
@@ -336,11 +342,12 @@ impl Config {
             &s.state_topic,
             &s.inventory_topic,
             &s.audit_topic,
+            &s.suppressions_topic,
         ];
         for (i, t) in topics.iter().enumerate() {
-            // The inventory and audit topics (the last two) may be left
-            // empty: off.
-            if t.is_empty() && i + 2 >= topics.len() {
+            // The inventory, audit and suppressions topics (the last three)
+            // may be left empty: off.
+            if t.is_empty() && i + 3 >= topics.len() {
                 continue;
             }
             if t.is_empty() || topics[..i].contains(t) {

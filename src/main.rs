@@ -74,6 +74,10 @@ enum Cmd {
     /// The tamper-evident decision log: `warden audit verify LOG --jwks F`.
     #[command(subcommand)]
     Audit(cli::audit::Args),
+    /// Analysts' suppressions: `add`, `list`, `remove` (a file, and the
+    /// suppressions topic `warden run` follows).
+    #[command(subcommand)]
+    Suppress(cli::suppress::Args),
     /// Print the default configuration (the documented `warden.toml`).
     DefaultConfig,
 }
@@ -110,6 +114,7 @@ fn main() -> Result<()> {
         Cmd::Keys(a) => cli::keys::run(a),
         Cmd::Verify(a) => cli::verify::run(a),
         Cmd::Audit(a) => cli::audit::run(a),
+        Cmd::Suppress(a) => cli::suppress::run(a),
         Cmd::DefaultConfig => {
             print!("{}", include_str!("../warden.toml"));
             Ok(())

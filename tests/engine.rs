@@ -655,6 +655,7 @@ fn a_million_distinct_values_do_not_hide_an_escalation() {
         decisions.iter().all(|d| match d {
             Decision::Finding(f) => f.agent_id == "wl-3",
             Decision::Revocation(r) => r.agent_id == "wl-3",
+            Decision::Suppressed(s) => s.finding.agent_id == "wl-3",
         }),
         "the spray raised findings on other agents"
     );

@@ -197,6 +197,18 @@ impl Ocsf {
 }
 
 /// The schema files, or `None` (said, via `skip_missing`) when absent.
+/// Fails with every distinct problem the checker found, if any.
+fn assert_no_problems(mut errors: Vec<String>) {
+    errors.sort();
+    errors.dedup();
+    assert!(
+        errors.is_empty(),
+        "{} problems:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
 fn schema() -> Option<(PathBuf, Ocsf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ocsf-schema-1.8.0");
     if !root.join("dictionary.json").exists() {
@@ -248,14 +260,7 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
             .or_default() += 1;
         ocsf.check(&v, class, &format!("line {}", i + 1), &mut errors);
     }
-    errors.sort();
-    errors.dedup();
-    assert!(
-        errors.is_empty(),
-        "{} problems:\n{}",
-        errors.len(),
-        errors.join("\n")
-    );
+    assert_no_problems(errors);
     // Every kind of output was exercised: Create, Update, Close, Remediation.
     for kind in [20041, 20042, 20043, 70012] {
         assert!(
@@ -270,6 +275,72 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
         .filter(|v| v["finding_info"]["attacks"].is_array())
         .count();
     assert!(tagged > 0, "no finding carried finding_info.attacks");
+}
+
+/// A suppressed finding (status Suppressed, with who suppressed it and why)
+/// is still an OCSF 1.8.0 Detection Finding.
+#[test]
+fn suppressed_findings_validate_against_ocsf_1_8_0() {
+    let Some((_, ocsf)) = schema() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (alerts, _) = common::replayed_fleet(dir.path(), 40, "1d", 7);
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&alerts)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let agent = first["anomaly_analyses"][0]["analysis_targets"][0]["name"]
+        .as_str()
+        .or_else(|| first["evidences"][0]["actor"]["user"]["uid"].as_str())
+        .unwrap_or_else(|| panic!("no identity in {first}"))
+        .to_string();
+    let bin = env!("CARGO_BIN_EXE_warden");
+    let file = dir.path().join("suppressions.jsonl");
+    common::succeeded(
+        std::process::Command::new(bin)
+            .args(["suppress", "add", "--file"])
+            .arg(&file)
+            .args(["--agent", &agent, "--by", "analyst@example.com"])
+            .args(["--reason", "red-team drill, CHG-1234"])
+            .output()
+            .unwrap(),
+    );
+    let suppressed = dir.path().join("suppressed.jsonl");
+    common::succeeded(
+        std::process::Command::new(bin)
+            .args(["replay", "--no-progress", "--suppressions"])
+            .arg(&file)
+            .arg("--alerts-out")
+            .arg(&suppressed)
+            .arg(dir.path().join("fleet.jsonl"))
+            .output()
+            .unwrap(),
+    );
+    let mut errors = Vec::new();
+    let mut checked = 0;
+    for (i, line) in std::fs::read_to_string(&suppressed)
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["status_id"] == 3 {
+            checked += 1;
+            ocsf.check(
+                &v,
+                "detection_finding",
+                &format!("line {}", i + 1),
+                &mut errors,
+            );
+        }
+    }
+    assert!(checked > 0, "no suppressed finding was written");
+    assert_no_problems(errors);
 }
 
 /// `warden inventory --findings-out`: every review finding is an OCSF 1.8.0
@@ -328,14 +399,7 @@ fn inventory_findings_validate_against_ocsf_1_8_0() {
         );
         titles.insert(v["finding_info"]["title"].as_str().unwrap().to_string());
     }
-    errors.sort();
-    errors.dedup();
-    assert!(
-        errors.is_empty(),
-        "{} problems:\n{}",
-        errors.len(),
-        errors.join("\n")
-    );
+    assert_no_problems(errors);
     for kind in ["dormant identity", "never used", "not rotated", "shared"] {
         assert!(
             titles.iter().any(|t| t.contains(kind)),
@@ -403,9 +467,7 @@ fn live_review_findings_validate_against_ocsf_1_8_0() {
             assert_eq!(v["status_id"], 4);
         }
     }
-    errors.sort();
-    errors.dedup();
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_no_problems(errors);
     let want = [
         ("dormant", "close"),
         ("dormant", "create"),

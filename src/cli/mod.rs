@@ -14,6 +14,7 @@ pub mod replay;
 pub mod run;
 pub mod simulate;
 pub mod splice;
+pub mod suppress;
 pub mod train;
 pub mod tune;
 pub mod verify;

@@ -52,6 +52,11 @@ pub struct Args {
     /// Lines between the decision log's signed checkpoints.
     #[arg(long, default_value_t = 1000, requires = "audit_log")]
     pub audit_checkpoint_every: u64,
+    /// Suppressions to apply (overrides `[decisions] suppressions_file`):
+    /// what they would have suppressed is recorded with OCSF status
+    /// Suppressed in the findings instead of raised.
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
     /// Threads to score on (default: every core). Cohorts are shared out
     /// between them; the outputs are the same for any number.
     #[arg(long)]
@@ -74,11 +79,15 @@ pub fn run(args: Args) -> Result<()> {
         format,
         audit_log,
         audit_checkpoint_every,
+        suppressions,
         threads,
         inputs,
     } = args;
 
-    let cfg = input_config(config.as_deref(), format)?;
+    let mut cfg = input_config(config.as_deref(), format)?;
+    if suppressions.is_some() {
+        cfg.decisions.suppressions_file = suppressions;
+    }
     if deliver && cfg.sinks.is_empty() {
         bail!("--deliver: the config has no [[sinks]] to deliver to");
     }

@@ -30,6 +30,11 @@ pub struct DecisionConfig {
     pub update_min_risk_delta: f32,
     /// ... or a new detector contributes, and at most this often.
     pub update_min_interval_seconds: u32,
+    /// Analysts' suppressions (`warden suppress add` writes them), one
+    /// JSON object per line; none when unset. `warden run` also takes them
+    /// from `[stream] suppressions_topic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressions_file: Option<std::path::PathBuf>,
 }
 
 impl Default for DecisionConfig {
@@ -41,6 +46,7 @@ impl Default for DecisionConfig {
             episode_quiet_minutes: 30,
             update_min_risk_delta: 5.0,
             update_min_interval_seconds: 60,
+            suppressions_file: None,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! storm of new ones).
 
 mod config;
+pub mod suppress;
 
 pub use config::{DecisionConfig, RevokeMode};
+pub use suppress::{Suppression, SuppressionSet};
 
 use crate::event::{AgentType, CallRow, Outcome};
 use crate::signal::{AttackTag, Feature, Score, Signals};
@@ -141,6 +143,18 @@ pub enum Decision {
     Finding(Box<Finding>),
     /// A credential or session is to be revoked.
     Revocation(Revocation),
+    /// A finding that suppressions covered: recorded (OCSF status
+    /// Suppressed), never raised as new, never revoking.
+    Suppressed(Box<SuppressedFinding>),
+}
+
+/// A finding the suppressions in force covered, with the ones that did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppressedFinding {
+    /// The finding as it would have been raised (its own uid, `wdn-s-…`).
+    pub finding: Finding,
+    /// The suppressions that covered its evidence, in id order.
+    pub by: Vec<std::sync::Arc<Suppression>>,
 }
 
 /// One agent's open run of findings (public only so its state can be
@@ -197,6 +211,11 @@ pub(crate) struct DecisionInput<'a> {
 pub(crate) struct Decider {
     cfg: DecisionConfig,
     episodes: FxHashMap<u32, Episode>,
+    /// Per agent, the last call recorded as suppressed: one record per run
+    /// of suppressed calls (a run ends after `episode_quiet_minutes`), not
+    /// one per call. Not checkpointed: a partition's new owner may record
+    /// a run once more.
+    suppressed_runs: FxHashMap<u32, i64>,
 }
 
 fn stable_uid(prefix: &str, parts: &[&str]) -> String {
@@ -213,12 +232,55 @@ impl Decider {
         Decider {
             cfg,
             episodes: FxHashMap::default(),
+            suppressed_runs: FxHashMap::default(),
         }
     }
 
     /// The agent's state was evicted: its episode goes with it.
     pub(crate) fn forget(&mut self, agent_idx: u32) {
         self.episodes.remove(&agent_idx);
+        self.suppressed_runs.remove(&agent_idx);
+    }
+
+    /// A call whose finding-level evidence suppressions covered: recorded
+    /// as a suppressed finding when it starts a run of such calls. It
+    /// neither opens, updates nor revokes an episode.
+    pub(crate) fn suppressed(
+        &mut self,
+        inp: &DecisionInput<'_>,
+        by: Vec<std::sync::Arc<Suppression>>,
+        out: &mut Vec<Decision>,
+    ) {
+        let ts = inp.row.ts_ms;
+        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        if let Some(last) = self.suppressed_runs.get_mut(&inp.agent_idx) {
+            if ts - *last < quiet_ms {
+                *last = (*last).max(ts);
+                return;
+            }
+        }
+        self.suppressed_runs.insert(inp.agent_idx, ts);
+        let ts_s = ts.to_string();
+        let run = Episode {
+            uid: stable_uid(
+                "wdn-s",
+                &[inp.agent_id, &ts_s, inp.row.event_id.unwrap_or("")],
+            ),
+            first_ts: ts,
+            last_hit_ts: ts,
+            last_emit_ts: ts,
+            max_risk: inp.score.risk,
+            seq: 0,
+            features: 0,
+            revoked: Vec::new(),
+            last: None,
+        };
+        let risk = inp.score.risk.round().clamp(0.0, 100.0) as u8;
+        let finding = build_finding(inp, &run, FindingActivity::Create, risk);
+        out.push(Decision::Suppressed(Box::new(SuppressedFinding {
+            finding,
+            by,
+        })));
     }
 
     /// The agent's open episode, if any (for its state snapshot).

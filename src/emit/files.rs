@@ -34,9 +34,10 @@ impl DecisionSink for FileSink {
         for r in &d.records {
             let (w, what) = match r.kind {
                 RecordKind::Revocation { .. } => (&mut self.revocations, "revocations"),
-                RecordKind::Finding | RecordKind::Remediation | RecordKind::AccessReview => {
-                    (&mut self.findings, "findings")
-                }
+                RecordKind::Finding
+                | RecordKind::SuppressedFinding
+                | RecordKind::Remediation
+                | RecordKind::AccessReview => (&mut self.findings, "findings"),
             };
             let Some(w) = w else { continue };
             self.line.clear();

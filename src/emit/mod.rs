@@ -53,6 +53,10 @@ pub enum SinkError {
 pub enum RecordKind {
     /// OCSF Detection Finding (2004).
     Finding,
+    /// OCSF Detection Finding (2004) with status Suppressed: on the alerts
+    /// topic and in the findings file and decision log, never to the
+    /// sinks beyond Kafka (an analyst said it is benign: nobody is paged).
+    SuppressedFinding,
     /// OCSF Remediation Activity (7001) recording a revocation.
     Remediation,
     /// OCSF IAM Analysis Finding (2008) of the access review.
@@ -181,6 +185,18 @@ impl Renderer {
                     body: Body::Ocsf(Arc::new(remediation::remediation_activity(r))),
                 }));
                 out
+            }
+            Decision::Suppressed(s) => {
+                let f = &s.finding;
+                vec![Arc::new(OutputRecord {
+                    id: ocsf::finding_record_uid(f),
+                    kind: RecordKind::SuppressedFinding,
+                    event_type: event_types::FINDING_CREATE,
+                    key: f.agent_id.clone(),
+                    severity_id: ocsf::severity(f.risk).0,
+                    time_ms: f.time_ms,
+                    body: Body::Ocsf(Arc::new(ocsf::suppressed_finding(s))),
+                })]
             }
         })
     }

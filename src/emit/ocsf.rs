@@ -1,6 +1,6 @@
 //! OCSF 1.8.0 Detection Finding (class 2004) for findings.
 
-use crate::decide::{Contribution, Finding, FindingActivity};
+use crate::decide::{Contribution, Finding, FindingActivity, SuppressedFinding};
 use crate::event::{AgentType, Outcome};
 use serde_json::{json, Map, Value};
 
@@ -58,6 +58,24 @@ fn describe(c: &Contribution) -> String {
 /// of one finding.
 pub(crate) fn finding_record_uid(f: &Finding) -> String {
     format!("{}:{}", f.uid, f.seq)
+}
+
+/// A finding suppressions covered, as an OCSF 1.8.0 Detection Finding
+/// with status Suppressed: what would have been raised, and who said it is
+/// benign and why (`status_detail`, `comment`).
+pub fn suppressed_finding(s: &SuppressedFinding) -> Value {
+    let mut v = detection_finding(&s.finding);
+    v["status_id"] = json!(3);
+    v["status"] = json!("Suppressed");
+    let why: Vec<String> = s.by.iter().map(|r| r.describe()).collect();
+    v["status_detail"] = json!(why.join("; "));
+    if let Some(first) = s.by.first() {
+        v["comment"] = json!(first.reason);
+    }
+    if let Some(m) = v["message"].as_str() {
+        v["message"] = json!(format!("{m} [suppressed]"));
+    }
+    v
 }
 
 /// A finding as an OCSF 1.8.0 Detection Finding.

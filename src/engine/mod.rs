@@ -24,7 +24,7 @@ pub use config::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
 pub(crate) use detect::resource_family;
 pub(crate) use session::{network_of, ua_family};
 
-use crate::decide::{Decider, Decision, DecisionInput, FindingActivity};
+use crate::decide::{Decider, Decision, DecisionInput, FindingActivity, SuppressionSet};
 use crate::event::{CallColumns, CallRow};
 use crate::signal::{combine, Feature, RiskHistogram, Signals, FEATURE_COUNT};
 use agent::AgentTable;
@@ -44,6 +44,9 @@ pub enum EngineError {
     #[error(transparent)]
     /// An archetype model could not be loaded.
     Model(#[from] ModelError),
+    #[error(transparent)]
+    /// The suppressions file could not be loaded.
+    Suppressions(#[from] crate::decide::suppress::SuppressFileError),
 }
 
 /// Running totals, for logs, metrics and the replay report.
@@ -59,6 +62,9 @@ pub struct EngineCounters {
     pub findings_closed: u64,
     /// Revocations decided.
     pub revocations: u64,
+    /// Calls whose finding suppressions covered (one suppressed finding is
+    /// recorded per run of them).
+    pub findings_suppressed: u64,
     /// Agents evicted to stay within `max_agents`.
     pub agents_evicted: u64,
     /// Of those, agents still on probation (new identities with few calls).
@@ -78,6 +84,7 @@ impl EngineCounters {
                 findings_updated: a.findings_updated + c.findings_updated,
                 findings_closed: a.findings_closed + c.findings_closed,
                 revocations: a.revocations + c.revocations,
+                findings_suppressed: a.findings_suppressed + c.findings_suppressed,
                 agents_evicted: a.agents_evicted + c.agents_evicted,
                 agents_evicted_on_probation: a.agents_evicted_on_probation
                     + c.agents_evicted_on_probation,
@@ -116,6 +123,8 @@ pub struct Engine {
     /// what changed since).
     shared_written: rustc_hash::FxHashMap<u32, (u64, u64)>,
     decider: Decider,
+    /// Analysts' suppressions in force (`decide::suppress`).
+    suppressions: Arc<SuppressionSet>,
     counters: EngineCounters,
     scratch_evicted: Vec<u32>,
     scratch_decisions: Vec<Decision>,
@@ -149,7 +158,7 @@ impl Engine {
     }
 
     /// An engine as the config describes it, archetype model included.
-    pub fn from_config(cfg: impl Into<DetectionConfig>) -> Result<Self, ModelError> {
+    pub fn from_config(cfg: impl Into<DetectionConfig>) -> Result<Self, EngineError> {
         let cfg = cfg.into();
         let archetypes = load_archetypes(&cfg.engine)?;
         let catalogue = cfg
@@ -158,9 +167,18 @@ impl Engine {
             .as_deref()
             .map(AttackCatalogue::shipped_and)
             .transpose()?;
+        let suppressions = match &cfg.decisions.suppressions_file {
+            Some(path) => crate::decide::suppress::load(path)?,
+            None => Vec::new(),
+        };
         let mut engine = Self::with_archetypes(cfg, archetypes);
         if let Some(c) = catalogue {
             engine.detectors.set_catalogue(Arc::new(c));
+        }
+        if !suppressions.is_empty() {
+            engine.set_suppressions(Arc::new(SuppressionSet::new(
+                suppressions.into_iter().map(Arc::new),
+            )));
         }
         Ok(engine)
     }
@@ -176,6 +194,7 @@ impl Engine {
             cohorts: Cohorts::with_cap(cfg.engine.max_cohorts),
             shared_written: rustc_hash::FxHashMap::default(),
             decider: Decider::new(cfg.decisions.clone()),
+            suppressions: Arc::default(),
             counters: EngineCounters::default(),
             scratch_evicted: Vec::new(),
             scratch_decisions: Vec::new(),
@@ -192,6 +211,11 @@ impl Engine {
     /// the finding threshold) for `take_hits`.
     pub(crate) fn record_hits(&mut self) {
         self.hits = Some(Vec::new());
+    }
+
+    /// Puts `suppressions` in force from the next call on.
+    pub fn set_suppressions(&mut self, suppressions: Arc<SuppressionSet>) {
+        self.suppressions = suppressions;
     }
 
     /// Calls scored so far by risk.
@@ -367,7 +391,7 @@ impl Engine {
                 expected as f64,
             );
         }
-        let score = combine(&signals, &self.cfg.detectors.weights);
+        let mut score = combine(&signals, &self.cfg.detectors.weights);
         self.risks.add(score.risk, row.label.is_some());
         if self.trace_agent.as_deref() == Some(row.agent_id) {
             let parts: Vec<String> = Feature::ALL
@@ -388,10 +412,28 @@ impl Engine {
         if score.risk < self.cfg.decisions.finding_threshold {
             return;
         }
+        let mut suppressed_by = None;
+        if !self.suppressions.is_empty() {
+            if let Some(covered) =
+                self.suppressions
+                    .covering(row.agent_id, row.ts_ms, &signals, row.action)
+            {
+                // The evidence left once the covered contributions are
+                // taken out decides: a finding on it alone, or none.
+                let kept = covered.without(&signals);
+                let rescored = combine(&kept, &self.cfg.detectors.weights);
+                if rescored.risk < self.cfg.decisions.finding_threshold {
+                    suppressed_by = Some(covered);
+                } else {
+                    signals = kept;
+                    score = rescored;
+                }
+            }
+        }
         if signals.attack.is_none() {
             signals.attack = self.detectors.attack_tag(row.action);
         }
-        if let Some(hits) = &mut self.hits {
+        if let Some(hits) = self.hits.as_mut().filter(|_| suppressed_by.is_none()) {
             hits.push(ScoredHit {
                 agent_id: row.agent_id.into(),
                 ts_ms: row.ts_ms,
@@ -401,10 +443,14 @@ impl Engine {
                     .map_or(0, |s| xxhash_rust::xxh3::xxh3_64(s.as_bytes()).max(1)),
             });
         }
-        st.forget_flagged(row);
-        let cohort_of_agent = st.cohort;
-        self.cohorts
-            .forget_adoptions(cohort_of_agent, &signals.adoptions);
+        // A flagged call is kept out of the baseline; one a suppression
+        // that teaches covered counts as normal.
+        if !suppressed_by.as_ref().is_some_and(|c| c.teach) {
+            st.forget_flagged(row);
+            let cohort_of_agent = st.cohort;
+            self.cohorts
+                .forget_adoptions(cohort_of_agent, &signals.adoptions);
+        }
         let cohort_idx = st.cohort;
         let evidence: Vec<String> = st
             .notable
@@ -422,7 +468,14 @@ impl Engine {
             evidence_ids: &evidence,
         };
         self.scratch_decisions.clear();
-        self.decider.decide(&input, &mut self.scratch_decisions);
+        match suppressed_by {
+            Some(covered) => {
+                self.counters.findings_suppressed += 1;
+                self.decider
+                    .suppressed(&input, covered.by, &mut self.scratch_decisions)
+            }
+            None => self.decider.decide(&input, &mut self.scratch_decisions),
+        }
         for d in &self.scratch_decisions {
             match d {
                 Decision::Finding(f) if f.seq == 0 => self.counters.findings_created += 1,
@@ -431,6 +484,7 @@ impl Engine {
                 }
                 Decision::Finding(_) => self.counters.findings_updated += 1,
                 Decision::Revocation(_) => self.counters.revocations += 1,
+                Decision::Suppressed(_) => {}
             }
             on_decision(row, d);
         }

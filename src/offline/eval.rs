@@ -196,7 +196,8 @@ impl Evaluator {
                 let lead = f.lead_detector();
                 self.add_created(row.agent_id, f.time_ms, lead)
             }
-            Decision::Finding(_) => {}
+            // Suppressed: not raised, so neither a detection nor a false one.
+            Decision::Finding(_) | Decision::Suppressed(_) => {}
             Decision::Revocation(r) => self.add_revocation(row.agent_id, r.time_ms),
         }
     }

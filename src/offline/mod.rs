@@ -16,3 +16,9 @@ pub mod tune;
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// For `skip_serializing_if`: a count that only appears when something
+/// happened (so summaries of runs without it stay as they were).
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

@@ -51,6 +51,10 @@ pub struct ReplaySummary {
     pub findings_closed: u64,
     /// Revocations decided (enforced or in shadow).
     pub revocations: u64,
+    /// Calls whose finding suppressions covered (recorded as suppressed
+    /// findings, one per run of such calls).
+    #[serde(skip_serializing_if = "crate::offline::is_zero")]
+    pub findings_suppressed: u64,
     /// Agents in the table at the end.
     pub agents_tracked: u64,
     /// Agents evicted to keep the table within `[engine] max_agents`.
@@ -116,7 +120,7 @@ pub fn run(
         Ok::<(), ReplayError>(())
     };
     let (totals, scored) = if threads <= 1 {
-        let mut engine = Engine::from_config(cfg).map_err(EngineError::from)?;
+        let mut engine = Engine::from_config(cfg)?;
         engine.trace_agent(trace_agent);
         let mut decided: Vec<Decision> = Vec::new();
         let totals = read_windows(inputs, &read_opts, observer, &mut |batch| {
@@ -163,6 +167,7 @@ pub fn run(
         findings_updated: c.findings_updated,
         findings_closed: c.findings_closed,
         revocations: c.revocations,
+        findings_suppressed: c.findings_suppressed,
         agents_tracked: agents,
         agents_evicted: c.agents_evicted,
         agents_evicted_on_probation: c.agents_evicted_on_probation,

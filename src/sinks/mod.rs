@@ -146,6 +146,7 @@ impl Route {
                 self.ocsf && self.severities.contains(&r.severity_id)
             }
             RecordKind::Revocation { shadow } => self.sets && (!shadow || self.shadow_sets),
+            RecordKind::SuppressedFinding => false,
         }
     }
 }

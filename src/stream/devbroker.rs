@@ -37,6 +37,12 @@ impl DevBroker {
                 cluster.create_topic(t, partitions, 1)?;
             }
         }
+        // Suppressions are read whole by every instance: one partition.
+        for t in [&cfg.suppressions_topic] {
+            if !t.is_empty() {
+                cluster.create_topic(t, partitions, 1)?;
+            }
+        }
         Ok(DevBroker { cluster })
     }
 

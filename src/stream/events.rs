@@ -144,6 +144,8 @@ pub(crate) enum DecisionMade {
     },
     /// A revocation, enforced or in shadow mode.
     Revocation { shadow: bool },
+    /// A finding suppressions covered, recorded with status Suppressed.
+    Suppressed { detector: &'static str },
 }
 
 impl DecisionMade {
@@ -157,6 +159,10 @@ impl DecisionMade {
             DecisionMade::Revocation { shadow } => {
                 let mode = if shadow { "shadow" } else { "enforce" };
                 metrics::counter!("warden_revocations_total", "mode" => mode).increment(1);
+            }
+            DecisionMade::Suppressed { detector } => {
+                metrics::counter!("warden_findings_suppressed_total", "detector" => detector)
+                    .increment(1);
             }
         }
     }
@@ -370,7 +376,15 @@ impl OutputRefusedTooLarge<'_> {
 /// the dashboard then see a zero rather than nothing.
 pub(crate) fn register_series(max_agents: usize) {
     use metrics::{describe_counter, describe_gauge};
-    const COUNTERS: [(&str, &str); 12] = [
+    const COUNTERS: [(&str, &str); 14] = [
+        (
+            "warden_suppression_updates_total",
+            "Changes to the suppressions in force (topic records, start).",
+        ),
+        (
+            "warden_suppressions_refused_total",
+            "Suppressions topic records refused (bad, or past the cap).",
+        ),
         ("warden_events_total", "Calls scored and decided."),
         (
             "warden_dead_letters_total",
@@ -451,6 +465,18 @@ pub(crate) fn register_series(max_agents: usize) {
         }
     }
     describe_counter!(
+        "warden_findings_suppressed_total",
+        "Findings suppressions covered (recorded with status Suppressed), by lead detector."
+    );
+    for f in crate::signal::Feature::ALL {
+        metrics::counter!("warden_findings_suppressed_total", "detector" => f.name()).absolute(0);
+    }
+    describe_gauge!(
+        "warden_suppressions",
+        "Suppressions in force (file and topic)."
+    );
+    metrics::gauge!("warden_suppressions").set(0.0);
+    describe_counter!(
         "warden_records_isolated_total",
         "Records whose decoding or scoring panicked, isolated to the dead-letter topic."
     );
@@ -529,5 +555,43 @@ pub(crate) fn register_series(max_agents: usize) {
             metrics::counter!("warden_review_findings_total", "kind" => kind, "activity" => activity)
                 .absolute(0);
         }
+    }
+}
+
+/// The suppressions in force changed (a record on the suppressions topic,
+/// or the catch-up at start).
+pub(crate) struct SuppressionsChanged {
+    pub in_force: usize,
+    pub from_topic: usize,
+}
+
+impl SuppressionsChanged {
+    pub fn emit(&self) {
+        tracing::info!(
+            in_force = self.in_force,
+            from_topic = self.from_topic,
+            "suppressions in force changed"
+        );
+        metrics::gauge!("warden_suppressions").set(self.in_force as f64);
+        metrics::counter!("warden_suppression_updates_total").increment(1);
+    }
+}
+
+/// A record on the suppressions topic was refused (it stays out of force).
+pub(crate) struct SuppressionRefused<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: &'a str,
+}
+
+impl SuppressionRefused<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            partition = self.partition,
+            offset = self.offset,
+            "suppression record refused: {}",
+            self.reason
+        );
+        metrics::counter!("warden_suppressions_refused_total").increment(1);
     }
 }

@@ -19,6 +19,7 @@ mod output;
 mod oversize;
 mod service;
 mod state;
+mod suppressions;
 pub(crate) mod telemetry;
 
 use crate::config::Config;
@@ -32,6 +33,7 @@ use service::{Worker, WorkerContext};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+pub use suppressions::publish_suppression;
 pub use telemetry::Health;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,8 @@ pub struct RunSummary {
     pub findings: u64,
     /// Revocations emitted.
     pub revocations: u64,
+    /// Findings suppressions covered, recorded with status Suppressed.
+    pub findings_suppressed: u64,
     /// Access review findings (dormancy, unused grants) raised, updated or closed.
     pub review_findings: u64,
     /// Inventory records published.
@@ -145,6 +149,23 @@ pub struct RunSummary {
     pub sinks: Vec<crate::sinks::SinkStats>,
     /// Wall-clock seconds the run took.
     pub elapsed_s: f64,
+}
+
+/// The suppressions topic `[stream]` names, if any, followed from its start.
+fn follow_suppressions(
+    cfg: &Config,
+    props: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<suppressions::SuppressionFeed>, StreamError> {
+    if cfg.stream.suppressions_topic.is_empty() {
+        return Ok(None);
+    }
+    let file = match &cfg.decisions.suppressions_file {
+        Some(path) => crate::decide::suppress::load(path).map_err(EngineError::from)?,
+        None => Vec::new(),
+    };
+    let consumer: BaseConsumer =
+        kafka::restore_config(props, &format!("{}.suppressions", cfg.stream.group_id)).create()?;
+    suppressions::SuppressionFeed::start(consumer, &cfg.stream.suppressions_topic, file).map(Some)
 }
 
 /// The live inventory `[stream]` and `[inventory]` ask for, if any.
@@ -219,16 +240,24 @@ pub fn run(
         outputs.keep_audit_log(a);
     }
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
-    let engine = crate::engine::Engine::from_config(&cfg).map_err(EngineError::from)?;
+    let engine = crate::engine::Engine::from_config(&cfg)?;
+    let suppressions = follow_suppressions(&cfg, &props)?;
     let inventory = live_inventory(&cfg)?;
-    let worker = Arc::new(Mutex::new(Worker::new(
+    let mut worker = Worker::new(
         cfg.clone(),
         engine,
         inventory,
         outputs,
         restorer,
         health.clone(),
-    )));
+    );
+    if let Some(mut feed) = suppressions {
+        // Before the first call is scored: a restarted instance must not
+        // raise what analysts have suppressed.
+        let in_force = feed.catch_up();
+        worker.follow_suppressions(feed, in_force);
+    }
+    let worker = Arc::new(Mutex::new(worker));
     let consumer: BaseConsumer<WorkerContext> =
         kafka::consumer_config(&props, &cfg.stream.group_id)?
             .create_with_context(WorkerContext { worker })?;

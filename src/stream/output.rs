@@ -502,7 +502,9 @@ impl KafkaTopics {
     /// One record with CloudEvents binary-mode headers.
     fn produce(&mut self, r: &emit::OutputRecord, origin: Origin) -> Result<(), KafkaError> {
         let (topic, schema) = match r.kind {
-            RecordKind::Finding => (&self.cfg.alerts_topic, Some(FINDING_SCHEMA)),
+            RecordKind::Finding | RecordKind::SuppressedFinding => {
+                (&self.cfg.alerts_topic, Some(FINDING_SCHEMA))
+            }
             RecordKind::Remediation => (&self.cfg.alerts_topic, Some(REMEDIATION_SCHEMA)),
             RecordKind::AccessReview => (&self.cfg.alerts_topic, Some(IAM_ANALYSIS_SCHEMA)),
             RecordKind::Revocation { shadow: true } => (&self.cfg.shadow_revocations_topic, None),

@@ -10,6 +10,7 @@ use super::events::{
 use super::isolate::{decode_isolated, isolate};
 use super::offsets::OffsetTracker;
 use super::output::{Ack, DeadLetter, Origin, Outputs};
+use super::suppressions::SuppressionFeed;
 use super::telemetry::{Health, Latency, EVENT_TO_DECISION, POLL_TO_DECISION};
 use super::{RunSummary, StreamError};
 use crate::adapt::{latest_ts_from, RecordDecoder};
@@ -63,6 +64,8 @@ pub(crate) struct Worker {
     engine: Engine,
     /// The live inventory (None when `[stream] inventory_topic` is "").
     inventory: Option<LiveInventory>,
+    /// The suppressions topic (None when `[stream] suppressions_topic` is "").
+    suppressions: Option<SuppressionFeed>,
     cfg: Config,
     outputs: Outputs,
     restorer: BaseConsumer,
@@ -106,6 +109,7 @@ impl Worker {
         Worker {
             engine,
             inventory,
+            suppressions: None,
             outputs,
             restorer,
             offsets: OffsetTracker::default(),
@@ -125,6 +129,23 @@ impl Worker {
             last_gauges: Instant::now(),
             last_inventory_publish: Instant::now(),
             cfg,
+        }
+    }
+
+    /// Follows the suppressions topic from here on, `in_force` now.
+    pub(crate) fn follow_suppressions(
+        &mut self,
+        feed: SuppressionFeed,
+        in_force: Arc<crate::decide::SuppressionSet>,
+    ) {
+        self.engine.set_suppressions(in_force);
+        self.suppressions = Some(feed);
+    }
+
+    /// Puts new suppressions in force between windows.
+    pub(crate) fn poll_suppressions(&mut self) {
+        if let Some(set) = self.suppressions.as_mut().and_then(SuppressionFeed::poll) {
+            self.engine.set_suppressions(set);
         }
     }
 
@@ -339,6 +360,13 @@ impl Worker {
                     Decision::Revocation(r) => {
                         summary.revocations += 1;
                         DecisionMade::Revocation { shadow: r.shadow }.emit();
+                    }
+                    Decision::Suppressed(s) => {
+                        summary.findings_suppressed += 1;
+                        DecisionMade::Suppressed {
+                            detector: s.finding.lead_detector(),
+                        }
+                        .emit();
                     }
                 }
                 for _ in 0..outputs.decision(&d, origin)? {
