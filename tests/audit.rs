@@ -256,6 +256,7 @@ fn the_streams_logs_verify_per_partition_across_a_handover() {
     }
     assert_eq!(logs.len(), 2, "a log per partition");
     let mut logged = std::collections::BTreeSet::new();
+    let mut configs = Vec::new();
     for (p, mut records) in logs {
         records.sort();
         let path = d.join(format!("audit-{p}.log"));
@@ -271,13 +272,25 @@ fn the_streams_logs_verify_per_partition_across_a_handover() {
             v["checkpoints"].as_u64().unwrap() >= 2,
             "partition {p}: {v}"
         );
+        // Each member that takes the chain up records its config first.
+        let first: Value = serde_json::from_slice(&records[0].1).unwrap();
+        assert_eq!(first["kind"], "dev.warden.config", "partition {p}");
         for (_, rec) in &records {
             let r: Value = serde_json::from_slice(rec).unwrap();
             if let Some(id) = r["id"].as_str() {
                 logged.insert(id.to_string());
             }
+            if r["kind"] == "dev.warden.config" {
+                configs.push(r["digest"].as_str().unwrap().to_string());
+            }
         }
     }
+    // The first member opened both chains, the second took one over: every
+    // opening is recorded, with the config each member ran (the two differ
+    // only in the metrics address each was started with).
+    assert!(configs.len() >= 3, "{configs:?}");
+    let distinct: std::collections::BTreeSet<_> = configs.iter().collect();
+    assert_eq!(distinct.len(), 2, "{configs:?}");
     let alerts = read_topic(&broker.bootstrap, ALERTS);
     assert!(!alerts.is_empty());
     for a in &alerts {

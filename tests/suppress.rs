@@ -399,6 +399,23 @@ fn a_published_suppression_reaches_every_instance() {
         assert_eq!(f["status"], "Suppressed", "{f}");
         assert!(f["status_detail"].as_str().unwrap().contains(&id));
     }
+    // Every partition's decision log records the set in force, as the file
+    // holding just this suppression would (a change, or an opening).
+    let published = warden::audit::sha256_hex(&std::fs::read(&file).unwrap());
+    let mut recorded = std::collections::BTreeMap::<i32, Vec<String>>::new();
+    for r in read_topic(&broker.bootstrap, "warden.audit.v1") {
+        let line = r.json();
+        if line["kind"] == "dev.warden.suppressions" {
+            recorded
+                .entry(r.partition)
+                .or_default()
+                .push(line["digest"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    for (p, digests) in &recorded {
+        assert!(digests.contains(&published), "partition {p}: {digests:?}");
+    }
 
     // Removed through the topic: a tombstone takes it out of force.
     let three = Service::start(&cfg, &dir.path().join("three.log"));

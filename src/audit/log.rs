@@ -1,7 +1,9 @@
 //! Writing the log: a `DecisionSink`, so it sees each output exactly as
 //! the other destinations do, once rendered.
 
-use super::{sha256_hex, AuditError, AuditRecord, GENESIS, KIND_CHECKPOINT, KIND_CONFIG};
+use super::{
+    sha256_hex, AuditError, AuditRecord, GENESIS, KIND_CHECKPOINT, KIND_CONFIG, KIND_SUPPRESSIONS,
+};
 use crate::emit::set::SetSigner;
 use crate::emit::{Body, DecisionSink, Rendered, SinkError};
 use serde_json::json;
@@ -163,10 +165,20 @@ impl AuditLog {
 
     /// Records the configuration a run uses (`bytes`: its serialised form).
     pub fn config(&mut self, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {
+        self.setting(KIND_CONFIG, bytes, now_ms)
+    }
+
+    /// Records the suppressions put in force (`bytes`:
+    /// `SuppressionSet::canonical`).
+    pub fn suppressions(&mut self, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {
+        self.setting(KIND_SUPPRESSIONS, bytes, now_ms)
+    }
+
+    fn setting(&mut self, kind: &str, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {
         self.append(AuditRecord {
             seq: 0,
             prev: String::new(),
-            kind: KIND_CONFIG.into(),
+            kind: kind.into(),
             time_ms: now_ms,
             id: None,
             subject: None,

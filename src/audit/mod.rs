@@ -26,6 +26,9 @@ pub const CHECKPOINT_TYP: &str = "warden-audit-checkpoint+jwt";
 pub const KIND_CHECKPOINT: &str = "dev.warden.audit.checkpoint";
 /// `kind` of the line recording the configuration a run used.
 pub const KIND_CONFIG: &str = "dev.warden.config";
+/// `kind` of the line recording the suppressions put in force (the SHA-256
+/// of the set as a suppressions file sorted by id would hold it).
+pub const KIND_SUPPRESSIONS: &str = "dev.warden.suppressions";
 
 /// One line of the log. Outputs are named by their CloudEvents type
 /// (`io.ocsf.detection_finding.create`, the CAEP event URI of a SET, ...),

@@ -201,7 +201,8 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Opens the decision log and records the configuration the run uses. A
+/// Opens the decision log and records the configuration and suppressions
+/// the run uses. A
 /// key made for this run only is written beside the log as
 /// `<log>.jwks.json`, or nothing could ever verify it.
 fn open_audit_log(
@@ -227,7 +228,16 @@ fn open_audit_log(
     let out = Box::new(std::io::BufWriter::new(file));
     let mut log = AuditLog::new(out, signer.clone(), &name, every);
     let config = toml::to_string(cfg).context("serialising the config")?;
-    log.config(config.as_bytes(), warden::event::now_ms())
+    let now = warden::event::now_ms();
+    log.config(config.as_bytes(), now)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // The suppressions applied, as the stream's chains record them.
+    let suppressions = match &cfg.decisions.suppressions_file {
+        Some(f) => warden::decide::suppress::load(f)?,
+        None => Vec::new(),
+    };
+    let set = warden::decide::SuppressionSet::new(suppressions.into_iter().map(Into::into));
+    log.suppressions(&set.canonical(), now)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(log)
 }

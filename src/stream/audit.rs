@@ -4,7 +4,12 @@
 //! (its log line holds the call's commit like the output itself), and the
 //! chain is signed at every checkpoint, at handover and at shutdown. The
 //! member that takes a partition over reads the last line of its log and
-//! goes on from there.
+//! goes on from there, recording first the configuration it decides with
+//! (`dev.warden.config`, the SHA-256 of its serialised form) and the
+//! suppressions in force (`dev.warden.suppressions`), so a change of config
+//! shows in the chain at the first handover after it. A change of the
+//! suppressions is recorded in every chain this member owns when it is put
+//! in force.
 
 use crate::audit::{AuditError, AuditLog};
 use crate::emit::set::SetSigner;
@@ -16,15 +21,21 @@ pub(crate) struct AuditLogs {
     signer: SetSigner,
     topic: String,
     every: u64,
+    /// The configuration this member decides with, serialised.
+    config: Vec<u8>,
+    /// The suppressions in force (`SuppressionSet::canonical`).
+    suppressions: Vec<u8>,
     logs: BTreeMap<i32, AuditLog>,
 }
 
 impl AuditLogs {
-    pub fn new(signer: SetSigner, topic: &str, every: u64) -> Self {
+    pub fn new(signer: SetSigner, topic: &str, every: u64, config: Vec<u8>) -> Self {
         AuditLogs {
             signer,
             topic: topic.to_string(),
             every,
+            config,
+            suppressions: Vec::new(),
             logs: BTreeMap::new(),
         }
     }
@@ -34,12 +45,32 @@ impl AuditLogs {
     }
 
     /// Takes `partition`'s chain up after `last`, its last line (none: a
-    /// new log).
+    /// new log), and records the configuration this member decides with.
     pub fn open(&mut self, partition: i32, last: Option<&[u8]>) -> Result<(), String> {
         let name = format!("{}[{partition}]", self.topic);
-        let log = AuditLog::resume_lines(last, self.signer.clone(), &name, self.every)?;
+        let mut log = AuditLog::resume_lines(last, self.signer.clone(), &name, self.every)?;
+        let now = crate::event::now_ms();
+        log.config(&self.config, now)
+            .and_then(|()| log.suppressions(&self.suppressions, now))
+            .map_err(|e| e.to_string())?;
         self.logs.insert(partition, log);
         Ok(())
+    }
+
+    /// Records in every chain owned that `canonical` suppressions are in
+    /// force from now on.
+    pub fn suppressions(&mut self, canonical: Vec<u8>) -> Result<(), AuditError> {
+        let now = crate::event::now_ms();
+        for log in self.logs.values_mut() {
+            log.suppressions(&canonical, now)?;
+        }
+        self.suppressions = canonical;
+        Ok(())
+    }
+
+    /// The partitions whose chains this member owns.
+    pub fn partitions(&self) -> Vec<i32> {
+        self.logs.keys().copied().collect()
     }
 
     /// Lets `partition`'s chain go (its next owner takes it up).

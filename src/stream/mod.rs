@@ -223,13 +223,20 @@ pub fn run(
     }
     events::register_series(cfg.engine.max_agents);
     telemetry::describe_latencies();
-    let audit = (!cfg.stream.audit_topic.is_empty()).then(|| {
-        audit::AuditLogs::new(
+    let audit = if cfg.stream.audit_topic.is_empty() {
+        None
+    } else {
+        // The same serialised form `replay --audit-log` records.
+        let config = toml::to_string(&cfg).map_err(|e| {
+            StreamError::Invalid(format!("cannot be serialised for the decision log: {e}"))
+        })?;
+        Some(audit::AuditLogs::new(
             signer.clone(),
             &cfg.stream.audit_topic,
             cfg.stream.audit_checkpoint_every,
-        )
-    });
+            config.into_bytes(),
+        ))
+    };
     let mut outputs = output::Outputs::new(
         &mut kafka::producer_config(&props),
         cfg.stream.clone(),

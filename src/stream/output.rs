@@ -262,6 +262,23 @@ impl Outputs {
         }
     }
 
+    /// Records the suppressions put in force in every chain owned, and
+    /// produces the lines (answered as state, like a checkpoint).
+    pub(crate) fn audit_suppressions(
+        &mut self,
+        set: &crate::decide::SuppressionSet,
+    ) -> Result<(), StreamError> {
+        let Some(a) = &mut self.audit else {
+            return Ok(());
+        };
+        a.suppressions(set.canonical())
+            .map_err(|e| StreamError::Output(e.into_sink()))?;
+        for p in a.partitions() {
+            self.send_audit_lines_of(p, Origin::State)?;
+        }
+        Ok(())
+    }
+
     /// Lets `partition`'s chain go.
     pub(crate) fn audit_close(&mut self, partition: i32) {
         if let Some(a) = &mut self.audit {

@@ -32,6 +32,10 @@ pub(crate) struct SuppressionFeed {
     /// From the topic, by id.
     topic: BTreeMap<String, Arc<Suppression>>,
     partitions: usize,
+    /// Whether the topic existed at the start: when it did not, there is
+    /// nothing to catch up with, and the start must not wait for the end
+    /// of a partition no broker holds.
+    exists: bool,
 }
 
 impl SuppressionFeed {
@@ -68,12 +72,16 @@ impl SuppressionFeed {
             file: file.into_iter().map(Arc::new).collect(),
             topic: BTreeMap::new(),
             partitions: partitions.max(1),
+            exists: partitions > 0,
         })
     }
 
     /// Reads the topic to its end (or for `CATCH_UP` at most), and returns
     /// the set then in force.
     pub fn catch_up(&mut self) -> Arc<SuppressionSet> {
+        if !self.exists {
+            return self.current();
+        }
         let deadline = Instant::now() + CATCH_UP;
         let mut at_end = std::collections::BTreeSet::new();
         while at_end.len() < self.partitions && Instant::now() < deadline {

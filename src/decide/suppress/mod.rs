@@ -302,6 +302,21 @@ impl SuppressionSet {
         self.len
     }
 
+    /// The set as a suppressions file sorted by id would hold it: one JSON
+    /// line each. The decision log records its SHA-256, so which
+    /// suppressions were in force when can be checked afterwards.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut rules: Vec<&Suppression> =
+            self.by_agent.values().flatten().map(|c| &*c.rule).collect();
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut out = Vec::new();
+        for r in rules {
+            out.extend_from_slice(r.to_json().as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
     /// Whether it holds none (the engine then skips the lookup).
     pub fn is_empty(&self) -> bool {
         self.len == 0

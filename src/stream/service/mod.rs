@@ -138,15 +138,24 @@ impl Worker {
         feed: SuppressionFeed,
         in_force: Arc<crate::decide::SuppressionSet>,
     ) {
-        self.engine.set_suppressions(in_force);
+        self.put_in_force(in_force);
         self.suppressions = Some(feed);
     }
 
     /// Puts new suppressions in force between windows.
     pub(crate) fn poll_suppressions(&mut self) {
         if let Some(set) = self.suppressions.as_mut().and_then(SuppressionFeed::poll) {
-            self.engine.set_suppressions(set);
+            self.put_in_force(set);
         }
+    }
+
+    /// Hands `set` to the engine and records it in the decision log: an
+    /// audit must be able to tell which suppressions kept what down.
+    fn put_in_force(&mut self, set: Arc<crate::decide::SuppressionSet>) {
+        if let Err(e) = self.outputs.audit_suppressions(&set) {
+            self.fail(e);
+        }
+        self.engine.set_suppressions(set);
     }
 
     pub(crate) fn window_len(&self) -> usize {
