@@ -232,10 +232,8 @@ fn open_audit_log(
     log.config(config.as_bytes(), now)
         .with_context(|| format!("writing {}", path.display()))?;
     // The suppressions applied, as the stream's chains record them.
-    let suppressions = match &cfg.decisions.suppressions_file {
-        Some(f) => warden::decide::suppress::load(f)?,
-        None => Vec::new(),
-    };
+    let suppressions =
+        warden::decide::suppress::load_configured(cfg.decisions.suppressions_file.as_deref())?;
     let set = warden::decide::SuppressionSet::new(suppressions.into_iter().map(Into::into));
     log.suppressions(&set.canonical(), now)
         .with_context(|| format!("writing {}", path.display()))?;

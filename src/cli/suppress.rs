@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use warden::config::Config;
 use warden::decide::suppress::{self, Suppression};
 use warden::event::{format_rfc3339_ms, now_ms, parse_duration_ms, parse_rfc3339_ms};
@@ -92,10 +92,6 @@ impl Store {
     }
 }
 
-fn load(path: &Path) -> Result<Vec<Suppression>> {
-    Ok(suppress::load(path)?)
-}
-
 pub fn run(args: Args) -> Result<()> {
     match args {
         Args::Add {
@@ -146,7 +142,7 @@ pub fn run(args: Args) -> Result<()> {
             };
             s.make_id();
             s.check().context("the suppression")?;
-            let mut all = load(&path)?;
+            let mut all = suppress::load(&path)?;
             all.push(s.clone());
             suppress::save(&path, &all)?;
             if publish {
@@ -158,7 +154,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         Args::List { store, json } => {
             let (_, path) = store.open()?;
-            let all = load(&path)?;
+            let all = suppress::load(&path)?;
             let now = now_ms();
             let mut out = std::io::stdout().lock();
             for s in &all {
@@ -181,7 +177,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         Args::Remove { store, publish, id } => {
             let (cfg, path) = store.open()?;
-            let mut all = load(&path)?;
+            let mut all = suppress::load(&path)?;
             let before = all.len();
             all.retain(|s| s.id != id);
             if all.len() == before && !publish {

@@ -167,10 +167,8 @@ impl Engine {
             .as_deref()
             .map(AttackCatalogue::shipped_and)
             .transpose()?;
-        let suppressions = match &cfg.decisions.suppressions_file {
-            Some(path) => crate::decide::suppress::load(path)?,
-            None => Vec::new(),
-        };
+        let suppressions =
+            crate::decide::suppress::load_configured(cfg.decisions.suppressions_file.as_deref())?;
         let mut engine = Self::with_archetypes(cfg, archetypes);
         if let Some(c) = catalogue {
             engine.detectors.set_catalogue(Arc::new(c));

@@ -159,10 +159,8 @@ fn follow_suppressions(
     if cfg.stream.suppressions_topic.is_empty() {
         return Ok(None);
     }
-    let file = match &cfg.decisions.suppressions_file {
-        Some(path) => crate::decide::suppress::load(path).map_err(EngineError::from)?,
-        None => Vec::new(),
-    };
+    let file = crate::decide::suppress::load_configured(cfg.decisions.suppressions_file.as_deref())
+        .map_err(EngineError::from)?;
     let consumer: BaseConsumer =
         kafka::restore_config(props, &format!("{}.suppressions", cfg.stream.group_id)).create()?;
     suppressions::SuppressionFeed::start(consumer, &cfg.stream.suppressions_topic, file).map(Some)

@@ -48,6 +48,12 @@ pub enum SuppressFileError {
     },
 }
 
+/// The suppressions `[decisions] suppressions_file` names: none when it is
+/// unset.
+pub fn load_configured(path: Option<&Path>) -> Result<Vec<Suppression>, SuppressFileError> {
+    path.map_or(Ok(Vec::new()), load)
+}
+
 /// Reads every suppression in `path`, in file order. A missing file holds
 /// none.
 pub fn load(path: &Path) -> Result<Vec<Suppression>, SuppressFileError> {

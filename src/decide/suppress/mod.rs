@@ -17,7 +17,7 @@
 
 mod file;
 
-pub use file::{load, save, SuppressFileError};
+pub use file::{load, load_configured, save, SuppressFileError};
 
 use crate::event::{format_rfc3339_ms, parse_rfc3339_ms};
 use crate::signal::{Feature, Signals, FEATURE_COUNT};
