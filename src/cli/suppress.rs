@@ -122,7 +122,8 @@ pub fn run(args: Args) -> Result<()> {
                 // Meaningful in a replay of history (expiry is in event
                 // time), never for calls arriving now.
                 eprintln!(
-                    "note: --until is in the past: it covers only calls made before it                      (a replay of history), no new call"
+                    "note: --until is in the past: it covers only calls made before it \
+                     (a replay of history), no new call"
                 );
             }
             let by = match by.or_else(|| std::env::var("USER").ok()) {

@@ -38,10 +38,8 @@ impl DevBroker {
             }
         }
         // Suppressions are read whole by every instance: one partition.
-        for t in [&cfg.suppressions_topic] {
-            if !t.is_empty() {
-                cluster.create_topic(t, partitions, 1)?;
-            }
+        if !cfg.suppressions_topic.is_empty() {
+            cluster.create_topic(&cfg.suppressions_topic, 1, 1)?;
         }
         Ok(DevBroker { cluster })
     }
