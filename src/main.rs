@@ -78,6 +78,10 @@ enum Cmd {
     /// suppressions topic `warden run` follows).
     #[command(subcommand)]
     Suppress(cli::suppress::Args),
+    /// Guardrail policies: `warden policy check FILE...` validates a set
+    /// offline (the file and position of the first error, or its rules).
+    #[command(subcommand)]
+    Policy(cli::policy::Args),
     /// Print the default configuration (the documented `warden.toml`).
     DefaultConfig,
 }
@@ -115,6 +119,7 @@ fn main() -> Result<()> {
         Cmd::Verify(a) => cli::verify::run(a),
         Cmd::Audit(a) => cli::audit::run(a),
         Cmd::Suppress(a) => cli::suppress::run(a),
+        Cmd::Policy(a) => cli::policy::run(a),
         Cmd::DefaultConfig => {
             print!("{}", include_str!("../warden.toml"));
             Ok(())

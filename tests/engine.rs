@@ -656,6 +656,7 @@ fn a_million_distinct_values_do_not_hide_an_escalation() {
             Decision::Finding(f) => f.agent_id == "wl-3",
             Decision::Revocation(r) => r.agent_id == "wl-3",
             Decision::Suppressed(s) => s.finding.agent_id == "wl-3",
+            Decision::Violation(v) => v.finding.agent_id == "wl-3",
         }),
         "the spray raised findings on other agents"
     );

@@ -343,6 +343,60 @@ fn suppressed_findings_validate_against_ocsf_1_8_0() {
     assert_no_problems(errors);
 }
 
+/// A guardrail policy violation (the rule as the analytic, its severity)
+/// is an OCSF 1.8.0 Detection Finding too.
+#[test]
+fn policy_violations_validate_against_ocsf_1_8_0() {
+    let Some((_, ocsf)) = schema() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::simulate_fleet(
+        dir.path(),
+        "fleet.jsonl",
+        40,
+        "1d",
+        7,
+        &["--attack-share", "0.5"],
+    );
+    let alerts = dir.path().join("alerts.jsonl");
+    common::succeeded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args([
+                "replay",
+                "--no-progress",
+                "--policy",
+                "deploy/policies/guardrails.cedar",
+            ])
+            .arg("--alerts-out")
+            .arg(&alerts)
+            .arg(&input)
+            .output()
+            .unwrap(),
+    );
+    let mut errors = Vec::new();
+    let mut checked = 0;
+    for (i, line) in std::fs::read_to_string(&alerts)
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["finding_info"]["types"][0] == "Policy Violation" {
+            checked += 1;
+            assert_eq!(v["finding_info"]["analytic"]["type_id"], 1, "{v}");
+            ocsf.check(
+                &v,
+                "detection_finding",
+                &format!("line {}", i + 1),
+                &mut errors,
+            );
+        }
+    }
+    assert!(checked > 0, "no policy violation was written");
+    assert_no_problems(errors);
+}
+
 /// `warden inventory --findings-out`: every review finding is an OCSF 1.8.0
 /// IAM Analysis Finding, with at least one of the analyses the class asks
 /// for, on a fleet with every kind of planted case.

@@ -62,7 +62,7 @@ fn two_megabyte_records_are_truncated_counted_and_the_service_goes_on() {
         sent += 1;
         // Stay within the embedded cluster's 5 MB per partition: the big
         // records are taken in before more is sent.
-        if sent % 1000 == 0 || i == trigger || i == bad_at {
+        if sent.is_multiple_of(1000) || i == trigger || i == bad_at {
             big.flush(Duration::from_secs(30)).unwrap();
             let all = sent as f64;
             svc.wait_until("records taken in", Duration::from_secs(60), |s| {

@@ -57,7 +57,7 @@ fn two_million_sprayed_ids_change_nothing_for_the_real_agents() {
             other => panic!("ts {other}"),
         };
         while next < SPRAY && next * lines.len() < (i + 1) * SPRAY {
-            let t = if next % 5 == 0 {
+            let t = if next.is_multiple_of(5) {
                 ts_ms + 86_400_000
             } else {
                 ts_ms

@@ -2,7 +2,8 @@
 //! the other destinations do, once rendered.
 
 use super::{
-    sha256_hex, AuditError, AuditRecord, GENESIS, KIND_CHECKPOINT, KIND_CONFIG, KIND_SUPPRESSIONS,
+    sha256_hex, AuditError, AuditRecord, GENESIS, KIND_CHECKPOINT, KIND_CONFIG, KIND_POLICIES,
+    KIND_SUPPRESSIONS,
 };
 use crate::emit::set::SetSigner;
 use crate::emit::{Body, DecisionSink, Rendered, SinkError};
@@ -172,6 +173,21 @@ impl AuditLog {
     /// `SuppressionSet::canonical`).
     pub fn suppressions(&mut self, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {
         self.setting(KIND_SUPPRESSIONS, bytes, now_ms)
+    }
+
+    /// Records the guardrail policies put in force, by their digest
+    /// (`PolicySet::digest`, already a SHA-256).
+    pub fn policies(&mut self, digest: &str, now_ms: i64) -> Result<(), AuditError> {
+        self.append(AuditRecord {
+            seq: 0,
+            prev: String::new(),
+            kind: KIND_POLICIES.into(),
+            time_ms: now_ms,
+            id: None,
+            subject: None,
+            digest: Some(digest.to_string()),
+            signature: None,
+        })
     }
 
     fn setting(&mut self, kind: &str, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {

@@ -29,6 +29,10 @@ pub const KIND_CONFIG: &str = "dev.warden.config";
 /// `kind` of the line recording the suppressions put in force (the SHA-256
 /// of the set as a suppressions file sorted by id would hold it).
 pub const KIND_SUPPRESSIONS: &str = "dev.warden.suppressions";
+/// `kind` of the line recording the guardrail policies put in force (the
+/// SHA-256 of the policy files and identities, `PolicySet::digest`), at
+/// start and at every reload.
+pub const KIND_POLICIES: &str = "dev.warden.policies";
 
 /// One line of the log. Outputs are named by their CloudEvents type
 /// (`io.ocsf.detection_finding.create`, the CAEP event URI of a SET, ...),

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod dev_broker;
 pub mod inventory;
 pub mod keys;
+pub mod policy;
 pub mod query;
 pub mod replay;
 pub mod run;

@@ -57,6 +57,15 @@ pub struct Args {
     /// Suppressed in the findings instead of raised.
     #[arg(long)]
     pub suppressions: Option<PathBuf>,
+    /// A guardrail policy file to apply (repeat for several; they
+    /// override `[decisions] policy_files`): what they would have flagged
+    /// is raised as policy violation findings.
+    #[arg(long = "policy")]
+    pub policies: Vec<PathBuf>,
+    /// The identities file the policies read (overrides `[decisions]
+    /// identities_file`).
+    #[arg(long)]
+    pub identities: Option<PathBuf>,
     /// Threads to score on (default: every core). Cohorts are shared out
     /// between them; the outputs are the same for any number.
     #[arg(long)]
@@ -80,6 +89,8 @@ pub fn run(args: Args) -> Result<()> {
         audit_log,
         audit_checkpoint_every,
         suppressions,
+        policies,
+        identities,
         threads,
         inputs,
     } = args;
@@ -87,6 +98,12 @@ pub fn run(args: Args) -> Result<()> {
     let mut cfg = input_config(config.as_deref(), format)?;
     if suppressions.is_some() {
         cfg.decisions.suppressions_file = suppressions;
+    }
+    if !policies.is_empty() {
+        cfg.decisions.policy_files = policies;
+    }
+    if identities.is_some() {
+        cfg.decisions.identities_file = identities;
     }
     if deliver && cfg.sinks.is_empty() {
         bail!("--deliver: the config has no [[sinks]] to deliver to");
@@ -168,6 +185,9 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(ev) = &summary.evaluation {
         print!("{}", ev.render());
     }
+    if summary.policy_violations > 0 {
+        println!("policy violations {}", summary.policy_violations);
+    }
     println!(
         "decode errors {}  agents tracked {}  state {:.0} B/agent  {:.0} events/s ({:.2} s)",
         summary.decode_errors,
@@ -237,5 +257,14 @@ fn open_audit_log(
     let set = warden::decide::SuppressionSet::new(suppressions.into_iter().map(Into::into));
     log.suppressions(&set.canonical(), now)
         .with_context(|| format!("writing {}", path.display()))?;
+    // The policies applied (loaded once more here: the engine loads its own).
+    let policies = warden::decide::policy::load_configured(
+        &cfg.decisions.policy_files,
+        cfg.decisions.identities_file.as_deref(),
+    )?;
+    if !policies.is_empty() {
+        log.policies(policies.digest(), now)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(log)
 }

@@ -35,6 +35,15 @@ pub struct DecisionConfig {
     /// from `[stream] suppressions_topic`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressions_file: Option<std::path::PathBuf>,
+    /// Guardrail policy files (Cedar `forbid` policies, `decide::policy`),
+    /// evaluated on every call; none when empty. `warden run` reloads them
+    /// on SIGHUP and when a file changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_files: Vec<std::path::PathBuf>,
+    /// What policies know of each identity beyond its calls (home tenant,
+    /// owner, network, end of life), as Cedar entities JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities_file: Option<std::path::PathBuf>,
 }
 
 impl Default for DecisionConfig {
@@ -47,6 +56,8 @@ impl Default for DecisionConfig {
             update_min_risk_delta: 5.0,
             update_min_interval_seconds: 60,
             suppressions_file: None,
+            policy_files: Vec::new(),
+            identities_file: None,
         }
     }
 }

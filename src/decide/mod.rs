@@ -3,6 +3,7 @@
 //! storm of new ones).
 
 mod config;
+pub mod policy;
 pub mod suppress;
 
 pub use config::{DecisionConfig, RevokeMode};
@@ -146,6 +147,18 @@ pub enum Decision {
     /// A finding that suppressions covered: recorded (OCSF status
     /// Suppressed), never raised as new, never revoking.
     Suppressed(Box<SuppressedFinding>),
+    /// A call that satisfied a guardrail policy's rule: a finding of its
+    /// own kind, explained by the rule, whatever the baseline says.
+    Violation(Box<Violation>),
+}
+
+/// A guardrail policy violation: the call as evidence, and the rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// The finding (`wdn-p-…`, one per violating call and rule).
+    pub finding: Finding,
+    /// The rule the call satisfied.
+    pub rule: std::sync::Arc<policy::Rule>,
 }
 
 /// A finding the suppressions in force covered, with the ones that did.
@@ -183,6 +196,22 @@ pub(crate) fn quiet_from_minute(last_hit_ts: i64, quiet_ms: i64) -> i64 {
 }
 
 impl Episode {
+    /// A finding of one call (suppressed or a policy violation): never
+    /// updated, never kept.
+    fn of_one_call(uid: String, ts: i64, risk: f32) -> Episode {
+        Episode {
+            uid,
+            first_ts: ts,
+            last_hit_ts: ts,
+            last_emit_ts: ts,
+            max_risk: risk,
+            seq: 0,
+            features: 0,
+            revoked: Vec::new(),
+            last: None,
+        }
+    }
+
     fn quiet_from_minute(&self, quiet_ms: i64) -> i64 {
         quiet_from_minute(self.last_hit_ts, quiet_ms)
     }
@@ -216,7 +245,15 @@ pub(crate) struct Decider {
     /// one per call. Not checkpointed: a partition's new owner may record
     /// a run once more.
     suppressed_runs: FxHashMap<u32, i64>,
+    /// Per agent, what violations revoked in its current run of them (a
+    /// run ends after `episode_quiet_minutes` without one): each session
+    /// once, the credential once. Not checkpointed.
+    violation_runs: FxHashMap<u32, ViolationRun>,
 }
+
+/// The time of an agent's last violation and the targets (sessions, or
+/// `None` for the credential) its violations revoked since its run began.
+type ViolationRun = (i64, Vec<Option<Box<str>>>);
 
 fn stable_uid(prefix: &str, parts: &[&str]) -> String {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -233,6 +270,7 @@ impl Decider {
             cfg,
             episodes: FxHashMap::default(),
             suppressed_runs: FxHashMap::default(),
+            violation_runs: FxHashMap::default(),
         }
     }
 
@@ -240,6 +278,74 @@ impl Decider {
     pub(crate) fn forget(&mut self, agent_idx: u32) {
         self.episodes.remove(&agent_idx);
         self.suppressed_runs.remove(&agent_idx);
+        self.violation_runs.remove(&agent_idx);
+    }
+
+    /// A call that violated `rule`: a finding for it, and, when the rule
+    /// says so and revocation is not off, a revocation of the call's
+    /// session (or the credential), once per run of violations.
+    pub(crate) fn violation(
+        &mut self,
+        inp: &DecisionInput<'_>,
+        rule: &std::sync::Arc<policy::Rule>,
+        out: &mut Vec<Decision>,
+    ) {
+        let row = inp.row;
+        let ts = row.ts_ms;
+        let ts_s = ts.to_string();
+        let run = Episode::of_one_call(
+            stable_uid(
+                "wdn-p",
+                &[&rule.id, inp.agent_id, &ts_s, row.event_id.unwrap_or("")],
+            ),
+            ts,
+            inp.score.risk,
+        );
+        let risk = inp.score.risk.round().clamp(0.0, 100.0) as u8;
+        let mut finding = build_finding(inp, &run, FindingActivity::Create, risk);
+        // The rule explains it; the behavioural evidence of the call is
+        // not what raised it.
+        finding.contributions.clear();
+        let finding_uid = finding.uid.clone();
+        out.push(Decision::Violation(Box::new(Violation {
+            finding,
+            rule: rule.clone(),
+        })));
+        if !rule.revoke || self.cfg.revoke == RevokeMode::Off {
+            return;
+        }
+        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        let (last, revoked) = self
+            .violation_runs
+            .entry(inp.agent_idx)
+            .or_insert((ts, Vec::new()));
+        if ts - *last >= quiet_ms {
+            revoked.clear();
+        }
+        *last = (*last).max(ts);
+        let mut target: Option<Box<str>> = row.session_id.map(Into::into);
+        if target.is_some() && revoked.len() >= MAX_REVOKED_SESSIONS {
+            target = None;
+        }
+        if revoked.contains(&target) {
+            return;
+        }
+        revoked.push(target.clone());
+        out.push(Decision::Revocation(Revocation {
+            uid: stable_uid("wdn-r", &[&finding_uid, target.as_deref().unwrap_or("")]),
+            finding_uid,
+            time_ms: ts,
+            agent_id: inp.agent_id.to_string(),
+            agent_type: row.agent_type,
+            tenant: row.tenant.map(String::from),
+            session_id: target.map(String::from),
+            risk,
+            reason: format!(
+                "guardrail policy {} ({}) violated at {ts_s} by {} ({})",
+                rule.id, rule.description, row.action, rule.source
+            ),
+            shadow: self.cfg.revoke == RevokeMode::Shadow,
+        }));
     }
 
     /// A call whose finding-level evidence suppressions covered: recorded
@@ -261,20 +367,14 @@ impl Decider {
         }
         self.suppressed_runs.insert(inp.agent_idx, ts);
         let ts_s = ts.to_string();
-        let run = Episode {
-            uid: stable_uid(
+        let run = Episode::of_one_call(
+            stable_uid(
                 "wdn-s",
                 &[inp.agent_id, &ts_s, inp.row.event_id.unwrap_or("")],
             ),
-            first_ts: ts,
-            last_hit_ts: ts,
-            last_emit_ts: ts,
-            max_risk: inp.score.risk,
-            seq: 0,
-            features: 0,
-            revoked: Vec::new(),
-            last: None,
-        };
+            ts,
+            inp.score.risk,
+        );
         let risk = inp.score.risk.round().clamp(0.0, 100.0) as u8;
         let finding = build_finding(inp, &run, FindingActivity::Create, risk);
         out.push(Decision::Suppressed(Box::new(SuppressedFinding {

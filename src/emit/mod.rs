@@ -198,6 +198,18 @@ impl Renderer {
                     body: Body::Ocsf(Arc::new(ocsf::suppressed_finding(s))),
                 })]
             }
+            Decision::Violation(v) => {
+                let f = &v.finding;
+                vec![Arc::new(OutputRecord {
+                    id: ocsf::finding_record_uid(f),
+                    kind: RecordKind::Finding,
+                    event_type: event_types::FINDING_CREATE,
+                    key: f.agent_id.clone(),
+                    severity_id: v.rule.severity.ocsf().0,
+                    time_ms: f.time_ms,
+                    body: Body::Ocsf(Arc::new(ocsf::policy_violation(v))),
+                })]
+            }
         })
     }
 }

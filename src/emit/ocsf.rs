@@ -1,6 +1,6 @@
 //! OCSF 1.8.0 Detection Finding (class 2004) for findings.
 
-use crate::decide::{Contribution, Finding, FindingActivity, SuppressedFinding};
+use crate::decide::{Contribution, Finding, FindingActivity, SuppressedFinding, Violation};
 use crate::event::{AgentType, Outcome};
 use serde_json::{json, Map, Value};
 
@@ -76,6 +76,52 @@ pub fn suppressed_finding(s: &SuppressedFinding) -> Value {
         v["message"] = json!(format!("{m} [suppressed]"));
     }
     v
+}
+
+/// A guardrail policy violation as an OCSF 1.8.0 Detection Finding: the
+/// rule is the analytic (type Rule) and sets the severity; the call's
+/// behavioural risk stays in `risk_score`.
+pub fn policy_violation(v: &Violation) -> Value {
+    let f = &v.finding;
+    let rule = &v.rule;
+    let mut out = detection_finding(f);
+    let (severity_id, severity) = rule.severity.ocsf();
+    out["severity_id"] = json!(severity_id);
+    out["severity"] = json!(severity);
+    let message = format!(
+        "{} ({}) violated guardrail policy {}: {} (call {}{})",
+        f.agent_id,
+        f.agent_type.as_str(),
+        rule.id,
+        rule.description,
+        f.trigger.action,
+        f.trigger
+            .resource
+            .as_deref()
+            .map(|r| format!(" on {r}"))
+            .unwrap_or_default()
+    );
+    out["message"] = json!(message);
+    let info = &mut out["finding_info"];
+    info["title"] = json!(format!("Guardrail policy violated: {}", rule.id));
+    info["desc"] = json!(message);
+    info["types"] = json!(["Policy Violation"]);
+    info["analytic"] = json!({
+        "type_id": 1,
+        "type": "Rule",
+        "uid": rule.id,
+        "name": rule.description,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    out["unmapped"]["policy"] = json!({
+        "rule": rule.id,
+        "source": rule.source,
+        "revoke": rule.revoke,
+    });
+    if let Some(o) = out.as_object_mut() {
+        o.remove("anomaly_analyses");
+    }
+    out
 }
 
 /// A finding as an OCSF 1.8.0 Detection Finding.

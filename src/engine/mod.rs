@@ -24,6 +24,7 @@ pub use config::{CohortKey, DetectionConfig, DetectorConfig, EngineConfig};
 pub(crate) use detect::resource_family;
 pub(crate) use session::{network_of, ua_family};
 
+use crate::decide::policy::{Matches, PolicyCall, PolicySet};
 use crate::decide::{Decider, Decision, DecisionInput, FindingActivity, SuppressionSet};
 use crate::event::{CallColumns, CallRow};
 use crate::signal::{combine, Feature, RiskHistogram, Signals, FEATURE_COUNT};
@@ -47,6 +48,9 @@ pub enum EngineError {
     #[error(transparent)]
     /// The suppressions file could not be loaded.
     Suppressions(#[from] crate::decide::suppress::SuppressFileError),
+    #[error(transparent)]
+    /// The guardrail policies could not be loaded.
+    Policies(#[from] crate::decide::policy::PolicyError),
 }
 
 /// Running totals, for logs, metrics and the replay report.
@@ -65,6 +69,8 @@ pub struct EngineCounters {
     /// Calls whose finding suppressions covered (one suppressed finding is
     /// recorded per run of them).
     pub findings_suppressed: u64,
+    /// Guardrail policy violations (one per violating call and rule).
+    pub policy_violations: u64,
     /// Agents evicted to stay within `max_agents`.
     pub agents_evicted: u64,
     /// Of those, agents still on probation (new identities with few calls).
@@ -85,6 +91,7 @@ impl EngineCounters {
                 findings_closed: a.findings_closed + c.findings_closed,
                 revocations: a.revocations + c.revocations,
                 findings_suppressed: a.findings_suppressed + c.findings_suppressed,
+                policy_violations: a.policy_violations + c.policy_violations,
                 agents_evicted: a.agents_evicted + c.agents_evicted,
                 agents_evicted_on_probation: a.agents_evicted_on_probation
                     + c.agents_evicted_on_probation,
@@ -125,6 +132,9 @@ pub struct Engine {
     decider: Decider,
     /// Analysts' suppressions in force (`decide::suppress`).
     suppressions: Arc<SuppressionSet>,
+    /// Guardrail policies in force (`decide::policy`).
+    policies: Arc<PolicySet>,
+    scratch_rules: Matches,
     counters: EngineCounters,
     scratch_evicted: Vec<u32>,
     scratch_decisions: Vec<Decision>,
@@ -169,7 +179,12 @@ impl Engine {
             .transpose()?;
         let suppressions =
             crate::decide::suppress::load_configured(cfg.decisions.suppressions_file.as_deref())?;
+        let policies = crate::decide::policy::load_configured(
+            &cfg.decisions.policy_files,
+            cfg.decisions.identities_file.as_deref(),
+        )?;
         let mut engine = Self::with_archetypes(cfg, archetypes);
+        engine.set_policies(policies);
         if let Some(c) = catalogue {
             engine.detectors.set_catalogue(Arc::new(c));
         }
@@ -193,6 +208,8 @@ impl Engine {
             shared_written: rustc_hash::FxHashMap::default(),
             decider: Decider::new(cfg.decisions.clone()),
             suppressions: Arc::default(),
+            policies: Arc::default(),
+            scratch_rules: Matches::default(),
             counters: EngineCounters::default(),
             scratch_evicted: Vec::new(),
             scratch_decisions: Vec::new(),
@@ -214,6 +231,16 @@ impl Engine {
     /// Puts `suppressions` in force from the next call on.
     pub fn set_suppressions(&mut self, suppressions: Arc<SuppressionSet>) {
         self.suppressions = suppressions;
+    }
+
+    /// Puts `policies` in force from the next call on.
+    pub fn set_policies(&mut self, policies: Arc<PolicySet>) {
+        self.policies = policies;
+    }
+
+    /// The guardrail policies in force.
+    pub fn policies(&self) -> &Arc<PolicySet> {
+        &self.policies
     }
 
     /// Calls scored so far by risk.
@@ -343,6 +370,46 @@ impl Engine {
         }
     }
 
+    /// Evaluates the guardrail policies on the call of agent `idx`: a
+    /// violation finding (and revocation, where the rule says so) for
+    /// each rule it satisfies, whatever its risk.
+    fn check_policies(
+        &mut self,
+        row: &CallRow<'_>,
+        idx: u32,
+        signals: &Signals,
+        score: &crate::signal::Score,
+        on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
+    ) {
+        let cohort = &self.cohorts.get(self.agents.state_ref(idx).cohort).key;
+        let call = PolicyCall::new(row, cohort, self.policies.identity(row.agent_id));
+        self.policies.violations(&call, &mut self.scratch_rules);
+        if self.scratch_rules.rules().is_empty() {
+            return;
+        }
+        let input = DecisionInput {
+            agent_idx: idx,
+            agent_id: row.agent_id,
+            cohort,
+            row,
+            signals,
+            score,
+            evidence_ids: &[],
+        };
+        self.scratch_decisions.clear();
+        for rule in self.scratch_rules.rules() {
+            self.counters.policy_violations += 1;
+            self.decider
+                .violation(&input, rule, &mut self.scratch_decisions);
+        }
+        for d in &self.scratch_decisions {
+            if let Decision::Revocation(_) = d {
+                self.counters.revocations += 1;
+            }
+            on_decision(row, d);
+        }
+    }
+
     /// Scores one event at `tick` of the shared clock.
     pub(crate) fn process_ticked(
         &mut self,
@@ -391,6 +458,9 @@ impl Engine {
         }
         let mut score = combine(&signals, &self.cfg.detectors.weights);
         self.risks.add(score.risk, row.label.is_some());
+        if !self.policies.is_empty() {
+            self.check_policies(row, idx, &signals, &score, on_decision);
+        }
         if self.trace_agent.as_deref() == Some(row.agent_id) {
             let parts: Vec<String> = Feature::ALL
                 .iter()
@@ -443,6 +513,7 @@ impl Engine {
         }
         // A flagged call is kept out of the baseline; one a suppression
         // that teaches covered counts as normal.
+        let st = self.agents.state(idx);
         if !suppressed_by.as_ref().is_some_and(|c| c.teach) {
             st.forget_flagged(row);
             let cohort_of_agent = st.cohort;
@@ -482,7 +553,7 @@ impl Engine {
                 }
                 Decision::Finding(_) => self.counters.findings_updated += 1,
                 Decision::Revocation(_) => self.counters.revocations += 1,
-                Decision::Suppressed(_) => {}
+                Decision::Suppressed(_) | Decision::Violation(_) => {}
             }
             on_decision(row, d);
         }

@@ -196,6 +196,11 @@ impl Evaluator {
                 let lead = f.lead_detector();
                 self.add_created(row.agent_id, f.time_ms, lead)
             }
+            // A guardrail violation is raised like a finding: it detects an
+            // attack, or is a false one on a benign call.
+            Decision::Violation(v) => {
+                self.add_created(row.agent_id, v.finding.time_ms, "guardrail_policy")
+            }
             // Suppressed: not raised, so neither a detection nor a false one.
             Decision::Finding(_) | Decision::Suppressed(_) => {}
             Decision::Revocation(r) => self.add_revocation(row.agent_id, r.time_ms),

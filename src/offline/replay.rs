@@ -55,6 +55,9 @@ pub struct ReplaySummary {
     /// findings, one per run of such calls).
     #[serde(skip_serializing_if = "crate::offline::is_zero")]
     pub findings_suppressed: u64,
+    /// Guardrail policy violations (one per violating call and rule).
+    #[serde(skip_serializing_if = "crate::offline::is_zero")]
+    pub policy_violations: u64,
     /// Agents in the table at the end.
     pub agents_tracked: u64,
     /// Agents evicted to keep the table within `[engine] max_agents`.
@@ -168,6 +171,7 @@ pub fn run(
         findings_closed: c.findings_closed,
         revocations: c.revocations,
         findings_suppressed: c.findings_suppressed,
+        policy_violations: c.policy_violations,
         agents_tracked: agents,
         agents_evicted: c.agents_evicted,
         agents_evicted_on_probation: c.agents_evicted_on_probation,

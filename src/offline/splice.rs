@@ -343,7 +343,7 @@ pub fn evaluate(spliced: &mut Spliced, engine: &mut Engine) -> Result<(), Engine
                 }
             }
             Decision::Revocation(r) => revocations.push((r.agent_id.clone(), r.time_ms)),
-            Decision::Suppressed(_) => {}
+            Decision::Suppressed(_) | Decision::Violation(_) => {}
         })?;
     }
     for u in &mut spliced.units {

@@ -25,6 +25,8 @@ pub(crate) struct AuditLogs {
     config: Vec<u8>,
     /// The suppressions in force (`SuppressionSet::canonical`).
     suppressions: Vec<u8>,
+    /// The digest of the guardrail policies in force, when there are any.
+    policies: Option<String>,
     logs: BTreeMap<i32, AuditLog>,
 }
 
@@ -36,6 +38,7 @@ impl AuditLogs {
             every,
             config,
             suppressions: Vec::new(),
+            policies: None,
             logs: BTreeMap::new(),
         }
     }
@@ -53,6 +56,9 @@ impl AuditLogs {
         log.config(&self.config, now)
             .and_then(|()| log.suppressions(&self.suppressions, now))
             .map_err(|e| e.to_string())?;
+        if let Some(d) = &self.policies {
+            log.policies(d, now).map_err(|e| e.to_string())?;
+        }
         self.logs.insert(partition, log);
         Ok(())
     }
@@ -65,6 +71,17 @@ impl AuditLogs {
             log.suppressions(&canonical, now)?;
         }
         self.suppressions = canonical;
+        Ok(())
+    }
+
+    /// Records in every chain owned that the policies of `digest` are in
+    /// force from now on (`None`: none are).
+    pub fn policies(&mut self, digest: Option<String>) -> Result<(), AuditError> {
+        let now = crate::event::now_ms();
+        for log in self.logs.values_mut() {
+            log.policies(digest.as_deref().unwrap_or(crate::audit::GENESIS), now)?;
+        }
+        self.policies = digest;
         Ok(())
     }
 

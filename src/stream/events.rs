@@ -146,6 +146,8 @@ pub(crate) enum DecisionMade {
     Revocation { shadow: bool },
     /// A finding suppressions covered, recorded with status Suppressed.
     Suppressed { detector: &'static str },
+    /// A guardrail policy violation, by the rule's severity.
+    Violation { severity: &'static str },
 }
 
 impl DecisionMade {
@@ -162,6 +164,40 @@ impl DecisionMade {
             }
             DecisionMade::Suppressed { detector } => {
                 metrics::counter!("warden_findings_suppressed_total", "detector" => detector)
+                    .increment(1);
+            }
+            DecisionMade::Violation { severity } => {
+                metrics::counter!("warden_policy_violations_total", "severity" => severity)
+                    .increment(1);
+            }
+        }
+    }
+}
+
+/// The guardrail policies were reloaded, or a reload was refused (the
+/// set in force stays).
+pub(crate) struct PoliciesReloaded<'a> {
+    pub result:
+        Result<&'a crate::decide::policy::PolicySet, &'a crate::decide::policy::PolicyError>,
+}
+
+impl PoliciesReloaded<'_> {
+    pub fn emit(&self) {
+        match self.result {
+            Ok(set) => {
+                tracing::info!(
+                    rules = set.len(),
+                    identities = set.identities(),
+                    digest = set.digest(),
+                    "guardrail policies reloaded"
+                );
+                metrics::counter!("warden_policy_reloads_total", "result" => "applied")
+                    .increment(1);
+                metrics::gauge!("warden_policy_rules").set(set.len() as f64);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "guardrail policies refused; the set in force stays");
+                metrics::counter!("warden_policy_reloads_total", "result" => "refused")
                     .increment(1);
             }
         }
@@ -470,6 +506,22 @@ pub(crate) fn register_series(max_agents: usize) {
     );
     for f in crate::signal::Feature::ALL {
         metrics::counter!("warden_findings_suppressed_total", "detector" => f.name()).absolute(0);
+    }
+    describe_counter!(
+        "warden_policy_reloads_total",
+        "Guardrail policy reloads (file change or SIGHUP), applied or refused (the set in force stays)."
+    );
+    for result in ["applied", "refused"] {
+        metrics::counter!("warden_policy_reloads_total", "result" => result).absolute(0);
+    }
+    describe_gauge!("warden_policy_rules", "Guardrail policy rules in force.");
+    metrics::gauge!("warden_policy_rules").set(0.0);
+    describe_counter!(
+        "warden_policy_violations_total",
+        "Guardrail policy violations (one per violating call and rule), by the rule's severity."
+    );
+    for severity in ["informational", "low", "medium", "high", "critical"] {
+        metrics::counter!("warden_policy_violations_total", "severity" => severity).absolute(0);
     }
     describe_gauge!(
         "warden_suppressions",

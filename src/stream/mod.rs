@@ -17,6 +17,7 @@ mod kafka;
 pub mod offsets;
 mod output;
 mod oversize;
+mod policies;
 mod service;
 mod state;
 mod suppressions;
@@ -110,6 +111,8 @@ pub struct RunSummary {
     pub revocations: u64,
     /// Findings suppressions covered, recorded with status Suppressed.
     pub findings_suppressed: u64,
+    /// Guardrail policy violations raised.
+    pub policy_violations: u64,
     /// Access review findings (dormancy, unused grants) raised, updated or closed.
     pub review_findings: u64,
     /// Inventory records published.
@@ -261,6 +264,13 @@ pub fn run(
         // raise what analysts have suppressed.
         let in_force = feed.catch_up();
         worker.follow_suppressions(feed, in_force);
+    }
+    if let Some(watch) = policies::PolicyWatch::new(&cfg.decisions).map_err(|e| {
+        StreamError::Invalid(format!(
+            "installing the SIGHUP handler for policy reloads: {e}"
+        ))
+    })? {
+        worker.watch_policies(watch);
     }
     let worker = Arc::new(Mutex::new(worker));
     let consumer: BaseConsumer<WorkerContext> =

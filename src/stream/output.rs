@@ -279,6 +279,20 @@ impl Outputs {
         Ok(())
     }
 
+    /// Records the guardrail policies put in force in every chain owned
+    /// (`None` before any chain is open: only remembered for new chains).
+    pub(crate) fn audit_policies(&mut self, digest: Option<String>) -> Result<(), StreamError> {
+        let Some(a) = &mut self.audit else {
+            return Ok(());
+        };
+        a.policies(digest)
+            .map_err(|e| StreamError::Output(e.into_sink()))?;
+        for p in a.partitions() {
+            self.send_audit_lines_of(p, Origin::State)?;
+        }
+        Ok(())
+    }
+
     /// Lets `partition`'s chain go.
     pub(crate) fn audit_close(&mut self, partition: i32) {
         if let Some(a) = &mut self.audit {

@@ -231,7 +231,7 @@ impl Detectors {
         if let Some(m) = &self.archetypes {
             archetype_fit(m, st, ts, sig);
         }
-        if st.events % 64 == 0 {
+        if st.events.is_multiple_of(64) {
             for (p, e) in [
                 (Prior::Rate1m, st.rate1),
                 (Prior::Rate15m, st.rate15),
@@ -581,7 +581,7 @@ fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals
         }
         return;
     }
-    if st.events % 64 != 0 {
+    if !st.events.is_multiple_of(64) {
         return;
     }
     let v = st.profile_vector();

@@ -280,7 +280,7 @@ impl Arm {
                 created.push((row.agent_id.into(), f.time_ms, lead, f.risk, why));
             }
             Decision::Revocation(r) => revocations.push((row.agent_id.into(), r.time_ms)),
-            Decision::Finding(_) | Decision::Suppressed(_) => {}
+            Decision::Finding(_) | Decision::Suppressed(_) | Decision::Violation(_) => {}
         })
     }
 

@@ -92,6 +92,7 @@ impl Worker {
     /// A periodic checkpoint (and gauges), between windows.
     pub(crate) fn tick<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         self.poll_suppressions();
+        self.poll_policies();
         if self.last_gauges.elapsed() >= Duration::from_secs(1) {
             self.last_gauges = Instant::now();
             self.publish_gauges();

@@ -66,6 +66,8 @@ pub(crate) struct Worker {
     inventory: Option<LiveInventory>,
     /// The suppressions topic (None when `[stream] suppressions_topic` is "").
     suppressions: Option<SuppressionFeed>,
+    /// The guardrail policy files, watched for changes and SIGHUP.
+    policies: Option<super::policies::PolicyWatch>,
     cfg: Config,
     outputs: Outputs,
     restorer: BaseConsumer,
@@ -110,6 +112,7 @@ impl Worker {
             engine,
             inventory,
             suppressions: None,
+            policies: None,
             outputs,
             restorer,
             offsets: OffsetTracker::default(),
@@ -140,6 +143,34 @@ impl Worker {
     ) {
         self.put_in_force(in_force);
         self.suppressions = Some(feed);
+    }
+
+    /// Reloads the guardrail policies from here on when `watch` sees a
+    /// change; the set the engine started with is recorded now.
+    pub(crate) fn watch_policies(&mut self, watch: super::policies::PolicyWatch) {
+        let digest = Some(self.engine.policies().digest().to_string());
+        if let Err(e) = self.outputs.audit_policies(digest) {
+            self.fail(e);
+        }
+        self.policies = Some(watch);
+    }
+
+    /// Puts reloaded policies in force between windows (no call is
+    /// between two sets); a refused set leaves the one in force.
+    pub(crate) fn poll_policies(&mut self) {
+        let Some(result) = self.policies.as_mut().and_then(|w| w.poll()) else {
+            return;
+        };
+        super::events::PoliciesReloaded {
+            result: result.as_deref(),
+        }
+        .emit();
+        if let Ok(set) = result {
+            if let Err(e) = self.outputs.audit_policies(Some(set.digest().to_string())) {
+                self.fail(e);
+            }
+            self.engine.set_policies(set);
+        }
     }
 
     /// Puts new suppressions in force between windows.
@@ -374,6 +405,13 @@ impl Worker {
                         summary.findings_suppressed += 1;
                         DecisionMade::Suppressed {
                             detector: s.finding.lead_detector(),
+                        }
+                        .emit();
+                    }
+                    Decision::Violation(v) => {
+                        summary.policy_violations += 1;
+                        DecisionMade::Violation {
+                            severity: v.rule.severity.as_str(),
                         }
                         .emit();
                     }
