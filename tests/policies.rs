@@ -338,9 +338,10 @@ fn run_reloads_on_change_within_a_second_and_keeps_the_old_set_when_refused() {
     let s = Service::start(&cfg, &dir.path().join("run.log"));
     assert_eq!(
         s.metric("warden_policy_rules"),
-        0.0,
-        "set at start, not reloaded"
+        1.0,
+        "the set loaded at start"
     );
+    assert_eq!(s.metric("warden_policy_reloads_total"), 0.0);
 
     let events = |s: &Service| s.metric("warden_events_total");
     let violations = |s: &Service| s.metric("warden_policy_violations_total");

@@ -148,6 +148,7 @@ impl Worker {
     /// Reloads the guardrail policies from here on when `watch` sees a
     /// change; the set the engine started with is recorded now.
     pub(crate) fn watch_policies(&mut self, watch: super::policies::PolicyWatch) {
+        metrics::gauge!("warden_policy_rules").set(self.engine.policies().len() as f64);
         let digest = Some(self.engine.policies().digest().to_string());
         if let Err(e) = self.outputs.audit_policies(digest) {
             self.fail(e);
