@@ -331,21 +331,19 @@ impl Decider {
             return;
         }
         revoked.push(target.clone());
-        out.push(Decision::Revocation(Revocation {
-            uid: stable_uid("wdn-r", &[&finding_uid, target.as_deref().unwrap_or("")]),
-            finding_uid,
-            time_ms: ts,
-            agent_id: inp.agent_id.to_string(),
-            agent_type: row.agent_type,
-            tenant: row.tenant.map(String::from),
-            session_id: target.map(String::from),
+        let reason = format!(
+            "guardrail policy {} ({}) violated at {ts_s} by {} ({})",
+            rule.id, rule.description, row.action, rule.source
+        );
+        let shadow = self.cfg.revoke == RevokeMode::Shadow;
+        out.push(Decision::Revocation(revocation(
+            inp,
+            &finding_uid,
+            target,
             risk,
-            reason: format!(
-                "guardrail policy {} ({}) violated at {ts_s} by {} ({})",
-                rule.id, rule.description, row.action, rule.source
-            ),
-            shadow: self.cfg.revoke == RevokeMode::Shadow,
-        }));
+            reason,
+            shadow,
+        )));
     }
 
     /// A call whose finding-level evidence suppressions covered: recorded
@@ -498,28 +496,52 @@ impl Decider {
         if revoke && !episode.revoked.contains(&target) {
             episode.revoked.push(target.clone());
             let ts_s = ts.to_string();
-            out.push(Decision::Revocation(Revocation {
-                uid: stable_uid("wdn-r", &[&episode.uid, target.as_deref().unwrap_or("")]),
-                finding_uid: episode.uid.clone(),
-                time_ms: ts,
-                agent_id: inp.agent_id.to_string(),
-                agent_type: row.agent_type,
-                tenant: row.tenant.map(String::from),
-                session_id: target.map(String::from),
+            let reason = if escalated {
+                format!(
+                    "risk {risk} at {}: {}; {MAX_REVOKED_SESSIONS} sessions already revoked in \
+                     this episode, so the credential is revoked",
+                    ts_s,
+                    explain(score)
+                )
+            } else {
+                format!("risk {risk} at {}: {}", ts_s, explain(score))
+            };
+            let shadow = self.cfg.revoke == RevokeMode::Shadow;
+            out.push(Decision::Revocation(revocation(
+                inp,
+                &episode.uid,
+                target,
                 risk,
-                reason: if escalated {
-                    format!(
-                        "risk {risk} at {}: {}; {MAX_REVOKED_SESSIONS} sessions already revoked in \
-                         this episode, so the credential is revoked",
-                        ts_s,
-                        explain(score)
-                    )
-                } else {
-                    format!("risk {risk} at {}: {}", ts_s, explain(score))
-                },
-                shadow: self.cfg.revoke == RevokeMode::Shadow,
-            }));
+                reason,
+                shadow,
+            )));
         }
+    }
+}
+
+/// A revocation of `target` (a session; `None`: the credential) on the
+/// call `inp`, justified by the finding `finding_uid`. Its uid is stable
+/// per finding and target, so a receiver can tell a repeat.
+fn revocation(
+    inp: &DecisionInput<'_>,
+    finding_uid: &str,
+    target: Option<Box<str>>,
+    risk: u8,
+    reason: String,
+    shadow: bool,
+) -> Revocation {
+    let row = inp.row;
+    Revocation {
+        uid: stable_uid("wdn-r", &[finding_uid, target.as_deref().unwrap_or("")]),
+        finding_uid: finding_uid.to_string(),
+        time_ms: row.ts_ms,
+        agent_id: inp.agent_id.to_string(),
+        agent_type: row.agent_type,
+        tenant: row.tenant.map(String::from),
+        session_id: target.map(String::from),
+        risk,
+        reason,
+        shadow,
     }
 }
 
