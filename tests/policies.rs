@@ -65,6 +65,7 @@ struct Call {
     action: String,
     tenant: Option<String>,
     src_ip: Option<String>,
+    session: Option<String>,
     event_id: String,
 }
 
@@ -82,6 +83,7 @@ fn calls(path: &Path) -> Vec<Call> {
                 action: s("action").unwrap(),
                 tenant: s("tenant"),
                 src_ip: s("src_ip"),
+                session: s("session_id"),
                 event_id: s("event_id").unwrap(),
             }
         })
@@ -106,9 +108,22 @@ fn in_network(ip: &str, (net, bits): (Ipv4Addr, u32)) -> bool {
         .is_ok_and(|a| u32::from(a) & mask == u32::from(net) & mask)
 }
 
-/// The rules the example set holds, written out plainly over the calls.
-fn expected(c: &Call, reg: Option<&Registered>) -> Vec<&'static str> {
+/// A rule on the session's age, beside the examples.
+const SESSION_RULE: &str = r#"@id("session-older-than-12h") @severity("low")
+forbid (principal, action, resource)
+when { context has session_age && context.session_age >= 43200 };
+"#;
+
+/// The rules the example set holds, and `SESSION_RULE`, written out
+/// plainly over the calls; `session_start` is when the agent first used
+/// the call's session (ms).
+fn expected(c: &Call, reg: Option<&Registered>, session_start: Option<i64>) -> Vec<&'static str> {
     let mut out = Vec::new();
+    if let Some(start) = session_start {
+        if (c.ts_ms - start).div_euclid(1000) >= 43_200 {
+            out.push("session-older-than-12h");
+        }
+    }
     if let Some(op) = c.action.strip_prefix("iam:") {
         if c.ty == "ai_agent"
             && !["Get", "List", "Simulate"]
@@ -203,23 +218,27 @@ fn replay_flags_exactly_the_calls_each_rule_matches() {
     std::fs::write(&identities, serde_json::to_string(&entities).unwrap()).unwrap();
 
     let mut want: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut started: BTreeMap<(String, String), i64> = BTreeMap::new();
     for c in &all {
-        for rule in expected(c, reg.get(&c.agent)) {
+        let start = c.session.as_ref().map(|s| {
+            *started
+                .entry((c.agent.clone(), s.clone()))
+                .or_insert(c.ts_ms)
+        });
+        for rule in expected(c, reg.get(&c.agent), start) {
             want.insert((rule.to_string(), c.event_id.clone()));
         }
     }
 
+    let session_rule = dir.path().join("sessions.cedar");
+    std::fs::write(&session_rule, SESSION_RULE).unwrap();
     let alerts = dir.path().join("alerts.jsonl");
     let report = dir.path().join("report.json");
     common::succeeded(
         warden()
-            .args([
-                "replay",
-                "--no-progress",
-                "--policy",
-                EXAMPLES,
-                "--identities",
-            ])
+            .args(["replay", "--no-progress", "--policy", EXAMPLES, "--policy"])
+            .arg(&session_rule)
+            .arg("--identities")
             .arg(&identities)
             .arg("--alerts-out")
             .arg(&alerts)
@@ -264,7 +283,7 @@ fn replay_flags_exactly_the_calls_each_rule_matches() {
     assert_eq!(got, want);
     assert_eq!(
         per_rule(&want).len(),
-        4,
+        5,
         "every rule has calls to match: {:?}",
         per_rule(&want)
     );

@@ -381,8 +381,16 @@ impl Engine {
         score: &crate::signal::Score,
         on_decision: &mut dyn FnMut(&CallRow<'_>, &Decision),
     ) {
-        let cohort = &self.cohorts.get(self.agents.state_ref(idx).cohort).key;
-        let call = PolicyCall::new(row, cohort, self.policies.identity(row.agent_id));
+        let st = self.agents.state_ref(idx);
+        let cohort = &self.cohorts.get(st.cohort).key;
+        let session_age = match row.session_id {
+            Some(s) if self.policies.reads_session_age() => {
+                st.sessions.age_ms(session::session_key(s), row.ts_ms)
+            }
+            _ => None,
+        };
+        let call = PolicyCall::new(row, cohort, self.policies.identity(row.agent_id))
+            .with_session_age_ms(session_age);
         self.policies.violations(&call, &mut self.scratch_rules);
         if self.scratch_rules.rules().is_empty() {
             return;

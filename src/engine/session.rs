@@ -16,6 +16,9 @@ struct Slot {
     novel: [bool; 2],
     current: u8,
     switches: u16,
+    /// When the agent first used the session (event time, ms), for the
+    /// session's age.
+    first: i64,
 }
 
 /// The last three sessions an agent used, each with up to two contexts.
@@ -31,7 +34,23 @@ pub(crate) struct Concurrency {
     pub unfamiliar: bool,
 }
 
+/// The key a session id is tracked under (never 0, which marks a free slot).
+pub(crate) fn session_key(session_id: &str) -> u32 {
+    super::stats::fingerprint(super::stats::fp_kind::SESSION, session_id) as u32 | 1
+}
+
 impl SessionSlots {
+    /// How long the agent has been using `session` at `ts` (ms since its
+    /// first call with it), when the session is one of its last three.
+    /// A session pushed out by three newer ones starts again at zero when
+    /// it comes back: the age is a lower bound.
+    pub(crate) fn age_ms(&self, session: u32, ts: i64) -> Option<i64> {
+        self.0
+            .iter()
+            .find(|s| s.session == session && s.last[0] != 0)
+            .map(|s| ts.saturating_sub(s.first).max(0))
+    }
+
     pub(crate) fn observe(
         &mut self,
         session: u32,
@@ -56,6 +75,7 @@ impl SessionSlots {
                     novel: [ctx_novel, false],
                     current: 0,
                     switches: 0,
+                    first: ts,
                 };
                 return Concurrency::default();
             }
@@ -172,6 +192,22 @@ mod tests {
         ] {
             assert!(!is_provider_service(src), "{src}");
         }
+    }
+
+    #[test]
+    fn a_sessions_age_counts_from_its_first_call_until_it_is_pushed_out() {
+        let mut s = SessionSlots::default();
+        s.observe(7, 10, false, 1_000);
+        s.observe(7, 10, false, 61_000);
+        assert_eq!(s.age_ms(7, 121_000), Some(120_000));
+        assert_eq!(s.age_ms(8, 121_000), None);
+        // Three newer sessions push it out; back again, it starts anew.
+        for (k, t) in [(8, 200_000), (9, 300_000), (11, 400_000)] {
+            s.observe(k, 10, false, t);
+        }
+        assert_eq!(s.age_ms(7, 500_000), None);
+        s.observe(7, 10, false, 500_000);
+        assert_eq!(s.age_ms(7, 530_000), Some(30_000));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::decide::Episode;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the layout of any record below changes.
-pub(crate) const STATE_FORMAT_VERSION: u8 = 7;
+pub(crate) const STATE_FORMAT_VERSION: u8 = 8;
 
 const KIND_AGENT: u8 = 0;
 const KIND_COHORT: u8 = 1;

@@ -106,6 +106,21 @@ pub(crate) enum Expr {
     Ip(IpFn, Vec<Expr>),
 }
 
+impl Expr {
+    /// Whether the expression reads (or tests for) context attribute `a`.
+    pub(crate) fn reads(&self, a: ContextAttr) -> bool {
+        match self {
+            Expr::Context(b) | Expr::ContextHas(b) => *b == a,
+            Expr::Lit(_) | Expr::Var(_) | Expr::Principal(_) | Expr::PrincipalHas(_) => false,
+            Expr::Not(e) | Expr::Neg(e) | Expr::Like(e, _) | Expr::IsEmpty(e) => e.reads(a),
+            Expr::And(x, y) | Expr::Or(x, y) | Expr::Bin(_, x, y) => x.reads(a) || y.reads(a),
+            Expr::If(b) => b.0.reads(a) || b.1.reads(a) || b.2.reads(a),
+            Expr::Is(e, _, within) => e.reads(a) || within.as_ref().is_some_and(|w| w.reads(a)),
+            Expr::Set(v) | Expr::Ip(_, v) => v.iter().any(|e| e.reads(a)),
+        }
+    }
+}
+
 /// What a scope clause of `principal` or `resource` admits.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum EntityScope {

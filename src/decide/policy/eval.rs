@@ -156,6 +156,7 @@ fn context<'a>(a: ContextAttr, call: &PolicyCall<'a>) -> Option<Val<'a>> {
         ContextAttr::Hour => Val::Long(call.hour()),
         ContextAttr::MinuteOfDay => Val::Long(call.minute_of_day()),
         ContextAttr::Weekday => Val::Long(call.weekday()),
+        ContextAttr::SessionAge => Val::Long(call.session_age_s()?),
     })
 }
 

@@ -161,6 +161,9 @@ pub struct PolicySet {
     /// The rest: looked at for every call.
     unguarded: Vec<u32>,
     identities: FxHashMap<String, Registered>,
+    /// Whether a rule reads `context.session_age` (only then does the
+    /// engine look the call's session up).
+    reads_session_age: bool,
     /// SHA-256 of the files' contents, in order (what the decision log records).
     digest: String,
 }
@@ -394,6 +397,10 @@ impl PolicySet {
                     }
                 };
                 let compiled = compile::compile(&est).map_err(bad)?;
+                out.reads_session_age |= compiled
+                    .conditions
+                    .iter()
+                    .any(|c| c.reads(model::ContextAttr::SessionAge));
                 let (line, _) = position(&src.text, at);
                 let idx = out.rules.len() as u32;
                 match &compiled.action {
@@ -438,6 +445,11 @@ impl PolicySet {
     /// No rules: nothing to evaluate.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Whether a rule reads the session's age (`context.session_age`).
+    pub fn reads_session_age(&self) -> bool {
+        self.reads_session_age
     }
 
     /// How many rules.

@@ -107,6 +107,7 @@ pub(crate) enum ContextAttr {
     Hour,
     MinuteOfDay,
     Weekday,
+    SessionAge,
 }
 
 impl ContextAttr {
@@ -128,6 +129,7 @@ impl ContextAttr {
             "hour" => Self::Hour,
             "minute_of_day" => Self::MinuteOfDay,
             "weekday" => Self::Weekday,
+            "session_age" => Self::SessionAge,
             _ => return None,
         })
     }
@@ -231,6 +233,9 @@ pub struct PolicyCall<'a> {
     /// The action split at its first `:` (read by most rules; split once).
     service: &'a str,
     operation: &'a str,
+    /// Seconds since the agent's first call with the call's session (the
+    /// engine's session tracking; absent without a session id).
+    session_age: Option<i64>,
 }
 
 impl<'a> PolicyCall<'a> {
@@ -245,7 +250,19 @@ impl<'a> PolicyCall<'a> {
             src_ip: std::cell::OnceCell::new(),
             service,
             operation,
+            session_age: None,
         }
+    }
+
+    /// The same call, with its session's age in milliseconds (floored to
+    /// whole seconds, as policies see it).
+    pub fn with_session_age_ms(mut self, age_ms: Option<i64>) -> Self {
+        self.session_age = age_ms.map(|ms| ms.div_euclid(1000));
+        self
+    }
+
+    pub(crate) fn session_age_s(&self) -> Option<i64> {
+        self.session_age
     }
 
     /// The caller's address, when it parses as one.

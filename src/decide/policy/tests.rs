@@ -61,6 +61,10 @@ when { if context has parent then context.parent != "orch" else principal.cohort
 forbid (principal, action, resource)
 when { [context.action, "x"].containsAny(["iam:GetUser", "y"]) && !["a"].isEmpty() &&
        principal in [Agent::"a2", Agent::"a3"] && action in Action::"iam:GetUser" };
+
+@id("long-session")
+forbid (principal, action, resource)
+when { principal.type == "ai_agent" && context has session_age && context.session_age > 3600 };
 "#;
 
 fn set() -> PolicySet {
@@ -174,6 +178,9 @@ fn cedar_violations(call: &PolicyCall<'_>) -> HashSet<String> {
     if let Some(b) = row.bytes_out {
         ctx.push(("bytes_out".into(), RestrictedExpression::new_long(b as i64)));
     }
+    if let Some(a) = call.session_age_s() {
+        ctx.push(("session_age".into(), RestrictedExpression::new_long(a)));
+    }
     let request = Request::new(
         p,
         uid("Action", row.action),
@@ -223,13 +230,15 @@ proptest! {
         ts_ms in 1_700_000_000_000i64..1_900_000_000_000,
         bytes_out in proptest::option::of(0u64..2_000),
         cohort in pick(&["c|x", "c|y"]),
+        session_age_ms in proptest::option::of(0i64..8_000_000),
     ) {
         let ps = set();
         let row = CallRow {
             ts_ms, agent_id: agent, action, agent_type: ty, resource, tenant,
             parent_id: parent, src_ip, outcome, bytes_out, ..CallRow::default()
         };
-        let call = PolicyCall::new(&row, cohort, ps.identity(agent));
+        let call = PolicyCall::new(&row, cohort, ps.identity(agent))
+            .with_session_age_ms(session_age_ms);
         let mut m = Matches::default();
         ps.violations(&call, &mut m);
         let ours: HashSet<String> = m.rules().iter().map(|r| r.id.clone()).collect();

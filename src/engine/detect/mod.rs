@@ -491,7 +491,7 @@ impl Detectors {
             ^ fingerprint(fp_kind::SESSION_CLIENT, derived.ua.unwrap_or("")))
             as u32;
         let c = st.sessions.observe(
-            fingerprint(fp_kind::SESSION, session) as u32 | 1,
+            crate::engine::session::session_key(session),
             ctx,
             ctx_novel,
             row.ts_ms,
