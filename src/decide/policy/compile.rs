@@ -455,14 +455,36 @@ fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// The first `attr == "literal"` among the rule's top-level conjuncts, on
-/// a string attribute.
-pub(crate) fn guard(c: &Compiled) -> Option<(Guard, String)> {
+/// The string attribute `e` reads, when it is one a rule can be indexed by.
+fn guard_attr(e: &Expr) -> Option<Guard> {
+    Some(match e {
+        Expr::Principal(p @ (PrincipalAttr::Type | PrincipalAttr::Cohort)) => Guard::Principal(*p),
+        Expr::Context(
+            c @ (ContextAttr::Action
+            | ContextAttr::Service
+            | ContextAttr::Operation
+            | ContextAttr::Tenant
+            | ContextAttr::Parent
+            | ContextAttr::Outcome
+            | ContextAttr::Resource
+            | ContextAttr::Client),
+        ) => Guard::Context(*c),
+        _ => return None,
+    })
+}
+
+fn top_level(c: &Compiled) -> Vec<&Expr> {
     let mut all = Vec::new();
     for cond in &c.conditions {
         conjuncts(cond, &mut all);
     }
-    all.into_iter().find_map(|e| {
+    all
+}
+
+/// The first `attr == "literal"` among the rule's top-level conjuncts, on
+/// a string attribute.
+pub(crate) fn guard(c: &Compiled) -> Option<(Guard, String)> {
+    top_level(c).into_iter().find_map(|e| {
         let Expr::Bin(BinOp::Eq, l, r) = e else {
             return None;
         };
@@ -470,22 +492,26 @@ pub(crate) fn guard(c: &Compiled) -> Option<(Guard, String)> {
             (a, Expr::Lit(Const::Str(s))) | (Expr::Lit(Const::Str(s)), a) => (a, s),
             _ => return None,
         };
-        let g = match attr {
-            Expr::Principal(p @ (PrincipalAttr::Type | PrincipalAttr::Cohort)) => {
-                Guard::Principal(*p)
-            }
-            Expr::Context(
-                c @ (ContextAttr::Action
-                | ContextAttr::Service
-                | ContextAttr::Operation
-                | ContextAttr::Tenant
-                | ContextAttr::Parent
-                | ContextAttr::Outcome
-                | ContextAttr::Resource
-                | ContextAttr::Client),
-            ) => Guard::Context(*c),
-            _ => return None,
+        Some((guard_attr(attr)?, lit.clone()))
+    })
+}
+
+/// For a rule with a top-level conjunct `attr like "…"` on a string
+/// attribute, that attribute and the pattern's longest literal run: a call
+/// whose `attr` does not contain the run cannot satisfy the rule (the
+/// conjunct is false, or an error when the attribute is absent).
+pub(crate) fn literal_guard(c: &Compiled) -> Option<(Guard, String)> {
+    top_level(c).into_iter().find_map(|e| {
+        let Expr::Like(attr, pattern) = e else {
+            return None;
         };
-        Some((g, lit.clone()))
+        let longest = pattern
+            .iter()
+            .filter_map(|g| match g {
+                Glob::Lit(l) => Some(&l.text),
+                Glob::Any => None,
+            })
+            .max_by_key(|t| t.len())?;
+        Some((guard_attr(attr)?, longest.clone()))
     })
 }

@@ -16,6 +16,7 @@
 mod compile;
 mod eval;
 mod identities;
+mod index;
 mod model;
 #[cfg(test)]
 mod tests;
@@ -23,7 +24,7 @@ mod tests;
 pub use identities::load_identities;
 pub use model::{PolicyCall, Registered};
 
-use compile::{ActionScope, Compiled};
+use compile::Compiled;
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -153,13 +154,8 @@ struct Loaded {
 #[derive(Default)]
 pub struct PolicySet {
     rules: Vec<Loaded>,
-    /// Rules whose scope names actions, by action.
-    by_action: FxHashMap<String, Vec<u32>>,
-    /// Rules that apply to any action, indexed by their guard (see
-    /// `compile::guard`), one map per attribute guarded on.
-    guarded: Vec<(compile::Guard, FxHashMap<String, Vec<u32>>)>,
-    /// The rest: looked at for every call.
-    unguarded: Vec<u32>,
+    /// Which rules a call needs to be evaluated against.
+    index: index::RuleIndex,
     identities: FxHashMap<String, Registered>,
     /// Whether a rule reads `context.session_age` (only then does the
     /// engine look the call's session up).
@@ -348,6 +344,7 @@ impl PolicySet {
             ..PolicySet::default()
         };
         let mut ids = FxHashMap::default();
+        let mut index = index::IndexBuilder::default();
         for (src, (_, policies)) in sources.iter().zip(parsed) {
             for (n, p, est) in policies {
                 let nth = n.saturating_add(1);
@@ -402,30 +399,7 @@ impl PolicySet {
                     .iter()
                     .any(|c| c.reads(model::ContextAttr::SessionAge));
                 let (line, _) = position(&src.text, at);
-                let idx = out.rules.len() as u32;
-                match &compiled.action {
-                    ActionScope::Any => match compile::guard(&compiled) {
-                        Some((g, value)) => {
-                            let at = match out.guarded.iter().position(|(h, _)| *h == g) {
-                                Some(at) => at,
-                                None => {
-                                    out.guarded.push((g, FxHashMap::default()));
-                                    out.guarded.len() - 1
-                                }
-                            };
-                            out.guarded[at].1.entry(value).or_default().push(idx);
-                        }
-                        None => out.unguarded.push(idx),
-                    },
-                    ActionScope::OneOf(list) => {
-                        let mut list = list.clone();
-                        list.sort_unstable();
-                        list.dedup();
-                        for a in list {
-                            out.by_action.entry(a).or_default().push(idx);
-                        }
-                    }
-                }
+                index.add(out.rules.len() as u32, &compiled);
                 out.rules.push(Loaded {
                     rule: Arc::new(Rule {
                         description: p.annotation("description").unwrap_or(&id).to_string(),
@@ -438,6 +412,7 @@ impl PolicySet {
                 });
             }
         }
+        out.index = index.build();
         out.digest = digest(sources, &out.identities);
         Ok(out)
     }
@@ -485,27 +460,7 @@ impl PolicySet {
     /// evaluated.
     pub fn violations(&self, call: &PolicyCall<'_>, m: &mut Matches) {
         m.rules.clear();
-        let c = &mut m.candidates;
-        c.clear();
-        c.extend_from_slice(&self.unguarded);
-        let mut sorted = true;
-        let mut add = |list: &[u32]| {
-            if !list.is_empty() {
-                sorted &= c.is_empty();
-                c.extend_from_slice(list);
-            }
-        };
-        if let Some(list) = self.by_action.get(call.row.action) {
-            add(list);
-        }
-        for (g, index) in &self.guarded {
-            if let Some(list) = eval::guard_value(*g, call).and_then(|v| index.get(v)) {
-                add(list);
-            }
-        }
-        if !sorted {
-            c.sort_unstable();
-        }
+        let c = self.index.candidates(call, &mut m.scratch);
         for &i in c.iter() {
             let l = &self.rules[i as usize];
             if eval::satisfied(&l.compiled, call) {
@@ -518,7 +473,7 @@ impl PolicySet {
 /// Scratch for `PolicySet::violations`, kept between calls.
 #[derive(Debug, Default)]
 pub struct Matches {
-    candidates: Vec<u32>,
+    scratch: index::Scratch,
     rules: Vec<Arc<Rule>>,
 }
 

@@ -62,6 +62,18 @@ forbid (principal, action, resource)
 when { [context.action, "x"].containsAny(["iam:GetUser", "y"]) && !["a"].isEmpty() &&
        principal in [Agent::"a2", Agent::"a3"] && action in Action::"iam:GetUser" };
 
+@id("secret-anywhere")
+forbid (principal, action, resource)
+when { context has resource && context.resource like "*secret*" && context.outcome != "denied" };
+
+@id("user-actions")
+forbid (principal, action, resource)
+when { context.action like "iam:*User*" && principal.cohort like "c|*" };
+
+@id("keys-in-buckets")
+forbid (principal, action, resource)
+when { context has resource && context.resource like "*-key" } unless { context has resource && context.resource like "bucket*" };
+
 @id("long-session")
 forbid (principal, action, resource)
 when { principal.type == "ai_agent" && context has session_age && context.session_age > 3600 };
