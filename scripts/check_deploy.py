@@ -19,7 +19,10 @@ projects document as required:
     naming a port that Service has.
 Plus the links between objects: the Deployment's probes and the Service
 target a container port that exists; the warden.toml in the ConfigMap
-parses and serves metrics on that port.
+parses and serves metrics on that port; every policy and identities file
+warden.toml names is a key of a ConfigMap in the render, mounted as a
+directory (a subPath mount never sees an edited ConfigMap, so a policy
+change would not reach the running pods).
 
   scripts/check_deploy.py KUBERNETES_VERSION
 """
@@ -52,6 +55,36 @@ def get(obj, *path):
     return obj
 
 
+def check_policy_files(name, toml, dep, configmaps):
+    decisions = toml.get("decisions", {})
+    files = list(decisions.get("policy_files", []))
+    if decisions.get("identities_file"):
+        files.append(decisions["identities_file"])
+    pod = dep["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    by_name = {c["metadata"]["name"]: c for c in configmaps}
+    for path in files:
+        mount = max((m for m in container.get("volumeMounts", [])
+                     if path == m["mountPath"]
+                     or path.startswith(m["mountPath"].rstrip("/") + "/")),
+                    key=lambda m: len(m["mountPath"]), default=None)
+        if mount is None:
+            fail(name, f"{path} ([decisions]) is under no volume mount")
+            continue
+        if mount.get("subPath"):
+            fail(name, f"{path} is mounted with subPath: edits would never reach the pod")
+            continue
+        cm_name = get(volumes.get(mount["name"], {}), "configMap", "name")
+        cm = by_name.get(cm_name)
+        if cm is None:
+            fail(name, f"{path}: volume {mount['name']!r} is no ConfigMap in the render")
+            continue
+        key = path[len(mount["mountPath"].rstrip("/")) + 1:]
+        if key not in (cm.get("data") or {}):
+            fail(name, f"{path}: ConfigMap {cm_name} has no key {key!r}")
+
+
 def check_overlay(overlay):
     name = os.path.basename(overlay)
     rendered = subprocess.run(["kubectl", "kustomize", overlay], check=True,
@@ -78,8 +111,11 @@ def check_overlay(overlay):
         return
     dep = by_kind["Deployment"][0]
     svc = by_kind["Service"][0]
-    cm = by_kind["ConfigMap"][0]
-    toml = tomllib.loads(cm["data"]["warden.toml"])
+    cms = [c for c in by_kind["ConfigMap"] if "warden.toml" in (c.get("data") or {})]
+    if len(cms) != 1:
+        fail(name, f"{len(cms)} ConfigMaps carry warden.toml, not one")
+        return
+    toml = tomllib.loads(cms[0]["data"]["warden.toml"])
     stream = toml.get("stream", {})
     container = dep["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
@@ -98,6 +134,7 @@ def check_overlay(overlay):
     for p in svc["spec"]["ports"]:
         if p["targetPort"] not in ports:
             fail(name, f"Service targets port {p['targetPort']!r}, not a container port")
+    check_policy_files(name, toml, dep, by_kind["ConfigMap"])
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     if any(pod_labels.get(k) != v for k, v in svc["spec"]["selector"].items()):
         fail(name, "the Service's selector does not match the pods")

@@ -117,4 +117,37 @@ mod tests {
         std::thread::sleep(CHECK_EVERY);
         assert!(w.poll().is_none(), "a refused file is reported once");
     }
+
+    /// How the kubelet updates a ConfigMap mounted as a directory: each
+    /// version in its own timestamped directory, `..data` a symlink to the
+    /// current one, each key a symlink through `..data`, and an update a
+    /// rename of a new `..data` over the old. Same length on purpose.
+    #[test]
+    fn a_configmap_update_by_the_kubelet_is_seen() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let rule = |id: &str| format!("@id(\"{id}\") forbid (principal, action, resource);\n");
+        let version = |name: &str, text: &str| {
+            std::fs::create_dir(d.join(name)).unwrap();
+            std::fs::write(d.join(name).join("p.cedar"), text).unwrap();
+        };
+        version("..2026_12_04_01", &rule("a"));
+        symlink("..2026_12_04_01", d.join("..data")).unwrap();
+        symlink("..data/p.cedar", d.join("p.cedar")).unwrap();
+        let cfg = DecisionConfig {
+            policy_files: vec![d.join("p.cedar")],
+            ..DecisionConfig::default()
+        };
+        let mut w = PolicyWatch::new(&cfg).unwrap().unwrap();
+        std::thread::sleep(CHECK_EVERY);
+        assert!(w.poll().is_none(), "nothing changed");
+        version("..2026_12_04_02", &rule("b"));
+        symlink("..2026_12_04_02", d.join("..data_tmp")).unwrap();
+        std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+        std::fs::remove_dir_all(d.join("..2026_12_04_01")).unwrap();
+        std::thread::sleep(CHECK_EVERY);
+        let set = w.poll().unwrap().unwrap();
+        assert_eq!(set.rules().next().unwrap().id, "b");
+    }
 }
