@@ -4,9 +4,11 @@
 
 mod config;
 pub mod policy;
+mod severity;
 pub mod suppress;
 
 pub use config::{DecisionConfig, RevokeMode};
+pub use severity::Severity;
 pub use suppress::{Suppression, SuppressionSet};
 
 use crate::event::{AgentType, CallRow, Outcome};

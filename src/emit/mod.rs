@@ -205,7 +205,7 @@ impl Renderer {
                     kind: RecordKind::Finding,
                     event_type: event_types::FINDING_CREATE,
                     key: f.agent_id.clone(),
-                    severity_id: v.rule.severity.ocsf().0,
+                    severity_id: v.rule.severity.id(),
                     time_ms: f.time_ms,
                     body: Body::Ocsf(Arc::new(ocsf::policy_violation(v))),
                 })]

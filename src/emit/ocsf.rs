@@ -85,7 +85,7 @@ pub fn policy_violation(v: &Violation) -> Value {
     let f = &v.finding;
     let rule = &v.rule;
     let mut out = detection_finding(f);
-    let (severity_id, severity) = rule.severity.ocsf();
+    let (severity_id, severity) = (rule.severity.id(), rule.severity.caption());
     out["severity_id"] = json!(severity_id);
     out["severity"] = json!(severity);
     let message = format!(

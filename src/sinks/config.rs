@@ -16,42 +16,7 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// OCSF severities a sink receives; a record goes to every sink whose list
 /// holds its `severity_id`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// OCSF severity 1.
-    Informational,
-    /// OCSF severity 2.
-    Low,
-    /// OCSF severity 3.
-    Medium,
-    /// OCSF severity 4.
-    High,
-    /// OCSF severity 5.
-    Critical,
-    /// OCSF severity 6.
-    Fatal,
-}
-
-impl Severity {
-    /// OCSF's `severity_id`.
-    pub fn id(self) -> u8 {
-        match self {
-            Severity::Informational => 1,
-            Severity::Low => 2,
-            Severity::Medium => 3,
-            Severity::High => 4,
-            Severity::Critical => 5,
-            Severity::Fatal => 6,
-        }
-    }
-
-    /// Every severity, lowest first.
-    pub fn all() -> Vec<Severity> {
-        use Severity::*;
-        vec![Informational, Low, Medium, High, Critical, Fatal]
-    }
-}
+pub use crate::decide::Severity;
 
 /// What a sink does when its buffer is full.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -103,5 +68,5 @@ impl Default for DeliveryConfig {
 }
 
 pub(crate) fn all_severities() -> Vec<Severity> {
-    Severity::all()
+    Severity::ALL.to_vec()
 }

@@ -36,56 +36,7 @@ const MAX_FILE_BYTES: u64 = 4 << 20;
 /// At most this many rules across all files.
 const MAX_RULES: usize = 10_000;
 
-/// How serious a violation of a rule is (OCSF severity).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing.
-    Informational,
-    /// Low.
-    Low,
-    /// Medium (the default).
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
-
-impl Severity {
-    fn parse(s: &str) -> Option<Severity> {
-        Some(match s {
-            "informational" => Severity::Informational,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => return None,
-        })
-    }
-
-    /// OCSF `severity_id` and `severity`.
-    pub fn ocsf(self) -> (u8, &'static str) {
-        match self {
-            Severity::Informational => (1, "Informational"),
-            Severity::Low => (2, "Low"),
-            Severity::Medium => (3, "Medium"),
-            Severity::High => (4, "High"),
-            Severity::Critical => (5, "Critical"),
-        }
-    }
-
-    /// The name used in policy annotations and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Informational => "informational",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+pub use crate::decide::Severity;
 
 /// One rule as a finding explains it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -380,11 +331,13 @@ impl PolicySet {
                 }
                 let severity = match p.annotation("severity") {
                     None => Severity::Medium,
-                    Some(s) => Severity::parse(s).ok_or_else(|| {
-                        bad(format!(
+                    Some(s) => Severity::parse(s)
+                        .filter(|s| *s != Severity::Fatal)
+                        .ok_or_else(|| {
+                            bad(format!(
                             "@severity(\"{s}\"): use informational, low, medium, high or critical"
                         ))
-                    })?,
+                        })?,
                 };
                 let revoke = match p.annotation("revoke") {
                     None | Some("false") => false,
