@@ -178,19 +178,20 @@ impl AuditLog {
     /// Records the guardrail policies put in force, by their digest
     /// (`PolicySet::digest`, already a SHA-256).
     pub fn policies(&mut self, digest: &str, now_ms: i64) -> Result<(), AuditError> {
-        self.append(AuditRecord {
-            seq: 0,
-            prev: String::new(),
-            kind: KIND_POLICIES.into(),
-            time_ms: now_ms,
-            id: None,
-            subject: None,
-            digest: Some(digest.to_string()),
-            signature: None,
-        })
+        self.setting_digest(KIND_POLICIES, digest.to_string(), now_ms)
     }
 
     fn setting(&mut self, kind: &str, bytes: &[u8], now_ms: i64) -> Result<(), AuditError> {
+        self.setting_digest(kind, sha256_hex(bytes), now_ms)
+    }
+
+    /// A line recording a setting put in force, by its SHA-256.
+    fn setting_digest(
+        &mut self,
+        kind: &str,
+        digest: String,
+        now_ms: i64,
+    ) -> Result<(), AuditError> {
         self.append(AuditRecord {
             seq: 0,
             prev: String::new(),
@@ -198,7 +199,7 @@ impl AuditLog {
             time_ms: now_ms,
             id: None,
             subject: None,
-            digest: Some(sha256_hex(bytes)),
+            digest: Some(digest),
             signature: None,
         })
     }

@@ -147,6 +147,41 @@ pub struct Engine {
 
 /// Loads the archetype model `[engine] archetypes` names, if any; engines
 /// built from one config share it.
+/// The files a config names (archetype model, attack catalogue,
+/// suppressions, guardrail policies), read and checked once and shared by
+/// every engine built from that config: a sharded replay's engines read
+/// them once, not once each.
+pub(crate) struct EngineFiles {
+    archetypes: Option<Arc<Archetypes>>,
+    catalogue: Option<Arc<AttackCatalogue>>,
+    suppressions: Option<Arc<SuppressionSet>>,
+    policies: Arc<PolicySet>,
+}
+
+impl EngineFiles {
+    pub(crate) fn load(cfg: &DetectionConfig) -> Result<EngineFiles, EngineError> {
+        let archetypes = load_archetypes(&cfg.engine)?;
+        let catalogue = cfg
+            .detectors
+            .attack_catalogue
+            .as_deref()
+            .map(AttackCatalogue::shipped_and)
+            .transpose()?;
+        let suppressions =
+            crate::decide::suppress::load_configured(cfg.decisions.suppressions_file.as_deref())?;
+        Ok(EngineFiles {
+            archetypes,
+            catalogue: catalogue.map(Arc::new),
+            suppressions: (!suppressions.is_empty())
+                .then(|| Arc::new(SuppressionSet::new(suppressions.into_iter().map(Arc::new)))),
+            policies: crate::decide::policy::load_configured(
+                &cfg.decisions.policy_files,
+                cfg.decisions.identities_file.as_deref(),
+            )?,
+        })
+    }
+}
+
 pub(crate) fn load_archetypes(cfg: &EngineConfig) -> Result<Option<Arc<Archetypes>>, ModelError> {
     let Some(path) = &cfg.archetypes else {
         return Ok(None);
@@ -170,30 +205,21 @@ impl Engine {
     /// An engine as the config describes it, archetype model included.
     pub fn from_config(cfg: impl Into<DetectionConfig>) -> Result<Self, EngineError> {
         let cfg = cfg.into();
-        let archetypes = load_archetypes(&cfg.engine)?;
-        let catalogue = cfg
-            .detectors
-            .attack_catalogue
-            .as_deref()
-            .map(AttackCatalogue::shipped_and)
-            .transpose()?;
-        let suppressions =
-            crate::decide::suppress::load_configured(cfg.decisions.suppressions_file.as_deref())?;
-        let policies = crate::decide::policy::load_configured(
-            &cfg.decisions.policy_files,
-            cfg.decisions.identities_file.as_deref(),
-        )?;
-        let mut engine = Self::with_archetypes(cfg, archetypes);
-        engine.set_policies(policies);
-        if let Some(c) = catalogue {
-            engine.detectors.set_catalogue(Arc::new(c));
+        let files = EngineFiles::load(&cfg)?;
+        Ok(Self::with_files(cfg, &files))
+    }
+
+    /// An engine for `cfg` with the files it names already loaded.
+    pub(crate) fn with_files(cfg: DetectionConfig, files: &EngineFiles) -> Self {
+        let mut engine = Self::with_archetypes(cfg, files.archetypes.clone());
+        engine.set_policies(files.policies.clone());
+        if let Some(c) = &files.catalogue {
+            engine.detectors.set_catalogue(c.clone());
         }
-        if !suppressions.is_empty() {
-            engine.set_suppressions(Arc::new(SuppressionSet::new(
-                suppressions.into_iter().map(Arc::new),
-            )));
+        if let Some(s) = &files.suppressions {
+            engine.set_suppressions(s.clone());
         }
-        Ok(engine)
+        engine
     }
 
     pub(crate) fn with_archetypes(

@@ -181,7 +181,8 @@ pub(crate) struct ShardedEngine {
 }
 
 impl ShardedEngine {
-    /// `threads` engines (at least one) built as `Engine::from_config`.
+    /// `threads` engines (at least one) built as `Engine::from_config`, the
+    /// files the config names read once for all of them.
     pub(crate) fn new(cfg: DetectionConfig, threads: usize) -> Result<Self, EngineError> {
         let n = threads.clamp(1, u16::MAX as usize);
         let mut per = cfg.clone();
@@ -192,9 +193,10 @@ impl ShardedEngine {
             state: Mutex::default(),
             ready: Condvar::new(),
         });
+        let files = super::EngineFiles::load(&per)?;
         let mut engines = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut e = Engine::from_config(per.clone())?;
+            let mut e = Engine::with_files(per.clone(), &files);
             e.set_global_exchange(Box::new(HubExchange { hub: hub.clone() }));
             engines.push(e);
         }

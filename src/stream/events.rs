@@ -520,8 +520,12 @@ pub(crate) fn register_series(max_agents: usize) {
         "warden_policy_violations_total",
         "Guardrail policy violations (one per violating call and rule), by the rule's severity."
     );
-    for severity in ["informational", "low", "medium", "high", "critical"] {
-        metrics::counter!("warden_policy_violations_total", "severity" => severity).absolute(0);
+    // Every severity a rule may carry (`@severity` refuses fatal).
+    for severity in crate::decide::Severity::ALL {
+        if severity != crate::decide::Severity::Fatal {
+            metrics::counter!("warden_policy_violations_total", "severity" => severity.as_str())
+                .absolute(0);
+        }
     }
     describe_gauge!(
         "warden_suppressions",
