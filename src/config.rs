@@ -189,8 +189,9 @@ pub struct InputConfig {
     /// `replay`): event time is written by the caller.
     pub max_future_skew_seconds: u64,
     /// Largest input read as one JSON document (pretty-printed arrays and
-    /// envelopes; JSON lines have no such limit): past it the rest is
-    /// reported and not read, so a hostile file cannot exhaust memory.
+    /// envelopes), and longest line of JSON lines: past it the rest of a
+    /// document is reported and not read, and a longer line is reported
+    /// and passed over, so a hostile file cannot exhaust memory.
     pub max_document_bytes: u64,
     /// Longest string field of a call, in bytes. An identity field (agent,
     /// session, parent, tenant, event id) over it makes the record bad;

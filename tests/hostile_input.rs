@@ -67,3 +67,41 @@ fn every_corpus_record_is_reported_and_its_neighbours_scored_in_every_format() {
         }
     }
 }
+
+/// A line past `[input] max_document_bytes` (a sender that never writes a
+/// newline) is reported by line and passed over without being held; the
+/// lines around it are scored, in every format.
+#[test]
+fn a_line_past_the_cap_is_reported_and_its_neighbours_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("warden.toml");
+    std::fs::write(&cfg, "[input]\nmax_document_bytes = 65536\n").unwrap();
+    let huge = format!("{{\"agent_id\":\"{}\"}}", "a".repeat(3 << 20));
+    for format in ["auto", "native", "cloudtrail", "k8s-audit", "ocsf"] {
+        let input = dir.path().join("in.jsonl");
+        std::fs::write(
+            &input,
+            format!("{}\n{huge}\n{}\n", good(format, 1), good(format, 2)),
+        )
+        .unwrap();
+        let report = dir.path().join("report.json");
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["replay", "--no-progress", "--format", format, "--config"])
+            .arg(&cfg)
+            .arg("--report")
+            .arg(&report)
+            .arg(&input)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {stderr}");
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(r["events"], 2, "{format}: {r}");
+        assert_eq!(r["decode_errors"], 1, "{format}: {r}");
+        assert!(
+            stderr.contains("65536-byte cap") && stderr.contains("line 2:"),
+            "{format}: {stderr}"
+        );
+    }
+}

@@ -125,10 +125,26 @@ fn is_denial(code: &str) -> bool {
 
 /// `arn:aws:sts::123:assumed-role/Role/Session` → (`arn:aws:iam::123:role/Role`, `Session`).
 fn split_assumed_role(arn: &str) -> Option<(String, &str)> {
-    let (head, rest) = arn.split_once(":assumed-role/")?;
+    let at = find_field(arn, ":assumed-role/")?;
+    let (head, rest) = (&arn[..at], &arn[at + ":assumed-role/".len()..]);
     let (role, session) = rest.rsplit_once('/')?;
-    let head = head.replacen(":sts:", ":iam:", 1);
-    Some((format!("{head}:role/{role}"), session))
+    let role_arn = match find_field(head, ":sts:") {
+        Some(i) => format!(
+            "{}:iam:{}:role/{role}",
+            &head[..i],
+            &head[i + ":sts:".len()..]
+        ),
+        None => format!("{head}:role/{role}"),
+    };
+    Some((role_arn, session))
+}
+
+/// The first occurrence of `pat`, which starts with `:`, in `s`. Tried at
+/// each colon: an ARN has a handful, and this runs on every CloudTrail
+/// record, where building a substring searcher per call cost 3 % of replay.
+fn find_field(s: &str, pat: &str) -> Option<usize> {
+    debug_assert!(pat.starts_with(':'));
+    memchr::memchr_iter(b':', s.as_bytes()).find(|&i| s.as_bytes()[i..].starts_with(pat.as_bytes()))
 }
 
 fn resource_of(rec: &Record<'_>) -> Option<String> {
@@ -368,6 +384,29 @@ struct BytesData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The colon-anchored search finds what `split_once` and
+        /// `replacen` found, on ARN-like text with the patterns anywhere.
+        #[test]
+        fn assumed_role_split_is_the_substring_split(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "arn", ":", "aws", "sts", ":sts:", "::", "123", ":assumed-role/",
+                    "assumed-role", "/", "Role", "sess", "iam", "é", ":sts",
+                ]),
+                0..12,
+            )
+        ) {
+            let arn: String = parts.concat();
+            let reference = arn.split_once(":assumed-role/").and_then(|(head, rest)| {
+                let (role, session) = rest.rsplit_once('/')?;
+                let head = head.replacen(":sts:", ":iam:", 1);
+                Some((format!("{head}:role/{role}"), session))
+            });
+            proptest::prop_assert_eq!(split_assumed_role(&arn), reference);
+        }
+    }
 
     #[test]
     fn assumed_role_maps_role_session_and_source() {

@@ -60,7 +60,8 @@ pub struct ReadOptions {
     pub max_future_skew_ms: i64,
     /// Largest input read as one JSON document (a pretty-printed array or
     /// envelope) rather than line by line; past it the rest is reported and
-    /// not read.
+    /// not read. Also the longest line: a longer one is reported and passed
+    /// over.
     pub max_document_bytes: u64,
     /// Longest string field, in bytes (identity fields over it make the
     /// record bad; other text is cut).
@@ -95,6 +96,12 @@ struct ParquetInput {
     bytes_per_row: f64,
     bytes_read: Arc<AtomicU64>,
 }
+
+/// Read buffer of a JSON-lines input. Lines that lie whole in it are
+/// decoded where they are, without a copy; CloudTrail delivery objects are
+/// one line of 40-150 KB each, so a buffer of several such lines leaves few
+/// of them straddling a refill.
+const READ_BUFFER: usize = 1 << 20;
 
 /// Reads one input (a JSON-lines file, a `.gz`, a document, or a Parquet
 /// file) as Arrow windows of calls, reporting each bad record and going on.
@@ -144,11 +151,11 @@ impl EventReader {
         };
         let reader: Box<dyn BufRead + Send> = if name.ends_with(".gz") {
             Box::new(BufReader::with_capacity(
-                1 << 16,
+                READ_BUFFER,
                 MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counted)),
             ))
         } else {
-            Box::new(BufReader::with_capacity(1 << 16, counted))
+            Box::new(BufReader::with_capacity(READ_BUFFER, counted))
         };
         Ok(Self::from_reader(name, reader, opts))
     }
@@ -389,6 +396,120 @@ impl EventReader {
         }
     }
 
+    /// Reads and ingests the next line of `reader`: in place when the line
+    /// lies whole in the reader's buffer, else gathered in `self.buf`. A
+    /// first line that is not a JSON value of its own is handed back: the
+    /// input is a document, to be read whole once the reader is back.
+    ///
+    /// A line longer than `max_document_bytes` is reported and passed over
+    /// without being held: a sender that never writes a newline must not
+    /// grow this buffer until the process is killed.
+    fn next_line(
+        &mut self,
+        reader: &mut dyn BufRead,
+        bad: &mut Vec<BadRecord>,
+    ) -> Result<Option<String>, InputError> {
+        let cap = usize::try_from(self.opts.max_document_bytes).unwrap_or(usize::MAX);
+        self.buf.clear();
+        // Bytes of an over-long line passed over so far.
+        let mut passed_over = 0usize;
+        loop {
+            let avail = match reader.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(InputError::Read {
+                        path: self.name.clone(),
+                        line: self.line_no + 1,
+                        source,
+                    })
+                }
+            };
+            let newline = memchr::memchr(b'\n', avail);
+            let chunk = newline.map_or(avail.len(), |i| i + 1);
+            let content = self.buf.len() + newline.unwrap_or(avail.len());
+            if passed_over > 0 || content > cap {
+                // Over the cap: pass over to the end of the line, then
+                // report it once.
+                passed_over += self.buf.len() + chunk;
+                self.buf.clear();
+                reader.consume(chunk);
+                if newline.is_some() || chunk == 0 {
+                    self.line_no += 1;
+                    self.started = true;
+                    bad.push(self.bad(
+                        self.line_no,
+                        &format!(
+                            "line longer than the {cap}-byte cap ([input] max_document_bytes): \
+                             its {passed_over} bytes were passed over"
+                        ),
+                    ));
+                    self.done = chunk == 0;
+                    return Ok(None);
+                }
+                continue;
+            }
+            if avail.is_empty() {
+                // End of input: a last line without a newline, or nothing.
+                if self.buf.is_empty() {
+                    self.done = true;
+                    return Ok(None);
+                }
+                return Ok(self.take_gathered_line(bad));
+            }
+            match newline {
+                Some(i) if self.buf.is_empty() => {
+                    let first = self.take_line(&avail[..=i], bad);
+                    reader.consume(i + 1);
+                    return Ok(first);
+                }
+                Some(i) => {
+                    self.buf.extend_from_slice(&avail[..=i]);
+                    reader.consume(i + 1);
+                    return Ok(self.take_gathered_line(bad));
+                }
+                None => {
+                    let n = avail.len();
+                    self.buf.extend_from_slice(avail);
+                    reader.consume(n);
+                }
+            }
+        }
+    }
+
+    /// `take_line` on the line gathered in `self.buf`, whose allocation
+    /// is kept for the next.
+    fn take_gathered_line(&mut self, bad: &mut Vec<BadRecord>) -> Option<String> {
+        let owned = std::mem::take(&mut self.buf);
+        let first = self.take_line(&owned, bad);
+        self.buf = owned;
+        first
+    }
+
+    /// Ingests one line (its newline included). Returns the line when it
+    /// is the input's first and not a value of its own (see `next_line`).
+    fn take_line(&mut self, bytes: &[u8], bad: &mut Vec<BadRecord>) -> Option<String> {
+        self.line_no += 1;
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            bad.push(self.bad(self.line_no, "line is not valid UTF-8"));
+            return None;
+        };
+        let line = text.trim();
+        if line.is_empty() {
+            return None;
+        }
+        let first = !self.started;
+        self.started = true;
+        if first
+            && self.opts.format != Format::Native
+            && serde_json::from_str::<&RawValue>(line).is_err()
+        {
+            return Some(text.to_string());
+        }
+        self.ingest(line, self.line_no, bad);
+        None
+    }
+
     /// The next window of up to `batch_size` good events (a window can be
     /// larger when one envelope holds more); bad records are appended to
     /// `bad`. `None` at end of input.
@@ -415,43 +536,16 @@ impl EventReader {
             };
         }
         while self.ready.is_empty() && !self.done {
-            self.buf.clear();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|source| InputError::Read {
-                    path: self.name.clone(),
-                    line: self.line_no + 1,
-                    source,
-                })?;
-            if n == 0 {
+            // The reader is taken out while a line borrowed from its buffer
+            // is decoded (a line that lies whole in the buffer is not
+            // copied), and put back before anything else reads from it.
+            let mut reader = std::mem::replace(&mut self.reader, Box::new(io::empty()));
+            let step = self.next_line(&mut *reader, bad);
+            self.reader = reader;
+            if let Some(first) = step? {
+                self.ingest_document(first, bad)?;
                 self.done = true;
-                break;
             }
-            self.line_no += 1;
-            let Ok(text) = std::str::from_utf8(&self.buf) else {
-                bad.push(self.bad(self.line_no, "line is not valid UTF-8"));
-                continue;
-            };
-            let line = text.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let first = !self.started;
-            self.started = true;
-            if first
-                && self.opts.format != Format::Native
-                && serde_json::from_str::<&RawValue>(line).is_err()
-            {
-                let text = text.to_string();
-                self.ingest_document(text, bad)?;
-                self.done = true;
-                break;
-            }
-            let owned = std::mem::take(&mut self.buf);
-            let line = std::str::from_utf8(&owned).unwrap_or("").trim();
-            self.ingest(line, self.line_no, bad);
-            self.buf = owned;
         }
         if let Some(b) = self.ready.pop_front() {
             return Ok(Some(b));

@@ -258,3 +258,101 @@ fn batches_split_at_batch_size() {
         std::iter::from_fn(|| r.next_batch(&mut bad).unwrap().map(|b| b.num_rows())).collect();
     assert_eq!(sizes, vec![2, 2, 1]);
 }
+
+/// A reader whose buffer holds `chunk` bytes, so lines straddle refills.
+fn reader_chunked(text: &str, opts: ReadOptions, chunk: usize) -> EventReader {
+    EventReader::from_reader(
+        "mem".into(),
+        Box::new(io::BufReader::with_capacity(
+            chunk,
+            io::Cursor::new(text.as_bytes().to_vec()),
+        )),
+        opts,
+    )
+}
+
+#[test]
+fn a_line_past_the_cap_is_passed_over_without_losing_its_neighbours() {
+    let good = "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}";
+    let huge = format!("{{\"ts\":1,\"agent_id\":\"{}\"}}", "b".repeat(20_000));
+    let opts = ReadOptions {
+        max_document_bytes: 4096,
+        ..ReadOptions::default()
+    };
+    // (input, line of the long one, bytes passed over: its newline too)
+    let cases = [
+        (format!("{good}\n{huge}\n{good}\n"), 2, huge.len() + 1),
+        (format!("{good}\n{good}\n{huge}"), 3, huge.len()),
+    ];
+    for (text, line, passed) in cases {
+        for chunk in [7, 1000, 1 << 20] {
+            let (n, bad) = drain(&mut reader_chunked(&text, opts.clone(), chunk));
+            assert_eq!(n, 2, "chunk {chunk}: {bad:?}");
+            assert_eq!(bad.len(), 1, "chunk {chunk}: {bad:?}");
+            let reason = &bad[0].error.reason;
+            assert!(reason.contains("4096-byte cap"), "{reason}");
+            assert!(reason.contains(&format!("its {passed} bytes")), "{reason}");
+            assert_eq!(bad[0].error.line, line);
+        }
+    }
+}
+
+#[test]
+fn a_line_at_the_cap_is_read() {
+    let line = format!(
+        "{{\"ts\":1,\"agent_id\":\"a\",\"action\":\"{}\"}}",
+        "x".repeat(200)
+    );
+    let opts = ReadOptions {
+        max_document_bytes: line.len() as u64,
+        ..ReadOptions::default()
+    };
+    for text in [format!("{line}\n{line}\n"), format!("{line}\n{line}")] {
+        for chunk in [7, 1 << 20] {
+            let (n, bad) = drain(&mut reader_chunked(&text, opts.clone(), chunk));
+            assert_eq!((n, bad.len()), (2, 0), "chunk {chunk}: {bad:?}");
+        }
+    }
+}
+
+proptest::proptest! {
+    /// Where the reader's buffer ends does not change what is read: the
+    /// same events and the same bad lines, whether a line lies whole in
+    /// the buffer or straddles refills.
+    #[test]
+    fn refill_boundaries_do_not_change_what_is_read(
+        lines in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}",
+                "{\"ts\":2,\"agent_id\":\"b\",\"action\":\"y\",\"resource\":\"arn:aws:s3:::b/k\"}",
+                "",
+                "   ",
+                "{\"ts\":",
+                "not json",
+                "{\"ts\":3,\"agent_id\":\"\u{e9}\",\"action\":\"z\"}",
+            ]),
+            0..20,
+        ),
+        trailing_newline in proptest::bool::ANY,
+        invalid_byte_at in proptest::option::of(0usize..20),
+        chunk in 1usize..64,
+    ) {
+        let mut bytes = lines.join("\n").into_bytes();
+        if trailing_newline {
+            bytes.push(b'\n');
+        }
+        if let Some(i) = invalid_byte_at.filter(|&i| i < bytes.len()) {
+            bytes[i] = 0xff;
+        }
+        let read = |chunk: usize| {
+            let mut r = EventReader::from_reader(
+                "mem".into(),
+                Box::new(io::BufReader::with_capacity(chunk, io::Cursor::new(bytes.clone()))),
+                ReadOptions::default(),
+            );
+            let (n, bad) = drain(&mut r);
+            (n, bad.iter().map(|b| b.to_string()).collect::<Vec<_>>())
+        };
+        proptest::prop_assert_eq!(read(chunk), read(1 << 20));
+    }
+}
