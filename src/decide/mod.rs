@@ -187,7 +187,18 @@ pub(crate) struct Episode {
     /// The last finding emitted, which the Close repeats (agent, session,
     /// trigger, evidence) so a SIEM can match it without a lookup.
     last: Option<Box<Finding>>,
+    /// How far the agent's calls run behind the shared clock, as of its
+    /// last call (see `Decider::note_clock`). Not checkpointed: a restored
+    /// episode counts as on time until the agent's next call.
+    #[serde(skip)]
+    lag_ms: i64,
 }
+
+/// The most an agent's lag behind the shared clock postpones the closing
+/// of its quiet episode. A backlog a day deep is caught up on as it
+/// arrives; beyond that, a call stamped far in the past (event time is
+/// written by the caller) must not keep an episode open for ever.
+const MAX_LAG_MS: i64 = 24 * 3_600_000;
 
 /// Minute (since the epoch) from which an episode whose last finding-level
 /// call was at `last_hit_ts` counts as quiet. Whole minutes, so an engine
@@ -211,6 +222,7 @@ impl Episode {
             features: 0,
             revoked: Vec::new(),
             last: None,
+            lag_ms: 0,
         }
     }
 
@@ -397,14 +409,30 @@ impl Decider {
         self.episodes.len()
     }
 
-    /// Closes every episode quiet at `now_ms` (Close findings, in uid order).
+    /// Notes where the agent's call at `ts` stood against the shared clock
+    /// (`now`, the watermark). Calls reach the engine from several
+    /// producers and partitions, and one of them can run hours behind the
+    /// others (a shipper catching up on a backlog, a partition a new owner
+    /// resumes). The shared clock follows the majority, so without this a
+    /// lagging agent's episode would be closed as quiet while its calls
+    /// are still arriving, and its next call would open a new finding and
+    /// revoke again. Called after the call was decided on.
+    pub(crate) fn note_clock(&mut self, agent_idx: u32, ts: i64, now: Option<i64>) {
+        if let Some(ep) = self.episodes.get_mut(&agent_idx) {
+            ep.lag_ms = now.map_or(0, |now| now.saturating_sub(ts).clamp(0, MAX_LAG_MS));
+        }
+    }
+
+    /// Closes every episode quiet at `now_ms` (Close findings, in uid
+    /// order), each on its agent's own time: `now_ms` less the agent's lag.
     pub(crate) fn close_quiet(&mut self, now_ms: i64, out: &mut Vec<Decision>) {
         let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
-        let now_minute = now_ms.div_euclid(60_000);
         let mut quiet: Vec<u32> = self
             .episodes
             .iter()
-            .filter(|(_, e)| now_minute >= e.quiet_from_minute(quiet_ms))
+            .filter(|(_, e)| {
+                (now_ms - e.lag_ms).div_euclid(60_000) >= e.quiet_from_minute(quiet_ms)
+            })
             .map(|(i, _)| *i)
             .collect();
         if quiet.is_empty() {
@@ -455,6 +483,7 @@ impl Decider {
                     features: mask,
                     revoked: Vec::new(),
                     last: None,
+                    lag_ms: 0,
                 });
                 (ep, Some(FindingActivity::Create))
             }
@@ -667,5 +696,62 @@ mod tests {
         assert!(revoked[..MAX_REVOKED_SESSIONS].iter().all(Option::is_some));
         assert_eq!(revoked[MAX_REVOKED_SESSIONS], None, "then the credential");
         assert!(d.episode(0).unwrap().revoked.len() <= MAX_REVOKED_SESSIONS + 1);
+    }
+
+    /// An agent whose calls run two hours behind the shared clock (another
+    /// producer is ahead) keeps its episode open while its calls arrive;
+    /// the sweep closes it once the agent, on its own time, went quiet.
+    #[test]
+    fn a_lagging_agents_episode_is_closed_on_its_own_time() {
+        let mut d = Decider::new(DecisionConfig::default());
+        let quiet_ms = DecisionConfig::default().episode_quiet_minutes as i64 * 60_000;
+        let mut signals = Signals::default();
+        signals.set(Feature::NovelAction, 30.0, 1.0, 0.0);
+        signals.set(Feature::FailedCalls, 30.0, 10.0, 0.0);
+        let score = combine(&signals, &Weights::default());
+        let lag = 2 * 3_600_000;
+        let t0 = 1_000_000_000;
+        let row = CallRow {
+            ts_ms: t0,
+            agent_id: "svc",
+            action: "iam:CreateAccessKey",
+            ..CallRow::default()
+        };
+        let mut out = Vec::new();
+        let input = DecisionInput {
+            agent_idx: 0,
+            agent_id: "svc",
+            cohort: "c",
+            row: &row,
+            signals: &signals,
+            score: &score,
+            evidence_ids: &[],
+        };
+        d.decide(&input, &mut out);
+        d.note_clock(0, t0, Some(t0 + lag));
+        assert_eq!(d.open_episodes(), 1);
+        // The clock is past the agent's quiet time, the agent is not.
+        out.clear();
+        d.close_quiet(t0 + lag + 60_000, &mut out);
+        assert!(out.is_empty() && d.open_episodes() == 1, "{out:?}");
+        // On its own time, it went quiet.
+        d.close_quiet(t0 + lag + quiet_ms + 120_000, &mut out);
+        assert_eq!(d.open_episodes(), 0);
+        assert!(matches!(&out[..], [Decision::Finding(f)] if f.activity == FindingActivity::Close));
+        // An agent on time is closed by the clock as before; a stamp a
+        // week in the past postpones it by a day at most.
+        for (stamp_lag, closed_at) in [
+            (0, quiet_ms + 120_000),
+            (7 * 86_400_000, MAX_LAG_MS + quiet_ms + 120_000),
+        ] {
+            let mut d = Decider::new(DecisionConfig::default());
+            d.decide(&input, &mut out);
+            d.note_clock(0, t0, Some(t0 + stamp_lag));
+            out.clear();
+            d.close_quiet(t0 + closed_at - 180_000, &mut out);
+            assert_eq!(d.open_episodes(), 1, "lag {stamp_lag}");
+            d.close_quiet(t0 + closed_at, &mut out);
+            assert_eq!(d.open_episodes(), 0, "lag {stamp_lag}");
+        }
     }
 }

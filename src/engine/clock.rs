@@ -68,12 +68,14 @@ impl Watermark {
 }
 
 /// Where one call stands on the shared clock: its input position, its time
-/// as shared state may take it, and whether the clock's minute moved on
-/// with it (then quiet episodes are closed first, as of `sweep`).
+/// as shared state may take it, the watermark after it (`now`, once there
+/// is one), and whether the clock's minute moved on with it (then quiet
+/// episodes are closed first, as of `sweep`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tick {
     pub seq: u64,
     pub shared_ts: i64,
+    pub now: Option<i64>,
     pub sweep: Option<i64>,
 }
 
@@ -101,6 +103,7 @@ impl SharedClock {
         Tick {
             seq,
             shared_ts,
+            now,
             sweep,
         }
     }

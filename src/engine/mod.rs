@@ -579,6 +579,7 @@ impl Engine {
             }
             None => self.decider.decide(&input, &mut self.scratch_decisions),
         }
+        self.decider.note_clock(idx, row.ts_ms, tick.now);
         for d in &self.scratch_decisions {
             match d {
                 Decision::Finding(f) if f.seq == 0 => self.counters.findings_created += 1,
