@@ -650,17 +650,38 @@ mod tests {
     use super::*;
     use crate::signal::{combine, Weights};
 
+    /// Two independent groups of strong evidence: confident enough to revoke.
+    fn strong_evidence() -> (Signals, Score) {
+        let mut signals = Signals::default();
+        signals.set(Feature::NovelAction, 30.0, 1.0, 0.0);
+        signals.set(Feature::FailedCalls, 30.0, 10.0, 0.0);
+        let score = combine(&signals, &Weights::default());
+        (signals, score)
+    }
+
+    fn input_of<'a>(
+        row: &'a CallRow<'a>,
+        signals: &'a Signals,
+        score: &'a Score,
+    ) -> DecisionInput<'a> {
+        DecisionInput {
+            agent_idx: 0,
+            agent_id: "svc",
+            cohort: "c",
+            row,
+            signals,
+            score,
+            evidence_ids: &[],
+        }
+    }
+
     #[test]
     fn revoked_sessions_are_bounded_and_then_the_credential_is_revoked() {
         let mut d = Decider::new(DecisionConfig {
             revoke: RevokeMode::Enforce,
             ..DecisionConfig::default()
         });
-        // Two independent groups of strong evidence: confident enough to revoke.
-        let mut signals = Signals::default();
-        signals.set(Feature::NovelAction, 30.0, 1.0, 0.0);
-        signals.set(Feature::FailedCalls, 30.0, 10.0, 0.0);
-        let score = combine(&signals, &Weights::default());
+        let (signals, score) = strong_evidence();
         assert!(score.high_confidence && score.risk >= 99.0);
         let sessions: Vec<String> = (0..40).map(|i| format!("tok-{i}")).collect();
         let mut out = Vec::new();
@@ -672,18 +693,7 @@ mod tests {
                 session_id: Some(s),
                 ..CallRow::default()
             };
-            d.decide(
-                &DecisionInput {
-                    agent_idx: 0,
-                    agent_id: "svc",
-                    cohort: "c",
-                    row: &row,
-                    signals: &signals,
-                    score: &score,
-                    evidence_ids: &[],
-                },
-                &mut out,
-            );
+            d.decide(&input_of(&row, &signals, &score), &mut out);
         }
         let revoked: Vec<Option<&str>> = out
             .iter()
@@ -705,10 +715,7 @@ mod tests {
     fn a_lagging_agents_episode_is_closed_on_its_own_time() {
         let mut d = Decider::new(DecisionConfig::default());
         let quiet_ms = DecisionConfig::default().episode_quiet_minutes as i64 * 60_000;
-        let mut signals = Signals::default();
-        signals.set(Feature::NovelAction, 30.0, 1.0, 0.0);
-        signals.set(Feature::FailedCalls, 30.0, 10.0, 0.0);
-        let score = combine(&signals, &Weights::default());
+        let (signals, score) = strong_evidence();
         let lag = 2 * 3_600_000;
         let t0 = 1_000_000_000;
         let row = CallRow {
@@ -718,15 +725,7 @@ mod tests {
             ..CallRow::default()
         };
         let mut out = Vec::new();
-        let input = DecisionInput {
-            agent_idx: 0,
-            agent_id: "svc",
-            cohort: "c",
-            row: &row,
-            signals: &signals,
-            score: &score,
-            evidence_ids: &[],
-        };
+        let input = input_of(&row, &signals, &score);
         d.decide(&input, &mut out);
         d.note_clock(0, t0, Some(t0 + lag));
         assert_eq!(d.open_episodes(), 1);
