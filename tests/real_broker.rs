@@ -142,9 +142,13 @@ fn tansu_and_kafka_python_round_trip() {
     // The next owner of the partition (here: a restart) takes its agents'
     // state from the state topic as the last one left it: every agent, and
     // the checkpoint marker, so there is nothing to re-read.
+    // Ready alone is not enough: a member holding no partition is ready too,
+    // and tansu may keep the departed member in the group (and give it the
+    // one partition) until its 12 s session times out.
     let next = Service::start(&cfg, &dir.path().join("svc2.log"));
-    next.wait_until("ready", Duration::from_secs(60), |s| {
-        s.get("/readyz").is_some_and(|(c, _)| c == 200)
+    next.wait_until("the partition restored", Duration::from_secs(60), |s| {
+        s.metric("warden_partitions_assigned_total") >= 1.0
+            && s.get("/readyz").is_some_and(|(c, _)| c == 200)
     });
     let restored = next.terminate();
     assert_eq!(
