@@ -257,5 +257,70 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Agent ids are written by callers. These share their low 15 bits under
+/// FxHash, the unkeyed hash the agent table used before its index was keyed
+/// (`src/keyed.rs`): in such a table they all start the same probe sequence,
+/// so each lookup walks past the others. Found by trying names in turn, as a
+/// sender would offline. With `crafted` false, as many ordinary ids.
+fn flood_ids(n: usize, crafted: bool) -> Vec<String> {
+    use std::hash::BuildHasher;
+    let fx = rustc_hash::FxBuildHasher;
+    (0u64..)
+        .map(|k| format!("svc-flood-{k:x}"))
+        .filter(|id| !crafted || fx.hash_one(id.as_str()) & 0x7fff == 0)
+        .take(n)
+        .collect()
+}
+
+/// `rounds` calls from each of `ids`, round-robin, one a millisecond.
+fn flood_fleet(ids: &[String], rounds: usize) -> Vec<u8> {
+    use time::format_description::well_known::Rfc3339;
+    let start = time::macros::datetime!(2026-11-02 00:00 UTC);
+    let mut out = Vec::new();
+    let mut ms = 0i64;
+    for _ in 0..rounds {
+        for id in ids {
+            let ts = (start + time::Duration::milliseconds(ms))
+                .format(&Rfc3339)
+                .expect("a valid instant");
+            ms += 1;
+            out.extend_from_slice(
+                format!(
+                    r#"{{"ts":"{ts}","agent_id":"{id}","action":"s3:GetObject","agent_type":"service_account"}}"#
+                )
+                .as_bytes(),
+            );
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Hash flooding: 20,000 agents whose ids collide under an unkeyed hash,
+/// five calls each, against as many ordinary ids. With a keyed index the
+/// two cost the same per call.
+fn hash_flood(c: &mut Criterion) {
+    const AGENTS: usize = 20_000;
+    const ROUNDS: usize = 5;
+    let mut g = c.benchmark_group("hash_flood");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements((AGENTS * ROUNDS) as u64));
+    for (name, crafted) in [("score_colliding_ids", true), ("score_ordinary_ids", false)] {
+        let windows = batches(&flood_fleet(&flood_ids(AGENTS, crafted), ROUNDS));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut engine = Engine::new(Config::default());
+                for w in &windows {
+                    engine
+                        .process_batch(w, &mut |_, _| {})
+                        .expect("call layout");
+                }
+                engine.agents_tracked()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, hash_flood);
 criterion_main!(benches);

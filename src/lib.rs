@@ -22,6 +22,7 @@ pub mod engine;
 pub mod event;
 pub mod input;
 pub mod inventory;
+mod keyed;
 pub mod offline;
 pub mod query;
 pub mod signal;

@@ -5,6 +5,8 @@ use super::cohort::SENSITIVE_KIND;
 use super::session::SessionSlots;
 use super::stats::{DistinctWindow, Ewm, SeenValues};
 use crate::event::AgentType;
+use crate::keyed::KeyedHash;
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 /// Everything Warden remembers about one agent: decayed counters (forward
@@ -227,9 +229,15 @@ pub(crate) const PROBATION_CALLS: u32 = 32;
 /// eighth of it goes: the least recently seen agents still on probation
 /// (fewer than `PROBATION_CALLS` calls) while there are enough of them, and
 /// the least recently seen of all only when there are not.
+///
+/// Ids are written by callers, so the index hashes them with keys drawn
+/// per table (`KeyedHash`): ids crafted to collide under a fixed hash would
+/// otherwise pile into one probe sequence and make every lookup walk it.
+/// The index holds indices only; each id is stored once, in `ids`.
 #[derive(Debug)]
 pub(crate) struct AgentTable {
-    index: FxHashMap<Box<str>, u32>,
+    index: HashTable<u32>,
+    hasher: KeyedHash,
     ids: Vec<Box<str>>,
     states: Vec<AgentState>,
     /// The input partition each agent's events arrive on (0 in replay): its
@@ -251,7 +259,8 @@ pub(crate) struct AgentTable {
 impl AgentTable {
     pub fn new(cap: usize) -> Self {
         AgentTable {
-            index: FxHashMap::default(),
+            index: HashTable::new(),
+            hasher: KeyedHash::default(),
             ids: Vec::new(),
             states: Vec::new(),
             partitions: Vec::new(),
@@ -270,7 +279,10 @@ impl AgentTable {
     }
 
     pub(crate) fn lookup(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
+        let ids = &self.ids;
+        self.index
+            .find(self.hasher.hash_one(id), |&i| &*ids[i as usize] == id)
+            .copied()
     }
 
     /// Inserts a new agent, evicting an eighth of the table first when it is
@@ -297,8 +309,29 @@ impl AgentTable {
                 (self.states.len() - 1) as u32
             }
         };
-        self.index.insert(id.into(), idx);
+        let (ids, hasher) = (&self.ids, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(id), idx, |&i| {
+            hasher.hash_one(&*ids[i as usize])
+        });
         idx
+    }
+
+    /// Takes agent `idx` out of the index and its id out of `ids`; false
+    /// when it was not there (a free slot).
+    fn unindex(&mut self, idx: u32) -> bool {
+        let ids = &self.ids;
+        let id = &*ids[idx as usize];
+        match self
+            .index
+            .find_entry(self.hasher.hash_one(id), |&i| i == idx)
+        {
+            Ok(entry) => {
+                entry.remove();
+                self.ids[idx as usize] = Box::default();
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     fn evict_oldest(&mut self, evicted: &mut Vec<u32>) {
@@ -306,7 +339,7 @@ impl AgentTable {
         let on_probation = |st: &AgentState| st.events < PROBATION_CALLS;
         let newcomers: Vec<(u32, u64, u32)> = self
             .index
-            .values()
+            .iter()
             .filter(|&&i| on_probation(&self.states[i as usize]))
             .map(|&i| (self.states[i as usize].cohort, self.seen[i as usize], i))
             .collect();
@@ -317,7 +350,7 @@ impl AgentTable {
             // all go, established or not.
             let mut all: Vec<(u64, u32)> = self
                 .index
-                .values()
+                .iter()
                 .map(|&i| (self.seen[i as usize], i))
                 .collect();
             let n = n.min(all.len());
@@ -325,14 +358,17 @@ impl AgentTable {
                 return;
             }
             all.select_nth_unstable(n - 1);
-            all[..n].iter().map(|&(_, i)| i).collect()
+            // In recency order, not the index's (its order changes with
+            // the hash keys): the slots are reused in this order.
+            let oldest = &mut all[..n];
+            oldest.sort_unstable();
+            oldest.iter().map(|&(_, i)| i).collect()
         };
         for &i in &chosen {
             if on_probation(&self.states[i as usize]) {
                 self.evicted_on_probation += 1;
             }
-            let id = std::mem::take(&mut self.ids[i as usize]);
-            self.index.remove(&id);
+            self.unindex(i);
             self.states[i as usize].notable = None;
             self.free.push(i);
             evicted.push(i);
@@ -362,7 +398,7 @@ impl AgentTable {
     pub(crate) fn take_partition(&mut self, partition: u32, dirty_only: bool) -> Vec<u32> {
         let mut out: Vec<u32> = self
             .index
-            .values()
+            .iter()
             .copied()
             .filter(|&i| {
                 self.partitions[i as usize] == partition && (!dirty_only || self.dirty[i as usize])
@@ -381,8 +417,7 @@ impl AgentTable {
 
     /// Forgets one agent (its partition moved to another instance).
     pub fn remove(&mut self, idx: u32) {
-        let id = std::mem::take(&mut self.ids[idx as usize]);
-        if self.index.remove(&id).is_some() {
+        if self.unindex(idx) {
             self.states[idx as usize].notable = None;
             self.free.push(idx);
         }
@@ -396,19 +431,20 @@ impl AgentTable {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &AgentState)> + '_ {
         self.index
             .iter()
-            .map(|(id, &i)| (&**id, &self.states[i as usize]))
+            .map(|&i| (&*self.ids[i as usize], &self.states[i as usize]))
     }
 
-    /// Bytes of agent state held now (states, ids and index entries).
+    /// Bytes of agent state held now: states, ids, index entries and the
+    /// per-agent columns beside them (partition, dirty bit, arrival stamp).
     pub fn state_bytes(&self) -> usize {
+        const BESIDE: usize = std::mem::size_of::<Box<str>>() // `ids`
+            + std::mem::size_of::<u32>() + 1 // the index entry and its control byte
+            + std::mem::size_of::<u32>() // `partitions`
+            + std::mem::size_of::<bool>() // `dirty`
+            + std::mem::size_of::<u64>(); // `seen`
         self.index
             .iter()
-            .map(|(k, &i)| {
-                self.states[i as usize].footprint()
-                    + 2 * k.len()
-                    + 2 * std::mem::size_of::<Box<str>>()
-                    + 4
-            })
+            .map(|&i| self.states[i as usize].footprint() + self.ids[i as usize].len() + BESIDE)
             .sum()
     }
 }
@@ -509,6 +545,52 @@ mod tests {
         // 1.4 KiB: the hour-of-week profile (336 B), the seen-values
         // filter, and the per-action bytes trends and new places.
         assert!(size <= 1536, "AgentState is {size} bytes");
+    }
+
+    /// The index finds each id's own slot through removals and reused
+    /// slots, also for ids that collide under an unkeyed hash (the ones a
+    /// flooding sender would send: their low 15 bits agree under FxHash).
+    #[test]
+    fn the_index_finds_every_agent_through_removals_and_reuse() {
+        use std::hash::BuildHasher;
+        let fx = rustc_hash::FxBuildHasher;
+        let ids: Vec<String> = (0u64..)
+            .map(|k| format!("flood-{k:x}"))
+            .filter(|id| fx.hash_one(id.as_str()) & 0x7fff == 0)
+            .take(300)
+            .collect();
+        let mut t = AgentTable::new(10_000);
+        let mut evicted = Vec::new();
+        let st = || AgentState::new(0, AgentType::ServiceAccount, 0);
+        let idx: Vec<u32> = ids
+            .iter()
+            .map(|id| t.insert(id, st(), &mut evicted))
+            .collect();
+        for (k, id) in ids.iter().enumerate().filter(|(k, _)| k % 3 == 0) {
+            t.remove(idx[k]);
+            assert_eq!(t.lookup(id), None);
+        }
+        t.remove(idx[0]); // twice: nothing happens
+        assert_eq!(t.len(), 200);
+        for (k, id) in ids.iter().enumerate() {
+            match t.lookup(id) {
+                Some(i) => assert!(k % 3 != 0 && i == idx[k] && t.id(i) == id),
+                None => assert_eq!(k % 3, 0, "{id} lost"),
+            }
+        }
+        // The removed come back into freed slots, under their own ids.
+        for id in ids.iter().step_by(3) {
+            let i = t.insert(id, st(), &mut evicted);
+            assert_eq!(t.lookup(id), Some(i));
+            assert_eq!(t.id(i), id);
+        }
+        assert_eq!(t.len(), 300);
+        assert!(evicted.is_empty());
+        let mut held: Vec<&str> = t.iter().map(|(id, _)| id).collect();
+        held.sort_unstable();
+        let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(held, want);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::global::{GlobalChange, GlobalPrevalence};
 use super::shape::DayShape;
 use super::stats::{decay, Ewm};
 use crate::event::AgentType;
+use crate::keyed::KeyedMap;
 use rustc_hash::FxHashMap;
 
 /// Kinds of values tracked for novelty (action, resource family, network,
@@ -217,7 +218,8 @@ impl Cohort {
 /// are held by agents.
 #[derive(Debug)]
 pub(crate) struct Cohorts {
-    index: FxHashMap<Box<str>, u32>,
+    /// Keyed hashing: cohort keys carry caller-written tenants (`keyed`).
+    index: KeyedMap<Box<str>, u32>,
     list: Vec<Cohort>,
     /// Agent-type-wide prevalence, read with a lag (see `global`).
     global: GlobalPrevalence,
@@ -242,7 +244,7 @@ impl Default for Cohorts {
 impl Cohorts {
     pub(crate) fn with_cap(max: usize) -> Self {
         Cohorts {
-            index: FxHashMap::default(),
+            index: KeyedMap::default(),
             list: Vec::new(),
             global: GlobalPrevalence::default(),
             max,

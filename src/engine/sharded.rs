@@ -24,8 +24,8 @@ use super::global::{merge, GlobalDelta, GlobalExchange};
 use super::{CohortKey, DetectionConfig, Engine, EngineError};
 use crate::decide::Decision;
 use crate::event::{CallColumns, CallRow};
+use crate::keyed::KeyedMap;
 use arrow_array::RecordBatch;
-use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
@@ -122,9 +122,14 @@ struct Router {
     engines: usize,
     /// Agent → engine; cleared past `max_agents` (a cleared agent is routed
     /// by its next call's cohort, which for all but a wanderer is the same).
-    agents: FxHashMap<Box<str>, u16>,
+    /// Keyed hashing: ids and tenants are written by callers (`keyed`).
+    agents: KeyedMap<Box<str>, u16>,
     max_agents: usize,
-    cohorts: FxHashMap<Box<str>, u16>,
+    /// Cohort → engine; cleared past `max_cohorts` like `agents` (the
+    /// engines overflow their cohort tables there anyway), so a spray of
+    /// tenants cannot grow it without bound.
+    cohorts: KeyedMap<Box<str>, u16>,
+    max_cohorts: usize,
     /// Calls routed to each engine so far: a new cohort goes to the least
     /// loaded.
     load: Vec<u64>,
@@ -143,6 +148,9 @@ impl Router {
             Some(&e) => e,
             None => {
                 let least = (0..self.engines).min_by_key(|&e| self.load[e]).unwrap_or(0) as u16;
+                if self.cohorts.len() >= self.max_cohorts {
+                    self.cohorts.clear();
+                }
                 self.cohorts.insert(self.key.as_str().into(), least);
                 least
             }
@@ -205,9 +213,10 @@ impl ShardedEngine {
             router: Router {
                 keys: cfg.engine.cohort_keys.clone(),
                 engines: n,
-                agents: FxHashMap::default(),
+                agents: KeyedMap::default(),
                 max_agents: cfg.engine.max_agents.max(1),
-                cohorts: FxHashMap::default(),
+                cohorts: KeyedMap::default(),
+                max_cohorts: cfg.engine.max_cohorts.max(1),
                 load: vec![0; n],
                 key: String::new(),
             },

@@ -1,5 +1,6 @@
 use super::*;
 use crate::input::{EventReader, ReadOptions};
+use crate::keyed::KeyedMap;
 use crate::sim::{self, SimConfig};
 
 /// A labelled fleet (attacks included, cross-tenant ones among them) as
@@ -83,17 +84,23 @@ fn any_number_of_engines_decide_what_one_does_in_the_same_order() {
     }
 }
 
+/// A router over `engines` engines, cohorts by tenant and type.
+fn router(engines: usize, max_agents: usize, max_cohorts: usize) -> Router {
+    Router {
+        keys: vec![CohortKey::Tenant, CohortKey::AgentType],
+        engines,
+        agents: KeyedMap::default(),
+        max_agents,
+        cohorts: KeyedMap::default(),
+        max_cohorts,
+        load: vec![0; engines],
+        key: String::new(),
+    }
+}
+
 #[test]
 fn an_agent_that_wanders_into_another_tenant_stays_with_its_engine() {
-    let mut r = Router {
-        keys: vec![CohortKey::Tenant, CohortKey::AgentType],
-        engines: 4,
-        agents: FxHashMap::default(),
-        max_agents: 100,
-        cohorts: FxHashMap::default(),
-        load: vec![0; 4],
-        key: String::new(),
-    };
+    let mut r = router(4, 100, 100);
     let lines: Vec<String> = [("a", "t1"), ("b", "t2"), ("c", "t3"), ("a", "t3")]
         .iter()
         .map(|(agent, tenant)| {
@@ -118,4 +125,25 @@ fn an_agent_that_wanders_into_another_tenant_stays_with_its_engine() {
         "new cohorts go to the least loaded engine"
     );
     assert_ne!(routes[2], routes[0]);
+}
+
+/// A spray of tenants (each a new cohort) leaves the router's tables at
+/// their caps, as the engines' own tables are.
+#[test]
+fn a_spray_of_tenants_does_not_grow_the_router_without_bound() {
+    let mut r = router(2, 50, 20);
+    let mut b = crate::event::CallBatchBuilder::with_capacity(1000);
+    for i in 0..1000 {
+        let l = format!(
+            r#"{{"ts":"2026-11-20T00:00:00Z","agent_id":"a{i}","action":"s3:GetObject","agent_type":"workload","tenant":"t{i}"}}"#
+        );
+        b.push(&crate::event::decode_line(&l, 1).unwrap());
+    }
+    let batch = b.finish();
+    let cols = CallColumns::new(&batch).unwrap();
+    for i in 0..cols.len() {
+        r.route(&cols.row(i));
+        assert!(r.cohorts.len() <= 20 && r.agents.len() <= 50);
+    }
+    assert_eq!(r.load.iter().sum::<u64>(), 1000);
 }

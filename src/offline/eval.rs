@@ -17,6 +17,7 @@
 
 use crate::decide::Decision;
 use crate::event::CallRow;
+use crate::keyed::KeyedMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -39,7 +40,8 @@ pub(crate) struct AttackEpisode {
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Evaluator {
-    agents: FxHashMap<Box<str>, u32>,
+    /// Keyed hashing: ids are written by callers (`keyed`).
+    agents: KeyedMap<Box<str>, u32>,
     agent_names: Vec<Box<str>>,
     open: FxHashMap<(u32, Box<str>), AttackEpisode>,
     closed: Vec<AttackEpisode>,
