@@ -318,6 +318,24 @@ fn hash_flood(c: &mut Criterion) {
                 engine.agents_tracked()
             })
         });
+        // The live inventory keeps its own table of identities.
+        let times = Config::default()
+            .inventory
+            .times()
+            .expect("default durations");
+        let inventory = name.replace("score", "observe_inventory");
+        g.bench_function(inventory.as_str(), |b| {
+            b.iter(|| {
+                let mut inv = LiveInventory::new(times, GrantSet::default(), 1_000_000);
+                for w in &windows {
+                    let cols = CallColumns::new(w).expect("call layout");
+                    for i in 0..cols.len() {
+                        inv.observe(&cols.row(i), 0);
+                    }
+                }
+                inv.identities()
+            })
+        });
     }
     g.finish();
 }

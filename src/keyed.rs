@@ -15,3 +15,27 @@ pub(crate) type KeyedHash = ahash::RandomState;
 
 /// A hash map over caller-written keys (see the module docs).
 pub(crate) type KeyedMap<K, V> = std::collections::HashMap<K, V, KeyedHash>;
+
+/// A hash set over caller-written keys (see the module docs).
+pub(crate) type KeyedSet<K> = std::collections::HashSet<K, KeyedHash>;
+
+/// Serialises a keyed map in key order, so that what is written (a state
+/// record) does not change with the table's random keys.
+pub(crate) fn serialize_sorted<K, V, S>(
+    map: &KeyedMap<K, V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error>
+where
+    K: Ord + serde::Serialize,
+    V: serde::Serialize,
+    S: serde::Serializer,
+{
+    use serde::ser::SerializeMap;
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut out = serializer.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        out.serialize_entry(k, v)?;
+    }
+    out.end()
+}

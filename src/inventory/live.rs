@@ -14,7 +14,8 @@ use super::observe::Identity;
 use super::review::{reviewed_entry, Entry, ReviewOptions, Window};
 use crate::config::InventoryTimes;
 use crate::event::CallRow;
-use rustc_hash::{FxHashMap, FxHashSet};
+use crate::keyed::{KeyedMap, KeyedSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// Key prefix of inventory records on the state topic (agent records are
@@ -165,11 +166,13 @@ impl Tracked {
 /// The identities of one partition.
 #[derive(Debug)]
 struct Book {
-    identities: FxHashMap<Box<str>, Tracked>,
+    /// By identity id (caller-written: hashed with random keys, so nothing
+    /// may follow this map's order; see `crate::keyed`).
+    identities: KeyedMap<Box<str>, Tracked>,
     /// No review is due before this event time (a lower bound).
     next_due_ms: i64,
     /// Identities with grants that used a new action since their review.
-    to_review: FxHashSet<Box<str>>,
+    to_review: KeyedSet<Box<str>>,
     /// The earliest call of the partition's identities: one first seen
     /// well after it is new.
     first_ms: Option<i64>,
@@ -178,9 +181,9 @@ struct Book {
 impl Default for Book {
     fn default() -> Self {
         Book {
-            identities: FxHashMap::default(),
+            identities: KeyedMap::default(),
             next_due_ms: i64::MAX,
-            to_review: FxHashSet::default(),
+            to_review: KeyedSet::default(),
             first_ms: None,
         }
     }
@@ -213,7 +216,7 @@ pub struct LiveInventory {
     pub overflowed: u64,
     /// Nobody shares credentials across this map: the live review judges
     /// each identity on its own.
-    no_sharing: FxHashMap<Box<str>, Vec<Box<str>>>,
+    no_sharing: KeyedMap<Box<str>, Vec<Box<str>>>,
 }
 
 impl LiveInventory {
@@ -226,7 +229,7 @@ impl LiveInventory {
             books: FxHashMap::default(),
             held: 0,
             overflowed: 0,
-            no_sharing: FxHashMap::default(),
+            no_sharing: KeyedMap::default(),
         }
     }
 
@@ -504,18 +507,27 @@ impl LiveInventory {
         };
         let mut key = String::new();
         let mut buf = Vec::new();
-        for (id, t) in book.identities.iter_mut() {
-            if changed_only && !t.changed {
-                continue;
-            }
+        // In id order, as the engine writes its agents: the map's order
+        // changes from run to run.
+        let mut ids: Vec<(&str, &Tracked)> = book
+            .identities
+            .iter()
+            .filter(|(_, t)| !changed_only || t.changed)
+            .map(|(id, t)| (&**id, t))
+            .collect();
+        ids.sort_unstable_by_key(|(id, _)| *id);
+        for (id, t) in ids {
             key.clear();
             key.push_str(STATE_KEY_PREFIX);
             key.push_str(id);
             buf.clear();
             buf.push(STATE_VERSION);
             // Serialising plain data into a Vec cannot fail.
-            buf = postcard::to_extend(&*t, std::mem::take(&mut buf)).expect("state serialises");
+            buf = postcard::to_extend(t, std::mem::take(&mut buf)).expect("state serialises");
             put(&key, &buf);
+        }
+        // Everything changed was written just now.
+        for t in book.identities.values_mut() {
             t.changed = false;
         }
     }

@@ -4,6 +4,7 @@
 
 use crate::engine::{network_of, resource_family, ua_family};
 use crate::event::{AgentType, CallRow, Outcome, DAY_MS};
+use crate::keyed::KeyedMap;
 use rustc_hash::FxHashMap;
 
 /// Distinct values kept per identity and kind; the rest are counted.
@@ -62,8 +63,10 @@ impl Use {
 /// A bounded map from value to its use.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Uses {
-    /// The values kept.
-    pub values: FxHashMap<Box<str>, Use>,
+    /// The values kept, hashed with random keys: the values are written
+    /// by callers (`crate::keyed`). Written in value order.
+    #[serde(serialize_with = "crate::keyed::serialize_sorted")]
+    pub values: KeyedMap<Box<str>, Use>,
     /// Calls whose value was not kept (the bound was reached).
     pub overflowed: u64,
 }
@@ -223,10 +226,10 @@ impl Identity {
 /// The observations of a whole input.
 #[derive(Debug, Default)]
 pub struct Observed {
-    /// By identity id.
-    pub identities: FxHashMap<Box<str>, Identity>,
+    /// By identity id (caller-written, so hashed with random keys).
+    pub identities: KeyedMap<Box<str>, Identity>,
     /// For each credential, the identities that used it (bounded).
-    pub credential_users: FxHashMap<Box<str>, Vec<Box<str>>>,
+    pub credential_users: KeyedMap<Box<str>, Vec<Box<str>>>,
     /// Calls after `--as-of`, left out.
     pub after_as_of: u64,
     /// Calls of identities past the identity bound, left out.
@@ -289,8 +292,8 @@ impl Observed {
     }
 
     /// Children of each identity: who acted for it, with how many calls.
-    pub fn children(&self) -> FxHashMap<&str, Vec<(&str, u64)>> {
-        let mut out: FxHashMap<&str, Vec<(&str, u64)>> = FxHashMap::default();
+    pub fn children(&self) -> KeyedMap<&str, Vec<(&str, u64)>> {
+        let mut out: KeyedMap<&str, Vec<(&str, u64)>> = KeyedMap::default();
         for (id, who) in &self.identities {
             for (parent, u) in &who.parents.values {
                 out.entry(&**parent).or_default().push((&**id, u.calls));

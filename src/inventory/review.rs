@@ -6,7 +6,7 @@ use super::grants::{Grant, GrantSet};
 use super::observe::{Identity, Observed, Use, Uses};
 use super::suggest;
 use crate::event::AgentType;
-use rustc_hash::FxHashMap;
+use crate::keyed::KeyedMap;
 use serde::Serialize;
 
 use crate::event::DAY_MS;
@@ -281,7 +281,7 @@ pub(crate) struct Window {
 pub(crate) fn reviewed_entry(
     id: &str,
     who: Option<&Identity>,
-    credential_users: &FxHashMap<Box<str>, Vec<Box<str>>>,
+    credential_users: &KeyedMap<Box<str>, Vec<Box<str>>>,
     grants: &GrantSet,
     opts: &ReviewOptions,
     window: &Window,
@@ -340,7 +340,7 @@ fn never_seen(id: &str) -> Entry {
 fn entry(
     id: &str,
     who: &Identity,
-    credential_users: &FxHashMap<Box<str>, Vec<Box<str>>>,
+    credential_users: &KeyedMap<Box<str>, Vec<Box<str>>>,
     opts: &ReviewOptions,
     window: &Window,
 ) -> Entry {
@@ -400,7 +400,12 @@ fn entry(
     if who.total.first_ms < mid {
         let q = who.share_after(mid).clamp(0.0, 1.0);
         let (mut mean, mut var) = (0.0, 0.0);
-        for (a, u) in &who.actions.values {
+        // In name order: the map's own order changes from run to run
+        // (random keys), and so would the sums' last bits.
+        let mut actions: Vec<(&str, &Use)> =
+            who.actions.values.iter().map(|(a, u)| (&**a, u)).collect();
+        actions.sort_unstable_by_key(|(a, _)| *a);
+        for (a, u) in actions {
             let p = q.powi(u.calls.min(i32::MAX as u64) as i32);
             mean += p;
             var += p * (1.0 - p);

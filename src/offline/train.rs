@@ -16,6 +16,7 @@ use crate::engine::{ua_family, Engine};
 use crate::event::CallColumns;
 use crate::input::ReadOptions;
 use crate::input::{read_windows, InputError, ReadObserver};
+use crate::keyed::KeyedMap;
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
 use ndarray::{Array2, Axis};
@@ -89,10 +90,12 @@ pub enum TrainError {
 /// Strings seen in the history, by dense id, and which each agent used.
 #[derive(Default)]
 struct Vocabulary {
-    ids: FxHashMap<Box<str>, u32>,
+    /// Keyed by what callers wrote (actions, clients): random hash keys
+    /// (`crate::keyed`); these are looked up, never iterated.
+    ids: KeyedMap<Box<str>, u32>,
     names: Vec<Box<str>>,
-    actions: FxHashMap<Box<str>, FxHashSet<u32>>,
-    clients: FxHashMap<Box<str>, FxHashSet<u32>>,
+    actions: KeyedMap<Box<str>, FxHashSet<u32>>,
+    clients: KeyedMap<Box<str>, FxHashSet<u32>>,
 }
 
 impl Vocabulary {
@@ -117,7 +120,7 @@ impl Vocabulary {
 }
 
 fn set_for<'m>(
-    m: &'m mut FxHashMap<Box<str>, FxHashSet<u32>>,
+    m: &'m mut KeyedMap<Box<str>, FxHashSet<u32>>,
     agent: &str,
 ) -> &'m mut FxHashSet<u32> {
     if !m.contains_key(agent) {
@@ -308,7 +311,7 @@ fn describe(
         .max_by_key(|(_, n)| **n)
         .map_or("mixed", |(t, _)| t.as_str())
         .to_string();
-    let shares = |used: &FxHashMap<Box<str>, FxHashSet<u32>>| {
+    let shares = |used: &KeyedMap<Box<str>, FxHashSet<u32>>| {
         let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
         for &i in members {
             for &v in used.get(agents[i].0).into_iter().flatten() {

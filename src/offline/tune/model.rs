@@ -5,16 +5,17 @@
 use crate::decide::{Decider, DecisionConfig, DecisionInput, RevokeMode};
 use crate::engine::ScoredHit;
 use crate::event::CallRow;
+use crate::keyed::KeyedMap;
 use crate::offline::eval::{EvalReport, Evaluator};
 use crate::signal::{combine, Signals, FEATURE_COUNT};
 use crate::signal::{Score, Weights};
-use rustc_hash::FxHashMap;
 
 /// The recorded calls, agents interned.
 #[derive(Debug, Default)]
 pub(crate) struct HitSet {
     names: Vec<Box<str>>,
-    index: FxHashMap<Box<str>, u32>,
+    /// Agent ids are caller-written: random hash keys (`crate::keyed`).
+    index: KeyedMap<Box<str>, u32>,
     hits: Vec<Hit>,
 }
 
