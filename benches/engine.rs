@@ -12,21 +12,31 @@ use warden::engine::Engine;
 use warden::event::CallColumns;
 use warden::input::{EventReader, ReadOptions};
 use warden::inventory::{grants::GrantSet, LiveInventory};
-use warden::sim::{generate, write_events, SimConfig};
+use warden::sim::{generate, write_cloudtrail, write_events, SimConfig};
 
 fn fixture() -> Vec<u8> {
-    let cfg = SimConfig {
+    let mut out = Vec::new();
+    write_events(&generate(&fixture_config()), &mut out).expect("in-memory write");
+    out
+}
+
+/// The same calls as `fixture`, as CloudTrail S3 delivery objects of 100
+/// records per line.
+fn fixture_cloudtrail() -> Vec<u8> {
+    let mut out = Vec::new();
+    write_cloudtrail(&generate(&fixture_config()), &mut out, 100).expect("in-memory write");
+    out
+}
+
+fn fixture_config() -> SimConfig {
+    SimConfig {
         agents: 60,
         duration_ms: 12 * 3_600_000,
         seed: 1,
         start_ms: SimConfig::DEFAULT_START_MS,
         attack_share: 0.15,
         scenarios: Vec::new(),
-    };
-    let fleet = generate(&cfg);
-    let mut out = Vec::new();
-    write_events(&fleet, &mut out).expect("in-memory write");
-    out
+    }
 }
 
 fn batches(bytes: &[u8]) -> Vec<arrow_array::RecordBatch> {
@@ -112,6 +122,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode_json_lines_to_arrow", |b| b.iter(|| batches(&bytes)));
     g.bench_function("decode_json_lines_to_arrow_native_format", |b| {
         b.iter(|| batches_as(&bytes, Format::Native))
+    });
+    // The same calls from CloudTrail delivery objects (issue 15: at most
+    // 1.6x the native path per call, end to end).
+    let cloudtrail = fixture_cloudtrail();
+    g.bench_function("decode_cloudtrail_objects_to_arrow", |b| {
+        b.iter(|| batches_as(&cloudtrail, Format::Cloudtrail))
     });
     g.bench_function("score_arrow_windows", |b| {
         b.iter(|| {

@@ -123,15 +123,45 @@ fn is_denial(code: &str) -> bool {
         || c.contains("notauthorized")
 }
 
-/// `arn:aws:sts::123:assumed-role/Role/Session` → (`arn:aws:iam::123:role/Role`, `Session`).
-fn split_assumed_role(arn: &str) -> Option<(String, &str)> {
+/// `arn:aws:sts::123:assumed-role/Role/Session` → (`arn:aws:sts::123`,
+/// `Role`, `Session`). The role's own ARN is built (`role_arn`) only when
+/// the record has no session issuer to name it.
+fn split_assumed_role(arn: &str) -> Option<(&str, &str, &str)> {
     let (head, rest) = split_field(arn, ":assumed-role/")?;
     let (role, session) = rest.rsplit_once('/')?;
-    let role_arn = match split_field(head, ":sts:") {
-        Some((partition, account)) => format!("{partition}:iam:{account}:role/{role}"),
-        None => format!("{head}:role/{role}"),
-    };
-    Some((role_arn, session))
+    Some((head, role, session))
+}
+
+/// The IAM role ARN for an assumed role's `head` (`arn:aws:sts::123`)
+/// and role name: `arn:aws:iam::123:role/Role`.
+fn role_arn(head: &str, role: &str) -> String {
+    match split_field(head, ":sts:") {
+        Some((partition, account)) => concat(&[partition, ":iam:", account, ":role/", role]),
+        None => concat(&[head, ":role/", role]),
+    }
+}
+
+/// The parts joined, in one allocation of the exact size (`format!` costs
+/// several times as much, and this runs a few times per record).
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
+/// Appends `v` as a JSON string. Text without quotes, backslashes or
+/// control characters is copied as it is; anything else goes through
+/// serde_json's escaper.
+fn push_json_str(out: &mut String, v: &str) {
+    if v.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
+    } else {
+        out.push('"');
+        out.push_str(v);
+        out.push('"');
+    }
 }
 
 /// `s` around the first occurrence of `pat`, which starts with `:`, as
@@ -153,8 +183,8 @@ fn resource_of(rec: &Record<'_>) -> Option<String> {
     let p = rec.request_parameters.as_ref().unwrap_or(&empty);
     if let Some(b) = &p.bucket_name.0 {
         return Some(match &p.key.0 {
-            Some(k) => format!("arn:aws:s3:::{b}/{k}"),
-            None => format!("arn:aws:s3:::{b}"),
+            Some(k) => concat(&["arn:aws:s3:::", b, "/", k]),
+            None => concat(&["arn:aws:s3:::", b]),
         });
     }
     let svc = rec
@@ -182,7 +212,7 @@ fn resource_of(rec: &Record<'_>) -> Option<String> {
             if v.starts_with("arn:") {
                 v.to_string()
             } else {
-                format!("{svc}:{kind}/{v}")
+                concat(&[svc, ":", kind, "/", v])
             }
         })
     })
@@ -225,7 +255,7 @@ pub(super) fn from_record(rec: Record<'_>, line: u64) -> Result<CallEvent<'_>, A
     let service = source.strip_suffix(".amazonaws.com").unwrap_or(source);
     let mut ev = CallEvent {
         ts_ms: ts,
-        action: Cow::Owned(format!("{service}:{name}")),
+        action: Cow::Owned(concat(&[service, ":", name])),
         ..CallEvent::default()
     };
     let id = rec.user_identity.as_ref();
@@ -245,12 +275,11 @@ pub(super) fn from_record(rec: Record<'_>, line: u64) -> Result<CallEvent<'_>, A
                 .and_then(|i| i.session_context.as_ref())
                 .and_then(|s| s.session_issuer.as_ref())
                 .and_then(|s| s.arn.0.as_deref());
-            let (role, session_name) = arn
-                .and_then(split_assumed_role)
-                .map_or((None, None), |(r, s)| (Some(r), Some(s)));
+            let parts = arn.and_then(split_assumed_role);
+            let session_name = parts.map(|(_, _, s)| s);
             let role = issuer
                 .map(String::from)
-                .or(role)
+                .or_else(|| parts.map(|(head, role, _)| role_arn(head, role)))
                 .or_else(|| arn.map(String::from))
                 .unwrap_or_else(|| "unknown-role".into());
             let source_identity = id
@@ -364,7 +393,7 @@ pub(super) fn from_record(rec: Record<'_>, line: u64) -> Result<CallEvent<'_>, A
             extra.push_str(",\"");
             extra.push_str(k);
             extra.push_str("\":");
-            extra.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
+            push_json_str(&mut extra, v);
         }
     }
     extra.push('}');
@@ -402,7 +431,20 @@ mod tests {
                 let head = head.replacen(":sts:", ":iam:", 1);
                 Some((format!("{head}:role/{role}"), session))
             });
-            proptest::prop_assert_eq!(split_assumed_role(&arn), reference);
+            let ours = split_assumed_role(&arn)
+                .map(|(head, role, session)| (role_arn(head, role), session));
+            proptest::prop_assert_eq!(ours, reference);
+        }
+    }
+
+    proptest::proptest! {
+        /// Text copied into the pass-through JSON reads back as itself.
+        #[test]
+        fn pass_through_text_is_valid_json(v in "\\PC*|[\"\\\\\u{0}-\u{1f}a-z]*") {
+            let mut out = String::new();
+            push_json_str(&mut out, &v);
+            let back: String = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert_eq!(back, v);
         }
     }
 
