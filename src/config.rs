@@ -309,6 +309,10 @@ impl Config {
                     .into(),
             ));
         }
+        self.detectors
+            .weights
+            .check()
+            .map_err(ConfigError::Invalid)?;
         self.inventory.times().map_err(ConfigError::Invalid)?;
         if self.stream.audit_checkpoint_every == 0 {
             return Err(ConfigError::Invalid(
@@ -407,6 +411,20 @@ mod tests {
             Config::from_toml(text, "warden.toml").unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn a_negative_or_non_finite_weight_is_refused_by_name() {
+        for (value, shown) in [("-1.0", "-1"), ("nan", "NaN"), ("inf", "inf")] {
+            let text = format!("[detectors.weights]\nseasonal = {value}\n");
+            let err = Config::from_toml(&text, "w.toml").unwrap_err().to_string();
+            assert!(
+                err.contains("detectors.weights.seasonal") && err.contains(shown),
+                "{err}"
+            );
+        }
+        let zero = Config::from_toml("[detectors.weights]\nrate = 0.0\n", "w.toml").unwrap();
+        assert_eq!(zero.detectors.weights.rate, 0.0);
     }
 
     #[test]

@@ -122,31 +122,41 @@ impl SessionSlots {
 /// dropped, so anonymised `075.050.x.y` groups with `75.50.x.y`), first two
 /// IPv6 hextets, or the whole text when it is neither.
 pub(crate) fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
-    let mut parts = ip.split('.');
-    let (a, b, c, d, rest) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    );
-    if let (Some(a), Some(b), Some(c), Some(d), None) = (a, b, c, d, rest) {
-        let octet =
-            |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|x| x.is_ascii_digit());
-        if octet(a) && octet(b) && octet(c) && octet(d) {
-            if (a.len() > 1 && a.starts_with('0')) || (b.len() > 1 && b.starts_with('0')) {
-                let a: u32 = a.parse().unwrap_or(0);
-                let b: u32 = b.parse().unwrap_or(0);
-                return format!("{a}.{b}").into();
-            }
-            return ip[..a.len() + 1 + b.len()].into();
+    // One pass over the bytes (this runs for every call): an IPv4 address is
+    // four groups of one to three ASCII digits joined by three dots.
+    let bytes = ip.as_bytes();
+    let mut dots = [0usize; 3];
+    let (mut n, mut digits, mut ipv4) = (0, 0, true);
+    for (i, &c) in bytes.iter().enumerate() {
+        if c == b'.' && n < 3 && (1..=3).contains(&digits) {
+            dots[n] = i;
+            n += 1;
+            digits = 0;
+        } else if c.is_ascii_digit() && digits < 3 {
+            digits += 1;
+        } else {
+            ipv4 = false;
+            break;
         }
     }
-    if ip.contains(':') {
-        let mut it = ip.split(':');
-        let a = it.next().unwrap_or("");
-        let b = it.next().unwrap_or("");
-        return ip[..a.len() + 1 + b.len()].into();
+    if ipv4 && n == 3 && digits >= 1 {
+        let (a, b) = (&ip[..dots[0]], &ip[dots[0] + 1..dots[1]]);
+        if (a.len() > 1 && a.starts_with('0')) || (b.len() > 1 && b.starts_with('0')) {
+            let a: u32 = a.parse().unwrap_or(0);
+            let b: u32 = b.parse().unwrap_or(0);
+            return format!("{a}.{b}").into();
+        }
+        return ip[..dots[1]].into();
+    }
+    let colon_from = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|&c| c == b':')
+            .map(|i| from + i)
+    };
+    if let Some(first) = colon_from(0) {
+        // Up to the second colon (or the end).
+        return ip[..colon_from(first + 1).unwrap_or(bytes.len())].into();
     }
     ip.into()
 }
@@ -170,13 +180,67 @@ pub(crate) fn is_provider_service(src: &str) -> bool {
 /// User-agent family: the product token before the first `/` or space, so a
 /// version bump is not a new user agent.
 pub(crate) fn ua_family(ua: &str) -> &str {
-    let end = ua.find(['/', ' ']).unwrap_or(ua.len());
+    let end = ua
+        .bytes()
+        .position(|b| b == b'/' || b == b' ')
+        .unwrap_or(ua.len());
     &ua[..end]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The definitions `network_of` and `ua_family` are faster forms of.
+    fn network_of_reference(ip: &str) -> std::borrow::Cow<'_, str> {
+        let mut parts = ip.split('.');
+        let (a, b, c, d, rest) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        );
+        if let (Some(a), Some(b), Some(c), Some(d), None) = (a, b, c, d, rest) {
+            let octet =
+                |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|x| x.is_ascii_digit());
+            if octet(a) && octet(b) && octet(c) && octet(d) {
+                if (a.len() > 1 && a.starts_with('0')) || (b.len() > 1 && b.starts_with('0')) {
+                    let a: u32 = a.parse().unwrap_or(0);
+                    let b: u32 = b.parse().unwrap_or(0);
+                    return format!("{a}.{b}").into();
+                }
+                return ip[..a.len() + 1 + b.len()].into();
+            }
+        }
+        if ip.contains(':') {
+            let mut it = ip.split(':');
+            let a = it.next().unwrap_or("");
+            let b = it.next().unwrap_or("");
+            return ip[..a.len() + 1 + b.len()].into();
+        }
+        ip.into()
+    }
+
+    fn ua_family_reference(ua: &str) -> &str {
+        let end = ua.find(['/', ' ']).unwrap_or(ua.len());
+        &ua[..end]
+    }
+
+    proptest! {
+        #[test]
+        fn network_of_matches_its_definition(
+            ip in "[0-9]{0,4}(\\.[0-9]{0,4}){0,5}|[0-9a-f:.]{0,20}|[0-9.a-zé٣]{0,12}"
+        ) {
+            prop_assert_eq!(network_of(&ip), network_of_reference(&ip));
+        }
+
+        #[test]
+        fn ua_family_matches_its_definition(ua in "[a-zA-Z0-9/ .é-]{0,20}") {
+            prop_assert_eq!(ua_family(&ua), ua_family_reference(&ua));
+        }
+    }
 
     #[test]
     fn only_a_service_name_is_a_provider_service_source() {

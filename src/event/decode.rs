@@ -114,6 +114,61 @@ pub const CALL_EVENT_FIELDS: [&str; 17] = [
     "label",
 ];
 
+/// Where `key` is in `CALL_EVENT_FIELDS`. Every line names all of them, so
+/// this runs for each key of each call: its length and first byte (and, for
+/// `src_ip` against `status`, its last) single out the one name it can be,
+/// which one fixed-size comparison confirms (no call to `memcmp`), where a
+/// scan compared it with up to 17.
+fn field_index(key: &str) -> Option<usize> {
+    /// `b` is `name`, the field at `idx`.
+    fn is<const N: usize>(b: &[u8], name: &[u8; N], idx: usize) -> Option<usize> {
+        (<[u8; N]>::try_from(b).ok()? == *name).then_some(idx)
+    }
+    let b = key.as_bytes();
+    match (b.len(), *b.first()?) {
+        (2, b't') => is(b, b"ts", at::TS),
+        (8, b'a') => is(b, b"agent_id", at::AGENT_ID),
+        (6, b'a') => is(b, b"action", at::ACTION),
+        (10, b'a') => is(b, b"agent_type", at::AGENT_TYPE),
+        (10, b's') => is(b, b"session_id", at::SESSION_ID),
+        (9, b'p') => is(b, b"parent_id", at::PARENT_ID),
+        (6, b't') => is(b, b"tenant", at::TENANT),
+        (8, b'r') => is(b, b"resource", at::RESOURCE),
+        (6, b's') if b[5] == b'p' => is(b, b"src_ip", at::SRC_IP),
+        (10, b'u') => is(b, b"user_agent", at::USER_AGENT),
+        (8, b'e') => is(b, b"event_id", at::EVENT_ID),
+        (7, b'o') => is(b, b"outcome", at::OUTCOME),
+        (6, b's') => is(b, b"status", at::STATUS),
+        (10, b'l') => is(b, b"latency_ms", at::LATENCY_MS),
+        (9, b'b') => is(b, b"bytes_out", at::BYTES_OUT),
+        (8, b'b') => is(b, b"bytes_in", at::BYTES_IN),
+        (5, b'l') => is(b, b"label", at::LABEL),
+        _ => None,
+    }
+}
+
+/// Positions in `CALL_EVENT_FIELDS`, so the visitor matches a number, not
+/// the name again.
+mod at {
+    pub const TS: usize = 0;
+    pub const AGENT_ID: usize = 1;
+    pub const ACTION: usize = 2;
+    pub const AGENT_TYPE: usize = 3;
+    pub const SESSION_ID: usize = 4;
+    pub const PARENT_ID: usize = 5;
+    pub const TENANT: usize = 6;
+    pub const RESOURCE: usize = 7;
+    pub const SRC_IP: usize = 8;
+    pub const USER_AGENT: usize = 9;
+    pub const EVENT_ID: usize = 10;
+    pub const OUTCOME: usize = 11;
+    pub const STATUS: usize = 12;
+    pub const LATENCY_MS: usize = 13;
+    pub const BYTES_OUT: usize = 14;
+    pub const BYTES_IN: usize = 15;
+    pub const LABEL: usize = 16;
+}
+
 fn field_err<E: de::Error>(msg: impl fmt::Display) -> E {
     E::custom(format!("{FIELD_ERR}{msg}"))
 }
@@ -132,7 +187,7 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
         let mut extra: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         while let Some(key) = map.next_key::<Str<'de>>()? {
             let key = key.0;
-            let Some(idx) = CALL_EVENT_FIELDS.iter().position(|k| *k == key) else {
+            let Some(idx) = field_index(&key) else {
                 self.current.set("");
                 let v: &'de RawValue = map.next_value()?;
                 extra.push((key, v));
@@ -143,20 +198,20 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
             if std::mem::replace(&mut seen[idx], true) {
                 return Err(field_err("appears more than once"));
             }
-            match name {
-                "ts" => {
+            match idx {
+                at::TS => {
                     ev.ts_ms = map.next_value::<Ts>()?.0;
                     has_ts = true;
                 }
-                "agent_id" => {
+                at::AGENT_ID => {
                     ev.agent_id = required_str(map.next_value::<OptStr>()?.0)?;
                     has_agent = true;
                 }
-                "action" => {
+                at::ACTION => {
                     ev.action = required_str(map.next_value::<OptStr>()?.0)?;
                     has_action = true;
                 }
-                "agent_type" => {
+                at::AGENT_TYPE => {
                     if let Some(s) = map.next_value::<OptStr>()?.0 {
                         ev.agent_type = AgentType::parse(&s).ok_or_else(|| {
                             field_err(format!(
@@ -165,7 +220,7 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
                         })?;
                     }
                 }
-                "outcome" => {
+                at::OUTCOME => {
                     if let Some(s) = map.next_value::<OptStr>()?.0 {
                         ev.outcome = Outcome::parse(&s).ok_or_else(|| {
                             field_err(format!(
@@ -174,23 +229,23 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
                         })?;
                     }
                 }
-                "session_id" => ev.session_id = map.next_value::<OptStr>()?.0,
-                "parent_id" => ev.parent_id = map.next_value::<OptStr>()?.0,
-                "tenant" => ev.tenant = map.next_value::<OptStr>()?.0,
-                "resource" => ev.resource = map.next_value::<OptStr>()?.0,
-                "src_ip" => ev.src_ip = map.next_value::<OptStr>()?.0,
-                "user_agent" => ev.user_agent = map.next_value::<OptStr>()?.0,
-                "event_id" => ev.event_id = map.next_value::<OptStr>()?.0,
-                "label" => {
+                at::SESSION_ID => ev.session_id = map.next_value::<OptStr>()?.0,
+                at::PARENT_ID => ev.parent_id = map.next_value::<OptStr>()?.0,
+                at::TENANT => ev.tenant = map.next_value::<OptStr>()?.0,
+                at::RESOURCE => ev.resource = map.next_value::<OptStr>()?.0,
+                at::SRC_IP => ev.src_ip = map.next_value::<OptStr>()?.0,
+                at::USER_AGENT => ev.user_agent = map.next_value::<OptStr>()?.0,
+                at::EVENT_ID => ev.event_id = map.next_value::<OptStr>()?.0,
+                at::LABEL => {
                     ev.label = map
                         .next_value::<OptStr>()?
                         .0
                         .filter(|l| !l.is_empty() && l != "benign")
                 }
-                "status" => ev.status = map.next_value::<Option<i64>>()?,
-                "latency_ms" => ev.latency_ms = non_negative(map.next_value::<Option<f64>>()?)?,
-                "bytes_out" => ev.bytes_out = byte_count(map.next_value::<Option<f64>>()?)?,
-                "bytes_in" => ev.bytes_in = byte_count(map.next_value::<Option<f64>>()?)?,
+                at::STATUS => ev.status = map.next_value::<Option<i64>>()?,
+                at::LATENCY_MS => ev.latency_ms = non_negative(map.next_value::<Option<f64>>()?)?,
+                at::BYTES_OUT => ev.bytes_out = byte_count(map.next_value::<Option<f64>>()?)?,
+                at::BYTES_IN => ev.bytes_in = byte_count(map.next_value::<Option<f64>>()?)?,
                 _ => unreachable!("every CALL_EVENT_FIELDS field has an arm"),
             }
             // The value parsed: errors from here on are not this field's.
@@ -328,6 +383,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn field_index_finds_each_schema_field_and_nothing_else() {
+        for (i, name) in CALL_EVENT_FIELDS.iter().enumerate() {
+            assert_eq!(field_index(name), Some(i), "{name}");
+        }
+        for (i, name) in [
+            (at::TS, "ts"),
+            (at::AGENT_ID, "agent_id"),
+            (at::ACTION, "action"),
+            (at::AGENT_TYPE, "agent_type"),
+            (at::SESSION_ID, "session_id"),
+            (at::PARENT_ID, "parent_id"),
+            (at::TENANT, "tenant"),
+            (at::RESOURCE, "resource"),
+            (at::SRC_IP, "src_ip"),
+            (at::USER_AGENT, "user_agent"),
+            (at::EVENT_ID, "event_id"),
+            (at::OUTCOME, "outcome"),
+            (at::STATUS, "status"),
+            (at::LATENCY_MS, "latency_ms"),
+            (at::BYTES_OUT, "bytes_out"),
+            (at::BYTES_IN, "bytes_in"),
+            (at::LABEL, "label"),
+        ] {
+            assert_eq!(CALL_EVENT_FIELDS[i], name);
+        }
+        for other in [
+            "", "t", "tss", "Ts", "src_ix", "statuS", "agent_ic", "labels", "é",
+        ] {
+            assert_eq!(field_index(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn decodes_full_event_and_keeps_unknown_fields() {
         let line = r#"{"ts":"2026-11-20T10:00:00Z","agent_id":"a-1","action":"s3:GetObject","agent_type":"ai_agent","session_id":"s1","parent_id":"orch","tenant":"t","resource":"arn:x","src_ip":"10.0.0.1","user_agent":"ua","event_id":"e1","outcome":"denied","status":403,"latency_ms":12.5,"bytes_out":100,"bytes_in":7,"label":"exfil","region":"eu","nested":{"a":[1,2]}}"#;
         let ev = decode_line(line, 1).unwrap();
@@ -411,6 +499,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn field_index_agrees_with_a_scan_of_the_schema(
+            key in prop_oneof![
+                "[a-z_]{0,12}",
+                proptest::sample::select(CALL_EVENT_FIELDS.to_vec()).prop_map(String::from),
+                ".{0,12}",
+            ]
+        ) {
+            let scan = CALL_EVENT_FIELDS.iter().position(|k| *k == key);
+            prop_assert_eq!(field_index(&key), scan);
+        }
+
         #[test]
         fn arbitrary_text_never_panics(s in ".{0,200}") {
             let _ = decode_line(&s, 1);

@@ -39,6 +39,40 @@ pub struct Weights {
     pub attack_catalogue: f32,
 }
 
+impl Weights {
+    /// Every weight by its name in `[detectors.weights]`.
+    fn named(&self) -> [(&'static str, f32); 10] {
+        [
+            ("rate", self.rate),
+            ("seasonal", self.seasonal),
+            ("novelty", self.novelty),
+            ("distinct", self.distinct),
+            ("outcome", self.outcome),
+            ("volume", self.volume),
+            ("session", self.session),
+            ("archetype", self.archetype),
+            ("new_identities", self.new_identities),
+            ("attack_catalogue", self.attack_catalogue),
+        ]
+    }
+
+    /// The first weight that is not a finite number of at least 0 (a
+    /// negative weight would turn evidence into exoneration, and scoring
+    /// counts only what is above zero), as a message naming it.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match self
+            .named()
+            .into_iter()
+            .find(|(_, w)| !(w.is_finite() && *w >= 0.0))
+        {
+            Some((name, w)) => Err(format!(
+                "detectors.weights.{name} must be a finite number of at least 0, got {w}"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Weights {
     fn default() -> Self {
         Weights {

@@ -116,13 +116,29 @@ fn stronger_first(a: &(f32, Feature), b: &(f32, Feature)) -> std::cmp::Ordering 
 }
 
 pub(crate) fn combine(sig: &Signals, weights: &Weights) -> Score {
-    let mut weighted: [(f32, Feature); FEATURE_COUNT] = [(0.0, Feature::Rate1m); FEATURE_COUNT];
+    // Most features measure nothing on most calls: those stay at zero and
+    // take no part in the ranking (weights are finite and at least zero,
+    // `Weights::check`, so a zero surprise weighs zero).
+    let mut weighted: [(f32, Feature); FEATURE_COUNT] = ZERO_WEIGHTED;
     // The three strongest, in `stronger_first` order, kept as we go: a
-    // full sort per call was a measurable share of replay.
-    let mut top = [(f32::NEG_INFINITY, Feature::Rate1m); 3];
+    // full sort per call was a measurable share of replay. Zeros stand for
+    // the places no feature fills: they add nothing to the sum.
+    let mut top = [(0.0, Feature::Rate1m); 3];
+    let mut groups = 0u8;
+    let mut session_confident = false;
     for (i, f) in Feature::ALL.iter().enumerate() {
-        let w = (sig.surprise[i] * weight(weights, *f), *f);
+        let s = sig.surprise[i];
+        if s == 0.0 {
+            continue;
+        }
+        let w = (s * weight(weights, *f), *f);
         weighted[i] = w;
+        if w.0 >= CORROBORATING_BITS {
+            groups |= 1 << (f.group() as u8);
+        }
+        if *f == Feature::SessionConcurrency && w.0 >= SESSION_CONFIDENT_BITS {
+            session_confident = true;
+        }
         if stronger_first(&w, &top[2]).is_lt() {
             top[2] = w;
             if stronger_first(&top[2], &top[1]).is_lt() {
@@ -135,23 +151,23 @@ pub(crate) fn combine(sig: &Signals, weights: &Weights) -> Score {
     }
     let bits = top[0].0 + 0.5 * top[1].0 + 0.25 * top[2].0;
     let risk = (bits * 100.0 / BITS_AT_FULL_RISK).clamp(0.0, 100.0);
-
-    let mut groups = 0u8;
-    let mut session_confident = false;
-    for &(s, f) in &weighted {
-        if s >= CORROBORATING_BITS {
-            groups |= 1 << (f.group() as u8);
-        }
-        if f == Feature::SessionConcurrency && s >= SESSION_CONFIDENT_BITS {
-            session_confident = true;
-        }
-    }
     Score {
         risk,
         weighted,
         high_confidence: groups.count_ones() >= 2 || session_confident,
     }
 }
+
+/// Every feature at zero, in feature order.
+const ZERO_WEIGHTED: [(f32, Feature); FEATURE_COUNT] = {
+    let mut out = [(0.0, Feature::Rate1m); FEATURE_COUNT];
+    let mut i = 0;
+    while i < FEATURE_COUNT {
+        out[i] = (0.0, Feature::ALL[i]);
+        i += 1;
+    }
+    out
+};
 
 #[cfg(test)]
 mod tests {
@@ -171,17 +187,48 @@ mod tests {
         #[test]
         fn the_risk_is_taken_from_the_three_strongest(
             picks in proptest::collection::vec(0usize..5, FEATURE_COUNT),
+            weight_picks in proptest::collection::vec(0usize..4, 10),
         ) {
             let levels = [0.0f32, 0.5, 2.0, 2.0, 7.25];
             let pairs: Vec<(Feature, f32)> =
                 Feature::ALL.iter().zip(&picks).map(|(f, p)| (*f, levels[*p])).collect();
-            let w = Weights::default();
-            let score = combine(&sig(&pairs), &w);
-            let mut ranked = score.weighted;
+            // Weights of zero too: a feature weighed to nothing ranks as none.
+            let wl = [0.0f32, 0.5, 1.0, 2.0];
+            let w = Weights {
+                rate: wl[weight_picks[0]],
+                seasonal: wl[weight_picks[1]],
+                novelty: wl[weight_picks[2]],
+                distinct: wl[weight_picks[3]],
+                outcome: wl[weight_picks[4]],
+                volume: wl[weight_picks[5]],
+                session: wl[weight_picks[6]],
+                archetype: wl[weight_picks[7]],
+                new_identities: wl[weight_picks[8]],
+                attack_catalogue: wl[weight_picks[9]],
+            };
+            let signals = sig(&pairs);
+            let score = combine(&signals, &w);
+            // Every feature's weighted surprise, as the full product.
+            let expected: Vec<(f32, Feature)> = Feature::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (signals.surprise[i] * weight(&w, *f), *f))
+                .collect();
+            proptest::prop_assert_eq!(score.weighted.to_vec(), expected.clone());
+            let mut ranked = expected;
             ranked.sort_by(stronger_first);
             let bits = ranked[0].0 + 0.5 * ranked[1].0 + 0.25 * ranked[2].0;
             let risk = (bits * 100.0 / BITS_AT_FULL_RISK).clamp(0.0, 100.0);
             proptest::prop_assert_eq!(score.risk.to_bits(), risk.to_bits());
+            let groups: std::collections::BTreeSet<u8> = ranked
+                .iter()
+                .filter(|(s, _)| *s >= CORROBORATING_BITS)
+                .map(|(_, f)| f.group() as u8)
+                .collect();
+            let session = ranked.iter().any(|(s, f)| {
+                *f == Feature::SessionConcurrency && *s >= SESSION_CONFIDENT_BITS
+            });
+            proptest::prop_assert_eq!(score.high_confidence, groups.len() >= 2 || session);
         }
     }
 
