@@ -356,5 +356,44 @@ fn hash_flood(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, hash_flood);
+/// The whole of `warden replay` (read, decode, score on `threads`
+/// engines sharded by cohort, decide, evaluate) over the fixture written
+/// to a file: the sharded engine is crate-private, so it is measured
+/// through the replay it serves. On this 2-core machine compare the
+/// ratio of the two within one run.
+fn sharded_replay(c: &mut Criterion) {
+    use warden::emit::{Outputs, Renderer};
+    use warden::input::ReadObserver;
+    struct Quiet;
+    impl ReadObserver for Quiet {}
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("fleet.jsonl");
+    let bytes = fixture();
+    std::fs::write(&path, &bytes).expect("fixture written");
+    let inputs = [path.display().to_string()];
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let mut g = c.benchmark_group("sharded_replay");
+    g.throughput(Throughput::Elements(lines));
+    g.sample_size(10);
+    for threads in [1usize, 2] {
+        g.bench_function(format!("replay_threads_{threads}"), |b| {
+            b.iter(|| {
+                let mut outputs: Outputs<'_> = Outputs::new(Renderer::new(None));
+                warden::offline::replay::run(
+                    Config::default(),
+                    None,
+                    &inputs,
+                    &mut outputs,
+                    &mut Quiet,
+                    threads,
+                )
+                .expect("replay of the fixture")
+                .events
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, hash_flood, sharded_replay);
 criterion_main!(benches);
