@@ -110,7 +110,7 @@ impl RecordDecoder<'_> {
             Format::Native => true,
             Format::Auto => {
                 let head = prefix(raw, 16);
-                let object = head.starts_with('{') && !names_records(head);
+                let object = head.starts_with('{') && !super::envelope::names_records(head);
                 // A line that opens as canonical ones are written is decoded
                 // straight away: the key scans below cost more than the
                 // decoding. Only when that fails is the format asked for.
@@ -179,27 +179,5 @@ impl RecordDecoder<'_> {
             }
         }
         skipped
-    }
-}
-/// Whether `head` holds `"Records"` (a CloudTrail envelope's key), by
-/// fixed-size comparisons: this runs on every line, and `str::contains` with
-/// a string pattern costs more than the rest of the format check.
-fn names_records(head: &str) -> bool {
-    const KEY: &[u8; 9] = b"\"Records\"";
-    head.as_bytes()
-        .windows(KEY.len())
-        .any(|w| <&[u8; 9]>::try_from(w).is_ok_and(|w| w == KEY))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn names_records_is_contains(head in "[{}\":,a-zRecords ]{0,16}|\\{\"ts\":\"Records\".{0,4}") {
-            prop_assert_eq!(names_records(&head), head.contains("\"Records\""));
-        }
     }
 }
