@@ -148,12 +148,7 @@ pub(crate) fn network_of(ip: &str) -> std::borrow::Cow<'_, str> {
         }
         return ip[..dots[1]].into();
     }
-    let colon_from = |from: usize| {
-        bytes[from..]
-            .iter()
-            .position(|&c| c == b':')
-            .map(|i| from + i)
-    };
+    let colon_from = |from: usize| memchr::memchr(b':', &bytes[from..]).map(|i| from + i);
     if let Some(first) = colon_from(0) {
         // Up to the second colon (or the end).
         return ip[..colon_from(first + 1).unwrap_or(bytes.len())].into();

@@ -148,25 +148,54 @@ fn field_index(key: &str) -> Option<usize> {
 }
 
 /// Positions in `CALL_EVENT_FIELDS`, so the visitor matches a number, not
-/// the name again.
+/// the name again. Each is looked up in the schema's list when compiling
+/// (a name missing from it fails the build), so none can drift from it.
 mod at {
-    pub const TS: usize = 0;
-    pub const AGENT_ID: usize = 1;
-    pub const ACTION: usize = 2;
-    pub const AGENT_TYPE: usize = 3;
-    pub const SESSION_ID: usize = 4;
-    pub const PARENT_ID: usize = 5;
-    pub const TENANT: usize = 6;
-    pub const RESOURCE: usize = 7;
-    pub const SRC_IP: usize = 8;
-    pub const USER_AGENT: usize = 9;
-    pub const EVENT_ID: usize = 10;
-    pub const OUTCOME: usize = 11;
-    pub const STATUS: usize = 12;
-    pub const LATENCY_MS: usize = 13;
-    pub const BYTES_OUT: usize = 14;
-    pub const BYTES_IN: usize = 15;
-    pub const LABEL: usize = 16;
+    use super::CALL_EVENT_FIELDS;
+
+    /// Where `name` is in `CALL_EVENT_FIELDS`; evaluated at compile time.
+    const fn position(name: &str) -> usize {
+        let mut i = 0;
+        while i < CALL_EVENT_FIELDS.len() {
+            if eq(CALL_EVENT_FIELDS[i].as_bytes(), name.as_bytes()) {
+                return i;
+            }
+            i += 1;
+        }
+        panic!("not a CALL_EVENT_FIELDS name")
+    }
+
+    const fn eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    pub const TS: usize = position("ts");
+    pub const AGENT_ID: usize = position("agent_id");
+    pub const ACTION: usize = position("action");
+    pub const AGENT_TYPE: usize = position("agent_type");
+    pub const SESSION_ID: usize = position("session_id");
+    pub const PARENT_ID: usize = position("parent_id");
+    pub const TENANT: usize = position("tenant");
+    pub const RESOURCE: usize = position("resource");
+    pub const SRC_IP: usize = position("src_ip");
+    pub const USER_AGENT: usize = position("user_agent");
+    pub const EVENT_ID: usize = position("event_id");
+    pub const OUTCOME: usize = position("outcome");
+    pub const STATUS: usize = position("status");
+    pub const LATENCY_MS: usize = position("latency_ms");
+    pub const BYTES_OUT: usize = position("bytes_out");
+    pub const BYTES_IN: usize = position("bytes_in");
+    pub const LABEL: usize = position("label");
 }
 
 fn field_err<E: de::Error>(msg: impl fmt::Display) -> E {
