@@ -200,6 +200,18 @@ impl Cohort {
         ((1.0 + others).ln() - self.activity_base.mean).max(0.0)
     }
 
+    /// How busy the team is right now against its usual level, leaving out
+    /// `own` as `surge` does: about 1 at a normal time, near 0 while the
+    /// team is idle. It stands in for the day shape until a full day of it
+    /// is known. `None` while the usual level is not known either.
+    pub fn busy_now(&self, own: f32) -> Option<f32> {
+        if self.activity_base.n < 200 {
+            return None;
+        }
+        let others = (self.activity - own).max(0.0);
+        Some((1.0 + others) / self.activity_base.mean.exp())
+    }
+
     /// How busy clock hour `hour` is for the team relative to its average
     /// hour (`DayShape::share`).
     pub fn day_share(&self, hour: i64) -> Option<f32> {

@@ -218,7 +218,11 @@ impl Detectors {
         let team_share = cohorts.get(st.cohort).day_share(ts.div_euclid(HOUR_MS));
         let ctx = unfamiliar_context_bits(st);
         self.rate(st, alpha, surge, team_share.unwrap_or(1.0), ctx, sig);
-        self.seasonal(st, ts, surge, team_share, ctx, sig);
+        let team = seasonal::TeamHour {
+            share: team_share,
+            busy_now: cohorts.get(st.cohort).busy_now(st.c15m),
+        };
+        self.seasonal(st, ts, surge, team, ctx, sig);
         let novel = self.novelty(st, cohorts, row, &derived, dt, sig);
         self.new_places(st, cohorts, row, &derived, novel.new_place, dt, sig);
         self.bytes_trend(st, row, &derived, sig);

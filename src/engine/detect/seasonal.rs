@@ -8,6 +8,17 @@ use super::{Detectors, SEASONAL_MAX_SHAPE, TEAM_SHAPE_SLOTS};
 use crate::event::HOUR_MS;
 use crate::signal::{Feature, Signals};
 
+/// What the agent's team says about the current hour.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TeamHour {
+    /// How busy this clock hour is in the team's day (`Cohort::day_share`),
+    /// once a day of it is known.
+    pub share: Option<f32>,
+    /// How busy the team is right now against its usual level
+    /// (`Cohort::busy_now`), once that level is known.
+    pub busy_now: Option<f32>,
+}
+
 impl Detectors {
     /// Calls so far in this clock hour against the agent's hour-of-week
     /// profile (falling back to the same hour on earlier days of the same
@@ -20,10 +31,14 @@ impl Detectors {
     /// bursts.
     ///
     /// Before the agent's own profile is supported, the prior for an hour
-    /// is the agent's own average rate shaped by its team's day (`team_share`,
+    /// is the agent's own average rate shaped by its team's day (`team.share`,
     /// the cohort's hour-of-day profile), worth `TEAM_SHAPE_SLOTS` of
     /// evidence: with one or two days known, an hour the agent happened not
-    /// to work is not taken for an empty one.
+    /// to work is not taken for an empty one. Until the team's day is known
+    /// (a day after its first established member), the team's activity
+    /// right now (`team.busy_now`) stands in for it, at a
+    /// quarter of a slot: a western team's evening on its second UTC day
+    /// is not taken for a night.
     ///
     /// A rise is scored no higher than a benign surge allows
     /// (`surge_tail_bits`), and that only from a familiar context (`ctx`).
@@ -32,7 +47,7 @@ impl Detectors {
         st: &mut AgentState,
         ts: i64,
         surge: f32,
-        team_share: Option<f32>,
+        team: TeamHour,
         ctx: f32,
         sig: &mut Signals,
     ) {
@@ -71,9 +86,16 @@ impl Detectors {
             // by the bursts seen in this hour on the known days.
             let hours_alive = ((ts - st.first_ts) as f32 / HOUR_MS as f32).max(1.0);
             let overall = st.events as f32 / b / hours_alive;
-            let (a0, b0) = match team_share {
+            let (a0, b0) = match team.share {
                 Some(share) => (TEAM_SHAPE_SLOTS * overall * share, TEAM_SHAPE_SLOTS),
-                None => (0.25 * 0.1 * overall, 0.25),
+                // Until the team's day is known, its activity right now says
+                // whether this is a working hour: the agent's average rate
+                // while the team works, less while it is idle (a tenth when
+                // neither is known); worth a quarter of a slot.
+                None => {
+                    let now = team.busy_now.map_or(0.1, |r| r.clamp(MIN_NOW, 1.0));
+                    (0.25 * now * overall, 0.25)
+                }
             };
             // Capped: however many days are known, an hour's rate varies
             // from day to day (a shape of 8 is about 35 % of spread); and
@@ -92,11 +114,11 @@ impl Detectors {
             // own (an hour it barely works, in a team that works then, is
             // still quiet for it; one day cannot tell a quiet hour from a
             // schedule that drifted).
-            let team = team_share.unwrap_or(1.0);
+            let team_share = team.share.unwrap_or(1.0);
             let activity = if same_days >= 2 {
-                team.min(mean / overall.max(1e-6))
+                team_share.min(mean / overall.max(1e-6))
             } else {
-                team
+                team_share
             };
             let s = neg_binomial_surprise(bursts, mean, shape.max(0.05))
                 .min(surge_tail_bits(bursts / mean.max(1e-3), activity) + ctx);
@@ -109,6 +131,10 @@ impl Detectors {
         }
     }
 }
+
+/// Least share of the agent's average an hour is given while its team is
+/// idle and the team's day is not known yet.
+const MIN_NOW: f32 = 0.02;
 
 /// Hour-of-week slot, 0 = Monday 00:00 UTC (the epoch fell on a Thursday).
 pub(super) fn hour_of_week(hour: i64) -> usize {
@@ -160,6 +186,40 @@ fn expected_calls(st: &AgentState, h: i64) -> Option<(f32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bits of `seasonal_hour` for a key that worked 08:00-18:00 UTC on a
+    /// Monday, one call a minute, and makes its usual hour's worth of calls
+    /// at 20:00 on Tuesday, an hour it has not worked yet.
+    fn tuesday_evening(share: Option<f32>, busy_now: Option<f32>) -> f32 {
+        let d = Detectors::new(&crate::engine::config::DetectorConfig::default(), None);
+        let monday = crate::event::parse_rfc3339_ms("2026-11-23T08:00:00Z").unwrap();
+        let mut st = AgentState::new(0, crate::event::AgentType::ApiKey, monday);
+        let mut sig = Signals::default();
+        let evening = monday + 36 * HOUR_MS;
+        let minutes = (0..600).map(|m| monday + m * 60_000);
+        for ts in minutes.chain((0..60).map(|m| evening + m * 60_000)) {
+            st.events += 1;
+            let team = TeamHour { share, busy_now };
+            d.seasonal(&mut st, ts, 0.0, team, 0.0, &mut sig);
+        }
+        sig.surprise[Feature::SeasonalHour.index()]
+    }
+
+    /// Before the team's day is known, an hour the agent has not worked yet
+    /// is judged by whether its team is working now: its usual volume while
+    /// the team works stays well under a finding (7.2 bits); the same calls
+    /// while the team is idle, or in an hour the team's day shows as night,
+    /// stand out. (The prior was a tenth of the agent's average whatever the
+    /// team did, which put the first case at 7.3 bits.)
+    #[test]
+    fn an_unknown_hour_is_judged_by_whether_the_team_works_now() {
+        let team_working = tuesday_evening(None, Some(1.0));
+        assert!(team_working > 3.0 && team_working < 6.0, "{team_working}");
+        let team_idle = tuesday_evening(None, Some(0.02));
+        assert!(team_idle > 7.2, "{team_idle}");
+        let team_night = tuesday_evening(Some(0.02), Some(1.0));
+        assert!(team_night > 7.2, "{team_night}");
+    }
 
     #[test]
     fn hour_of_week_starts_monday() {
