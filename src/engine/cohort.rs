@@ -193,11 +193,9 @@ impl Cohort {
     /// asking agent's share of the recent activity): one agent's burst is not
     /// a team-wide surge, however quiet its peers are. 0 when not surging.
     pub fn surge(&self, own: f32) -> f32 {
-        if self.activity_base.n < 200 {
-            return 0.0;
-        }
-        let others = (self.activity - own).max(0.0);
-        ((1.0 + others).ln() - self.activity_base.mean).max(0.0)
+        self.others_activity(own).map_or(0.0, |others| {
+            ((1.0 + others).ln() - self.activity_base.mean).max(0.0)
+        })
     }
 
     /// How busy the team is right now against its usual level, leaving out
@@ -205,11 +203,14 @@ impl Cohort {
     /// team is idle. It stands in for the day shape until a full day of it
     /// is known. `None` while the usual level is not known either.
     pub fn busy_now(&self, own: f32) -> Option<f32> {
-        if self.activity_base.n < 200 {
-            return None;
-        }
-        let others = (self.activity - own).max(0.0);
-        Some((1.0 + others) / self.activity_base.mean.exp())
+        self.others_activity(own)
+            .map(|others| (1.0 + others) / self.activity_base.mean.exp())
+    }
+
+    /// The team's recent activity without `own`, once its usual level is
+    /// known (`surge` and `busy_now` compare the two).
+    fn others_activity(&self, own: f32) -> Option<f32> {
+        (self.activity_base.n >= 200).then(|| (self.activity - own).max(0.0))
     }
 
     /// How busy clock hour `hour` is for the team relative to its average

@@ -215,12 +215,14 @@ impl Detectors {
             *n *= d_novelty;
         }
 
-        let team_share = cohorts.get(st.cohort).day_share(ts.div_euclid(HOUR_MS));
+        let cohort = cohorts.get(st.cohort);
+        let team_share = cohort.day_share(ts.div_euclid(HOUR_MS));
         let ctx = unfamiliar_context_bits(st);
         self.rate(st, alpha, surge, team_share.unwrap_or(1.0), ctx, sig);
+        // The team's activity now is only read while its day is unknown.
         let team = seasonal::TeamHour {
             share: team_share,
-            busy_now: cohorts.get(st.cohort).busy_now(st.c15m),
+            busy_now: team_share.map_or_else(|| cohort.busy_now(st.c15m), |_| None),
         };
         self.seasonal(st, ts, surge, team, ctx, sig);
         let novel = self.novelty(st, cohorts, row, &derived, dt, sig);

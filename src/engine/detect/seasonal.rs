@@ -15,7 +15,8 @@ pub(super) struct TeamHour {
     /// once a day of it is known.
     pub share: Option<f32>,
     /// How busy the team is right now against its usual level
-    /// (`Cohort::busy_now`), once that level is known.
+    /// (`Cohort::busy_now`), once that level is known; read only while
+    /// `share` is not.
     pub busy_now: Option<f32>,
 }
 
@@ -36,9 +37,9 @@ impl Detectors {
     /// evidence: with one or two days known, an hour the agent happened not
     /// to work is not taken for an empty one. Until the team's day is known
     /// (a day after its first established member), the team's activity
-    /// right now (`team.busy_now`) stands in for it, at a
-    /// quarter of a slot: a western team's evening on its second UTC day
-    /// is not taken for a night.
+    /// right now (`team.busy_now`) stands in for it, at a quarter of a
+    /// slot: a western team's evening on its second UTC day is not taken
+    /// for a night.
     ///
     /// A rise is scored no higher than a benign surge allows
     /// (`surge_tail_bits`), and that only from a familiar context (`ctx`).
