@@ -545,6 +545,9 @@ mod tests {
         // 1.4 KiB: the hour-of-week profile (336 B), the seen-values
         // filter, and the per-action bytes trends and new places.
         assert!(size <= 1536, "AgentState is {size} bytes");
+        // A 16-byte-aligned field would pad every agent's state to a
+        // multiple of 16 (`stats::Bits128`).
+        assert_eq!(std::mem::align_of::<AgentState>(), 8);
     }
 
     /// The index finds each id's own slot through removals and reused

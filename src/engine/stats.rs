@@ -326,8 +326,8 @@ impl SeenValues {
 /// (the current and the previous window).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DistinctWindow {
-    cur: u128,
-    prev: u128,
+    cur: Bits128,
+    prev: Bits128,
     window_idx: i64,
 }
 
@@ -338,18 +338,18 @@ impl DistinctWindow {
             self.prev = if idx == self.window_idx + 1 {
                 self.cur
             } else {
-                0
+                Bits128::default()
             };
-            self.cur = 0;
+            self.cur = Bits128::default();
             self.window_idx = idx;
         }
-        self.cur |= 1u128 << (fp % 128);
+        self.cur.set(fp % 128);
     }
 
     /// Linear-counting estimate over the current and previous window.
     pub(crate) fn estimate(&self) -> f32 {
         let m = 128.0f32;
-        let zeros = (self.cur | self.prev).count_zeros() as f32;
+        let zeros = (self.cur.get() | self.prev.get()).count_zeros() as f32;
         if zeros == 0.0 {
             return m * m.ln();
         }
@@ -357,10 +357,94 @@ impl DistinctWindow {
     }
 }
 
+/// A 128-bit bitmap kept as two words. A `u128` field aligns whatever holds
+/// it to 16 bytes, and `AgentState` held two `DistinctWindow`s of them:
+/// 16 bytes of padding per agent. It is written as the `u128` it was, so
+/// the state format does not change (test
+/// `a_distinct_window_is_written_as_before`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bits128([u64; 2]);
+
+impl Bits128 {
+    fn get(self) -> u128 {
+        (u128::from(self.0[1]) << 64) | u128::from(self.0[0])
+    }
+
+    fn set(&mut self, bit: u64) {
+        self.0[(bit / 64) as usize % 2] |= 1u64 << (bit % 64);
+    }
+}
+
+impl From<u128> for Bits128 {
+    fn from(v: u128) -> Self {
+        Bits128([v as u64, (v >> 64) as u64])
+    }
+}
+
+impl serde::Serialize for Bits128 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bits128 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <u128 as serde::Deserialize>::deserialize(d).map(Bits128::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// `DistinctWindow` as it was before its bitmaps became `Bits128`.
+    #[derive(Default, serde::Serialize)]
+    struct WindowAsBefore {
+        cur: u128,
+        prev: u128,
+        window_idx: i64,
+    }
+
+    impl WindowAsBefore {
+        fn insert(&mut self, fp: u64, ts_ms: i64, window_ms: i64) {
+            let idx = ts_ms.div_euclid(window_ms);
+            if idx > self.window_idx {
+                self.prev = if idx == self.window_idx + 1 {
+                    self.cur
+                } else {
+                    0
+                };
+                self.cur = 0;
+                self.window_idx = idx;
+            }
+            self.cur |= 1u128 << (fp % 128);
+        }
+    }
+
+    proptest! {
+        /// The same calls give the same bitmaps, the same estimate and the
+        /// same bytes in a state record as the `u128` layout did, and those
+        /// bytes read back: the state format is unchanged.
+        #[test]
+        fn a_distinct_window_is_written_as_before(
+            calls in proptest::collection::vec((any::<u64>(), 0i64..150_000), 0..200)
+        ) {
+            let (mut now, mut before) = (DistinctWindow::default(), WindowAsBefore::default());
+            let mut ts = 0;
+            for (fp, dt) in calls {
+                ts += dt;
+                now.insert(fp, ts, 60_000);
+                before.insert(fp, ts, 60_000);
+            }
+            prop_assert_eq!(now.cur.get(), before.cur);
+            prop_assert_eq!(now.prev.get(), before.prev);
+            let bytes = postcard::to_allocvec(&now).unwrap();
+            prop_assert_eq!(&bytes, &postcard::to_allocvec(&before).unwrap());
+            let read: DistinctWindow = postcard::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(read, now);
+        }
+    }
 
     #[test]
     fn a_tenfold_surge_of_the_usual_work_is_worth_four_bits() {
