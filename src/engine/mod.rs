@@ -12,6 +12,7 @@ mod config;
 mod detect;
 mod fresh_places;
 mod global;
+mod hour_profile;
 mod session;
 mod shape;
 pub(crate) mod sharded;

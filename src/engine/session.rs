@@ -4,6 +4,8 @@
 //! one network share a context, while a stolen token used from elsewhere, in
 //! parallel with the real agent, interleaves two.
 
+use super::stats::Stamp;
+
 /// How close in time two contexts must be used to count as concurrent.
 const CONCURRENT_MS: i64 = 10 * 60_000;
 
@@ -11,14 +13,14 @@ const CONCURRENT_MS: i64 = 10 * 60_000;
 struct Slot {
     session: u32,
     ctx: [u32; 2],
-    last: [i64; 2],
+    last: [Stamp; 2],
     /// Whether the context was unfamiliar to the agent when it first appeared.
     novel: [bool; 2],
     current: u8,
     switches: u16,
     /// When the agent first used the session (event time, ms), for the
     /// session's age.
-    first: i64,
+    first: Stamp,
 }
 
 /// The last three sessions an agent used, each with up to two contexts.
@@ -47,8 +49,8 @@ impl SessionSlots {
     pub(crate) fn age_ms(&self, session: u32, ts: i64) -> Option<i64> {
         self.0
             .iter()
-            .find(|s| s.session == session && s.last[0] != 0)
-            .map(|s| ts.saturating_sub(s.first).max(0))
+            .find(|s| s.session == session && s.last[0].get() != 0)
+            .map(|s| ts.saturating_sub(s.first.get()).max(0))
     }
 
     pub(crate) fn observe(
@@ -61,21 +63,21 @@ impl SessionSlots {
         let slots = &mut self.0;
         let pos = match slots
             .iter()
-            .position(|s| s.session == session && s.last[0] != 0)
+            .position(|s| s.session == session && s.last[0].get() != 0)
         {
             Some(p) => p,
             None => {
                 let p = (0..slots.len())
-                    .min_by_key(|&i| slots[i].last[0].max(slots[i].last[1]))
+                    .min_by_key(|&i| slots[i].last[0].get().max(slots[i].last[1].get()))
                     .unwrap_or(0);
                 slots[p] = Slot {
                     session,
                     ctx: [ctx, 0],
-                    last: [ts.max(1), 0],
+                    last: [Stamp::new(ts.max(1)), Stamp::default()],
                     novel: [ctx_novel, false],
                     current: 0,
                     switches: 0,
-                    first: ts,
+                    first: Stamp::new(ts),
                 };
                 return Concurrency::default();
             }
@@ -83,18 +85,18 @@ impl SessionSlots {
         let s = &mut slots[pos];
         let which = if s.ctx[0] == ctx {
             0
-        } else if s.ctx[1] == ctx && s.last[1] != 0 {
+        } else if s.ctx[1] == ctx && s.last[1].get() != 0 {
             1
         } else {
             // A third context replaces the older of the two.
-            let old = if s.last[1] == 0 || s.last[1] < s.last[0] {
+            let old = if s.last[1].get() == 0 || s.last[1].get() < s.last[0].get() {
                 1
             } else {
                 0
             };
             s.ctx[old] = ctx;
             s.novel[old] = ctx_novel;
-            s.last[old] = 0;
+            s.last[old] = Stamp::default();
             if old == s.current as usize {
                 s.switches = 0;
             }
@@ -102,15 +104,15 @@ impl SessionSlots {
         };
         let other = 1 - which;
         if which != s.current as usize {
-            if s.last[other] != 0 && ts - s.last[other] <= CONCURRENT_MS {
+            if s.last[other].get() != 0 && ts - s.last[other].get() <= CONCURRENT_MS {
                 s.switches = s.switches.saturating_add(1);
             } else {
                 s.switches = 0;
             }
             s.current = which as u8;
         }
-        s.last[which] = ts.max(1);
-        let both_live = s.last[other] != 0 && ts - s.last[other] <= CONCURRENT_MS;
+        s.last[which] = Stamp::new(ts.max(1));
+        let both_live = s.last[other].get() != 0 && ts - s.last[other].get() <= CONCURRENT_MS;
         Concurrency {
             switches: if both_live { s.switches } else { 0 },
             unfamiliar: s.novel[0] || s.novel[1],

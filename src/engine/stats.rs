@@ -297,10 +297,15 @@ impl Bloom1k {
 /// kept and what it stopped using ages out. An agent with fewer values than
 /// that never rotates and reads exactly as one filter would. (A spray is
 /// also seen as such: `distinct_burst`, and `detect`'s spraying check.)
-#[derive(Clone, PartialEq, Eq, Default, Debug, serde::Serialize, serde::Deserialize)]
+///
+/// Most agents never rotate, so the previous generation is held only once
+/// there is one: 8 bytes instead of 128 for them. It is written as the
+/// all-zero filter it stood for, so the state format is unchanged (test
+/// `seen_values_are_written_as_before`).
+#[derive(Clone, PartialEq, Eq, Default, Debug)]
 pub(crate) struct SeenValues {
     cur: Bloom1k,
-    prev: Bloom1k,
+    prev: Option<Box<Bloom1k>>,
 }
 
 impl SeenValues {
@@ -313,12 +318,53 @@ impl SeenValues {
         if self.cur.contains(fp) {
             return false;
         }
-        let new = !self.prev.contains(fp);
+        let new = !self.prev.as_ref().is_some_and(|p| p.contains(fp));
         self.cur.insert(fp);
         if self.cur.count_ones() >= Self::ROTATE_AT_BITS {
-            self.prev = std::mem::take(&mut self.cur);
+            self.prev = Some(Box::new(std::mem::take(&mut self.cur)));
         }
         new
+    }
+
+    /// Bytes held on the heap (the previous generation, once there is one).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.prev
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<Bloom1k>())
+    }
+}
+
+/// `SeenValues` as the state topic has always held it: two whole filters.
+#[derive(serde::Serialize)]
+struct SeenValuesRef<'a> {
+    cur: &'a Bloom1k,
+    prev: &'a Bloom1k,
+}
+
+#[derive(serde::Deserialize)]
+struct SeenValuesOwned {
+    cur: Bloom1k,
+    prev: Bloom1k,
+}
+
+impl serde::Serialize for SeenValues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const EMPTY: Bloom1k = Bloom1k([0; 16]);
+        SeenValuesRef {
+            cur: &self.cur,
+            prev: self.prev.as_deref().unwrap_or(&EMPTY),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SeenValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let SeenValuesOwned { cur, prev } = SeenValuesOwned::deserialize(d)?;
+        // A generation with no bit set holds nothing: reading it as absent
+        // changes no answer.
+        let prev = (prev != Bloom1k::default()).then(|| Box::new(prev));
+        Ok(SeenValues { cur, prev })
     }
 }
 
@@ -354,6 +400,44 @@ impl DistinctWindow {
             return m * m.ln();
         }
         -m * (zeros / m).ln()
+    }
+}
+
+/// An event time (ms since the epoch) kept as two 32-bit halves. An `i64`
+/// field aligns whatever holds it to 8 bytes, and the small records kept
+/// per slot (`bytes_trend`, `session`) carried 4 bytes of padding each for
+/// it. It is written as the `i64` it is, so the state format does not
+/// change (test `a_stamp_is_written_as_an_i64`).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Stamp([u32; 2]);
+
+impl Stamp {
+    #[inline]
+    pub(crate) fn new(ms: i64) -> Self {
+        Stamp([ms as u32, (ms >> 32) as u32])
+    }
+
+    #[inline]
+    pub(crate) fn get(self) -> i64 {
+        (i64::from(self.0[1] as i32) << 32) | i64::from(self.0[0])
+    }
+}
+
+impl std::fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(Stamp::new)
     }
 }
 
@@ -419,6 +503,59 @@ mod tests {
                 self.window_idx = idx;
             }
             self.cur |= 1u128 << (fp % 128);
+        }
+    }
+
+    proptest! {
+        /// Every time reads back as itself and is written as the `i64`.
+        #[test]
+        fn a_stamp_is_written_as_an_i64(ms in any::<i64>()) {
+            let s = Stamp::new(ms);
+            prop_assert_eq!(s.get(), ms);
+            let bytes = postcard::to_allocvec(&s).unwrap();
+            prop_assert_eq!(&bytes, &postcard::to_allocvec(&ms).unwrap());
+            prop_assert_eq!(postcard::from_bytes::<Stamp>(&bytes).unwrap(), s);
+        }
+    }
+
+    /// `SeenValues` as it was before its previous generation was boxed.
+    #[derive(Default, serde::Serialize)]
+    struct SeenAsBefore {
+        cur: Bloom1k,
+        prev: Bloom1k,
+    }
+
+    impl SeenAsBefore {
+        fn insert(&mut self, fp: u64) -> bool {
+            if self.cur.contains(fp) {
+                return false;
+            }
+            let new = !self.prev.contains(fp);
+            self.cur.insert(fp);
+            if self.cur.count_ones() >= SeenValues::ROTATE_AT_BITS {
+                self.prev = std::mem::take(&mut self.cur);
+            }
+            new
+        }
+    }
+
+    proptest! {
+        /// Before and after rotations, the boxed form answers every insert
+        /// as the two whole filters did, writes the same bytes into a
+        /// state record, and reads them back: the state format is unchanged.
+        #[test]
+        fn seen_values_are_written_as_before(
+            values in proptest::collection::vec(any::<u64>(), 0..900)
+        ) {
+            let (mut now, mut before) = (SeenValues::default(), SeenAsBefore::default());
+            for v in values {
+                prop_assert_eq!(now.insert(v), before.insert(v));
+            }
+            prop_assert_eq!(now.prev.is_some(), before.prev != Bloom1k::default());
+            let bytes = postcard::to_allocvec(&now).unwrap();
+            prop_assert_eq!(&bytes, &postcard::to_allocvec(&before).unwrap());
+            let read: SeenValues = postcard::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(read, now);
         }
     }
 
@@ -626,7 +763,7 @@ mod tests {
         fn seen_values_below_rotation_are_one_bloom_filter(values in proptest::collection::vec(0u64..u64::MAX, 0..170)) {
             let (mut one, mut two) = (Bloom1k::default(), SeenValues::default());
             for v in values {
-                if two.prev != Bloom1k::default() {
+                if two.prev.is_some() {
                     break; // rotated: from here on it is meant to differ
                 }
                 prop_assert_eq!(one.insert(v), two.insert(v));

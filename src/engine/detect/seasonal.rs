@@ -61,14 +61,15 @@ impl Detectors {
                 } else {
                     0
                 };
-                let slot = &mut st.profile[hour_of_week(h)];
+                let slot = hour_of_week(h);
                 let full_week_known = h - 168 > st.first_ts.div_euclid(HOUR_MS);
                 let c = count.min(u16::MAX as u32) as u16;
-                *slot = if full_week_known {
-                    ((*slot as u32 + c as u32) / 2) as u16
+                let kept = if full_week_known {
+                    ((st.profile.get(slot) as u32 + c as u32) / 2) as u16
                 } else {
                     c
                 };
+                st.profile.set(slot, kept);
             }
             st.hour_idx = hour;
             st.hour_count = 0;
@@ -165,7 +166,7 @@ fn expected_calls(st: &AgentState, h: i64) -> Option<(f32, u32, u32)> {
             if hh <= first_hour || hh >= st.hour_idx {
                 continue;
             }
-            let v = st.profile[hour_of_week(hh)] as f32;
+            let v = st.profile.get(hour_of_week(hh)) as f32;
             any += v;
             any_n += 1;
             if is_weekend(hh) == is_weekend(h) {
