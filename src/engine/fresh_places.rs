@@ -7,7 +7,7 @@
 //! an agent that explores all the time (an LLM agent browsing) is judged
 //! by its own habit.
 
-use super::stats::{beta_binomial_surprise, decay};
+use super::stats::{beta_binomial_surprise, decay, Stamp};
 use serde::{Deserialize, Serialize};
 
 /// A place stays new this long after the agent's first call into it:
@@ -29,8 +29,11 @@ const SLOTS: usize = 4;
 /// An agent's recently adopted places and its traffic into them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct FreshPlaces {
-    /// (family fingerprint, first call) of the latest new places; 0 = free.
-    places: [(u64, i64); SLOTS],
+    /// (family fingerprint's low half, first call) of the latest new
+    /// places; 0 = free. Four places cannot collide on 32 bits in practice,
+    /// and the half keeps the slot at 12 bytes.
+    #[serde(with = "places_wire")]
+    places: [(u32, Stamp); SLOTS],
     /// Calls into new places, and all calls, decayed over `WINDOW_MS`.
     pub(crate) fresh_calls: f32,
     pub(crate) calls: f32,
@@ -44,7 +47,7 @@ pub(crate) struct FreshPlaces {
 impl Default for FreshPlaces {
     fn default() -> Self {
         FreshPlaces {
-            places: [(0, 0); SLOTS],
+            places: [(0, Stamp::default()); SLOTS],
             fresh_calls: 0.0,
             calls: 0.0,
             habit_fresh: 0.0,
@@ -70,18 +73,19 @@ impl FreshPlaces {
         let h = decay(dt, HABIT_TAU_MS);
         self.habit_fresh *= h;
         self.habit_calls *= h;
-        let fp = family?;
+        let fp = family? as u32;
         if adopted {
             // Replace the oldest slot.
-            if let Some(slot) = self.places.iter_mut().min_by_key(|(_, t)| *t) {
-                *slot = (fp, ts);
+            if let Some(slot) = self.places.iter_mut().min_by_key(|(_, t)| t.get()) {
+                *slot = (fp, Stamp::new(ts));
             }
         }
         let since = self
             .places
             .iter()
-            .find(|&&(p, t)| fp != 0 && p == fp && ts - t < FRESH_MS)
-            .map(|&(_, t)| t);
+            .map(|&(p, t)| (p, t.get()))
+            .find(|&(p, t)| fp != 0 && p == fp && ts - t < FRESH_MS)
+            .map(|(_, t)| t);
         if since.is_some() {
             self.fresh_calls += 1.0;
         }
@@ -128,6 +132,28 @@ impl FreshPlaces {
     fn usual_share(&self) -> f32 {
         let (a, b) = self.habit();
         a / (a + b)
+    }
+}
+
+/// The places as state records hold them: (fingerprint as `u64`, first
+/// call as `i64`), so the state format did not change with the narrower
+/// slots (test `places_are_written_as_before`).
+mod places_wire {
+    use super::{Stamp, SLOTS};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        places: &[(u32, Stamp); SLOTS],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        places.map(|(p, t)| (u64::from(p), t.get())).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<[(u32, Stamp); SLOTS], D::Error> {
+        let wire = <[(u64, i64); SLOTS]>::deserialize(d)?;
+        Ok(wire.map(|(p, t)| (p as u32, Stamp::new(t))))
     }
 }
 
@@ -205,6 +231,41 @@ mod tests {
         };
         let (day, week) = (burst(24 * 60), burst(7 * 24 * 60));
         assert!(day < week, "{day} vs {week}");
+    }
+
+    /// Places go into a state record in the layout they always had, read
+    /// back as they were, and a record written with whole 64-bit
+    /// fingerprints reads as their low halves.
+    #[test]
+    fn places_are_written_as_before() {
+        #[derive(Serialize)]
+        struct Before {
+            places: [(u64, i64); SLOTS],
+            fresh_calls: f32,
+            calls: f32,
+            habit_fresh: f32,
+            habit_calls: f32,
+        }
+        let mut p = FreshPlaces::default();
+        let fam = 0xdead_beef_0000_0007u64;
+        p.observe(Some(fam), true, 5 * MIN, MIN);
+        let bytes = postcard::to_allocvec(&p).unwrap();
+        let read: FreshPlaces = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(read, p);
+        let before = Before {
+            places: [(fam, 5 * MIN), (0, 0), (0, 0), (0, 0)],
+            fresh_calls: p.fresh_calls,
+            calls: p.calls,
+            habit_fresh: 0.0,
+            habit_calls: 0.0,
+        };
+        let old: FreshPlaces =
+            postcard::from_bytes(&postcard::to_allocvec(&before).unwrap()).unwrap();
+        assert_eq!(old, p);
+        assert_eq!(
+            p.clone().observe(Some(fam), false, 6 * MIN, MIN),
+            Some(5 * MIN)
+        );
     }
 
     #[test]

@@ -519,6 +519,20 @@ mod tests {
         (addr, got)
     }
 
+    /// What the collector has read once `done` holds for it, or after 10 s:
+    /// a delivery means the bytes were written, and the collector's thread
+    /// may not have read them yet.
+    fn received(got: &Mutex<Vec<u8>>, done: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
+            if done(&text) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn syslog_sinks(addr: &str, severities: &str) -> Vec<SinkConfig> {
         sinks(&format!(
             "[[sinks]]\ntype = \"syslog\"\naddress = \"{addr}\"\ntransport = \"tcp\"\nseverities = {severities}\n"
@@ -550,7 +564,7 @@ mod tests {
         let mut tags = answered.lock().unwrap().clone();
         tags.sort();
         assert_eq!(tags, [1, 2, 3]);
-        let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
+        let text = received(&got, |t| t.contains("f-1") && t.contains("f-2"));
         assert_eq!(text.matches("externalId=f-1").count(), 1, "{text}");
         assert_eq!(text.matches("externalId=f-2").count(), 1, "{text}");
         assert!(!text.contains("f-3"));

@@ -63,9 +63,9 @@ impl Detectors {
                 };
                 let slot = hour_of_week(h);
                 let full_week_known = h - 168 > st.first_ts.div_euclid(HOUR_MS);
-                let c = count.min(u16::MAX as u32) as u16;
+                let c = count.min(u16::MAX as u32);
                 let kept = if full_week_known {
-                    ((st.profile.get(slot) as u32 + c as u32) / 2) as u16
+                    (st.profile.get(slot) + c) / 2
                 } else {
                     c
                 };
