@@ -18,7 +18,7 @@ pub(crate) const FOREIGN_PARENT_SLOT: usize = SENSITIVE_KIND + 1;
 
 /// Everything Warden remembers about one agent: decayed counters (forward
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
-/// hour-of-week profile. About 1.2 KiB; see `tests::state_is_small`.
+/// hour-of-week profile. About 1 KiB; see `tests::state_is_small`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AgentState {
     pub cohort: u32,
