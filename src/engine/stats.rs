@@ -334,33 +334,18 @@ impl SeenValues {
     }
 }
 
-/// `SeenValues` as the state topic has always held it: two whole filters.
-#[derive(serde::Serialize)]
-struct SeenValuesRef<'a> {
-    cur: &'a Bloom1k,
-    prev: &'a Bloom1k,
-}
-
-#[derive(serde::Deserialize)]
-struct SeenValuesOwned {
-    cur: Bloom1k,
-    prev: Bloom1k,
-}
-
+/// Written as the state topic has always held it, two whole filters in a
+/// row (a two-field struct and a pair are the same bytes in postcard).
 impl serde::Serialize for SeenValues {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         const EMPTY: Bloom1k = Bloom1k([0; 16]);
-        SeenValuesRef {
-            cur: &self.cur,
-            prev: self.prev.as_deref().unwrap_or(&EMPTY),
-        }
-        .serialize(s)
+        (&self.cur, self.prev.as_deref().unwrap_or(&EMPTY)).serialize(s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for SeenValues {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let SeenValuesOwned { cur, prev } = SeenValuesOwned::deserialize(d)?;
+        let (cur, prev) = <(Bloom1k, Bloom1k)>::deserialize(d)?;
         // A generation with no bit set holds nothing: reading it as absent
         // changes no answer.
         let prev = (prev != Bloom1k::default()).then(|| Box::new(prev));
