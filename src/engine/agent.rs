@@ -3,9 +3,10 @@
 use super::archetype::PROFILE_LEN;
 use super::cohort::SENSITIVE_KIND;
 use super::hour_profile::HourProfile;
+use super::rare_parts::RareParts;
 use super::session::SessionSlots;
-use super::stats::{DistinctWindow, Ewm, SeenValues};
-use crate::event::AgentType;
+use super::stats::{DistinctWindow, EpochIndex, Ewm, SeenValues};
+use crate::event::{AgentType, HOUR_MS};
 use crate::keyed::KeyedHash;
 use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
@@ -18,7 +19,7 @@ pub(crate) const FOREIGN_PARENT_SLOT: usize = SENSITIVE_KIND + 1;
 
 /// Everything Warden remembers about one agent: decayed counters (forward
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
-/// hour-of-week profile. About 1 KiB; see `tests::state_is_small`.
+/// hour-of-week profile. 960 bytes; see `tests::state_is_small`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AgentState {
     pub cohort: u32,
@@ -43,7 +44,8 @@ pub(crate) struct AgentState {
     pub minutes: MinuteCounts,
     pub fail_share: f32,
     // seasonality
-    pub hour_idx: i64,
+    /// The hour `hour_count` counts (the latest the agent called in).
+    pub hour_idx: EpochIndex,
     pub hour_count: u32,
     /// Calls of this hour that were flagged (risk at finding level): they
     /// are left out of the seasonal count and profile, so Warden does not
@@ -70,10 +72,9 @@ pub(crate) struct AgentState {
     pub trend: super::bytes_trend::BytesTrend,
     /// ATT&CK tactics the agent has called (bits per `catalogue` tactic).
     pub tactics: u32,
-    /// Ids of recent events that stood out, kept only while there are any.
-    pub notable: Option<Box<Notable>>,
-    /// The agent's behaviour archetype, when a model is loaded.
-    pub archetype: Option<Box<super::archetype::ArchetypeState>>,
+    /// Ids of recent events that stood out, kept only while there are any,
+    /// and the agent's behaviour archetype, when a model is loaded.
+    pub rare: RareParts,
 }
 
 impl AgentState {
@@ -97,7 +98,7 @@ impl AgentState {
             bytes_l: Ewm::default(),
             minutes: MinuteCounts::default(),
             fail_share: 0.0,
-            hour_idx: ts.div_euclid(3_600_000),
+            hour_idx: EpochIndex::of(ts, HOUR_MS),
             hour_count: 0,
             hour_flagged: 0,
             profile: HourProfile::default(),
@@ -112,8 +113,7 @@ impl AgentState {
             places: Default::default(),
             trend: Default::default(),
             tactics: 0,
-            notable: None,
-            archetype: None,
+            rare: RareParts::default(),
         }
     }
 
@@ -122,7 +122,7 @@ impl AgentState {
     /// re-alerting on, what it already flagged (an exfiltration's bytes would
     /// otherwise keep the two-hour counter high long after it stopped).
     pub(crate) fn forget_flagged(&mut self, row: &crate::event::CallRow<'_>) {
-        if row.ts_ms.div_euclid(3_600_000) == self.hour_idx {
+        if EpochIndex::of(row.ts_ms, HOUR_MS) == self.hour_idx {
             self.hour_flagged += 1;
         }
         let b = row.bytes_out.unwrap_or(0) as f32;
@@ -132,15 +132,7 @@ impl AgentState {
 
     /// Bytes this agent holds, including its heap parts.
     pub(crate) fn footprint(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.seen.heap_bytes()
-            + self
-                .notable
-                .as_ref()
-                .map_or(0, |n| std::mem::size_of::<Notable>() + n.heap_bytes())
-            + self.archetype.as_ref().map_or(0, |a| {
-                std::mem::size_of::<super::archetype::ArchetypeState>() + 4 * a.evidence.len()
-            })
+        std::mem::size_of::<Self>() + self.seen.heap_bytes() + self.rare.heap_bytes()
     }
 }
 
@@ -148,7 +140,7 @@ impl AgentState {
 /// minutes included), giving the index of dispersion var/mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MinuteCounts {
-    minute: i64,
+    minute: EpochIndex,
     count: u32,
     mean: f32,
     sq: f32,
@@ -167,14 +159,14 @@ impl MinuteCounts {
     }
 
     pub(crate) fn observe(&mut self, ts: i64) {
-        let m = ts.div_euclid(60_000);
+        let m = EpochIndex::of(ts, 60_000);
         if self.folded == 0 && self.count == 0 {
             self.minute = m;
         }
-        if m > self.minute {
+        if m.get() > self.minute.get() {
             self.fold(self.count as f32);
             // Idle minutes in between count as zeros (a day of them at most).
-            for _ in 0..(m - self.minute - 1).min(1440) {
+            for _ in 0..(m.get() - self.minute.get() - 1).min(1440) {
                 self.fold(0.0);
             }
             self.minute = m;
@@ -189,31 +181,6 @@ impl MinuteCounts {
             return 1.0;
         }
         ((self.sq - self.mean * self.mean) / self.mean).max(1.0)
-    }
-}
-
-/// Ring of the last few event ids that had a notable surprise: the evidence
-/// a finding cites.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Notable {
-    pub ids: Vec<(i64, Box<str>)>,
-}
-
-const NOTABLE_KEEP: usize = 12;
-/// Evidence older than this is forgotten (and the ring freed).
-pub(crate) const NOTABLE_TTL_MS: i64 = 2 * 3_600_000;
-
-impl Notable {
-    pub fn push(&mut self, ts: i64, id: &str) {
-        if self.ids.len() == NOTABLE_KEEP {
-            self.ids.remove(0);
-        }
-        self.ids.push((ts, id.into()));
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * std::mem::size_of::<(i64, Box<str>)>()
-            + self.ids.iter().map(|(_, s)| s.len()).sum::<usize>()
     }
 }
 
@@ -248,9 +215,11 @@ pub(crate) struct AgentTable {
     dirty: Vec<bool>,
     free: Vec<u32>,
     /// Arrival stamp of each agent's latest call (see `clock`).
-    seen: Vec<u64>,
-    /// Counts processed calls: the recency eviction ranks by.
-    clock: u64,
+    seen: Vec<u32>,
+    /// Counts processed calls: the recency eviction ranks by. It is 32 bits
+    /// (4 bytes less per agent in `seen`); when it runs out, the stamps are
+    /// renumbered in the same order (`renumber_seen`).
+    clock: u32,
     cap: usize,
     pub evicted: u64,
     /// Of those, agents evicted while on probation.
@@ -338,7 +307,7 @@ impl AgentTable {
     fn evict_oldest(&mut self, evicted: &mut Vec<u32>) {
         let n = (self.cap / 8).max(1);
         let on_probation = |st: &AgentState| st.events < PROBATION_CALLS;
-        let newcomers: Vec<(u32, u64, u32)> = self
+        let newcomers: Vec<(u32, u32, u32)> = self
             .index
             .iter()
             .filter(|&&i| on_probation(&self.states[i as usize]))
@@ -349,7 +318,7 @@ impl AgentTable {
         } else {
             // Not enough newcomers to make room: the least recently seen of
             // all go, established or not.
-            let mut all: Vec<(u64, u32)> = self
+            let mut all: Vec<(u32, u32)> = self
                 .index
                 .iter()
                 .map(|&i| (self.seen[i as usize], i))
@@ -370,7 +339,7 @@ impl AgentTable {
                 self.evicted_on_probation += 1;
             }
             self.unindex(i);
-            self.states[i as usize].notable = None;
+            self.states[i as usize].rare.forget_notable();
             self.free.push(i);
             evicted.push(i);
         }
@@ -390,8 +359,29 @@ impl AgentTable {
     pub(crate) fn touch(&mut self, idx: u32, partition: u32) {
         self.partitions[idx as usize] = partition;
         self.dirty[idx as usize] = true;
+        if self.clock == u32::MAX {
+            self.renumber_seen();
+        }
         self.clock += 1;
         self.seen[idx as usize] = self.clock;
+    }
+
+    /// Gives the live agents' arrival stamps the ranks 1, 2, ... in the
+    /// order eviction reads them (stamp, then index), so recency ranks the
+    /// same after as before, and restarts the clock after them. Runs once
+    /// per 4 billion calls.
+    fn renumber_seen(&mut self) {
+        let mut live: Vec<(u32, u32)> = self
+            .index
+            .iter()
+            .map(|&i| (self.seen[i as usize], i))
+            .collect();
+        live.sort_unstable();
+        self.seen.fill(0);
+        for (rank, &(_, i)) in live.iter().enumerate() {
+            self.seen[i as usize] = rank as u32 + 1;
+        }
+        self.clock = live.len() as u32;
     }
 
     /// Live agents of `partition` (all of them, or only those changed since
@@ -419,7 +409,7 @@ impl AgentTable {
     /// Forgets one agent (its partition moved to another instance).
     pub fn remove(&mut self, idx: u32) {
         if self.unindex(idx) {
-            self.states[idx as usize].notable = None;
+            self.states[idx as usize].rare.forget_notable();
             self.free.push(idx);
         }
     }
@@ -442,7 +432,7 @@ impl AgentTable {
             + std::mem::size_of::<u32>() + 1 // the index entry and its control byte
             + std::mem::size_of::<u32>() // `partitions`
             + std::mem::size_of::<bool>() // `dirty`
-            + std::mem::size_of::<u64>(); // `seen`
+            + std::mem::size_of::<u32>(); // `seen`
         self.index
             .iter()
             .map(|&i| self.states[i as usize].footprint() + self.ids[i as usize].len() + BESIDE)
@@ -456,8 +446,8 @@ impl AgentTable {
 /// still holding more than the others is down to their level. A flood of
 /// new ids from one tenant then evicts that tenant's own newcomers, not
 /// another tenant's new identities settling in.
-fn fair_share(newcomers: Vec<(u32, u64, u32)>, n: usize) -> Vec<u32> {
-    let mut by_cohort: FxHashMap<u32, Vec<(u64, u32)>> = FxHashMap::default();
+fn fair_share(newcomers: Vec<(u32, u32, u32)>, n: usize) -> Vec<u32> {
+    let mut by_cohort: FxHashMap<u32, Vec<(u32, u32)>> = FxHashMap::default();
     for (cohort, seen, i) in newcomers {
         by_cohort.entry(cohort).or_default().push((seen, i));
     }
@@ -543,12 +533,11 @@ mod tests {
     #[test]
     fn state_is_small() {
         let size = std::mem::size_of::<AgentState>();
-        // About 1 KiB; the largest parts are the per-action bytes trends
-        // (192 B), the hour-of-week profile (168 B), the sessions (132 B)
-        // and the seen-values filter's current generation (128 B). Agents
-        // whose filter rotated hold its previous generation on the heap
-        // (`footprint`).
-        assert!(size <= 1024, "AgentState is {size} bytes");
+        // The largest parts are the hour-of-week profile (168 B), the
+        // per-action bytes trends (168 B), the seen-values filter's current
+        // generation (128 B) and the sessions (120 B). Agents whose filter
+        // rotated hold its previous generation on the heap (`footprint`).
+        assert!(size <= 960, "AgentState is {size} bytes");
         // A 16-byte-aligned field would pad every agent's state to a
         // multiple of 16 (`stats::Bits128`).
         assert_eq!(std::mem::align_of::<AgentState>(), 8);
@@ -657,7 +646,7 @@ mod tests {
         let mut v = Vec::new();
         for (cohort, n) in [(0u32, 10u32), (1, 6), (2, 2)] {
             for k in 0..n {
-                v.push((cohort, k as u64, cohort * 100 + k));
+                v.push((cohort, k, cohort * 100 + k));
             }
         }
         let out = fair_share(v, 8);
@@ -688,6 +677,29 @@ mod tests {
             t.lookup("spray9999").is_some(),
             "the newest newcomer is kept"
         );
+    }
+
+    /// The 32-bit arrival clock running out renumbers the stamps without
+    /// changing who is least recently seen.
+    #[test]
+    fn the_arrival_clock_wraps_without_changing_recency() {
+        let mut t = AgentTable::new(16);
+        for i in 0..16 {
+            seen_agent(&mut t, &format!("a{i}"), 500, 0);
+        }
+        t.clock = u32::MAX - 3;
+        // a0..a5 call again across the clock's end, a0 last.
+        for i in (0..6).rev() {
+            let idx = t.lookup(&format!("a{i}")).unwrap();
+            t.touch(idx, 0);
+        }
+        assert!(t.clock < 32, "renumbered: {}", t.clock);
+        seen_agent(&mut t, "new", 1, 0);
+        // a6 and a7 are the least recently seen now.
+        assert!(t.lookup("a6").is_none() && t.lookup("a7").is_none());
+        for i in (0..6).chain(8..16) {
+            assert!(t.lookup(&format!("a{i}")).is_some(), "a{i}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! a slow ramp because their baselines adapt; a one-sided CUSUM per action
 //! against a slow baseline accumulates a sustained rise instead.
 
-use super::stats::decay;
+use super::stats::{decay, Stamp};
 use serde::{Deserialize, Serialize};
 
 /// Actions followed per agent: its busiest (a new action takes the slot
@@ -38,16 +38,83 @@ const FADE_MS: f32 = 2.0 * 3_600_000.0;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct ActionBytes {
-    /// Action fingerprint (its low half; a collision only shares a
-    /// baseline); 0 = free.
-    action: u32,
-    calls: u32,
+    /// The action (`ActionKey`); 0 = free.
+    action: ActionKey,
+    /// Calls folded into the baseline, counted while they matter (up to
+    /// `MIN_CALLS + 1`). Written as a `u32`.
+    #[serde(with = "calls_wire")]
+    calls: u8,
     mean: f32,
     var: f32,
     cusum: f32,
-    last_ts: i64,
+    last_ts: Stamp,
     /// Calls decayed over `BUSY_TAU_MS`, as of `last_ts`.
     busy: f32,
+}
+
+const _: () = assert!(MIN_CALLS < u8::MAX as u32, "calls are counted in a byte");
+
+/// An action's slot key: the low 24 bits of its fingerprint (never 0). A
+/// collision only shares a baseline, and two of one agent's six followed
+/// actions collide with odds of about one in three million. Three bytes
+/// leave room for the call count in the fourth: 28 bytes a slot instead of
+/// 32. Written as a `u32`; a key written with 32 bits (state written before
+/// this layout) reads as its low 24, which is the key the same action gets
+/// now. A build from before this layout reading these keys relearns the
+/// followed actions' baselines (`MIN_CALLS` calls each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ActionKey([u8; 3]);
+
+impl ActionKey {
+    fn of(fingerprint: u64) -> Self {
+        Self::from_bits(fingerprint as u32)
+    }
+
+    fn from_bits(bits: u32) -> Self {
+        let [a, b, c, _] = (bits & 0xFF_FFFF).max(1).to_le_bytes();
+        ActionKey([a, b, c])
+    }
+
+    fn is_free(self) -> bool {
+        self.0 == [0; 3]
+    }
+
+    fn bits(self) -> u32 {
+        let [a, b, c] = self.0;
+        u32::from_le_bytes([a, b, c, 0])
+    }
+}
+
+impl Serialize for ActionKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.bits().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ActionKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bits = u32::deserialize(d)?;
+        // 0 stays free rather than becoming key 1.
+        Ok(if bits == 0 {
+            ActionKey::default()
+        } else {
+            ActionKey::from_bits(bits)
+        })
+    }
+}
+
+/// Calls as a `u32` on the wire; a larger count than a byte holds is as
+/// good as `u8::MAX` (only counts up to `MIN_CALLS + 1` are read).
+mod calls_wire {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(calls: &u8, s: S) -> Result<S::Ok, S::Error> {
+        u32::from(*calls).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+        u32::deserialize(d).map(|c| c.min(u8::MAX.into()) as u8)
+    }
 }
 
 /// Per-action bytes baselines and CUSUMs of one agent.
@@ -62,23 +129,23 @@ impl BytesTrend {
     /// when this call adds to the rise (a call of the usual size after a
     /// ramp stopped must not be reported on the ramp's account).
     pub(crate) fn observe(&mut self, action: u64, bytes: u64, ts: i64) -> Option<(f32, f32)> {
-        let action = (action as u32).max(1);
+        let action = ActionKey::of(action);
         let i = match self.slots.iter().position(|s| s.action == action) {
             Some(i) => i,
             None => {
                 let (i, _) = self.slots.iter().enumerate().min_by(|(_, a), (_, b)| {
                     let busy = |s: &ActionBytes| {
-                        if s.action == 0 {
+                        if s.action.is_free() {
                             -1.0
                         } else {
-                            s.busy * decay((ts - s.last_ts).max(0), BUSY_TAU_MS)
+                            s.busy * decay((ts - s.last_ts.get()).max(0), BUSY_TAU_MS)
                         }
                     };
                     busy(a).total_cmp(&busy(b))
                 })?;
                 self.slots[i] = ActionBytes {
                     action,
-                    last_ts: ts,
+                    last_ts: Stamp::new(ts),
                     ..ActionBytes::default()
                 };
                 i
@@ -86,11 +153,12 @@ impl BytesTrend {
         };
         let s = &mut self.slots[i];
         let x = (1.0 + bytes as f32).ln();
-        let dt = (ts - s.last_ts).max(0);
+        let dt = (ts - s.last_ts.get()).max(0);
         s.busy = s.busy * decay(dt, BUSY_TAU_MS) + 1.0;
-        s.last_ts = s.last_ts.max(ts);
+        s.last_ts = Stamp::new(s.last_ts.get().max(ts));
         let sd = s.var.sqrt().max(MIN_SD);
-        let scored = if s.calls >= MIN_CALLS {
+        let calls = u32::from(s.calls);
+        let scored = if calls >= MIN_CALLS {
             let z = (x - s.mean) / sd;
             // Evidence fades when nothing feeds it: a ramp that stopped
             // hours ago is not re-reported at the action's next call.
@@ -102,13 +170,14 @@ impl BytesTrend {
         };
         if s.cusum <= HOLD {
             s.calls = s.calls.saturating_add(1);
-            let alpha = if s.calls <= MIN_CALLS {
-                1.0 / s.calls as f32
+            let calls = u32::from(s.calls);
+            let alpha = if calls <= MIN_CALLS {
+                1.0 / calls as f32
             } else {
                 (1.0 - decay(dt, BASELINE_TAU_MS)).max(MIN_ALPHA)
             };
             // Winsorised, so one huge payload does not drag the baseline.
-            let xc = if s.calls > MIN_CALLS {
+            let xc = if calls > MIN_CALLS {
                 x.clamp(s.mean - 3.0 * sd, s.mean + 3.0 * sd)
             } else {
                 x
@@ -159,6 +228,61 @@ mod tests {
         assert!(at < 10.0, "found only at {at:.1}x");
     }
 
+    /// A slot as the layout before `ActionKey` wrote it.
+    #[derive(Serialize)]
+    struct SlotAsBefore {
+        action: u32,
+        calls: u32,
+        mean: f32,
+        var: f32,
+        cusum: f32,
+        last_ts: i64,
+        busy: f32,
+    }
+
+    proptest::proptest! {
+        /// Slots are written in the old layout, read back as they were, and
+        /// a slot written with a 32-bit key and a large count (before this
+        /// layout) is found again by the same action.
+        #[test]
+        fn slots_are_written_as_before(
+            calls in proptest::collection::vec((0u64..12, 0u64..10_000_000, 0i64..600_000), 0..300),
+            fp in proptest::prelude::any::<u64>(),
+            old_calls in 0u32..100_000,
+        ) {
+            let mut t = BytesTrend::default();
+            let mut ts = 0;
+            for (action, bytes, dt) in calls {
+                ts += dt;
+                t.observe(action.wrapping_mul(0x9E37_79B9_7F4A_7C15), bytes, ts);
+            }
+            let before: Vec<SlotAsBefore> = t
+                .slots
+                .iter()
+                .map(|s| SlotAsBefore {
+                    action: s.action.bits(),
+                    calls: s.calls.into(),
+                    mean: s.mean,
+                    var: s.var,
+                    cusum: s.cusum,
+                    last_ts: s.last_ts.get(),
+                    busy: s.busy,
+                })
+                .collect();
+            let bytes = postcard::to_allocvec(&t).unwrap();
+            let old: [SlotAsBefore; SLOTS] = before.try_into().ok().unwrap();
+            proptest::prop_assert_eq!(&bytes, &postcard::to_allocvec(&old).unwrap());
+            proptest::prop_assert_eq!(&postcard::from_bytes::<BytesTrend>(&bytes).unwrap(), &t);
+
+            let mut old = old;
+            old[0].action = (fp as u32).max(1);
+            old[0].calls = old_calls;
+            let read: BytesTrend = postcard::from_bytes(&postcard::to_allocvec(&old).unwrap()).unwrap();
+            proptest::prop_assert_eq!(read.slots[0].action, ActionKey::of(fp));
+            proptest::prop_assert_eq!(u32::from(read.slots[0].calls), old_calls.min(255));
+        }
+    }
+
     #[test]
     fn a_busy_action_keeps_its_slot_among_many_rare_ones() {
         let mut t = BytesTrend::default();
@@ -167,7 +291,10 @@ mod tests {
             // A different rare action every call.
             t.observe(100 + i as u64, 500, i * MIN + 1);
         }
-        assert!(t.slots.iter().any(|s| s.action == 1 && s.calls >= 400));
+        assert!(t
+            .slots
+            .iter()
+            .any(|s| s.action == ActionKey::of(1) && s.calls == u8::MAX));
     }
 
     #[test]
@@ -179,7 +306,11 @@ mod tests {
         }
         // The big action's usual size is not a rise of the small one's.
         assert_eq!(t.observe(2, 5_000_000, 300 * MIN), None);
-        let big = t.slots.iter().find(|s| s.action == 2).map(|s| s.mean.exp());
+        let big = t
+            .slots
+            .iter()
+            .find(|s| s.action == ActionKey::of(2))
+            .map(|s| s.mean.exp());
         assert!(big.is_some_and(|b| b > 1_000_000.0), "{big:?}");
         // A payload of the big action's size on the small one is.
         for k in 0..10 {

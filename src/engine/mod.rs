@@ -13,6 +13,7 @@ mod detect;
 mod fresh_places;
 mod global;
 mod hour_profile;
+mod rare_parts;
 mod session;
 mod shape;
 pub(crate) mod sharded;
@@ -557,8 +558,8 @@ impl Engine {
         }
         let cohort_idx = st.cohort;
         let evidence: Vec<String> = st
-            .notable
-            .as_ref()
+            .rare
+            .notable()
             .map(|n| n.ids.iter().map(|(_, id)| id.to_string()).collect())
             .unwrap_or_default();
         let cohort = self.cohorts.get(cohort_idx).key.clone();

@@ -14,13 +14,70 @@ struct Slot {
     session: u32,
     ctx: [u32; 2],
     last: [Stamp; 2],
-    /// Whether the context was unfamiliar to the agent when it first appeared.
-    novel: [bool; 2],
-    current: u8,
+    flags: ContextFlags,
     switches: u16,
     /// When the agent first used the session (event time, ms), for the
     /// session's age.
     first: Stamp,
+}
+
+/// Which of a slot's two contexts was used last, and whether each was
+/// unfamiliar to the agent when it first appeared: three bits in one byte
+/// (a `[bool; 2]` and a `u8` padded every slot by 4 bytes). Written as the
+/// `([bool; 2], u8)` it replaced, so the state format does not change (test
+/// `a_slot_is_written_as_before`).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct ContextFlags(u8);
+
+impl ContextFlags {
+    const CURRENT: u8 = 1 << 2;
+
+    fn novel(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    fn set_novel(&mut self, i: usize, novel: bool) {
+        self.0 = (self.0 & !(1 << i)) | (u8::from(novel) << i);
+    }
+
+    fn current(self) -> usize {
+        usize::from(self.0 & Self::CURRENT != 0)
+    }
+
+    fn set_current(&mut self, i: usize) {
+        self.0 = (self.0 & !Self::CURRENT) | if i == 1 { Self::CURRENT } else { 0 };
+    }
+}
+
+impl std::fmt::Debug for ContextFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextFlags")
+            .field("novel", &[self.novel(0), self.novel(1)])
+            .field("current", &self.current())
+            .finish()
+    }
+}
+
+impl serde::Serialize for ContextFlags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ([self.novel(0), self.novel(1)], self.current() as u8).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ContextFlags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (novel, current) = <([bool; 2], u8)>::deserialize(d)?;
+        if current > 1 {
+            return Err(serde::de::Error::custom(format!(
+                "a session's current context is 0 or 1, not {current}"
+            )));
+        }
+        let mut flags = ContextFlags::default();
+        flags.set_novel(0, novel[0]);
+        flags.set_novel(1, novel[1]);
+        flags.set_current(current.into());
+        Ok(flags)
+    }
 }
 
 /// The last three sessions an agent used, each with up to two contexts.
@@ -74,8 +131,11 @@ impl SessionSlots {
                     session,
                     ctx: [ctx, 0],
                     last: [Stamp::new(ts.max(1)), Stamp::default()],
-                    novel: [ctx_novel, false],
-                    current: 0,
+                    flags: {
+                        let mut f = ContextFlags::default();
+                        f.set_novel(0, ctx_novel);
+                        f
+                    },
                     switches: 0,
                     first: Stamp::new(ts),
                 };
@@ -95,27 +155,27 @@ impl SessionSlots {
                 0
             };
             s.ctx[old] = ctx;
-            s.novel[old] = ctx_novel;
+            s.flags.set_novel(old, ctx_novel);
             s.last[old] = Stamp::default();
-            if old == s.current as usize {
+            if old == s.flags.current() {
                 s.switches = 0;
             }
             old
         };
         let other = 1 - which;
-        if which != s.current as usize {
+        if which != s.flags.current() {
             if s.last[other].get() != 0 && ts - s.last[other].get() <= CONCURRENT_MS {
                 s.switches = s.switches.saturating_add(1);
             } else {
                 s.switches = 0;
             }
-            s.current = which as u8;
+            s.flags.set_current(which);
         }
         s.last[which] = Stamp::new(ts.max(1));
         let both_live = s.last[other].get() != 0 && ts - s.last[other].get() <= CONCURRENT_MS;
         Concurrency {
             switches: if both_live { s.switches } else { 0 },
-            unfamiliar: s.novel[0] || s.novel[1],
+            unfamiliar: s.flags.novel(0) || s.flags.novel(1),
         }
     }
 }
@@ -253,6 +313,62 @@ mod tests {
         ] {
             assert!(!is_provider_service(src), "{src}");
         }
+    }
+
+    /// `Slot` as it was before its flags shared a byte.
+    #[derive(serde::Serialize)]
+    struct SlotAsBefore {
+        session: u32,
+        ctx: [u32; 2],
+        last: [i64; 2],
+        novel: [bool; 2],
+        current: u8,
+        switches: u16,
+        first: i64,
+    }
+
+    proptest! {
+        /// Any history of calls leaves slots written as the old layout
+        /// wrote the same answers, and they read back as they were.
+        #[test]
+        fn a_slot_is_written_as_before(
+            calls in proptest::collection::vec((0u32..4, 0u32..4, any::<bool>(), 0i64..3_600_000), 0..40)
+        ) {
+            let mut s = SessionSlots::default();
+            let mut ts = 1_000;
+            for (session, ctx, novel, dt) in calls {
+                ts += dt;
+                s.observe(session | 1, ctx, novel, ts);
+            }
+            for slot in &s.0 {
+                let before = SlotAsBefore {
+                    session: slot.session,
+                    ctx: slot.ctx,
+                    last: [slot.last[0].get(), slot.last[1].get()],
+                    novel: [slot.flags.novel(0), slot.flags.novel(1)],
+                    current: slot.flags.current() as u8,
+                    switches: slot.switches,
+                    first: slot.first.get(),
+                };
+                let bytes = postcard::to_allocvec(slot).unwrap();
+                prop_assert_eq!(&bytes, &postcard::to_allocvec(&before).unwrap());
+                prop_assert_eq!(postcard::from_bytes::<Slot>(&bytes).unwrap(), *slot);
+            }
+        }
+    }
+
+    #[test]
+    fn context_flags_keep_each_bit_and_refuse_a_third_context() {
+        let mut f = ContextFlags::default();
+        f.set_novel(1, true);
+        f.set_current(1);
+        assert_eq!((f.novel(0), f.novel(1), f.current()), (false, true, 1));
+        f.set_novel(1, false);
+        f.set_novel(0, true);
+        f.set_current(0);
+        assert_eq!((f.novel(0), f.novel(1), f.current()), (true, false, 0));
+        let bad = postcard::to_allocvec(&([false, false], 2u8)).unwrap();
+        assert!(postcard::from_bytes::<ContextFlags>(&bad).is_err());
     }
 
     #[test]

@@ -289,6 +289,28 @@ mod tests {
         keys
     }
 
+    /// Event time is the caller's: an agent stamping calls past what a
+    /// 32-bit hour index holds (the year 245,000) is scored without a
+    /// panic, its own index saturates, and its record restores as it was.
+    #[test]
+    fn an_agent_stamped_beyond_the_hour_index_is_scored_and_restored() {
+        let mut e = Engine::new(Config::default());
+        let mut events: Vec<_> = (0..40).map(|i| event("a", i, "s3:GetObject")).collect();
+        for k in 0..20 {
+            let mut far = event("a", 40 + k, "s3:GetObject");
+            far.ts_ms = 8_000_000_000_000_000 + k * 3_600_000;
+            events.push(far);
+        }
+        events.push(event("a", 60, "s3:PutObject"));
+        feed(&mut e, &events, 0);
+        let before = e.agents.state_ref(e.agents.lookup("a").unwrap()).clone();
+        assert_eq!(before.hour_idx.get(), i64::from(i32::MAX));
+        let mut other = Engine::new(Config::default());
+        moved(&mut e, &mut other, 0);
+        let after = other.agents.state_ref(other.agents.lookup("a").unwrap());
+        assert_eq!(*after, before);
+    }
+
     #[test]
     fn checkpoints_write_only_the_cohorts_that_changed() {
         let mut e = Engine::new(Config::default());

@@ -426,6 +426,53 @@ impl<'de> serde::Deserialize<'de> for Stamp {
     }
 }
 
+/// An event time's index in whole units (hours, minutes) since the epoch,
+/// kept in 32 bits: an `i64` field aligns whatever holds it to 8 bytes and
+/// costs 4 bytes that no real time needs (2^31 minutes reach the year
+/// 6053). A time beyond that saturates, so a caller stamping calls in the
+/// far future only moves its own agent's index to the end (every later
+/// call then counts in that last unit). Written as the `i64` it stood
+/// for, so the state format does not change (test
+/// `an_epoch_index_is_written_as_an_i64`).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EpochIndex(i32);
+
+impl EpochIndex {
+    /// The index of `ts_ms` in units of `unit_ms`, saturated to 32 bits.
+    #[inline]
+    pub(crate) fn of(ts_ms: i64, unit_ms: i64) -> Self {
+        Self::saturating(ts_ms.div_euclid(unit_ms))
+    }
+
+    #[inline]
+    fn saturating(index: i64) -> Self {
+        EpochIndex(index.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+    }
+
+    #[inline]
+    pub(crate) fn get(self) -> i64 {
+        i64::from(self.0)
+    }
+}
+
+impl std::fmt::Debug for EpochIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl serde::Serialize for EpochIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EpochIndex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(EpochIndex::saturating)
+    }
+}
+
 /// A 128-bit bitmap kept as two words. A `u128` field aligns whatever holds
 /// it to 16 bytes, and `AgentState` held two `DistinctWindow`s of them:
 /// 16 bytes of padding per agent. It is written as the `u128` it was, so
@@ -500,6 +547,26 @@ mod tests {
             let bytes = postcard::to_allocvec(&s).unwrap();
             prop_assert_eq!(&bytes, &postcard::to_allocvec(&ms).unwrap());
             prop_assert_eq!(postcard::from_bytes::<Stamp>(&bytes).unwrap(), s);
+        }
+    }
+
+    proptest! {
+        /// Every index of a real time reads back as itself and is written
+        /// as the `i64` it stands for; any `i64` read saturates.
+        #[test]
+        fn an_epoch_index_is_written_as_an_i64(ms in any::<i64>(), unit in 1i64..10_000_000) {
+            let i = EpochIndex::of(ms, unit);
+            let exact = ms.div_euclid(unit);
+            if i32::try_from(exact).is_ok() {
+                prop_assert_eq!(i.get(), exact);
+            } else {
+                prop_assert_eq!(i.get(), if exact < 0 { i64::from(i32::MIN) } else { i64::from(i32::MAX) });
+            }
+            let bytes = postcard::to_allocvec(&i).unwrap();
+            prop_assert_eq!(&bytes, &postcard::to_allocvec(&i.get()).unwrap());
+            prop_assert_eq!(postcard::from_bytes::<EpochIndex>(&bytes).unwrap(), i);
+            let wide = postcard::to_allocvec(&exact).unwrap();
+            prop_assert_eq!(postcard::from_bytes::<EpochIndex>(&wide).unwrap(), i);
         }
     }
 

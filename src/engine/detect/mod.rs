@@ -2,11 +2,12 @@
 //! yields a surprise per feature. Each surprise is -log10 of a tail
 //! probability under the agent's own baseline (or its cohort's, at cold start).
 
-use super::agent::{AgentState, Notable, FOREIGN_PARENT_SLOT, NOTABLE_TTL_MS};
+use super::agent::{AgentState, FOREIGN_PARENT_SLOT};
 use super::archetype::{self, Archetypes, MIN_SHARE};
 use super::catalogue::AttackCatalogue;
 use super::cohort::{Cohorts, Prior, Rarity, Teaches, SENSITIVE_KIND};
 use super::config::DetectorConfig;
+use super::rare_parts::NOTABLE_TTL_MS;
 use super::session::{is_provider_service, network_of, ua_family};
 use super::stats::{decay, fingerprint, fp_kind, normal_surprise, poisson_surprise, Ewm};
 use crate::event::{CallRow, Outcome};
@@ -415,7 +416,7 @@ impl Detectors {
         own_cap: f32,
     ) -> f32 {
         let first = st.events == 0;
-        let (Some(m), Some(a)) = (&self.archetypes, st.archetype.as_deref_mut()) else {
+        let (Some(m), Some(a)) = (&self.archetypes, st.rare.archetype_mut()) else {
             return cohort_bits.min(own_cap);
         };
         if a.settled || !ARCHETYPE_KINDS.contains(&kind) {
@@ -520,22 +521,19 @@ impl Detectors {
     }
 
     fn remember_evidence(&self, st: &mut AgentState, row: &CallRow, sig: &Signals) {
-        if let Some(n) = &st.notable {
-            if n.ids
+        if st.rare.notable().is_some_and(|n| {
+            n.ids
                 .last()
                 .is_some_and(|(t, _)| row.ts_ms - t > NOTABLE_TTL_MS)
-            {
-                st.notable = None;
-            }
+        }) {
+            st.rare.forget_notable();
         }
         if sig.max_surprise() >= 2.0 {
             let id = match row.event_id {
                 Some(id) => id.to_string(),
                 None => format!("{}@{}", row.agent_id, row.ts_ms),
             };
-            st.notable
-                .get_or_insert_with(Box::<Notable>::default)
-                .push(row.ts_ms, &id);
+            st.rare.notable_or_default().push(row.ts_ms, &id);
         }
     }
 }
@@ -554,34 +552,34 @@ fn seed_from_archetype(m: &Archetypes, st: &mut AgentState, d: &Derived<'_>) {
     st.distinct = archetype::seed(&b.log_distinct);
     st.bytes_s = archetype::seed(&b.log_bytes_5m);
     st.bytes_l = archetype::seed(&b.log_bytes_2h);
-    st.archetype = Some(Box::new(a));
+    st.rare.set_archetype(a);
 }
 
 /// State made without this model (restored from a run with none, or with
 /// another model): a settled agent is bound to its nearest archetype now, a
 /// settling one starts matching from its type.
 fn rematch_under(m: &Archetypes, st: &mut AgentState, ts: i64) {
-    if st.archetype.as_ref().is_some_and(|a| m.fits(a)) {
+    if st.rare.archetype().is_some_and(|a| m.fits(a)) {
         return;
     }
     let mut a = m.start(st.agent_type);
     if ts - st.first_ts >= SETTLING_MS {
         m.settle(&mut a, &st.profile_vector());
     }
-    st.archetype = Some(Box::new(a));
+    st.rare.set_archetype(a);
 }
 
 /// After a day an agent is bound to the archetype nearest its profile;
 /// from then on, every 64 calls, a profile beyond what the archetype's
 /// members span is signalled (once per further bit of surprise).
 fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals) {
-    let Some(settled) = st.archetype.as_deref().map(|a| a.settled) else {
+    let Some(settled) = st.rare.archetype().map(|a| a.settled) else {
         return;
     };
     if !settled {
         if ts - st.first_ts >= SETTLING_MS {
             let v = st.profile_vector();
-            if let Some(a) = st.archetype.as_deref_mut() {
+            if let Some(a) = st.rare.archetype_mut() {
                 m.settle(a, &v);
             }
         }
@@ -591,7 +589,7 @@ fn archetype_fit(m: &Archetypes, st: &mut AgentState, ts: i64, sig: &mut Signals
         return;
     }
     let v = st.profile_vector();
-    let Some(a) = st.archetype.as_deref_mut() else {
+    let Some(a) = st.rare.archetype_mut() else {
         return;
     };
     let d = m.distance(a.current, &v);

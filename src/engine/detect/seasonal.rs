@@ -3,7 +3,7 @@
 //! while the agent's own history is short.
 
 use super::super::agent::AgentState;
-use super::super::stats::{neg_binomial_surprise, surge_tail_bits};
+use super::super::stats::{neg_binomial_surprise, surge_tail_bits, EpochIndex};
 use super::{Detectors, SEASONAL_MAX_SHAPE, TEAM_SHAPE_SLOTS};
 use crate::event::HOUR_MS;
 use crate::signal::{Feature, Signals};
@@ -52,11 +52,13 @@ impl Detectors {
         ctx: f32,
         sig: &mut Signals,
     ) {
-        let hour = ts.div_euclid(HOUR_MS);
-        if hour > st.hour_idx {
-            let from = st.hour_idx.max(hour - 168);
+        // Saturated as the agent's hour index is (`EpochIndex`).
+        let hour = EpochIndex::of(ts, HOUR_MS).get();
+        let hour_idx = st.hour_idx.get();
+        if hour > hour_idx {
+            let from = hour_idx.max(hour - 168);
             for h in from..hour {
-                let count = if h == st.hour_idx {
+                let count = if h == hour_idx {
                     st.hour_count - st.hour_flagged.min(st.hour_count)
                 } else {
                     0
@@ -71,11 +73,11 @@ impl Detectors {
                 };
                 st.profile.set(slot, kept);
             }
-            st.hour_idx = hour;
+            st.hour_idx = EpochIndex::of(ts, HOUR_MS);
             st.hour_count = 0;
             st.hour_flagged = 0;
         }
-        if hour == st.hour_idx {
+        if hour == st.hour_idx.get() {
             st.hour_count += 1;
         }
         st.minutes.observe(ts);
@@ -163,7 +165,7 @@ fn expected_calls(st: &AgentState, h: i64) -> Option<(f32, u32, u32)> {
         // The hour and its two neighbours on day -j: a smoothed profile
         // triples the evidence and forgives a schedule that drifts an hour.
         for hh in [h - 24 * j - 1, h - 24 * j, h - 24 * j + 1] {
-            if hh <= first_hour || hh >= st.hour_idx {
+            if hh <= first_hour || hh >= st.hour_idx.get() {
                 continue;
             }
             let v = st.profile.get(hour_of_week(hh)) as f32;
