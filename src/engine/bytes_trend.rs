@@ -55,8 +55,9 @@ struct ActionBytes {
 const _: () = assert!(MIN_CALLS < u8::MAX as u32, "calls are counted in a byte");
 
 /// An action's slot key: the low 24 bits of its fingerprint (never 0). A
-/// collision only shares a baseline, and two of one agent's six followed
-/// actions collide with odds of about one in three million. Three bytes
+/// collision only shares a baseline: for an agent calling 30 distinct
+/// actions, the odds that one of them shares a followed action's key are
+/// about one in 86,000 (6 × 30 pairs in 2^24 keys). Three bytes
 /// leave room for the call count in the fourth: 28 bytes a slot instead of
 /// 32. Written as a `u32`; a key written with 32 bits (state written before
 /// this layout) reads as its low 24, which is the key the same action gets

@@ -32,6 +32,11 @@ struct ContextFlags(u8);
 impl ContextFlags {
     const CURRENT: u8 = 1 << 2;
 
+    /// A slot's first context, current, unfamiliar when `novel`.
+    fn first_context(novel: bool) -> Self {
+        ContextFlags(u8::from(novel))
+    }
+
     fn novel(self, i: usize) -> bool {
         self.0 & (1 << i) != 0
     }
@@ -131,11 +136,7 @@ impl SessionSlots {
                     session,
                     ctx: [ctx, 0],
                     last: [Stamp::new(ts.max(1)), Stamp::default()],
-                    flags: {
-                        let mut f = ContextFlags::default();
-                        f.set_novel(0, ctx_novel);
-                        f
-                    },
+                    flags: ContextFlags::first_context(ctx_novel),
                     switches: 0,
                     first: Stamp::new(ts),
                 };
