@@ -53,7 +53,8 @@ impl Detectors {
         sig: &mut Signals,
     ) {
         // Saturated as the agent's hour index is (`EpochIndex`).
-        let hour = EpochIndex::of(ts, HOUR_MS).get();
+        let this_hour = EpochIndex::of(ts, HOUR_MS);
+        let hour = this_hour.get();
         let hour_idx = st.hour_idx.get();
         if hour > hour_idx {
             let from = hour_idx.max(hour - 168);
@@ -73,11 +74,11 @@ impl Detectors {
                 };
                 st.profile.set(slot, kept);
             }
-            st.hour_idx = EpochIndex::of(ts, HOUR_MS);
+            st.hour_idx = this_hour;
             st.hour_count = 0;
             st.hour_flagged = 0;
         }
-        if hour == st.hour_idx.get() {
+        if this_hour == st.hour_idx {
             st.hour_count += 1;
         }
         st.minutes.observe(ts);
