@@ -9,6 +9,7 @@ mod document;
 mod files;
 #[cfg(test)]
 mod hostile_files;
+mod parallel;
 mod parquet;
 mod reader;
 mod windows;

@@ -103,6 +103,54 @@ struct ParquetInput {
 /// of them straddling a refill.
 const READ_BUFFER: usize = 1 << 20;
 
+/// Opens a text input (`-` is stdin; gzip by its `.gz` suffix) for reading
+/// in lines, counting its raw bytes into `bytes_read`. Returns its name.
+fn open_text(
+    spec: &InputSpec,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<(String, Box<dyn BufRead + Send>), InputError> {
+    let (name, raw) = open_raw(spec, bytes_read)?;
+    Ok((name, Box::new(BufReader::with_capacity(READ_BUFFER, raw))))
+}
+
+/// `open_text` without the read buffer, for a reader that reads in large
+/// pieces of its own (the parallel decoder): the input is then copied once,
+/// into the pieces.
+pub(super) fn open_raw(
+    spec: &InputSpec,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<(String, Box<dyn Read + Send>), InputError> {
+    let (name, raw): (String, Box<dyn Read + Send>) = match spec {
+        InputSpec::Stdin => ("-".into(), Box::new(io::stdin())),
+        InputSpec::File(p) => {
+            let f = File::open(p).map_err(|source| InputError::Open {
+                path: p.display().to_string(),
+                source,
+            })?;
+            (p.display().to_string(), Box::new(f))
+        }
+    };
+    let counted = Counting {
+        inner: raw,
+        counter: bytes_read,
+    };
+    let reader: Box<dyn Read + Send> = if name.ends_with(".gz") {
+        Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            counted,
+        )))
+    } else {
+        Box::new(counted)
+    };
+    Ok((name, reader))
+}
+
+/// Read buffer a document is read whole through (the parallel decoder hands
+/// such an input back to be read on one thread).
+pub(super) fn buffered(reader: Box<dyn Read + Send>) -> Box<dyn BufRead + Send> {
+    Box::new(BufReader::with_capacity(READ_BUFFER, reader))
+}
+
 /// Reads one input (a JSON-lines file, a `.gz`, a document, or a Parquet
 /// file) as Arrow windows of calls, reporting each bad record and going on.
 pub struct EventReader {
@@ -135,28 +183,7 @@ impl EventReader {
                 return Self::open_parquet(p, opts, bytes_read);
             }
         }
-        let (name, raw): (String, Box<dyn Read + Send>) = match spec {
-            InputSpec::Stdin => ("-".into(), Box::new(io::stdin())),
-            InputSpec::File(p) => {
-                let f = File::open(p).map_err(|source| InputError::Open {
-                    path: p.display().to_string(),
-                    source,
-                })?;
-                (p.display().to_string(), Box::new(f))
-            }
-        };
-        let counted = Counting {
-            inner: raw,
-            counter: bytes_read,
-        };
-        let reader: Box<dyn BufRead + Send> = if name.ends_with(".gz") {
-            Box::new(BufReader::with_capacity(
-                READ_BUFFER,
-                MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counted)),
-            ))
-        } else {
-            Box::new(BufReader::with_capacity(READ_BUFFER, counted))
-        };
+        let (name, reader) = open_text(spec, bytes_read)?;
         Ok(Self::from_reader(name, reader, opts))
     }
 
@@ -201,6 +228,32 @@ impl EventReader {
             done: false,
             skipped: 0,
         }
+    }
+
+    /// Reads a run of whole lines cut from a JSON-lines input
+    /// (the parallel decoder): its first line is line `first_line` of the
+    /// input, `latest_ts_ms` is the input's (fixed when it was opened), and
+    /// the input is already known not to be one document.
+    pub(super) fn for_lines(
+        name: String,
+        lines: Vec<u8>,
+        opts: ReadOptions,
+        first_line: u64,
+        latest_ts_ms: i64,
+    ) -> Self {
+        let mut r = Self::from_reader(name, Box::new(io::Cursor::new(lines)), opts);
+        r.line_no = first_line.saturating_sub(1);
+        r.started = true;
+        r.latest_ts_ms = latest_ts_ms;
+        r
+    }
+
+    /// The same reader with its first line numbered `first_line`: it
+    /// reads on from there in an input whose earlier lines were read
+    /// elsewhere.
+    pub(super) fn at_line(mut self, first_line: u64) -> Self {
+        self.line_no = first_line.saturating_sub(1);
+        self
     }
 
     fn bad(&self, line: u64, reason: &str) -> BadRecord {
@@ -437,13 +490,7 @@ impl EventReader {
                 if newline.is_some() || chunk == 0 {
                     self.line_no += 1;
                     self.started = true;
-                    bad.push(self.bad(
-                        self.line_no,
-                        &format!(
-                            "line longer than the {cap}-byte cap ([input] max_document_bytes): \
-                             its {passed_over} bytes were passed over"
-                        ),
-                    ));
+                    bad.push(self.bad(self.line_no, &overlong_line(cap, passed_over)));
                     self.done = chunk == 0;
                     return Ok(None);
                 }
@@ -500,10 +547,7 @@ impl EventReader {
         }
         let first = !self.started;
         self.started = true;
-        if first
-            && self.opts.format != Format::Native
-            && serde_json::from_str::<&RawValue>(line).is_err()
-        {
+        if first && opens_document(self.opts.format, line) {
             return Some(text.to_string());
         }
         self.ingest(line, self.line_no, bad);
@@ -555,6 +599,22 @@ impl EventReader {
         }
         Ok(Some(self.builder.finish()))
     }
+}
+
+/// Whether an input whose first record line is `line` (trimmed) is one
+/// JSON document to be read whole (a pretty-printed array or envelope)
+/// rather than JSON lines: the line is not a value of its own.
+pub(super) fn opens_document(format: Format, line: &str) -> bool {
+    format != Format::Native && serde_json::from_str::<&RawValue>(line).is_err()
+}
+
+/// Why a line over the cap was passed over (`passed_over` bytes of it, its
+/// newline included).
+pub(super) fn overlong_line(cap: usize, passed_over: usize) -> String {
+    format!(
+        "line longer than the {cap}-byte cap ([input] max_document_bytes): \
+         its {passed_over} bytes were passed over"
+    )
 }
 
 #[cfg(test)]

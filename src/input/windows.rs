@@ -4,7 +4,8 @@
 //! (`read_windows_ahead`). Both report the same things in the same order.
 
 use super::files::{expand_inputs, total_bytes, InputSpec};
-use super::reader::{BadRecord, EventReader, ReadOptions};
+use super::parallel::decode_lines;
+use super::reader::{open_raw, BadRecord, EventReader, ReadOptions};
 use super::{InputError, ReadObserver, ReadTotals, SuspectInput};
 use arrow_array::RecordBatch;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,27 +28,71 @@ enum Read {
     },
 }
 
-/// Decodes every input in `specs`, handing each step to `send`.
+/// Decodes every input in `specs`, handing each step to `send`: a JSON-lines
+/// input on `decoders` threads when that is more than one
+/// (`parallel::decode_lines`), anything else on this one.
 fn produce<E: From<InputError>>(
     specs: &[InputSpec],
     read_opts: &ReadOptions,
+    decoders: usize,
     send: &mut dyn FnMut(Read) -> Result<(), E>,
 ) -> Result<(), E> {
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let mut bad = Vec::new();
     for spec in specs {
-        let mut reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
-        while let Some(batch) = reader.next_batch(&mut bad)? {
-            let read = bytes_read.load(Ordering::Relaxed);
-            send(Read::Window(batch, std::mem::take(&mut bad), read))?;
+        let parquet =
+            matches!(spec, InputSpec::File(p) if p.extension().is_some_and(|e| e == "parquet"));
+        let whole = if decoders > 1 && !parquet {
+            let (name, reader) = open_raw(spec, bytes_read.clone())?;
+            let mut skipped = 0;
+            let mut bad = Vec::new();
+            let whole = decode_lines::<E>(name, reader, read_opts, decoders, &mut |run| {
+                skipped += run.skipped;
+                bad.extend(run.bad);
+                for w in run.windows {
+                    let read = bytes_read.load(Ordering::Relaxed);
+                    send(Read::Window(w, std::mem::take(&mut bad), read))?;
+                }
+                Ok(())
+            })?;
+            if whole.is_none() {
+                send(Read::End {
+                    input: spec.name(),
+                    bad,
+                    skipped,
+                })?;
+            }
+            whole
+        } else {
+            Some(EventReader::open(
+                spec,
+                read_opts.clone(),
+                bytes_read.clone(),
+            )?)
+        };
+        if let Some(reader) = whole {
+            read_one(spec, reader, &bytes_read, send)?;
         }
-        send(Read::End {
-            input: spec.name(),
-            bad: std::mem::take(&mut bad),
-            skipped: reader.skipped,
-        })?;
     }
     Ok(())
+}
+
+/// Decodes one input on this thread.
+fn read_one<E: From<InputError>>(
+    spec: &InputSpec,
+    mut reader: EventReader,
+    bytes_read: &AtomicU64,
+    send: &mut dyn FnMut(Read) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut bad = Vec::new();
+    while let Some(batch) = reader.next_batch(&mut bad)? {
+        let read = bytes_read.load(Ordering::Relaxed);
+        send(Read::Window(batch, std::mem::take(&mut bad), read))?;
+    }
+    send(Read::End {
+        input: spec.name(),
+        bad,
+        skipped: reader.skipped,
+    })
 }
 
 /// Counts what the inputs yielded and reports it to the observer.
@@ -136,7 +181,7 @@ pub(crate) fn read_windows<E: From<InputError>>(
     window: &mut dyn FnMut(&RecordBatch) -> Result<(), E>,
 ) -> Result<ReadTotals, E> {
     let (specs, mut tally) = start(inputs, observer)?;
-    produce(&specs, read_opts, &mut |step| tally.take(step, window))?;
+    produce(&specs, read_opts, 1, &mut |step| tally.take(step, window))?;
     tally.observer.finished();
     Ok(tally.totals)
 }
@@ -154,11 +199,14 @@ impl From<InputError> for Stop {
     }
 }
 
-/// As `read_windows`, with decoding on a thread of its own, up to `AHEAD`
-/// windows ahead of `window`.
+/// As `read_windows`, with decoding on threads of its own (`decoders` of
+/// them for JSON lines, one for anything else), up to `AHEAD` windows ahead
+/// of `window`. The calls, bad records and totals are those of
+/// `read_windows`; only where windows break may differ.
 pub(crate) fn read_windows_ahead<E: From<InputError>>(
     inputs: &[String],
     read_opts: &ReadOptions,
+    decoders: usize,
     observer: &mut dyn ReadObserver,
     window: &mut dyn FnMut(&RecordBatch) -> Result<(), E>,
 ) -> Result<ReadTotals, E> {
@@ -167,7 +215,7 @@ pub(crate) fn read_windows_ahead<E: From<InputError>>(
     std::thread::scope(|s| {
         let decoder = s.spawn(|| {
             let tx = tx;
-            let sent = produce::<Stop>(&specs, read_opts, &mut |step| {
+            let sent = produce::<Stop>(&specs, read_opts, decoders, &mut |step| {
                 tx.send(Ok(step)).map_err(|_| Stop::Dropped)
             });
             if let Err(Stop::Input(e)) = sent {
@@ -250,7 +298,7 @@ mod tests {
                 Ok::<(), InputError>(())
             };
             let t = if ahead {
-                read_windows_ahead(&inputs, &opts, &mut seen, &mut window)
+                read_windows_ahead(&inputs, &opts, 1, &mut seen, &mut window)
             } else {
                 read_windows(&inputs, &opts, &mut seen, &mut window)
             }
@@ -267,6 +315,61 @@ mod tests {
         assert_eq!(here, ahead);
     }
 
+    /// Every kind of input through several decoding threads: the same
+    /// calls in the same order, bad records, suspects and totals as one
+    /// thread reading in place (windows break elsewhere, and progress is
+    /// reported per window).
+    #[test]
+    fn decoding_on_several_threads_reports_what_one_thread_does() {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = inputs(dir.path());
+        let lines: Vec<String> = (0..3000)
+            .map(|i| {
+                format!(
+                    r#"{{"ts":"2026-11-21T00:00:{:02}Z","agent_id":"g{}","action":"s3:PutObject"}}"#,
+                    i % 60,
+                    i % 13
+                )
+            })
+            .collect();
+        let gz = dir.path().join("d.jsonl.gz");
+        let mut enc = GzEncoder::new(std::fs::File::create(&gz).unwrap(), Compression::fast());
+        enc.write_all(lines.join("\n").as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let doc = dir.path().join("e.json");
+        std::fs::write(&doc, format!("[\n{},\n{}\n]\n", lines[0], lines[1])).unwrap();
+        all.extend([gz, doc].iter().map(|p| p.display().to_string()));
+        let opts = ReadOptions {
+            batch_size: 64,
+            ..ReadOptions::default()
+        };
+        let run = |decoders: usize| {
+            let mut seen = Seen::default();
+            let mut windows = Vec::new();
+            let mut window = |b: &RecordBatch| {
+                windows.push(b.clone());
+                Ok::<(), InputError>(())
+            };
+            let t = if decoders == 0 {
+                read_windows(&all, &opts, &mut seen, &mut window)
+            } else {
+                read_windows_ahead(&all, &opts, decoders, &mut seen, &mut window)
+            }
+            .unwrap();
+            seen.0.retain(|s| !s.starts_with("progress"));
+            let calls =
+                datafusion::arrow::compute::concat_batches(&windows[0].schema(), &windows).unwrap();
+            (seen.0, calls, format!("{t:?}"))
+        };
+        let one = run(0);
+        assert_eq!(one.1.num_rows(), 250 + 1 + 3000 + 2);
+        for decoders in [2, 3] {
+            assert_eq!(run(decoders), one, "{decoders} decoding threads");
+        }
+    }
+
     #[test]
     fn a_window_that_fails_stops_the_reading_ahead() {
         let dir = tempfile::tempdir().unwrap();
@@ -276,7 +379,7 @@ mod tests {
             ..ReadOptions::default()
         };
         let mut taken = 0;
-        let r = read_windows_ahead(&inputs, &opts, &mut Seen::default(), &mut |_| {
+        let r = read_windows_ahead(&inputs, &opts, 1, &mut Seen::default(), &mut |_| {
             taken += 1;
             match taken {
                 3 => Err(InputError::NoInputs),

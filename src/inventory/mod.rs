@@ -63,7 +63,7 @@ pub fn observe(
     as_of_ms: Option<i64>,
 ) -> Result<(Observed, ReadSummary), InventoryError> {
     let mut observed = Observed::new(max_identities, as_of_ms);
-    let totals = read_windows_ahead(inputs, read_opts, observer, &mut |batch| {
+    let totals = read_windows_ahead(inputs, read_opts, 1, observer, &mut |batch| {
         let cols = CallColumns::new(batch).map_err(|e| InventoryError::Layout(e.to_string()))?;
         for i in 0..cols.len() {
             observed.add(&cols.row(i));

@@ -209,8 +209,12 @@ pub fn convert(
             w.write_window(batch)
         })?
     } else {
-        // Decoding on its own thread, Parquet encoding on this one.
-        read_windows_ahead(inputs, read_opts, observer, &mut |batch| {
+        // Decoding on its own thread, Parquet encoding on this one. One
+        // decoding thread, not several: the Parquet writer cuts its pages
+        // where windows break, and several decoders break windows where
+        // their runs end, so the files would hold the same rows in other
+        // bytes.
+        read_windows_ahead(inputs, read_opts, 1, observer, &mut |batch| {
             w.write_window(batch)
         })?
     };

@@ -26,7 +26,7 @@ use crate::engine::archetype::Archetypes;
 use crate::engine::{load_archetypes, Engine, EngineError};
 use crate::event::CallColumns;
 use crate::input::ReadOptions;
-use crate::input::{read_windows, ReadObserver};
+use crate::input::{read_windows, read_windows_ahead, ReadObserver};
 use crate::offline::eval::{EvalReport, Evaluator, ScenarioReport};
 use crate::offline::replay::ReplayError;
 use crate::offline::report::{Timeline, TopAgents};
@@ -349,7 +349,8 @@ pub fn run(
         .collect();
     let mut rows = Evaluator::default();
     let mut timeline = Timeline::default();
-    read_windows(inputs, &ReadOptions::from(cfg), observer, &mut |batch| {
+    let read_opts = ReadOptions::from(cfg);
+    let mut window = |batch: &RecordBatch| {
         let cols = CallColumns::new(batch).map_err(EngineError::from)?;
         for i in 0..cols.len() {
             let row = cols.row(i);
@@ -357,7 +358,14 @@ pub fn run(
             timeline.add_event(row.ts_ms);
         }
         process_all(&mut arms, batch, opts.threads)
-    })?;
+    };
+    if opts.threads > 1 {
+        // Decoding on threads of its own while the arms score the windows
+        // before (where windows break does not change a score).
+        read_windows_ahead(inputs, &read_opts, opts.threads, observer, &mut window)?;
+    } else {
+        read_windows(inputs, &read_opts, observer, &mut window)?;
+    }
     let rules = &cfg.decisions;
     let weights = &cfg.detectors.weights;
 
