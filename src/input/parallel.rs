@@ -21,7 +21,7 @@ use crate::event::DecodeError;
 use arrow_array::RecordBatch;
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of input per run: a little over half a 4,096-call window of the
@@ -266,19 +266,18 @@ fn decode_lines_in_runs<E: From<InputError>>(
     std::thread::scope(|s| {
         let (work_tx, work_rx) = sync_channel::<(u64, Piece)>(workers);
         let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = channel::<(u64, Result<DecodedRun, InputError>)>();
+        let (done_tx, done_rx) = channel::<(u64, Option<Decoded>)>();
         // Pieces cut and not yet taken in order: bounds the memory a slow
         // piece lets the others pile up behind it.
         let (slot_tx, slot_rx) = sync_channel::<()>(2 * workers + 2);
         for _ in 0..workers {
-            let (work_rx, done_tx, name) = (work_rx.clone(), done_tx.clone(), &name);
+            let (work_rx, name) = (work_rx.clone(), &name);
+            let done = WorkerDone(done_tx.clone());
             s.spawn(move || loop {
                 let job = work_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((seq, piece)) = job else { break };
-                if done_tx
-                    .send((seq, decode(name, piece, opts, latest_ts_ms)))
-                    .is_err()
-                {
+                let run = decode(name, piece, opts, latest_ts_ms);
+                if done.0.send((seq, Some(run))).is_err() {
                     break;
                 }
             });
@@ -299,16 +298,35 @@ fn decode_lines_in_runs<E: From<InputError>>(
     Ok(None)
 }
 
+/// A run as a worker decoded it.
+type Decoded = Result<DecodedRun, InputError>;
+
+/// A worker's end of the channel of decoded runs. A worker that panics
+/// says so on it: the run it held would never come, and the others would
+/// wait for it for ever.
+struct WorkerDone(Sender<(u64, Option<Decoded>)>);
+
+impl Drop for WorkerDone {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.0.send((u64::MAX, None));
+        }
+    }
+}
+
 /// Hands the decoded runs to `take` by sequence number. Returning drops
 /// both receivers, which stops the splitter and the workers.
 fn in_order<E: From<InputError>>(
-    done: Receiver<(u64, Result<DecodedRun, InputError>)>,
+    done: Receiver<(u64, Option<Decoded>)>,
     slots: Receiver<()>,
     take: &mut dyn FnMut(DecodedRun) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut waiting = BTreeMap::new();
     let mut next = 0u64;
     for (seq, run) in done {
+        // The worker's own panic is what the caller sees (the scope
+        // rethrows it once every thread has stopped).
+        let Some(run) = run else { break };
         waiting.insert(seq, run);
         while let Some(run) = waiting.remove(&next) {
             next += 1;

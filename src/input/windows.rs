@@ -41,7 +41,7 @@ fn produce<E: From<InputError>>(
     for spec in specs {
         let parquet =
             matches!(spec, InputSpec::File(p) if p.extension().is_some_and(|e| e == "parquet"));
-        let whole = if decoders > 1 && !parquet {
+        if decoders > 1 && !parquet {
             let (name, reader) = open_raw(spec, bytes_read.clone())?;
             let mut skipped = 0;
             let mut bad = Vec::new();
@@ -54,36 +54,34 @@ fn produce<E: From<InputError>>(
                 }
                 Ok(())
             })?;
-            if whole.is_none() {
-                send(Read::End {
+            match whole {
+                // Read whole after runs of blank or non-UTF-8 lines: their
+                // bad records go first (they hold no record, so none was
+                // skipped).
+                Some(reader) => read_one(spec, reader, bad, &bytes_read, send)?,
+                None => send(Read::End {
                     input: spec.name(),
                     bad,
                     skipped,
-                })?;
+                })?,
             }
-            whole
         } else {
-            Some(EventReader::open(
-                spec,
-                read_opts.clone(),
-                bytes_read.clone(),
-            )?)
-        };
-        if let Some(reader) = whole {
-            read_one(spec, reader, &bytes_read, send)?;
+            let reader = EventReader::open(spec, read_opts.clone(), bytes_read.clone())?;
+            read_one(spec, reader, Vec::new(), &bytes_read, send)?;
         }
     }
     Ok(())
 }
 
-/// Decodes one input on this thread.
+/// Decodes one input on this thread; `bad` holds the input's bad records
+/// found before.
 fn read_one<E: From<InputError>>(
     spec: &InputSpec,
     mut reader: EventReader,
+    mut bad: Vec<BadRecord>,
     bytes_read: &AtomicU64,
     send: &mut dyn FnMut(Read) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut bad = Vec::new();
     while let Some(batch) = reader.next_batch(&mut bad)? {
         let read = bytes_read.load(Ordering::Relaxed);
         send(Read::Window(batch, std::mem::take(&mut bad), read))?;
@@ -338,8 +336,14 @@ mod tests {
         let mut enc = GzEncoder::new(std::fs::File::create(&gz).unwrap(), Compression::fast());
         enc.write_all(lines.join("\n").as_bytes()).unwrap();
         enc.finish().unwrap();
+        // A document after a line that is not UTF-8 and more than a run of
+        // blank lines: the bad line is reported from a run of its own, then
+        // the document is read whole.
         let doc = dir.path().join("e.json");
-        std::fs::write(&doc, format!("[\n{},\n{}\n]\n", lines[0], lines[1])).unwrap();
+        let mut text = b"\xff\xfe\n".to_vec();
+        text.resize(text.len() + (3 << 19), b'\n');
+        text.extend(format!("[\n{},\n{}\n]\n", lines[0], lines[1]).bytes());
+        std::fs::write(&doc, text).unwrap();
         all.extend([gz, doc].iter().map(|p| p.display().to_string()));
         let opts = ReadOptions {
             batch_size: 64,
@@ -365,6 +369,13 @@ mod tests {
         };
         let one = run(0);
         assert_eq!(one.1.num_rows(), 250 + 1 + 3000 + 2);
+        assert!(
+            one.0
+                .iter()
+                .any(|s| s.starts_with("bad") && s.contains("e.json")),
+            "the line before the document is reported: {:?}",
+            one.0
+        );
         for decoders in [2, 3] {
             assert_eq!(run(decoders), one, "{decoders} decoding threads");
         }
