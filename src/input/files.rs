@@ -14,6 +14,15 @@ pub enum InputSpec {
 }
 
 impl InputSpec {
+    /// A Parquet file (read as whole windows, on one thread), by its
+    /// `.parquet` extension.
+    pub fn parquet_path(&self) -> Option<&Path> {
+        match self {
+            InputSpec::File(p) if is_parquet(p) => Some(p),
+            _ => None,
+        }
+    }
+
     /// The name errors and reports use.
     pub fn name(&self) -> String {
         match self {
@@ -29,7 +38,11 @@ fn is_event_file(p: &Path) -> bool {
     [".jsonl", ".ndjson", ".json"]
         .iter()
         .any(|s| name.ends_with(s))
-        || p.extension().is_some_and(|e| e == "parquet")
+        || is_parquet(p)
+}
+
+fn is_parquet(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "parquet")
 }
 
 /// Expands the command-line inputs: directories become their event files

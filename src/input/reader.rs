@@ -178,10 +178,8 @@ impl EventReader {
         opts: ReadOptions,
         bytes_read: Arc<AtomicU64>,
     ) -> Result<Self, InputError> {
-        if let InputSpec::File(p) = spec {
-            if p.extension().is_some_and(|e| e == "parquet") {
-                return Self::open_parquet(p, opts, bytes_read);
-            }
+        if let Some(p) = spec.parquet_path() {
+            return Self::open_parquet(p, opts, bytes_read);
         }
         let (name, reader) = open_text(spec, bytes_read)?;
         Ok(Self::from_reader(name, reader, opts))

@@ -39,9 +39,7 @@ fn produce<E: From<InputError>>(
 ) -> Result<(), E> {
     let bytes_read = Arc::new(AtomicU64::new(0));
     for spec in specs {
-        let parquet =
-            matches!(spec, InputSpec::File(p) if p.extension().is_some_and(|e| e == "parquet"));
-        if decoders > 1 && !parquet {
+        if decoders > 1 && spec.parquet_path().is_none() {
             let (name, reader) = open_raw(spec, bytes_read.clone())?;
             let mut skipped = 0;
             let mut bad = Vec::new();
