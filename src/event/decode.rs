@@ -39,8 +39,9 @@ impl DecodeError {
     }
 }
 
-/// Decodes one JSON object. `line_no` only labels errors.
-pub fn decode_line(line: &str, line_no: u64) -> Result<CallEvent<'_>, DecodeError> {
+/// Decodes one JSON object with serde_json (`decode_line` tries the
+/// scanner first); the reference the scanner is tested against.
+pub(super) fn decode_with_serde(line: &str, line_no: u64) -> Result<CallEvent<'_>, DecodeError> {
     let current = Cell::new("");
     let mut de = serde_json::Deserializer::from_str(line);
     let result = EventSeed { current: &current }
@@ -119,7 +120,7 @@ pub const CALL_EVENT_FIELDS: [&str; 17] = [
 /// `src_ip` against `status`, its last) single out the one name it can be,
 /// which one fixed-size comparison confirms (no call to `memcmp`), where a
 /// scan compared it with up to 17.
-fn field_index(key: &str) -> Option<usize> {
+pub(super) fn field_index(key: &str) -> Option<usize> {
     /// `b` is `name`, the field at `idx`.
     fn is<const N: usize>(b: &[u8], name: &[u8; N], idx: usize) -> Option<usize> {
         (<[u8; N]>::try_from(b).ok()? == *name).then_some(idx)
@@ -150,7 +151,7 @@ fn field_index(key: &str) -> Option<usize> {
 /// Positions in `CALL_EVENT_FIELDS`, so the visitor matches a number, not
 /// the name again. Each is looked up in the schema's list when compiling
 /// (a name missing from it fails the build), so none can drift from it.
-mod at {
+pub(super) mod at {
     use super::CALL_EVENT_FIELDS;
 
     /// Where `name` is in `CALL_EVENT_FIELDS`; evaluated at compile time.
@@ -292,22 +293,25 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
             }
         }
         if !extra.is_empty() {
-            ev.extra = Some(render_extra(&extra));
+            ev.extra = Some(render_extra(
+                extra.iter().map(|(k, v)| (k.as_ref(), v.get())),
+            ));
         }
         Ok(ev)
     }
 }
 
-fn render_extra(extra: &[(Cow<'_, str>, &RawValue)]) -> String {
+/// The unknown fields (each key with its value's JSON text) as one object.
+pub(super) fn render_extra<'x>(extra: impl Iterator<Item = (&'x str, &'x str)>) -> String {
     let mut out = String::with_capacity(64);
     out.push('{');
-    for (i, (k, v)) in extra.iter().enumerate() {
+    for (i, (k, v)) in extra.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_else(|_| "\"?\"".into()));
+        out.push_str(&serde_json::to_string(k).unwrap_or_else(|_| "\"?\"".into()));
         out.push(':');
-        out.push_str(v.get());
+        out.push_str(v);
     }
     out.push('}');
     out
@@ -321,7 +325,7 @@ fn required_str<E: de::Error>(v: Option<Cow<'_, str>>) -> Result<Cow<'_, str>, E
     }
 }
 
-fn non_negative<E: de::Error>(v: Option<f64>) -> Result<Option<f64>, E> {
+pub(super) fn non_negative<E: de::Error>(v: Option<f64>) -> Result<Option<f64>, E> {
     match v {
         Some(x) if !x.is_finite() || x < 0.0 => {
             Err(field_err(format!("must be a non-negative number, got {x}")))
@@ -330,7 +334,7 @@ fn non_negative<E: de::Error>(v: Option<f64>) -> Result<Option<f64>, E> {
     }
 }
 
-fn byte_count<E: de::Error>(v: Option<f64>) -> Result<Option<u64>, E> {
+pub(super) fn byte_count<E: de::Error>(v: Option<f64>) -> Result<Option<u64>, E> {
     Ok(non_negative(v)?.map(|x| x.round() as u64))
 }
 
@@ -410,6 +414,7 @@ impl<'de> de::Deserialize<'de> for Ts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::decode_line;
 
     #[test]
     fn field_index_finds_each_schema_field_and_nothing_else() {

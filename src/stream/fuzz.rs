@@ -13,6 +13,10 @@ pub fn fuzz_decode(data: &[u8]) -> (usize, usize) {
     let Ok(text) = std::str::from_utf8(data) else {
         return (0, 1); // refused before decoding, as the service does
     };
+    // The canonical decoder's fast scanner must decode exactly as serde.
+    crate::event::assert_agrees_with_serde(text.trim());
+    text.lines()
+        .for_each(crate::event::assert_agrees_with_serde);
     let input = crate::config::InputConfig::default();
     let (mut events, mut bad) = (0, 0);
     for format in [
