@@ -82,9 +82,15 @@ impl PolicyWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// SIGHUP is process-wide: every registered watch sees the one test's
+    /// raise, so the tests that watch take turns.
+    static SIGNALS: Mutex<()> = Mutex::new(());
 
     #[test]
     fn a_change_or_sighup_reloads_and_a_bad_set_is_an_error() {
+        let _turn = SIGNALS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.cedar");
         let rule = "@id(\"a\") forbid (principal, action == Action::\"x:Y\", resource);\n";
@@ -125,6 +131,7 @@ mod tests {
     #[test]
     fn a_configmap_update_by_the_kubelet_is_seen() {
         use std::os::unix::fs::symlink;
+        let _turn = SIGNALS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let rule = |id: &str| format!("@id(\"{id}\") forbid (principal, action, resource);\n");
