@@ -5,10 +5,13 @@ use crate::event::{AgentType, CallEvent, Outcome};
 use serde::Deserialize;
 use std::borrow::Cow;
 
+mod scan;
+pub(super) use scan::each_record;
+
 /// One CloudTrail record. Every field is lenient: only a syntax error fails
 /// the parse, so a whole S3 object of records is read in one pass and each
 /// record is then checked on its own (`from_record`).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Record<'a> {
     #[serde(borrow, default)]
@@ -41,7 +44,7 @@ pub(super) struct Record<'a> {
     additional_event_data: Option<BytesData>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Identity<'a> {
     #[serde(rename = "type", borrow, default)]
@@ -62,7 +65,7 @@ struct Identity<'a> {
     session_context: Option<SessionContext<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct SessionContext<'a> {
     #[serde(default, borrow, deserialize_with = "lenient")]
@@ -71,14 +74,14 @@ struct SessionContext<'a> {
     source_identity: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Issuer<'a> {
     #[serde(borrow, default)]
     arn: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Resource<'a> {
     #[serde(rename = "ARN", borrow, default)]
     arn: Text<'a>,
@@ -401,7 +404,7 @@ pub(super) fn from_record(rec: Record<'_>, line: u64) -> Result<CallEvent<'_>, A
     Ok(ev)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct BytesData {
     #[serde(default, deserialize_with = "lenient_f64")]

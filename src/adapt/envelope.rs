@@ -22,23 +22,52 @@ pub(super) fn names_records(head: &str) -> bool {
 /// intermediate vector of records). `None` when `raw` is not such an object
 /// (use `records_salvaged` then); otherwise how many records were handed
 /// over and, when the object broke part-way, the error after them.
+///
+/// The common shape is read by `cloudtrail::each_record`; where it gives
+/// up, serde_json reads the object again and hands over only the records
+/// after those, so what is handed over, and any error, is the same either
+/// way.
 pub(crate) fn for_each_cloudtrail_record<'a, F>(
     raw: &'a str,
     line: u64,
-    each: F,
+    mut each: F,
 ) -> Option<(usize, Option<serde_json::Error>)>
 where
     F: FnMut(usize, Result<CallEvent<'a>, AdaptError>),
 {
-    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-    let head = raw.trim_start();
-    if !names_records(prefix(head, 16)) {
+    if !names_records(prefix(raw.trim_start(), 16)) {
         return None;
     }
+    let mut count = 0usize;
+    let scanned = super::cloudtrail::each_record(raw, &mut |rec| {
+        each(count, super::cloudtrail::from_record(rec, line));
+        count += 1;
+    });
+    Some(match scanned {
+        Ok(n) => (n, None),
+        Err(n) => serde_each_record(raw, line, n, each),
+    })
+}
+
+/// The records of a CloudTrail S3 object read by serde_json, as
+/// `for_each_cloudtrail_record` hands them over, except the first `skip`
+/// (read, not handed over: the scanner handed them over already).
+fn serde_each_record<'a, F>(
+    raw: &'a str,
+    line: u64,
+    skip: usize,
+    mut each: F,
+) -> (usize, Option<serde_json::Error>)
+where
+    F: FnMut(usize, Result<CallEvent<'a>, AdaptError>),
+{
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
     struct Records<'f, F> {
         each: &'f mut F,
         line: u64,
         count: &'f mut usize,
+        /// Records already handed over, read again but not handed over.
+        skip: &'f mut usize,
     }
     impl<'de, F: FnMut(usize, Result<CallEvent<'de>, AdaptError>)> DeserializeSeed<'de>
         for Records<'_, F>
@@ -55,6 +84,10 @@ where
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             while let Some(rec) = seq.next_element::<super::cloudtrail::Record<'de>>()? {
+                if *self.skip > 0 {
+                    *self.skip -= 1;
+                    continue;
+                }
                 (self.each)(*self.count, super::cloudtrail::from_record(rec, self.line));
                 *self.count += 1;
             }
@@ -65,6 +98,7 @@ where
         each: &'f mut F,
         line: u64,
         count: &'f mut usize,
+        skip: &'f mut usize,
     }
     impl<'de, F: FnMut(usize, Result<CallEvent<'de>, AdaptError>)> Visitor<'de> for Object<'_, F> {
         type Value = ();
@@ -78,6 +112,7 @@ where
                         each: &mut *self.each,
                         line: self.line,
                         count: &mut *self.count,
+                        skip: &mut *self.skip,
                     })?;
                 } else {
                     map.next_value::<IgnoredAny>()?;
@@ -86,8 +121,8 @@ where
             Ok(())
         }
     }
-    let mut each = each;
-    let mut count = 0usize;
+    let mut count = skip;
+    let mut skip = skip;
     let mut de = serde_json::Deserializer::from_str(raw);
     let r = serde::Deserializer::deserialize_map(
         &mut de,
@@ -95,10 +130,30 @@ where
             each: &mut each,
             line,
             count: &mut count,
+            skip: &mut skip,
         },
     )
     .and_then(|_| de.end());
-    Some((count, r.err()))
+    (count, r.err())
+}
+
+/// For the fuzz harness and tests: panics when the one-pass reading of a
+/// CloudTrail object hands over anything other than serde_json's reading
+/// does (records, their errors, the count, the error after them).
+pub(crate) fn assert_cloudtrail_agrees_with_serde(raw: &str) {
+    type Seen<'a> = Vec<(usize, Result<CallEvent<'a>, String>)>;
+    let (mut fast, mut slow): (Seen, Seen) = (Vec::new(), Vec::new());
+    let Some((n, e)) = for_each_cloudtrail_record(raw, 1, |i, r| {
+        fast.push((i, r.map_err(|e| e.0.to_string())))
+    }) else {
+        return;
+    };
+    let (m, f) = serde_each_record(raw, 1, 0, |i, r| {
+        slow.push((i, r.map_err(|e| e.0.to_string())))
+    });
+    let text = |e: Option<serde_json::Error>| e.map(|e| e.to_string());
+    assert_eq!((n, text(e)), (m, text(f)), "count or error differ: {raw:?}");
+    assert!(fast == slow, "records differ: {raw:?}");
 }
 
 /// Collects the elements of a JSON array as raw text, one by one, into a

@@ -21,7 +21,9 @@ mod ocsf;
 
 pub(crate) use decoder::{latest_ts_from, latest_ts_from_now, RecordDecoder};
 pub use envelope::records;
-pub(crate) use envelope::{for_each_cloudtrail_record, records_salvaged};
+pub(crate) use envelope::{
+    assert_cloudtrail_agrees_with_serde, for_each_cloudtrail_record, records_salvaged,
+};
 pub(crate) use lenient::{
     lenient, lenient_f64, lenient_i64, lenient_str, lenient_strs, lenient_vec, parse_log_time, Text,
 };

@@ -2,6 +2,7 @@
 //! the JSON decoder, and the Arrow column layout events travel in.
 
 mod batch;
+mod cursor;
 mod decode;
 mod scan;
 pub(crate) use scan::assert_agrees_with_serde;
@@ -10,6 +11,7 @@ mod time;
 
 pub(crate) use batch::call_schema;
 pub use batch::{CallBatchBuilder, CallColumns, CallRow};
+pub(crate) use cursor::{Cursor, Value as JsonValue};
 pub use decode::{DecodeError, CALL_EVENT_FIELDS};
 pub(crate) use text::{echo, prefix};
 pub use time::now_ms;

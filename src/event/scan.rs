@@ -12,6 +12,7 @@
 //! and column, and every line this accepts decodes to the same event, bit
 //! for bit (tested against the serde path, and fuzzed with it).
 
+use super::cursor::{Cursor, Value};
 use super::decode::{at, byte_count, field_index, non_negative, render_extra};
 use super::{parse_rfc3339_ms, AgentType, CallEvent, Outcome};
 use std::borrow::Cow;
@@ -19,7 +20,7 @@ use std::borrow::Cow;
 /// The event of `line` when it has the common shape; `None` sends it to
 /// the serde path, which decodes it or says what is wrong with it.
 pub(super) fn decode_plain(line: &str) -> Option<CallEvent<'_>> {
-    let mut c = Cursor { s: line, i: 0 };
+    let mut c = Cursor::new(line);
     c.expect(b'{')?;
     let mut ev = CallEvent::default();
     let mut seen = 0u32;
@@ -57,19 +58,6 @@ pub(super) fn decode_plain(line: &str) -> Option<CallEvent<'_>> {
         ev.extra = Some(render_extra(extra.into_iter()));
     }
     Some(ev)
-}
-
-/// One value of the common shape.
-#[derive(Clone, Copy)]
-enum Value<'a> {
-    /// A string without escapes, as it stands between its quotes.
-    Str(&'a str),
-    /// A number without fraction or exponent, as written.
-    Int(&'a str),
-    /// A number with a fraction or an exponent, as written.
-    Dec(&'a str),
-    Null,
-    Bool,
 }
 
 /// Sets field `idx` of `ev` from `v` exactly as the serde visitor does, or
@@ -178,145 +166,6 @@ fn opt_f64(v: Value<'_>) -> Option<Option<f64>> {
 fn is_plain_zero(n: &str) -> bool {
     let mantissa = n.split(['e', 'E']).next().unwrap_or(n);
     mantissa.bytes().all(|b| matches!(b, b'0' | b'.' | b'-'))
-}
-
-struct Cursor<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.s.as_bytes()
-    }
-
-    /// Skips JSON whitespace.
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.i) {
-            self.i += 1;
-        }
-    }
-
-    /// The next byte after whitespace, consumed.
-    fn next_byte(&mut self) -> Option<u8> {
-        self.skip_ws();
-        let b = *self.bytes().get(self.i)?;
-        self.i += 1;
-        Some(b)
-    }
-
-    fn expect(&mut self, want: u8) -> Option<()> {
-        (self.next_byte()? == want).then_some(())
-    }
-
-    /// The rest of a string whose opening quote was read, when it has no
-    /// escape and no control character (JSON forbids those raw). Eight
-    /// bytes are tested at a time (most strings here are short, so this
-    /// beats `memchr`'s set-up); a byte loop does the last few.
-    fn string(&mut self) -> Option<&'a str> {
-        const ONES: u64 = u64::from_ne_bytes([1; 8]);
-        const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-        /// High bit set in each byte of `x` below `n` (n <= 128), and
-        /// possibly in bytes above one that is: the lowest is exact.
-        fn below(x: u64, n: u8) -> u64 {
-            x.wrapping_sub(ONES * n as u64) & !x & HIGH
-        }
-        let b = self.bytes();
-        let start = self.i;
-        let mut i = start;
-        while let Some(chunk) = b.get(i..i + 8) {
-            let x = u64::from_le_bytes(chunk.try_into().ok()?);
-            let stop = below(x ^ (ONES * b'"' as u64), 1)
-                | below(x ^ (ONES * b'\\' as u64), 1)
-                | below(x, 0x20);
-            if stop != 0 {
-                i += (stop.trailing_zeros() / 8) as usize;
-                return self.end_string(start, i);
-            }
-            i += 8;
-        }
-        while !matches!(b.get(i)?, b'"' | b'\\' | 0..=0x1f) {
-            i += 1;
-        }
-        self.end_string(start, i)
-    }
-
-    /// The string from `start` when byte `i` closes it.
-    fn end_string(&mut self, start: usize, i: usize) -> Option<&'a str> {
-        if *self.bytes().get(i)? != b'"' {
-            return None; // an escape or a control character
-        }
-        self.i = i + 1;
-        self.s.get(start..i)
-    }
-
-    /// One value of the common shape, after whitespace.
-    fn value(&mut self) -> Option<Value<'a>> {
-        match *self.bytes().get(self.i)? {
-            b'"' => {
-                self.i += 1;
-                self.string().map(Value::Str)
-            }
-            b'-' | b'0'..=b'9' => self.number(),
-            b'n' => self.word(b"null").map(|_| Value::Null),
-            b't' => self.word(b"true").map(|_| Value::Bool),
-            b'f' => self.word(b"false").map(|_| Value::Bool),
-            _ => None, // objects and arrays: the serde path keeps them
-        }
-    }
-
-    fn word(&mut self, w: &[u8]) -> Option<()> {
-        let end = self.i + w.len();
-        (self.bytes().get(self.i..end)? == w).then(|| self.i = end)
-    }
-
-    /// A number in JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
-    /// ([eE] [+-]? [0-9]+)?`.
-    fn number(&mut self) -> Option<Value<'a>> {
-        let start = self.i;
-        let b = self.bytes();
-        let digits = |i: &mut usize| {
-            let from = *i;
-            while b.get(*i).is_some_and(u8::is_ascii_digit) {
-                *i += 1;
-            }
-            *i > from
-        };
-        let mut i = start;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        match b.get(i)? {
-            b'0' => i += 1,
-            b'1'..=b'9' => {
-                digits(&mut i);
-            }
-            _ => return None,
-        }
-        let int_end = i;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            if !digits(&mut i) {
-                return None;
-            }
-        }
-        if let Some(b'e' | b'E') = b.get(i) {
-            i += 1;
-            if let Some(b'+' | b'-') = b.get(i) {
-                i += 1;
-            }
-            if !digits(&mut i) {
-                return None;
-            }
-        }
-        self.i = i;
-        let n = self.s.get(start..i)?;
-        Some(if i == int_end {
-            Value::Int(n)
-        } else {
-            Value::Dec(n)
-        })
-    }
 }
 
 /// For the fuzz harness (`stream::fuzz_decode`): panics when the scanner

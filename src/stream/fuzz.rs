@@ -17,6 +17,10 @@ pub fn fuzz_decode(data: &[u8]) -> (usize, usize) {
     crate::event::assert_agrees_with_serde(text.trim());
     text.lines()
         .for_each(crate::event::assert_agrees_with_serde);
+    // So must the one-pass reader of CloudTrail objects.
+    crate::adapt::assert_cloudtrail_agrees_with_serde(text.trim());
+    text.lines()
+        .for_each(crate::adapt::assert_cloudtrail_agrees_with_serde);
     let input = crate::config::InputConfig::default();
     let (mut events, mut bad) = (0, 0);
     for format in [
