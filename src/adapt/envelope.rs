@@ -66,7 +66,7 @@ where
         each: &'f mut F,
         line: u64,
         count: &'f mut usize,
-        /// Records already handed over, read again but not handed over.
+        /// Records already handed over, stepped past.
         skip: &'f mut usize,
     }
     impl<'de, F: FnMut(usize, Result<CallEvent<'de>, AdaptError>)> DeserializeSeed<'de>
@@ -83,11 +83,16 @@ where
             f.write_str("an array of CloudTrail records")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(rec) = seq.next_element::<super::cloudtrail::Record<'de>>()? {
-                if *self.skip > 0 {
-                    *self.skip -= 1;
-                    continue;
+            // Records the scanner handed over are only stepped past: serde
+            // reads them as it reads a `Record` (they are well formed, or
+            // the scanner would have given up there), without building one.
+            while *self.skip > 0 {
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    return Ok(());
                 }
+                *self.skip -= 1;
+            }
+            while let Some(rec) = seq.next_element::<super::cloudtrail::Record<'de>>()? {
                 (self.each)(*self.count, super::cloudtrail::from_record(rec, self.line));
                 *self.count += 1;
             }
