@@ -1,8 +1,9 @@
 //! A cursor over JSON text for the scanners that decode the common shape
 //! of a record in one pass (`event::scan` for canonical lines,
 //! `adapt::cloudtrail` for CloudTrail objects). It reads only what it can
-//! read exactly as serde_json would, and answers `None` at anything else (an
-//! escape, a control character, a syntax error), so that its caller can
+//! read exactly as serde_json would, and answers `None` at anything else (a
+//! control character, an escape where it reads a borrowed string, an
+//! escape of a UTF-16 surrogate, a syntax error), so that its caller can
 //! hand the whole input to serde_json, which decodes it or says what is
 //! wrong with it.
 
@@ -57,8 +58,9 @@ impl<'a> Cursor<'a> {
 
     /// Skips one value of any shape (after whitespace) that its reader
     /// would ignore (`serde::de::IgnoredAny`): its grammar is checked, its
-    /// numbers are not converted. `None` at an escape, a control character,
-    /// nesting deeper than `MAX_SKIP_DEPTH`, or any error.
+    /// numbers are not converted, its strings' escapes are checked (see
+    /// `escape`). `None` at a control character, nesting deeper than
+    /// `MAX_SKIP_DEPTH`, or any error.
     pub fn skip_value(&mut self) -> Option<()> {
         self.skip_nested(0)
     }
@@ -67,6 +69,10 @@ impl<'a> Cursor<'a> {
         let close = match self.peek()? {
             b'{' => b'}',
             b'[' => b']',
+            b'"' => {
+                self.i += 1;
+                return self.skip_string();
+            }
             _ => return self.value().map(|_| ()),
         };
         if depth >= MAX_SKIP_DEPTH {
@@ -79,7 +85,7 @@ impl<'a> Cursor<'a> {
         loop {
             if close == b'}' {
                 self.expect(b'"')?;
-                self.string()?;
+                self.skip_string()?;
                 self.expect(b':')?;
             }
             self.skip_nested(depth + 1)?;
@@ -115,11 +121,67 @@ impl<'a> Cursor<'a> {
     }
 
     /// The rest of a string whose opening quote was read, when it has no
-    /// escape and no control character (JSON forbids those raw). Eight
-    /// bytes are tested at a time (most strings here are short, so this
-    /// beats `memchr`'s set-up); a byte loop does the last few.
+    /// escape and no control character (JSON forbids those raw), borrowed.
     #[inline]
     pub fn string(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let i = self.string_stop(start)?;
+        self.end_string(start, i)
+    }
+
+    /// The rest of a string whose opening quote was read, its escapes
+    /// decoded as serde_json decodes them: borrowed when it has none.
+    pub fn text(&mut self) -> Option<std::borrow::Cow<'a, str>> {
+        let start = self.i;
+        let mut i = self.string_stop(start)?;
+        if self.bytes()[i] != b'\\' {
+            return self.end_string(start, i).map(std::borrow::Cow::Borrowed);
+        }
+        let mut out = String::with_capacity(i - start + 16);
+        let mut run = start;
+        loop {
+            // Runs end at ASCII bytes, so every slice is on char boundaries.
+            out.push_str(self.s.get(run..i)?);
+            match self.bytes()[i] {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some(std::borrow::Cow::Owned(out));
+                }
+                b'\\' => {
+                    let (ch, len) = escape(self.bytes(), i + 1)?;
+                    out.push(ch);
+                    run = i + 1 + len;
+                    i = self.string_stop(run)?;
+                }
+                _ => return None, // a control character
+            }
+        }
+    }
+
+    /// Steps past the rest of a string whose opening quote was read, as
+    /// serde_json ignores one: escapes checked (`escape`), control
+    /// characters refused.
+    fn skip_string(&mut self) -> Option<()> {
+        let mut i = self.i;
+        loop {
+            i = self.string_stop(i)?;
+            match self.bytes()[i] {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some(());
+                }
+                b'\\' => i += 1 + escape(self.bytes(), i + 1)?.1,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Index of the first quote, backslash or control character at or
+    /// after `i`; `None` at the end of the input. Eight bytes are tested at
+    /// a time (most strings here are short, so this beats `memchr`'s
+    /// set-up); a byte loop does the last few.
+    #[inline]
+    fn string_stop(&self, mut i: usize) -> Option<usize> {
         const ONES: u64 = u64::from_ne_bytes([1; 8]);
         const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
         /// High bit set in each byte of `x` below `n` (n <= 128), and
@@ -128,23 +190,20 @@ impl<'a> Cursor<'a> {
             x.wrapping_sub(ONES * n as u64) & !x & HIGH
         }
         let b = self.bytes();
-        let start = self.i;
-        let mut i = start;
         while let Some(chunk) = b.get(i..i + 8) {
             let x = u64::from_le_bytes(chunk.try_into().ok()?);
             let stop = below(x ^ (ONES * b'"' as u64), 1)
                 | below(x ^ (ONES * b'\\' as u64), 1)
                 | below(x, 0x20);
             if stop != 0 {
-                i += (stop.trailing_zeros() / 8) as usize;
-                return self.end_string(start, i);
+                return Some(i + (stop.trailing_zeros() / 8) as usize);
             }
             i += 8;
         }
         while !matches!(b.get(i)?, b'"' | b'\\' | 0..=0x1f) {
             i += 1;
         }
-        self.end_string(start, i)
+        Some(i)
     }
 
     /// The string from `start` when byte `i` closes it.
@@ -222,5 +281,105 @@ impl<'a> Cursor<'a> {
         } else {
             Value::Dec(n)
         })
+    }
+}
+
+/// The escape after a backslash, at `b[i..]`: the character it stands for
+/// and how many bytes it takes. `None` at an invalid escape (serde_json
+/// refuses it too) and at `\u` escapes of UTF-16 surrogates: serde_json
+/// pairs those where it decodes a string and does not where it ignores
+/// one, so they are left to it.
+fn escape(b: &[u8], i: usize) -> Option<(char, usize)> {
+    let ch = match *b.get(i)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let hex = b.get(i + 1..i + 5)?;
+            let n = hex
+                .iter()
+                .try_fold(0u32, |n, &h| Some(n * 16 + char::from(h).to_digit(16)?))?;
+            return char::from_u32(n).map(|c| (c, 5));
+        }
+        _ => return None,
+    };
+    Some((ch, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON string bodies built from plain runs and escapes of every kind,
+    /// valid or not (surrogates paired and lone, bad letters, short hex).
+    fn body() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-zA-Z0-9 é{}:,\\[\\]]{0,6}",
+            proptest::sample::select(vec![
+                "\\\"",
+                "\\\\",
+                "\\/",
+                "\\b",
+                "\\f",
+                "\\n",
+                "\\r",
+                "\\t",
+                "\\u0041",
+                "\\u00e9",
+                "\\uFFFF",
+                "\\ud83d\\ude00",
+                "\\ud83d",
+                "\\ude00",
+                "\\u12",
+                "\\u+123",
+                "\\x",
+                "\\",
+                "\u{1}",
+            ])
+            .prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..6).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        /// `text` decodes a string exactly as serde_json does, or leaves it
+        /// to serde_json; and never takes one serde_json refuses.
+        #[test]
+        fn text_agrees_with_serde(b in body()) {
+            let raw = format!("\"{b}\" ");
+            let mut c = Cursor::new(&raw);
+            c.i = 1;
+            let serde = serde_json::from_str::<String>(&raw).ok();
+            if let Some(t) = c.text() {
+                prop_assert_eq!(Some(t.as_ref()), serde.as_deref());
+                prop_assert_eq!(c.i, raw.len() - 1);
+            }
+            if !b.contains('\\') && serde.is_some() {
+                prop_assert!(Cursor::new(&raw).value().is_some(), "plain strings are read");
+            }
+        }
+
+        /// `skip_value` steps over what serde_json ignores (`IgnoredAny`),
+        /// to the same place, or leaves it to serde_json; it never steps
+        /// over what serde_json refuses.
+        #[test]
+        fn skipping_agrees_with_serde(bodies in proptest::collection::vec(body(), 1..4)) {
+            let quoted: Vec<String> = bodies.iter().map(|b| format!("\"{b}\"")).collect();
+            let raw = format!("{{{}:[{}]}}", quoted[0], quoted.join(","));
+            let mut c = Cursor::new(&raw);
+            let serde = serde_json::from_str::<serde::de::IgnoredAny>(&raw).is_ok();
+            if c.skip_value().is_some() {
+                prop_assert!(serde, "{}", raw);
+                prop_assert!(c.at_end());
+            }
+            let plain = bodies.iter().all(|b| !b.contains(['\\', '\u{1}']));
+            prop_assert!(!plain || Cursor::new(&raw).skip_value().is_some());
+        }
     }
 }

@@ -1,21 +1,22 @@
 //! CloudTrail S3 objects of the common shape, read in one pass.
 //!
-//! A delivery object is `{"Records":[...]}` with records whose strings carry
-//! no escapes. serde_json reads one with a visitor per value and a key
-//! matched after it is deserialized, and that machinery cost the CloudTrail
-//! path more than the rest of the replay. This reads the same `Record`s in
-//! one pass over the bytes with `event::Cursor`, exactly as the derived
-//! readers would (lenient fields included), and gives up at the first thing
-//! it does not read exactly as serde_json does: an escape anywhere in a
-//! record, a number or boolean where text is read, a repeated field, a key
-//! beside `Records`, any syntax error. Then `envelope` reads the object
+//! A delivery object is `{"Records":[...]}`. serde_json reads one with a
+//! visitor per value and a key matched after it is deserialized, and that
+//! machinery cost the CloudTrail path more than the rest of the replay.
+//! This reads the same `Record`s in one pass over the bytes with
+//! `event::Cursor`, exactly as the derived readers would (lenient fields
+//! included; escapes decoded in the fields read and checked in the values
+//! skipped, as in the policy documents of `requestParameters`), and gives
+//! up at the first thing it does not read exactly as serde_json does: an
+//! escape in a key it matches or of a UTF-16 surrogate, a number or boolean
+//! where text is read, a repeated field, a key beside `Records`, any syntax
+//! error. Then `envelope` reads the object
 //! with serde_json, past the records handed over here, so errors and the
 //! records after them are what they always were.
 
 use super::{BytesData, Identity, Issuer, Params, Record, Resource, SessionContext};
 use crate::adapt::Text;
 use crate::event::{Cursor, JsonValue};
-use std::borrow::Cow;
 
 /// Hands each record of `raw` to `each`, in order. `Ok` with the count
 /// when the whole object was read; `Err` with the count handed over
@@ -91,14 +92,14 @@ fn first(seen: &mut u32, bit: u32) -> Option<()> {
     (*seen & b == 0).then(|| *seen |= b)
 }
 
-/// A `Text` field: a string without escapes, borrowed; null, an object or
-/// an array, absent. Numbers and booleans (which `Text` renders) are left
-/// to serde_json.
+/// A `Text` field: a string (borrowed unless it has escapes); null, an
+/// object or an array, absent. Numbers and booleans (which `Text` renders)
+/// are left to serde_json.
 fn text<'a>(c: &mut Cursor<'a>) -> Option<Text<'a>> {
     match c.peek()? {
         b'"' => {
             c.i += 1;
-            c.string().map(|s| Text(Some(Cow::Borrowed(s))))
+            c.text().map(|s| Text(Some(s)))
         }
         b'n' => matches!(c.value()?, JsonValue::Null).then_some(Text(None)),
         b'{' | b'[' => c.skip_value().map(|_| Text(None)),

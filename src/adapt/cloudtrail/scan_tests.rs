@@ -4,6 +4,7 @@
 use super::*;
 use crate::adapt::assert_cloudtrail_agrees_with_serde as agrees;
 use proptest::prelude::*;
+use std::borrow::Cow;
 
 /// A record as `warden simulate --format cloudtrail` writes one (and as
 /// CloudTrail delivers them), with an error code and a resource list.
@@ -45,11 +46,39 @@ fn the_common_shape_is_read_in_one_pass() {
     assert_eq!(scanned(spaced), Ok(1));
 }
 
+/// Escapes as real CloudTrail has them (policy documents in
+/// `requestParameters`, quotes in user agents) stay on the one pass: decoded
+/// where a field is read, checked where a value is skipped.
+#[test]
+fn escapes_are_read_in_one_pass() {
+    let escaped = RECORD
+        .replace("DeleteMessage", "Delete\\u004dess\\u00e9ge\\/\\\"\\\\\\t")
+        .replace(
+            r#""key":"k""#,
+            r#""policyDocument":"{\"Version\":\"2012-10-17\",\n\"S\":[\"\u0026\"]}","key":"k""#,
+        );
+    let raw = object(&[RECORD, &escaped, RECORD]);
+    assert_eq!(scanned(&raw), Ok(3));
+    let mut got = Vec::new();
+    each_record(&raw, &mut |r| got.push(r)).unwrap();
+    let name = got[1].event_name.0.as_deref();
+    assert_eq!(name, Some("DeleteMess\u{e9}ge/\"\\\t"));
+    assert!(matches!(got[0].event_name.0, Some(Cow::Borrowed(_))));
+}
+
 #[test]
 fn other_shapes_are_left_to_serde_with_the_records_before_them() {
-    let escaped = RECORD.replace("DeleteMessage", "Delete\\u004dessage");
+    let surrogates = RECORD.replace("DeleteMessage", "Delete\\ud83d\\ude00");
+    let lone = RECORD.replace(r#""key":"k""#, r#""x":"\udc00","key":"k""#);
+    let bad = RECORD.replace(r#""key":"k""#, r#""x":"\x","key":"k""#);
+    let short = RECORD.replace(r#""key":"k""#, r#""x":"\u12","key":"k""#);
+    let key = RECORD.replace("\"eventName\"", "\"event\\u004eame\"");
     for (raw, handed_over) in [
-        (object(&[RECORD, &escaped, RECORD]), 1),
+        (object(&[RECORD, &surrogates, RECORD]), 1),
+        (object(&[RECORD, &lone]), 1),
+        (object(&[RECORD, &bad]), 1),
+        (object(&[RECORD, &short]), 1),
+        (object(&[RECORD, &key]), 1),
         (object(&[RECORD, r#"{"eventTime":5}"#]), 1),
         (object(&[r#"{"eventName":"a","eventName":"b"}"#]), 0),
         (object(&[r#"{"userIdentity":{"type":true}}"#]), 0),
@@ -106,6 +135,12 @@ fn value() -> impl Strategy<Value = String> {
             "01",
             "\"\\n\"",
             "\"\\u0041\"",
+            "\"a\\\"b\\\\c\\/\"",
+            "\"\\u00e9\\t\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\udc00\"",
+            "\"\\x\"",
+            "\"\\u12\"",
             "\"2026-11-20T00:00:00Z\"",
             "\"AssumedRole\"",
             "\"IAMUser\"",
