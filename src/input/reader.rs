@@ -2,14 +2,13 @@
 //! gzip by `.gz` suffix. Lines are decoded into Arrow windows; bad lines are
 //! reported with their file and line and skipped, never fatal.
 
-use super::document::{has_replacement, push_lossy};
+use super::document::{has_replacement, is_one_value, push_lossy, DocValues};
 use super::files::InputSpec;
 use super::InputError;
 use crate::adapt::{latest_ts_from_now, FieldLimits, Format, RecordDecoder};
 use crate::event::{CallBatchBuilder, DecodeError};
 use arrow_array::RecordBatch;
 use flate2::read::MultiGzDecoder;
-use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -331,7 +330,7 @@ impl EventReader {
         // document's other records with it.
         let replaced = push_lossy(&mut doc, &rest);
         drop(rest);
-        let mut values = serde_json::Deserializer::from_str(&doc).into_iter::<&RawValue>();
+        let mut values = DocValues::new(&doc);
         let mut counted_to = 0usize;
         let mut line = start_line;
         loop {
@@ -350,11 +349,11 @@ impl EventReader {
                 Some(Ok(v)) => {
                     let end = values.byte_offset();
                     if !has_replacement(&replaced, begin..end) {
-                        self.ingest(v.get(), line, bad);
+                        self.ingest(v, line, bad);
                     } else {
                         // Read an array or envelope element by element, so
                         // only the elements the bad bytes fall in are lost.
-                        let elems = crate::adapt::records(v.get()).unwrap_or_default();
+                        let elems = crate::adapt::records(v).unwrap_or_default();
                         if elems.len() <= 1 {
                             bad.push(self.bad(line, "record holds invalid UTF-8"));
                         }
@@ -407,7 +406,7 @@ impl EventReader {
                 .lines()
                 .map(str::trim)
                 .find(|l| !l.is_empty())
-                .is_some_and(|l| serde_json::from_str::<&RawValue>(l).is_ok());
+                .is_some_and(is_one_value);
         let broken = if json_lines { first_line } else { rest };
         if has_replacement(replaced, begin..begin + broken.len()) || !opens_value {
             // Salvaging would score text with replaced bytes (the line
@@ -603,7 +602,7 @@ impl EventReader {
 /// JSON document to be read whole (a pretty-printed array or envelope)
 /// rather than JSON lines: the line is not a value of its own.
 pub(super) fn opens_document(format: Format, line: &str) -> bool {
-    format != Format::Native && serde_json::from_str::<&RawValue>(line).is_err()
+    format != Format::Native && !is_one_value(line)
 }
 
 /// Why a line over the cap was passed over (`passed_over` bytes of it, its
