@@ -355,12 +355,15 @@ mod tests {
             let raw = format!("\"{b}\" ");
             let mut c = Cursor::new(&raw);
             c.i = 1;
-            let serde = serde_json::from_str::<String>(&raw).ok();
             if let Some(t) = c.text() {
+                // The string ends at its first unescaped quote, which may
+                // be inside `b` (`\\` then `"`): serde_json must read the
+                // same string up to there.
+                let serde = serde_json::from_str::<String>(&raw[..c.i]).ok();
                 prop_assert_eq!(Some(t.as_ref()), serde.as_deref());
-                prop_assert_eq!(c.i, raw.len() - 1);
             }
-            if !b.contains('\\') && serde.is_some() {
+            let whole = serde_json::from_str::<String>(&raw).is_ok();
+            if !b.contains('\\') && whole {
                 prop_assert!(Cursor::new(&raw).value().is_some(), "plain strings are read");
             }
         }
@@ -373,10 +376,12 @@ mod tests {
             let quoted: Vec<String> = bodies.iter().map(|b| format!("\"{b}\"")).collect();
             let raw = format!("{{{}:[{}]}}", quoted[0], quoted.join(","));
             let mut c = Cursor::new(&raw);
-            let serde = serde_json::from_str::<serde::de::IgnoredAny>(&raw).is_ok();
             if c.skip_value().is_some() {
-                prop_assert!(serde, "{}", raw);
-                prop_assert!(c.at_end());
+                // A quote inside a body may end the value early: serde_json
+                // must take exactly what the cursor stepped over.
+                let taken = &raw[..c.i];
+                let serde = serde_json::from_str::<serde::de::IgnoredAny>(taken).is_ok();
+                prop_assert!(serde, "{}", taken);
             }
             let plain = bodies.iter().all(|b| !b.contains(['\\', '\u{1}']));
             prop_assert!(!plain || Cursor::new(&raw).skip_value().is_some());
