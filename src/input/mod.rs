@@ -109,4 +109,5 @@ pub(crate) struct ReadTotals {
     pub suspect_inputs: Vec<SuspectInput>,
 }
 
+pub(crate) use document::assert_split_agrees_with_serde;
 pub(crate) use windows::{read_windows, read_windows_ahead};

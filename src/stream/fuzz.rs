@@ -21,6 +21,8 @@ pub fn fuzz_decode(data: &[u8]) -> (usize, usize) {
     crate::adapt::assert_cloudtrail_agrees_with_serde(text.trim());
     text.lines()
         .for_each(crate::adapt::assert_cloudtrail_agrees_with_serde);
+    // And the cursor's split of a document into its values.
+    crate::input::assert_split_agrees_with_serde(text);
     let input = crate::config::InputConfig::default();
     let (mut events, mut bad) = (0, 0);
     for format in [
