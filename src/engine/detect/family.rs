@@ -7,12 +7,13 @@ use super::super::stats::{fingerprint, fp_kind};
 /// object: an ARN up to its first `/`, the first two segments of a path,
 /// a URI's scheme and authority (`kb://tenant-a`).
 pub(crate) fn resource_family(resource: &str) -> &str {
-    // Byte scans for ASCII delimiters (every cut lands on a char boundary):
-    // this runs for every call, and `str::find` with a string pattern sets
-    // up a substring searcher each time.
+    // Scans for ASCII delimiters (every cut lands on a char boundary). This
+    // runs for every call (twice in `warden run`: the engine and the
+    // inventory), and `str::find` with a string pattern sets up a substring
+    // searcher each time, so the one for `://` is built once.
     let b = resource.as_bytes();
     let slash_from = |from: usize| memchr::memchr(b'/', &b[from..]).map(|i| from + i);
-    if let Some(at) = scheme_separator(b) {
+    if let Some(at) = SCHEME_SEPARATOR.find(b) {
         return &resource[..slash_from(at + 3).unwrap_or(b.len())];
     }
     if b.first() == Some(&b'/') {
@@ -28,18 +29,10 @@ pub(crate) fn resource_family(resource: &str) -> &str {
     }
 }
 
-/// Where the first `://` starts.
-fn scheme_separator(b: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b':', &b[from..]) {
-        let at = from + i;
-        if b[at + 1..].starts_with(b"//") {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
+/// Finds the first `://` in one search; a `memchr` per colon cost twice as
+/// much (an ARN has five colons and no scheme).
+static SCHEME_SEPARATOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("://"));
 
 /// Fingerprint of a resource family as a place: version tokens (`v2`,
 /// `v1beta1`) are left out, so `/v2/orders` is the place `/v1/orders` was
@@ -133,7 +126,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn resource_family_matches_its_definition(r in "[a-z:/é.-]{0,24}|(arn|kb|s3)://?[a-z/:]{0,12}|/[a-z0-9/]{0,16}") {
+        fn resource_family_matches_its_definition(
+            r in "[a-z:/é.-]{0,24}|(arn|kb|s3)://?[a-z/:]{0,12}|/[a-z0-9/]{0,16}\
+                  |/?[a-zé/]{0,10}://?[a-z/]{0,10}|arn:aws:[a-z0-9:é]{0,12}/?[a-z/]{0,10}"
+        ) {
             prop_assert_eq!(resource_family(&r), resource_family_reference(&r));
         }
     }
