@@ -53,6 +53,19 @@ run_broker() { # PARTITIONS -> bootstrap address
 }
 # CPU seconds (user + system, every thread) a process has used so far.
 cpu() { awk -v t="$TICK" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+# The same, split: "MAIN RDKAFKA OTHER". The main thread polls, decodes,
+# scores and produces; librdkafka's own threads (rdk:*) fetch, parse record
+# batches and send; the rest serve HTTP and delivery reports.
+cpu_split() {
+  local t main=0 rdk=0 other=0 v
+  for t in /proc/"$1"/task/*; do
+    v=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) || continue
+    if [ "${t##*/}" = "$1" ]; then main=$((main + v))
+    elif [[ "$(cat "$t/comm" 2>/dev/null)" == rdk:* ]]; then rdk=$((rdk + v))
+    else other=$((other + v)); fi
+  done
+  echo "$main $rdk $other"
+}
 now() { date +%s.%N; }
 # config FILE BOOTSTRAP METRICS_PORT GROUP STATE_TOPIC
 config() {
@@ -94,27 +107,30 @@ if [[ " $PHASES " == *" drain "* ]]; then
   # Each round: a fresh consumer group and state topic over the same calls.
   B=$(run_broker 4)
   python3 "$PY" produce "$B" warden.calls.v1 "$WORK/fleet.jsonl"
-  echo "| round | run: calls/s | run: CPU-s | replay --threads 1: CPU-s | run/replay | findings run / replay |"
-  echo "|---|---|---|---|---|---|"
+  echo "| round | run: calls/s | run: CPU-s | of which main thread / librdkafka / other | replay --threads 1: CPU-s | run/replay | main thread/replay | findings run / replay |"
+  echo "|---|---|---|---|---|---|---|---|"
   for r in $(seq 1 "$ROUNDS"); do
     python3 "$PY" compacted "$B" "warden.state.drain$r" 4
     MP=$(port); config "$WORK/drain$r.toml" "$B" "$MP" "drain$r" "warden.state.drain$r"
     PID=$(start_instance "drain$r" "$WORK/drain$r.toml")
     until [ "$(scored "$MP")" -ge 1 ]; do sleep 0.02; done
-    c0=$(cpu "$PID"); t0=$(now)
+    c0=$(cpu "$PID"); s0=$(cpu_split "$PID"); t0=$(now)
     wait_scored "$MP" "$N"
-    c1=$(cpu "$PID"); t1=$(now)
+    c1=$(cpu "$PID"); s1=$(cpu_split "$PID"); t1=$(now)
     stop_instance "$PID"
     /usr/bin/time -f '%U %S' -o "$WORK/replay.time" "$W" replay --no-progress --threads 1 \
       --alerts-out "$WORK/replay-alerts.jsonl" "$WORK/fleet.jsonl" > /dev/null
     rc=$(awk '{printf "%.2f", $1 + $2}' "$WORK/replay.time")
     rf=$(wc -l < "$WORK/replay-alerts.jsonl")
-    python3 - "$N" "$t0" "$t1" "$c0" "$c1" "$rc" "$r" "$(json "$WORK/drain$r.json" findings)" "$rf" <<'EOF'
+    python3 - "$N" "$t0" "$t1" "$c0" "$c1" "$rc" "$r" "$(json "$WORK/drain$r.json" findings)" "$rf" \
+      "$TICK" "$s0" "$s1" <<'EOF'
 import sys
 n, t0, t1, c0, c1, rc = (float(x) for x in sys.argv[1:7])
-r, fr, ff = sys.argv[7:]
+r, fr, ff, tick = sys.argv[7:11]
+split = [(b - a) / float(tick) for a, b in zip(map(int, sys.argv[11].split()), map(int, sys.argv[12].split()))]
 run = c1 - c0
-print(f"| {r} | {n / (t1 - t0):,.0f} | {run:.2f} | {rc:.2f} | {run / rc:.2f} | {fr} / {ff} |")
+parts = " / ".join(f"{x:.2f}" for x in split)
+print(f"| {r} | {n / (t1 - t0):,.0f} | {run:.2f} | {parts} | {rc:.2f} | {run / rc:.2f} | {split[0] / rc:.2f} | {fr} / {ff} |")
 EOF
   done
   stop_pids
