@@ -115,7 +115,7 @@ fn an_agent_that_wanders_into_another_tenant_stays_with_its_engine() {
     }
     let batch = b.finish();
     let cols = CallColumns::new(&batch).unwrap();
-    let routes: Vec<usize> = (0..cols.len()).map(|i| r.route(&cols.row(i))).collect();
+    let routes: Vec<usize> = (0..cols.len()).map(|i| r.route(&cols, i)).collect();
     assert_eq!(
         routes[3], routes[0],
         "agent a keeps its engine in tenant t3"
@@ -142,7 +142,7 @@ fn a_spray_of_tenants_does_not_grow_the_router_without_bound() {
     let batch = b.finish();
     let cols = CallColumns::new(&batch).unwrap();
     for i in 0..cols.len() {
-        r.route(&cols.row(i));
+        r.route(&cols, i);
         assert!(r.cohorts.len() <= 20 && r.agents.len() <= 50);
     }
     assert_eq!(r.load.iter().sum::<u64>(), 1000);

@@ -346,6 +346,17 @@ impl<'b> CallColumns<'b> {
         self.ts.is_empty()
     }
 
+    /// Row `i`'s agent: for a caller that needs only that (a router),
+    /// so the row's other columns stay out of its cache.
+    pub fn agent_id(&self, i: usize) -> &'b str {
+        self.agent_id.value(i)
+    }
+
+    /// Row `i`'s time (ms since the epoch).
+    pub fn ts_ms(&self, i: usize) -> i64 {
+        self.ts.value(i)
+    }
+
     /// Row `i`, borrowed from the columns.
     pub fn row(&self, i: usize) -> CallRow<'b> {
         let num = |a: &'b UInt64Array| a.is_valid(i).then(|| a.value(i));
