@@ -110,4 +110,5 @@ pub(crate) struct ReadTotals {
 }
 
 pub(crate) use document::assert_split_agrees_with_serde;
+pub(crate) use reader::assert_first_line_decision;
 pub(crate) use windows::{read_windows, read_windows_ahead};

@@ -544,11 +544,36 @@ impl EventReader {
         }
         let first = !self.started;
         self.started = true;
-        if first && opens_document(self.opts.format, line) {
-            return Some(text.to_string());
+        if first && self.opts.format != Format::Native {
+            return self.ingest_first(text, line, bad);
         }
         self.ingest(line, self.line_no, bad);
         None
+    }
+
+    /// The input's first record line, in a format where it may open a
+    /// document (`opens_document`). It is decoded as a line first: a line
+    /// that decodes without a bad record is a JSON value of its own (a
+    /// decoder accepts exactly one value, as serde_json does), so the input
+    /// is JSON lines and the line needed one pass, not two (a CloudTrail
+    /// S3 object is one line, often megabytes). Only when the decode
+    /// reports a bad record is the line asked whether it is a value; if it
+    /// is not, what the decode did is undone and the line is handed back
+    /// to be read as the start of a document. Nothing of this input was
+    /// decoded before its first record line, so undoing is starting the
+    /// windows afresh.
+    fn ingest_first(&mut self, text: &str, line: &str, bad: &mut Vec<BadRecord>) -> Option<String> {
+        debug_assert!(self.builder.is_empty() && self.ready.is_empty());
+        let (bad_before, skipped_before) = (bad.len(), self.skipped);
+        self.ingest(line, self.line_no, bad);
+        if bad.len() == bad_before || !opens_document(self.opts.format, line) {
+            return None;
+        }
+        bad.truncate(bad_before);
+        self.skipped = skipped_before;
+        self.ready.clear();
+        self.builder = CallBatchBuilder::with_capacity(self.opts.batch_size);
+        Some(text.to_string())
     }
 
     /// The next window of up to `batch_size` good events (a window can be
@@ -603,6 +628,39 @@ impl EventReader {
 /// rather than JSON lines: the line is not a value of its own.
 pub(super) fn opens_document(format: Format, line: &str) -> bool {
     format != Format::Native && !is_one_value(line)
+}
+
+/// For the fuzz harness and the tests: panics when the reader decides
+/// otherwise than `opens_document` whether `text`, as an input's first
+/// record line, opens a document (`EventReader::ingest_first` decides it
+/// from the line's decode).
+pub(crate) fn assert_first_line_decision(text: &str) {
+    let line = text.trim();
+    if line.is_empty() {
+        return;
+    }
+    for format in [
+        Format::Auto,
+        Format::Cloudtrail,
+        Format::K8sAudit,
+        Format::Ocsf,
+    ] {
+        // Small windows: the decision does not depend on where windows
+        // break, and the fuzzer calls this on every input.
+        let opts = ReadOptions {
+            format,
+            batch_size: 16,
+            ..ReadOptions::default()
+        };
+        let mut r = EventReader::from_reader("fuzz".into(), Box::new(io::empty()), opts);
+        (r.started, r.line_no) = (true, 1);
+        let document = r.ingest_first(text, line, &mut Vec::new()).is_some();
+        assert_eq!(
+            document,
+            opens_document(format, line),
+            "{format:?}: the first line's decode decided otherwise: {line:?}"
+        );
+    }
 }
 
 /// Why a line over the cap was passed over (`passed_over` bytes of it, its

@@ -356,3 +356,66 @@ proptest::proptest! {
         proptest::prop_assert_eq!(read(chunk), read(1 << 20));
     }
 }
+
+/// A document whose first line already holds complete records: the
+/// line's decode (which hands out those records, and here fills windows
+/// of one) is undone before the document is read whole, so each record is
+/// read once.
+#[test]
+fn a_document_whose_first_line_holds_records_reads_each_once() {
+    for text in [
+        format!("{{\"Records\":[{CT},{CT},\n{CT}]}}\n"),
+        format!("[{CT},\n{CT}]\n"),
+        format!("\n\n[{CT},{CT},{CT},\n{CT}\n]"),
+    ] {
+        for batch in [1, 2, 10] {
+            let want = text.matches("eventTime").count() as u64;
+            let (n, bad) = drain(&mut reader(&text, batch));
+            assert_eq!((n, bad.len()), (want, 0), "batch {batch}: {text:?} {bad:?}");
+        }
+    }
+}
+
+/// A one-line object with a bad record is still JSON lines: its good
+/// records are kept and the bad one reported once, as before the first
+/// line was decided from its decode.
+#[test]
+fn a_first_line_with_a_bad_record_is_still_json_lines() {
+    let broken = r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+    let text = format!("{{\"Records\":[{CT},{broken}]}}\n{{\"Records\":[{CT}]}}\n");
+    let (n, bad) = drain(&mut reader(&text, 1));
+    assert_eq!((n, bad.len()), (2, 1), "{bad:?}");
+    assert_eq!((bad[0].error.line, bad[0].error.record), (1, Some(1)));
+}
+
+proptest::proptest! {
+    /// Whether the first line opens a document is decided from its decode
+    /// (`EventReader::ingest_first`) as `opens_document` decides it, for
+    /// lines of whole, cut and broken values in every format.
+    #[test]
+    fn the_first_line_is_judged_as_opens_document_judges_it(
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                CT,
+                "{\"Records\":[",
+                "]}",
+                "[",
+                "]",
+                ",",
+                "{\"ts\":1,\"agent_id\":\"a\",\"action\":\"x\"}",
+                "{\"eventTime\":\"2023",
+                "{\"kind\":\"Event\",\"stage\":\"ResponseComplete\",\"verb\":\"get\"}",
+                "{\"kind\":\"Event\",\"stage\":\"RequestReceived\"",
+                "{\"class_uid\":3001",
+                "\"a\"",
+                "7",
+                "null",
+                " ",
+                "}",
+            ]),
+            1..8,
+        ),
+    ) {
+        assert_first_line_decision(&parts.concat());
+    }
+}

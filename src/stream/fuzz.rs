@@ -23,6 +23,8 @@ pub fn fuzz_decode(data: &[u8]) -> (usize, usize) {
         .for_each(crate::adapt::assert_cloudtrail_agrees_with_serde);
     // And the cursor's split of a document into its values.
     crate::input::assert_split_agrees_with_serde(text);
+    // And whether a first line opens a document, decided from its decode.
+    crate::input::assert_first_line_decision(text);
     let input = crate::config::InputConfig::default();
     let (mut events, mut bad) = (0, 0);
     for format in [
