@@ -25,7 +25,7 @@ impl Ewm {
             self.mean = x;
             self.var = 0.0;
         } else {
-            let (x, clipped) = if self.n >= 30 {
+            let (x, clipped) = if self.n >= SETTLED_N {
                 let sd = self.var.sqrt().max(min_sd);
                 let c = x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd);
                 (c, c != x)
@@ -49,11 +49,44 @@ impl Ewm {
         if self.n == 0 {
             return 0.0;
         }
+        (x - self.mean) / self.predictive_var(min_sd, prior_var).sqrt()
+    }
+
+    /// The spread `z` scores against: the baseline's own variance (at
+    /// least `min_sd` squared) plus `prior_var`, shrinking as samples come.
+    fn predictive_var(&self, min_sd: f32, prior_var: f32) -> f32 {
         let shrink = 20.0 / (20.0 + self.n as f32);
-        let var = self.var.max(min_sd * min_sd) + prior_var * shrink;
-        (x - self.mean) / var.sqrt()
+        self.var.max(min_sd * min_sd) + prior_var * shrink
+    }
+
+    /// Folds in a sample that was just scored with `z(x, min_sd,
+    /// prior_var)`. A young baseline learns fast (its weight is about one
+    /// over its samples), so a sample far outside the spread it was scored
+    /// against is winsorised to that spread, as a settled baseline's is to
+    /// its own (`update`): otherwise the first calls of an attack on a new
+    /// agent widen and shift its baseline within a few calls, and the rest
+    /// of the attack scores as normal.
+    pub fn learn(&mut self, x: f32, alpha: f32, min_sd: f32, prior_var: f32) {
+        if (YOUNG_CLIP_N..SETTLED_N).contains(&self.n) {
+            let sd = self.predictive_var(min_sd, prior_var).sqrt();
+            let c = x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd);
+            if c != x {
+                let a = alpha.max(1.0 / (self.n as f32 + 1.0));
+                self.mean += a * (c - self.mean);
+                self.n += 1;
+                return;
+            }
+        }
+        self.update(x, alpha, min_sd);
     }
 }
+
+/// Samples after which a baseline is winsorised at its own spread
+/// (`Ewm::update`).
+const SETTLED_N: u32 = 30;
+/// Samples after which a young baseline is winsorised at the spread it is
+/// scored against (`Ewm::learn`): a cohort-seeded baseline starts here.
+const YOUNG_CLIP_N: u32 = 5;
 
 /// Decay factor for an elapsed time `dt_ms` against time constant `tau_ms`.
 #[inline]
@@ -762,6 +795,79 @@ mod tests {
         }
         e.update(1000.0, 0.05, 0.1);
         assert!(e.mean < 1.1, "one outlier moved the mean to {}", e.mean);
+    }
+
+    /// A cohort-seeded baseline (five pseudo-samples) and eleven calls of
+    /// its own, then a bulk pull: 5-minute bytes a thousand times the
+    /// usual, growing call by call (the shape of a bulk exfiltration on an
+    /// agent an hour old).
+    fn young_bytes_under_attack(learn: bool) -> Vec<f32> {
+        let (min_sd, prior_var) = (0.8, 4.0);
+        let mut e = Ewm {
+            mean: 7.5,
+            var: 0.5,
+            n: 5,
+        };
+        for i in 0..11 {
+            let x = 7.0 + (i % 3) as f32 * 0.5;
+            e.learn(x, 0.002, min_sd, prior_var);
+        }
+        let mut z = Vec::new();
+        let mut total = 0.0f32;
+        for _ in 0..40 {
+            total += 30e6;
+            let x = (1.0 + total).ln();
+            z.push(e.z(x, min_sd, prior_var));
+            if learn {
+                e.learn(x, 0.002, min_sd, prior_var);
+            } else {
+                e.update(x, 0.002, min_sd);
+            }
+        }
+        z
+    }
+
+    #[test]
+    fn a_young_baseline_is_not_taught_an_attack_by_its_first_calls() {
+        let learnt = young_bytes_under_attack(true);
+        let plain = young_bytes_under_attack(false);
+        // The first call scores the same either way; what differs is what
+        // the baseline learns from it.
+        assert_eq!(learnt[0], plain[0]);
+        assert!(learnt[0] > 4.0, "{}", learnt[0]);
+        // Unclipped, the spread explodes within a few calls and the rest
+        // of the pull reads as normal.
+        assert!(plain[5] < 2.0, "{:?}", &plain[..6]);
+        // Winsorised at the spread it was scored against, the baseline
+        // holds the whole pull five sd out.
+        assert!(learnt.iter().all(|z| *z > 5.0), "{learnt:?}");
+    }
+
+    #[test]
+    fn a_young_baseline_still_follows_a_new_level() {
+        // An agent whose own level is far from its cohort's seed converges
+        // to it: winsorising moves the mean by up to three sd a call.
+        let mut e = Ewm {
+            mean: 5.0,
+            var: 0.25,
+            n: 5,
+        };
+        for _ in 0..200 {
+            e.learn(15.0, 0.002, 0.8, 4.0);
+        }
+        assert!((e.mean - 15.0).abs() < 0.5, "{e:?}");
+        assert!(e.z(15.0, 0.8, 4.0) < 1.0, "{e:?}");
+    }
+
+    #[test]
+    fn learning_without_outliers_is_plain_updating() {
+        let (mut a, mut b) = (Ewm::default(), Ewm::default());
+        for i in 0..100 {
+            let x = 3.0 + (i % 5) as f32 * 0.1;
+            a.learn(x, 0.01, 0.3, 0.5);
+            b.update(x, 0.01, 0.3);
+        }
+        assert_eq!(a, b);
     }
 
     #[test]

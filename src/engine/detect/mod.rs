@@ -458,7 +458,7 @@ impl Detectors {
             n as f64,
             (st.distinct.mean.exp() - 1.0) as f64,
         );
-        st.distinct.update(x, alpha, 0.3);
+        st.distinct.learn(x, alpha, 0.3, 0.5);
     }
 
     /// Denied (and, at lower weight, errored) calls in the last ~10 minutes

@@ -46,7 +46,7 @@ impl Detectors {
                 count as f64,
                 (base.mean.exp() - 1.0) as f64,
             );
-            base.update(x, alpha, sd);
+            base.learn(x, alpha, sd, 0.5);
         }
     }
 
@@ -77,7 +77,7 @@ impl Detectors {
                 total as f64,
                 (base.mean.exp() - 1.0) as f64,
             );
-            base.update(x, alpha, sd);
+            base.learn(x, alpha, sd, 4.0);
         }
     }
 }
