@@ -103,6 +103,13 @@ const BURST_WINDOW_MS: f32 = 15.0 * 60_000.0;
 const BURST_DAY_MS: f32 = 24.0 * 3_600_000.0;
 const BURST_WARMUP_MS: i64 = 6 * 3_600_000;
 
+/// Member means (each member's folded in every 64 of its calls) a
+/// cohort's prior needs before its spread is read (`Cohort::member_spread`).
+const MEMBER_SPREAD_AFTER: u32 = 20;
+/// Least spread read from a cohort: members alike to a factor of about
+/// 1.6 (in the log units the baselines keep).
+const MIN_MEMBER_SPREAD: f32 = 0.25;
+
 /// Baseline families a cohort keeps priors for (see `Prior`).
 pub(crate) const PRIOR_COUNT: usize = 5;
 
@@ -211,6 +218,15 @@ impl Cohort {
     /// known (`surge` and `busy_now` compare the two).
     fn others_activity(&self, own: f32) -> Option<f32> {
         (self.activity_base.n >= 200).then(|| (self.activity - own).max(0.0))
+    }
+
+    /// How far apart the cohort's members sit on baseline `which`: the
+    /// variance of their means (at least `MIN_MEMBER_SPREAD`), once
+    /// `MEMBER_SPREAD_AFTER` of them have been folded into the prior.
+    /// `None` before: a young cohort does not know it yet.
+    pub(crate) fn member_spread(&self, which: Prior) -> Option<f32> {
+        let p = self.priors[which as usize];
+        (p.n >= MEMBER_SPREAD_AFTER).then_some(p.var.max(MIN_MEMBER_SPREAD))
     }
 
     /// How busy clock hour `hour` is for the team relative to its average

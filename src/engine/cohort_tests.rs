@@ -174,3 +174,27 @@ fn surge_shows_a_team_wide_burst() {
     let own = c.get(k).activity;
     assert_eq!(c.get(k).surge(own), 0.0);
 }
+
+#[test]
+fn members_spread_is_read_once_enough_members_are_folded_in() {
+    let mut c = Cohorts::default();
+    let k = c.join("t1|api_key", AgentType::ApiKey);
+    // Members' means of 5-minute bytes, alternating 3 KB and 30 KB.
+    for i in 0..MEMBER_SPREAD_AFTER {
+        assert_eq!(c.get(k).member_spread(Prior::BytesShort), None, "after {i}");
+        let mean = if i % 2 == 0 { 3e3f32 } else { 3e4 }.ln();
+        c.update_prior(k, Prior::BytesShort, mean);
+    }
+    let spread = c.get(k).member_spread(Prior::BytesShort).unwrap();
+    // Half of ln 10 either side of the middle: a variance near 1.3.
+    assert!(spread > 0.8 && spread < 1.6, "{spread}");
+    // Other baselines know nothing yet; members alike read the floor.
+    assert_eq!(c.get(k).member_spread(Prior::BytesLong), None);
+    for _ in 0..MEMBER_SPREAD_AFTER {
+        c.update_prior(k, Prior::BytesLong, 9.0);
+    }
+    assert_eq!(
+        c.get(k).member_spread(Prior::BytesLong),
+        Some(MIN_MEMBER_SPREAD)
+    );
+}

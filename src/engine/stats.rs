@@ -59,6 +59,12 @@ impl Ewm {
         self.var.max(min_sd * min_sd) + prior_var * shrink
     }
 
+    /// Fewer samples than a settled baseline has (`update` winsorises a
+    /// settled one at its own spread).
+    pub fn is_young(&self) -> bool {
+        self.n < SETTLED_N
+    }
+
     /// Folds in a sample that was just scored with `z(x, min_sd,
     /// prior_var)`. A young baseline learns fast (its weight is about one
     /// over its samples), so a sample far outside the spread it was scored

@@ -217,6 +217,7 @@ impl Detectors {
         }
 
         let cohort = cohorts.get(st.cohort);
+        let bytes_spread = [Prior::BytesShort, Prior::BytesLong].map(|p| cohort.member_spread(p));
         let team_share = cohort.day_share(ts.div_euclid(HOUR_MS));
         let ctx = unfamiliar_context_bits(st);
         self.rate(st, alpha, surge, team_share.unwrap_or(1.0), ctx, sig);
@@ -231,7 +232,7 @@ impl Detectors {
         self.bytes_trend(st, row, &derived, sig);
         self.distinct(st, row, &derived, alpha, sig);
         self.failures(st, row, dt, sig);
-        self.volume(st, row, dt, alpha, sig);
+        self.volume(st, row, dt, alpha, bytes_spread, sig);
         self.session(st, row, &derived, novel.ctx_novel, sig);
 
         st.events = st.events.saturating_add(1);

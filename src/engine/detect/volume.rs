@@ -17,6 +17,11 @@ pub(super) fn unfamiliar_context_bits(st: &AgentState) -> f32 {
     st.novelty[NETWORK_KIND] + st.novelty[USER_AGENT_KIND]
 }
 
+/// Prior variance of a young bytes baseline (log units, shrinking with its
+/// samples; `Ewm::z`) when its cohort's spread is not known: a factor of
+/// about 7 either way.
+const BYTES_PRIOR_VAR: f32 = 4.0;
+
 impl Detectors {
     /// Call-rate rises against the agent's 1- and 15-minute baselines.
     /// `ctx` is the evidence that the agent works from an unfamiliar
@@ -52,32 +57,99 @@ impl Detectors {
 
     /// Bytes returned to the caller over 5 minutes and over 2 hours: bulk and
     /// low-and-slow exfiltration.
+    ///
+    /// Payload sizes are heavy-tailed: wide floors, and a wide prior
+    /// (`BYTES_PRIOR_VAR`) while the baseline is young. Where the agent's
+    /// cohort knows how far apart its members sit (`member_spread`, for the
+    /// 5-minute and the 2-hour baseline), a young baseline takes that as
+    /// its prior instead: an agent an hour old is as uncertain as its peers
+    /// differ from each other, so a new key in a team of keys that return
+    /// kilobytes is not excused a pull of gigabytes, and a new member of a
+    /// team whose members differ widely keeps a wide prior.
     pub(super) fn volume(
         &self,
         st: &mut AgentState,
         row: &CallRow,
         dt: i64,
         alpha: f32,
+        member_spread: [Option<f32>; 2],
         sig: &mut Signals,
     ) {
         let b = row.bytes_out.unwrap_or(0) as f32;
         st.bytes5m = st.bytes5m * decay(dt, 5.0 * MIN) + b;
         st.bytes2h = st.bytes2h * decay(dt, 120.0 * MIN) + b;
-        for (f, total, base, sd) in [
+        let baselines = [
             (Feature::BytesShort, st.bytes5m, &mut st.bytes_s, 0.8),
             (Feature::BytesLong, st.bytes2h, &mut st.bytes_l, 0.6),
-        ] {
-            // Payload sizes are heavy-tailed: wide floors, and a wide prior
-            // while the baseline is young.
+        ];
+        for ((f, total, base, sd), spread) in baselines.into_iter().zip(member_spread) {
             let x = (1.0 + total).ln();
-            let z = base.z(x, sd, 4.0);
+            let prior_var = match spread {
+                Some(v) if base.is_young() => v,
+                _ => BYTES_PRIOR_VAR,
+            };
+            let z = base.z(x, sd, prior_var);
             sig.set(
                 f,
                 normal_surprise(z),
                 total as f64,
                 (base.mean.exp() - 1.0) as f64,
             );
-            base.learn(x, alpha, sd, 4.0);
+            base.learn(x, alpha, sd, prior_var);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::DetectorConfig;
+    use crate::engine::stats::Ewm;
+    use crate::event::AgentType;
+
+    /// Bits of `bytes_out_5m` at the first call of a bulk pull (20 MB) by
+    /// a key seeded from its cohort and then making `calls` calls of 3 KB,
+    /// a minute apart, with its cohort's members `spread` apart.
+    fn first_pull_bits(calls: i64, spread: Option<f32>) -> f32 {
+        let d = Detectors::new(&DetectorConfig::default(), None);
+        let t0 = crate::event::parse_rfc3339_ms("2026-11-23T08:00:00Z").unwrap();
+        let mut st = AgentState::new(0, AgentType::ApiKey, t0);
+        let seed = |mean: f32| Ewm {
+            mean,
+            var: 0.25,
+            n: 5,
+        };
+        (st.bytes_s, st.bytes_l) = (seed(3e3f32.ln()), seed(1e5f32.ln()));
+        let mut sig = Signals::default();
+        let call = |st: &mut AgentState, i: i64, bytes: u64, sig: &mut Signals| {
+            let row = CallRow {
+                ts_ms: t0 + i * 60_000,
+                bytes_out: Some(bytes),
+                ..CallRow::default()
+            };
+            d.volume(st, &row, 60_000, 0.002, [spread; 2], sig);
+        };
+        for i in 0..calls {
+            call(&mut st, i, 3_000, &mut sig);
+        }
+        call(&mut st, calls, 20_000_000, &mut sig);
+        sig.surprise[Feature::BytesShort.index()]
+    }
+
+    #[test]
+    fn a_young_agent_is_as_uncertain_as_its_peers_differ() {
+        let unknown = first_pull_bits(15, None);
+        let alike = first_pull_bits(15, Some(0.25));
+        let unlike = first_pull_bits(15, Some(9.0));
+        // Peers that return about the same: a pull of 20 MB by a key an
+        // hour old is far outside anything its team does.
+        assert!(alike > 7.2, "{alike}");
+        // Not knowing the team: the fixed heavy-tailed prior.
+        assert!(unknown < alike - 2.0, "{unknown} vs {alike}");
+        // Peers that differ widely excuse more than the fixed prior.
+        assert!(unlike < unknown, "{unlike} vs {unknown}");
+        // A settled baseline keeps the fixed prior whatever its peers do:
+        // its own history speaks for it.
+        assert_eq!(first_pull_bits(100, Some(0.25)), first_pull_bits(100, None));
     }
 }
