@@ -260,9 +260,10 @@ pub struct CallRow<'b> {
     pub status: Option<i64>,
     /// How long the call took, in ms.
     pub latency_ms: Option<f64>,
-    /// Bytes sent by the caller.
+    /// Bytes returned to the caller (the schema's `bytes_out`: what a
+    /// read or download sent back, as CloudTrail's `bytesTransferredOut`).
     pub bytes_out: Option<u64>,
-    /// Bytes returned to the caller.
+    /// Bytes sent by the caller.
     pub bytes_in: Option<u64>,
     /// Ground truth (replay data only); detectors never read it.
     pub label: Option<&'b str>,
