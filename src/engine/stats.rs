@@ -21,25 +21,7 @@ impl Ewm {
     /// widens the clip for the next, and a burst of a few hundred calls
     /// teaches itself in minutes).
     pub fn update(&mut self, x: f32, alpha: f32, min_sd: f32) {
-        if self.n == 0 {
-            self.mean = x;
-            self.var = 0.0;
-        } else {
-            let (x, clipped) = if self.n >= SETTLED_N {
-                let sd = self.var.sqrt().max(min_sd);
-                let c = x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd);
-                (c, c != x)
-            } else {
-                (x, false)
-            };
-            let a = alpha.max(1.0 / (self.n as f32 + 1.0));
-            let d = x - self.mean;
-            self.mean += a * d;
-            if !clipped {
-                self.var = (1.0 - a) * (self.var + a * d * d);
-            }
-        }
-        self.n = self.n.saturating_add(1);
+        self.fold(x, alpha, min_sd, None);
     }
 
     /// z-score of `x` against this baseline. Young baselines get extra variance
@@ -73,17 +55,39 @@ impl Ewm {
     /// agent widen and shift its baseline within a few calls, and the rest
     /// of the attack scores as normal.
     pub fn learn(&mut self, x: f32, alpha: f32, min_sd: f32, prior_var: f32) {
-        if (YOUNG_CLIP_N..SETTLED_N).contains(&self.n) {
-            let sd = self.predictive_var(min_sd, prior_var).sqrt();
-            let c = x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd);
-            if c != x {
-                let a = alpha.max(1.0 / (self.n as f32 + 1.0));
-                self.mean += a * (c - self.mean);
-                self.n += 1;
-                return;
+        self.fold(x, alpha, min_sd, Some(prior_var));
+    }
+
+    /// `update` and `learn`: one winsorising fold, whose clip is the
+    /// baseline's own spread once settled and, while young, the spread it
+    /// was scored against when `young_prior_var` says what that was.
+    fn fold(&mut self, x: f32, alpha: f32, min_sd: f32, young_prior_var: Option<f32>) {
+        if self.n == 0 {
+            self.mean = x;
+            self.var = 0.0;
+        } else {
+            let sd = if self.n >= SETTLED_N {
+                Some(self.var.sqrt().max(min_sd))
+            } else if self.n >= YOUNG_CLIP_N {
+                young_prior_var.map(|p| self.predictive_var(min_sd, p).sqrt())
+            } else {
+                None
+            };
+            let (x, clipped) = match sd {
+                Some(sd) => {
+                    let c = x.clamp(self.mean - 3.0 * sd, self.mean + 3.0 * sd);
+                    (c, c != x)
+                }
+                None => (x, false),
+            };
+            let a = alpha.max(1.0 / (self.n as f32 + 1.0));
+            let d = x - self.mean;
+            self.mean += a * d;
+            if !clipped {
+                self.var = (1.0 - a) * (self.var + a * d * d);
             }
         }
-        self.update(x, alpha, min_sd);
+        self.n = self.n.saturating_add(1);
     }
 }
 
