@@ -7,10 +7,14 @@
 # everything and every instance to be ready, and judges the run against two
 # calm runs of the same fleet through the same setup without kills
 # (tests/e2e/chaos_check.py): every call committed, every attack the calm
-# runs caught caught, no finding of the calm run lost beyond what a second
-# calm run loses (members' cohort samples follow the assignment), no
-# episode raised twice, duplicates counted. CHAOS_KEEP=DIR keeps the
-# records and logs.
+# runs caught caught, no finding of the calm run lost, no episode raised
+# twice, duplicates counted. CHAOS_KEEP=DIR keeps the records and logs.
+# The calls are keyed by their agent's own tenant, so each cohort lives in
+# one partition and its statistics move with it (docs/streaming.md,
+# "Keying the calls topic"). KEY_BY=agent keys them by agent instead: then
+# members score against their own samples of each cohort, and the chaos
+# run is held only to losing nothing beyond what the second calm run (the
+# same calls, another assignment) loses.
 #
 #   scripts/chaos.sh [AGENTS] [DURATION] [RATE_PER_S]   (default 100 2d 1000)
 #
@@ -23,6 +27,7 @@ AGENTS=${1:-100}
 DURATION=${2:-2d}
 RATE=${3:-1000}
 SEED=${SEED:-5}
+KEY_BY=${KEY_BY:-tenant}
 W="${CARGO_TARGET_DIR:-target}/release/warden"
 PY=tests/e2e/kafka_python_client.py
 CHECK=tests/e2e/chaos_check.py
@@ -41,7 +46,7 @@ RANDOM=$SEED
 "$W" simulate --agents "$AGENTS" --duration "$DURATION" --seed "$SEED" --attack-share 0.3 \
   --out "$WORK/fleet.jsonl" 2>/dev/null
 N=$(wc -l < "$WORK/fleet.jsonl")
-echo "fleet: $N calls ($AGENTS agents, $DURATION, seed $SEED), produced at $RATE calls/s"
+echo "fleet: $N calls ($AGENTS agents, $DURATION, seed $SEED), produced at $RATE calls/s, keyed by $KEY_BY"
 
 # one_run NAME KILL(0|1): a fresh broker, three members, the producer, and
 # with KILL=1 the killer; then the broker's view is collected to NAME.json.
@@ -67,7 +72,7 @@ one_run() {
   }
   for i in 0 1 2; do start "$i"; done
   for p in "${ports[@]}"; do until curl -sf "127.0.0.1:$p/readyz" > /dev/null; do sleep 0.1; done; done
-  python3 "$PY" produce "$B" warden.calls.v1 "$WORK/fleet.jsonl" "$RATE" > "$WORK/$name-produce.json" &
+  python3 "$PY" produce "$B" warden.calls.v1 "$WORK/fleet.jsonl" "$RATE" "$KEY_BY" > "$WORK/$name-produce.json" &
   local producer=$! kills=0
   echo "$producer" >> "$WORK/pids"
   while kill -0 "$producer" 2>/dev/null; do
@@ -112,4 +117,4 @@ one_run calm2 0
 one_run chaos 1
 [ -z "${CHAOS_KEEP:-}" ] || { mkdir -p "$CHAOS_KEEP"; cp "$WORK"/*.json "$WORK"/*.log "$CHAOS_KEEP"/; }
 python3 "$CHECK" judge "$WORK/fleet.jsonl" "$WORK/calm.json" "$WORK/calm2.json" "$WORK/chaos.json" \
-  "$(cat "$WORK/chaos-kills")" "$(cat "$WORK/chaos-unready")"
+  "$(cat "$WORK/chaos-kills")" "$(cat "$WORK/chaos-unready")" "$KEY_BY"

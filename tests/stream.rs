@@ -15,8 +15,11 @@ use std::time::Duration;
 /// keeps it) counts exactly the calls produced for it.
 fn assert_inventory_counts_each_call_once(bootstrap: &str, recs: &[(String, String)]) {
     let mut calls: BTreeMap<String, u64> = BTreeMap::new();
-    for (agent, _) in recs {
-        *calls.entry(agent.clone()).or_default() += 1;
+    for (_, line) in recs {
+        let v: Value = serde_json::from_str(line).unwrap();
+        *calls
+            .entry(v["agent_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     let mut inventory: BTreeMap<String, u64> = BTreeMap::new();
     for r in read_topic(bootstrap, "warden.inventory.v1") {
@@ -272,10 +275,16 @@ fn a_crash_loses_no_call_and_no_finding() {
 }
 
 /// Partition of each agent's calls, read back from the calls topic.
+/// The partition each agent's calls came on (whatever they were keyed by).
 fn agent_partitions(bootstrap: &str) -> BTreeMap<String, i32> {
     read_topic(bootstrap, CALLS)
         .into_iter()
-        .filter_map(|r| Some((r.key?, r.partition)))
+        .map(|r| {
+            (
+                r.json()["agent_id"].as_str().unwrap().to_string(),
+                r.partition,
+            )
+        })
         .collect()
 }
 
@@ -300,12 +309,26 @@ fn assigned_partitions(log: &std::path::Path) -> BTreeSet<i64> {
     owned
 }
 
-#[test]
-fn partitions_move_to_a_second_instance_with_their_baselines() {
+/// A second instance joins mid-stream and takes partitions over from the
+/// first, with calls keyed by agent id or (`by_tenant`) by the agent's own
+/// tenant (that of its first call: a cross-tenant call names another).
+/// Attacks on agents that moved are caught as replay catches them, and
+/// benign agents that moved are not flagged. Returns both instances'
+/// summaries.
+fn partitions_move_to_a_second_instance(by_tenant: bool) -> (Value, Value) {
     let dir = tempfile::tempdir().unwrap();
     let broker = DevBroker::start(4);
     let fleet = simulate(dir.path(), 16, "32h", 23);
-    let recs = fleet_records(&fleet);
+    let mut home: BTreeMap<String, String> = BTreeMap::new();
+    let recs: Vec<(String, String)> = fleet_records(&fleet)
+        .into_iter()
+        .map(|(agent, l)| {
+            let v: Value = serde_json::from_str(&l).unwrap();
+            let tenant = v["tenant"].as_str().unwrap_or("-").to_string();
+            let tenant = home.entry(agent.clone()).or_insert(tenant).clone();
+            (if by_tenant { tenant } else { agent }, l)
+        })
+        .collect();
     let labelled: BTreeMap<String, i64> = std::fs::read_to_string(&fleet)
         .unwrap()
         .lines()
@@ -378,7 +401,7 @@ fn partitions_move_to_a_second_instance_with_their_baselines() {
         a.metric("warden_events_total") + b.metric("warden_events_total") >= n
     });
     let sb = b.terminate();
-    let _sa = a.terminate();
+    let sa = a.terminate();
     assert!(sb["agents_restored"].as_u64().unwrap() > 0, "{sb}");
     assert!(sb["identities_restored"].as_u64().unwrap() > 0, "{sb}");
     // The inventory moved with the partitions: each identity's latest
@@ -418,6 +441,24 @@ fn partitions_move_to_a_second_instance_with_their_baselines() {
         benign_moved_flagged.is_empty(),
         "benign moved agents flagged after the handover: {benign_moved_flagged:?}"
     );
+    (sa, sb)
+}
+
+#[test]
+fn partitions_move_to_a_second_instance_with_their_baselines() {
+    let (sa, _) = partitions_move_to_a_second_instance(false);
+    // Keyed by agent, a team's agents come on several partitions: each
+    // instance scores such a cohort against its own sample, and says so.
+    assert!(sa["cohorts_split"].as_u64().unwrap() > 0, "{sa}");
+}
+
+/// Keyed by tenant, every cohort lives in one partition: no cohort is
+/// split, and the cohorts moved whole with their partitions.
+#[test]
+fn a_topic_keyed_by_tenant_moves_whole_cohorts() {
+    let (sa, sb) = partitions_move_to_a_second_instance(true);
+    assert_eq!(sa["cohorts_split"], 0, "{sa}");
+    assert_eq!(sb["cohorts_split"], 0, "{sb}");
 }
 
 #[test]

@@ -354,16 +354,18 @@ impl AgentTable {
         &self.states[idx as usize]
     }
 
-    /// Marks the agent changed and records the partition its events come on.
+    /// Marks the agent changed and records the partition its events come
+    /// on; returns whether that is another partition than it had.
     #[inline]
-    pub(crate) fn touch(&mut self, idx: u32, partition: u32) {
-        self.partitions[idx as usize] = partition;
+    pub(crate) fn touch(&mut self, idx: u32, partition: u32) -> bool {
+        let moved = std::mem::replace(&mut self.partitions[idx as usize], partition) != partition;
         self.dirty[idx as usize] = true;
         if self.clock == u32::MAX {
             self.renumber_seen();
         }
         self.clock += 1;
         self.seen[idx as usize] = self.clock;
+        moved
     }
 
     /// Gives the live agents' arrival stamps the ranks 1, 2, ... in the

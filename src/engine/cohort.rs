@@ -165,6 +165,32 @@ pub struct Cohort {
 }
 
 impl Cohort {
+    /// A cohort that has learned nothing yet.
+    pub(crate) fn empty(key: &str) -> Cohort {
+        Cohort {
+            key: key.into(),
+            prevalence: Prevalence::default(),
+            priors: [Ewm::default(); PRIOR_COUNT],
+            activity: 0.0,
+            last_ts: i64::MIN,
+            activity_base: Ewm::default(),
+            events: 0.0,
+            adoptions: [[0.0; 2]; NOVELTY_KINDS],
+            newcomers: 0.0,
+            newcomers_day: 0.0,
+            newcomers_ts: i64::MIN,
+            burst_level: 0,
+            recent: FxHashMap::default(),
+            movers: [(0, i64::MIN); MOVERS],
+            day_shape: DayShape::default(),
+        }
+    }
+
+    /// Whether it has learned nothing: no agent and no call.
+    fn is_fresh(&self) -> bool {
+        self.prevalence.agents == 0 && self.events == 0.0
+    }
+
     /// Other agents that adopted `fp` lately, as of `ts`; counts this
     /// adoption in when `record`.
     fn recent_adopters(&mut self, fp: u64, ts: i64, record: bool) -> f32 {
@@ -259,6 +285,28 @@ pub(crate) struct Cohorts {
     /// checkpoint writes only the cohorts changed since the last one.
     clock: u64,
     touched: Vec<u64>,
+    /// Which input partitions each cohort's agents arrive on (`Home`).
+    homes: Vec<Home>,
+    /// Cohorts whose agents arrived on more than one partition.
+    pub split: u64,
+}
+
+/// Where a cohort's agents arrive, as this engine has seen them.
+///
+/// On a calls topic keyed by each agent's own tenant (which keeps every
+/// cohort of the tenant together) each cohort lives in one partition, and
+/// its statistics are that partition's state: they are checkpointed to that
+/// partition only, forgotten with it, and taken over whole by whoever takes
+/// the partition over. Which member holds what then does not change what a
+/// call scores. A cohort whose agents come on several partitions (a topic
+/// keyed by agent) is split: each member learns it from its own partitions,
+/// checkpoints it to each of them, and adopts a copy only where it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Home {
+    /// No agent of it seen here (new, or forgotten with its partition).
+    Unseen,
+    One(u32),
+    Split,
 }
 
 /// The tenant part of a fallback cohort's key.
@@ -280,7 +328,53 @@ impl Cohorts {
             overflowed: 0,
             clock: 0,
             touched: Vec::new(),
+            homes: Vec::new(),
+            split: 0,
         }
+    }
+
+    /// Records that an agent of `cohort` arrived on input `partition`.
+    pub(crate) fn note_partition(&mut self, cohort: u32, partition: u32) {
+        let home = &mut self.homes[cohort as usize];
+        *home = match *home {
+            Home::Unseen => Home::One(partition),
+            Home::One(p) if p == partition => return,
+            Home::One(_) => {
+                self.split += 1;
+                Home::Split
+            }
+            Home::Split => return,
+        };
+    }
+
+    /// Whether `partition`'s checkpoints carry cohort `i`: one that lives
+    /// there, a split one, and one adopted from a checkpoint with no agent
+    /// of it here; not one that lives in another partition, nor one that
+    /// has learned nothing.
+    fn written_to(&self, i: usize, partition: u32) -> bool {
+        match self.homes[i] {
+            Home::One(p) => p == partition,
+            Home::Split => true,
+            Home::Unseen => !self.list[i].is_fresh(),
+        }
+    }
+
+    /// Forgets the cohorts that live in `partition` (its agents are being
+    /// dropped): whoever takes the partition over has them from its
+    /// checkpoint, and this engine must not keep a copy that goes stale and
+    /// would keep it from adopting the current one should the partition
+    /// come back. Returns how many.
+    pub(crate) fn forget_partition(&mut self, partition: u32) -> usize {
+        let mut n = 0;
+        for i in 0..self.list.len() {
+            if self.homes[i] == Home::One(partition) {
+                self.list[i] = Cohort::empty(&self.list[i].key);
+                self.homes[i] = Home::Unseen;
+                self.touched[i] = 0;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// The cohort for an agent of `agent_type` with cohort `key`: its own
@@ -309,16 +403,17 @@ impl Cohorts {
         &mut self.global
     }
 
-    /// The cohorts changed since `since` (a value of `changes()`), or all
-    /// of them. The agent-type-wide prevalence has its own counter
-    /// (`global_changes`).
-    pub(crate) fn changed_since(&self, since: Option<u64>) -> Vec<&Cohort> {
+    /// The cohorts a checkpoint of `partition` carries (`written_to`) that
+    /// changed since `since` (a value of `changes()`), or all of them. The
+    /// agent-type-wide prevalence has its own counter (`global_changes`).
+    pub(crate) fn changed_since(&self, since: Option<u64>, partition: u32) -> Vec<&Cohort> {
         let after = since.unwrap_or(0);
         self.list
             .iter()
             .zip(&self.touched)
-            .filter(|(_, &t)| since.is_none() || t > after)
-            .map(|(c, _)| c)
+            .enumerate()
+            .filter(|&(i, (_, &t))| (since.is_none() || t > after) && self.written_to(i, partition))
+            .map(|(_, (c, _))| c)
             .collect()
     }
 
@@ -338,23 +433,8 @@ impl Cohorts {
         }
         let i = self.list.len() as u32;
         self.touched.push(0);
-        self.list.push(Cohort {
-            key: key.into(),
-            prevalence: Prevalence::default(),
-            priors: [Ewm::default(); PRIOR_COUNT],
-            activity: 0.0,
-            last_ts: i64::MIN,
-            activity_base: Ewm::default(),
-            events: 0.0,
-            adoptions: [[0.0; 2]; NOVELTY_KINDS],
-            newcomers: 0.0,
-            newcomers_day: 0.0,
-            newcomers_ts: i64::MIN,
-            burst_level: 0,
-            recent: FxHashMap::default(),
-            movers: [(0, i64::MIN); MOVERS],
-            day_shape: DayShape::default(),
-        });
+        self.homes.push(Home::Unseen);
+        self.list.push(Cohort::empty(key));
         self.index.insert(key.into(), i);
         i
     }
@@ -535,7 +615,7 @@ impl Cohorts {
             return false;
         }
         let i = self.intern(&snap.key) as usize;
-        let fresh = self.list[i].prevalence.agents == 0 && self.list[i].events == 0.0;
+        let fresh = self.list[i].is_fresh();
         if fresh {
             self.list[i] = snap;
         }

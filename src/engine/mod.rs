@@ -80,6 +80,9 @@ pub struct EngineCounters {
     /// New agents put in their type's fallback cohort because
     /// `max_cohorts` was reached.
     pub cohorts_overflowed: u64,
+    /// Cohorts whose agents came on more than one input partition
+    /// (`cohort::Home`): on a stream, each member holds a sample of them.
+    pub cohorts_split: u64,
 }
 
 impl EngineCounters {
@@ -98,6 +101,7 @@ impl EngineCounters {
                 agents_evicted_on_probation: a.agents_evicted_on_probation
                     + c.agents_evicted_on_probation,
                 cohorts_overflowed: a.cohorts_overflowed + c.cohorts_overflowed,
+                cohorts_split: a.cohorts_split + c.cohorts_split,
             })
     }
 }
@@ -301,6 +305,7 @@ impl Engine {
             agents_evicted: self.agents.evicted,
             agents_evicted_on_probation: self.agents.evicted_on_probation,
             cohorts_overflowed: self.cohorts.overflowed,
+            cohorts_split: self.cohorts.split,
             ..self.counters
         }
     }
@@ -473,10 +478,16 @@ impl Engine {
                 for e in self.scratch_evicted.drain(..) {
                     self.decider.forget(e);
                 }
+                self.cohorts.note_partition(cohort, partition);
                 idx
             }
         };
-        self.agents.touch(idx, partition);
+        if self.agents.touch(idx, partition) {
+            // The agent came on another partition than before (its calls
+            // are keyed by something that changed): its cohort spans both.
+            let cohort = self.agents.state_ref(idx).cohort;
+            self.cohorts.note_partition(cohort, partition);
+        }
         let mut signals = Signals::default();
         let st = self.agents.state(idx);
         self.detectors

@@ -160,7 +160,7 @@ impl Engine {
         let now = (self.cohorts.changes(), self.cohorts.global_changes());
         self.shared_written.insert(partition, now);
         let mut buf = Vec::new();
-        let cohorts = self.cohorts.changed_since(since.map(|(c, _)| c));
+        let cohorts = self.cohorts.changed_since(since.map(|(c, _)| c), partition);
         let global_changed = since.is_none_or(|(_, g)| now.1 > g);
         let mut n = cohorts.len();
         for c in cohorts {
@@ -177,13 +177,15 @@ impl Engine {
         n
     }
 
-    /// Forgets the agents of a partition this instance no longer owns.
+    /// Forgets the agents of a partition this instance no longer owns, and
+    /// the cohorts that live in it (`cohort::Home`).
     pub(crate) fn drop_partition(&mut self, partition: u32) -> usize {
         let idxs = self.agents.take_partition(partition, false);
         for &i in &idxs {
             self.agents.remove(i);
             self.decider.forget(i);
         }
+        self.cohorts.forget_partition(partition);
         idxs.len()
     }
 
@@ -223,6 +225,7 @@ impl Engine {
         if let Some(ep) = rec.episode {
             self.decider.restore_episode(idx, ep);
         }
+        self.cohorts.note_partition(cohort, partition);
         self.agents.touch(idx, partition);
         self.agents.mark_written(idx);
     }
@@ -234,6 +237,7 @@ mod tests {
     use crate::config::Config;
     use crate::event::{CallBatchBuilder, CallColumns, CallEvent};
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn event(agent: &str, i: i64, action: &str) -> CallEvent<'static> {
         CallEvent {
@@ -259,9 +263,11 @@ mod tests {
         out
     }
 
+    /// Partition `partition` taken over by `to` from `from`, as a stream
+    /// hands it over: its checkpoint written, then dropped, then restored.
     fn moved(from: &mut Engine, to: &mut Engine, partition: u32) {
         let mut shared = Vec::new();
-        from.snapshot_shared(0, false, &mut |k, v| {
+        from.snapshot_shared(partition, false, &mut |k, v| {
             shared.push((k.to_string(), v.to_vec()))
         });
         for (_, v) in shared {
@@ -327,10 +333,146 @@ mod tests {
         let changed = shared_keys(&mut e, 0, true);
         assert!(changed.iter().any(|k| k.contains("t1")), "{changed:?}");
         assert!(!changed.iter().any(|k| k.contains("t2")), "{changed:?}");
-        // Another partition has had nothing written yet: everything.
-        assert_eq!(shared_keys(&mut e, 1, true).len(), all.len());
+        // Another partition has had nothing written yet, and no cohort
+        // lives there: the agent-type-wide records only.
+        let other = shared_keys(&mut e, 1, true);
+        assert!(cohort_keys(&other).is_empty(), "{other:?}");
         // A full checkpoint writes everything again.
         assert_eq!(shared_keys(&mut e, 0, false).len(), all.len());
+    }
+
+    /// A call of `tenant`'s, a second after call `i - 1`: as on a busy
+    /// stream, where the shared clock (the lower quartile of the last 64
+    /// calls' times) is within its skew of every call, so cohort
+    /// statistics decay by the calls' own times whichever engine holds
+    /// them. (On a stream quieter than 64 calls in five minutes, an engine
+    /// holding fewer partitions has a clock further behind.)
+    fn tenant_event(agent: &str, tenant: &str, i: i64, action: &str) -> CallEvent<'static> {
+        let mut e = event(agent, i, action);
+        e.ts_ms = 1_795_132_800_000 + i * 1_000;
+        e.tenant = Some(tenant.to_string().into());
+        e
+    }
+
+    fn cohort_keys(keys: &[String]) -> Vec<&str> {
+        keys.iter()
+            .filter_map(|k| k.strip_prefix("/cohort/"))
+            .collect()
+    }
+
+    /// On a topic keyed by tenant, a cohort's statistics are written to the
+    /// partition its agents come on and nowhere else; one whose agents come
+    /// on two partitions is split, written to both, and counted.
+    #[test]
+    fn a_cohort_is_checkpointed_where_its_agents_come() {
+        let mut e = Engine::new(Config::default());
+        feed(&mut e, &[tenant_event("a", "t1", 0, "x")], 0);
+        feed(&mut e, &[tenant_event("b", "t2", 1, "x")], 1);
+        assert_eq!(cohort_keys(&shared_keys(&mut e, 0, false)), ["t1|unknown"]);
+        assert_eq!(cohort_keys(&shared_keys(&mut e, 1, false)), ["t2|unknown"]);
+        assert_eq!(e.counters().cohorts_split, 0);
+        // Another agent of t1 on partition 1: t1 spans both.
+        feed(&mut e, &[tenant_event("c", "t1", 2, "x")], 1);
+        assert_eq!(cohort_keys(&shared_keys(&mut e, 0, false)), ["t1|unknown"]);
+        assert_eq!(
+            cohort_keys(&shared_keys(&mut e, 1, false)),
+            ["t1|unknown", "t2|unknown"]
+        );
+        assert_eq!(e.counters().cohorts_split, 1);
+        // So does a cohort whose agent turns up on another partition.
+        feed(&mut e, &[tenant_event("b", "t2", 3, "x")], 0);
+        assert_eq!(e.counters().cohorts_split, 2);
+    }
+
+    /// A partition given up takes the cohorts that live in it along: a
+    /// stale copy kept here would stop this engine adopting the current one
+    /// if the partition came back. Split cohorts stay (they are learned
+    /// from the partitions still held).
+    #[test]
+    fn a_cohort_goes_with_its_partition() {
+        let mut e = Engine::new(Config::default());
+        feed(&mut e, &[tenant_event("a", "t1", 0, "x")], 0);
+        feed(&mut e, &[tenant_event("b", "t2", 1, "x")], 1);
+        feed(&mut e, &[tenant_event("c", "t3", 2, "x")], 0);
+        feed(&mut e, &[tenant_event("d", "t3", 3, "x")], 1);
+        let mut other = Engine::new(Config::default());
+        moved(&mut e, &mut other, 1);
+        assert_eq!(
+            cohort_keys(&shared_keys(&mut e, 0, false)),
+            ["t1|unknown", "t3|unknown"]
+        );
+        let t2 = e.cohorts.intern("t2|unknown");
+        assert_eq!(*e.cohorts.get(t2), Cohort::empty("t2|unknown"));
+        let t3 = e.cohorts.intern("t3|unknown");
+        assert_ne!(*e.cohorts.get(t3), Cohort::empty("t3|unknown"));
+        // The new owner has it whole, and checkpoints it.
+        let t2 = other.cohorts.intern("t2|unknown");
+        assert_ne!(*other.cohorts.get(t2), Cohort::empty("t2|unknown"));
+        assert!(cohort_keys(&shared_keys(&mut other, 1, false)).contains(&"t2|unknown"));
+    }
+
+    proptest! {
+        /// Two tenants, each on a partition of its own (a topic keyed by
+        /// tenant), scored by one engine; or by one engine until a cut,
+        /// after which a second takes one partition over, and gives it back
+        /// at a second cut. Every agent's decisions are the same either
+        /// way: cohort statistics move with their partition, so which
+        /// engine holds what does not change what a call scores.
+        #[test]
+        fn a_tenant_keyed_handover_is_invisible(
+            actions in proptest::collection::vec(0usize..6, 20..120),
+            cut in 1usize..110,
+            back in 1usize..110,
+        ) {
+            const ACTIONS: [&str; 6] = ["s3:GetObject", "s3:ListBucket", "iam:CreateAccessKey",
+                "sts:AssumeRole", "ec2:DescribeInstances", "kms:Decrypt"];
+            // At each step one call of each tenant, stamped alike.
+            let steps: Vec<[CallEvent<'static>; 2]> = actions
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let (i, a) = (i as i64, ACTIONS[*a]);
+                    [
+                        tenant_event(if i % 3 == 0 { "a1" } else { "a2" }, "t1", i, a),
+                        tenant_event(if i % 2 == 0 { "b1" } else { "b2" }, "t2", i, ACTIONS[5 - (i as usize % 6)]),
+                    ]
+                })
+                .collect();
+            let cut = cut.min(steps.len() - 1);
+            let back = (cut + back).min(steps.len());
+            let by_agent = |out: &mut BTreeMap<String, Vec<String>>, agent: &str, d: Vec<String>| {
+                out.entry(agent.to_string()).or_default().extend(d);
+            };
+            let mut whole = Engine::new(Config::default());
+            let mut expected = BTreeMap::new();
+            for [a, b] in &steps {
+                by_agent(&mut expected, &a.agent_id, feed(&mut whole, std::slice::from_ref(a), 0));
+                by_agent(&mut expected, &b.agent_id, feed(&mut whole, std::slice::from_ref(b), 1));
+            }
+            let mut first = Engine::new(Config::default());
+            let mut second = Engine::new(Config::default());
+            let mut got = BTreeMap::new();
+            for (n, [a, b]) in steps.iter().enumerate() {
+                if n == cut {
+                    moved(&mut first, &mut second, 1);
+                }
+                if n == back {
+                    moved(&mut second, &mut first, 1);
+                }
+                by_agent(&mut got, &a.agent_id, feed(&mut first, std::slice::from_ref(a), 0));
+                let owner = if n < cut || n >= back { &mut first } else { &mut second };
+                by_agent(&mut got, &b.agent_id, feed(owner, std::slice::from_ref(b), 1));
+            }
+            prop_assert_eq!(got, expected);
+            // And the statistics themselves: each tenant's cohort as the
+            // engine that never moved has it.
+            let (t1, t2) = ("t1|unknown", "t2|unknown");
+            let (mine, theirs) = (first.cohorts.intern(t1), whole.cohorts.intern(t1));
+            prop_assert_eq!(first.cohorts.get(mine), whole.cohorts.get(theirs));
+            let owner_of_t2 = if back < steps.len() { &mut first } else { &mut second };
+            let (mine, theirs) = (owner_of_t2.cohorts.intern(t2), whole.cohorts.intern(t2));
+            prop_assert_eq!(owner_of_t2.cohorts.get(mine), whole.cohorts.get(theirs));
+        }
     }
 
     proptest! {

@@ -85,6 +85,9 @@ const BACKLOG: u64 = 4000;
 struct Call {
     ts_ms: i64,
     agent: String,
+    /// Its agent's own tenant: the record key, so each cohort lives in
+    /// one partition (docs/streaming.md, "Keying the calls topic").
+    tenant: String,
     json: String,
 }
 
@@ -274,6 +277,7 @@ fn fleet(args: &DemoArgs) -> (Vec<Call>, Attacks, i64) {
         calls.push(Call {
             ts_ms: e.ts,
             agent: agent(e).to_string(),
+            tenant: f.strings.get(f.tenants[e.agent as usize]).to_string(),
             json: line.to_string(),
         });
     }
@@ -285,7 +289,7 @@ fn send(
     topic: &str,
     c: &Call,
 ) -> Result<(), KafkaError> {
-    let mut rec = BaseRecord::to(topic).key(&c.agent).payload(&c.json);
+    let mut rec = BaseRecord::to(topic).key(&c.tenant).payload(&c.json);
     loop {
         match producer.send(rec) {
             Ok(()) => return Ok(()),

@@ -111,6 +111,24 @@ impl StateRecordRejected<'_> {
     }
 }
 
+/// Agents of one cohort arrived on more than one partition of the calls
+/// topic (it is keyed by agent, not by tenant): each member scores such a
+/// cohort against the sample of it its own partitions hold, so what a call
+/// scores depends on which member holds what (docs/streaming.md, "Keying
+/// the calls topic"). Logged when the count grows.
+pub(crate) struct CohortsSplit {
+    pub total: u64,
+}
+
+impl CohortsSplit {
+    pub fn emit(&self) {
+        tracing::warn!(
+            cohorts = self.total,
+            "cohorts span partitions of the calls topic; key it by tenant so each member sees whole cohorts"
+        );
+    }
+}
+
 /// A call arrived further behind its partition's newest event time than
 /// `allowed_lateness_seconds`: still scored, but counted, because a steady
 /// stream of these means a producer's clock or a replayed backlog.
@@ -269,6 +287,8 @@ pub(crate) struct WorkerGauges {
     pub agents_evicted_on_probation: u64,
     /// New agents put in a fallback cohort past `max_cohorts`.
     pub cohorts_overflowed: u64,
+    /// Cohorts seen with agents on more than one partition.
+    pub cohorts_split: u64,
     /// The oldest owned partition's newest event time less the allowed
     /// lateness, when any partition has seen an event.
     pub watermark_ms: Option<i64>,
@@ -289,6 +309,7 @@ impl WorkerGauges {
         metrics::counter!("warden_agents_evicted_total", "on_probation" => "true")
             .absolute(self.agents_evicted_on_probation);
         metrics::counter!("warden_cohorts_overflowed_total").absolute(self.cohorts_overflowed);
+        metrics::counter!("warden_cohorts_split_total").absolute(self.cohorts_split);
         metrics::gauge!("warden_inventory_identities").set(self.inventory_identities as f64);
         if let Some(wm) = self.watermark_ms {
             metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
@@ -476,6 +497,11 @@ pub(crate) fn register_series(max_agents: usize) {
         "New agents put in a fallback cohort past max_cohorts."
     );
     metrics::counter!("warden_cohorts_overflowed_total").absolute(0);
+    describe_counter!(
+        "warden_cohorts_split_total",
+        "Cohorts whose agents arrived on more than one partition of the calls topic."
+    );
+    metrics::counter!("warden_cohorts_split_total").absolute(0);
     describe_counter!(
         "warden_agents_evicted_total",
         "Agent baselines evicted to stay within max_agents."

@@ -130,6 +130,9 @@ pub struct RunSummary {
     pub checkpoints: u64,
     /// Agents held in memory at the end (or the most seen at a checkpoint).
     pub agents_tracked: u64,
+    /// Cohorts whose agents came on more than one partition (the calls
+    /// topic is not keyed by tenant).
+    pub cohorts_split: u64,
     /// Median event→decision latency over the run, ms.
     pub latency_p50_ms: f64,
     /// p99 event→decision latency over the run, ms.

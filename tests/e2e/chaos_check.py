@@ -7,13 +7,13 @@ usage:
       the group's committed offsets against the calls topic's end offsets
       as the producer's acknowledgements gave them (PRODUCED.json, from
       kafka_python_client.py produce; tansu 0.6's ListOffsets is short)
-  chaos_check.py judge FLEET.jsonl CALM.json CALM2.json CHAOS.json KILLS UNREADY
+  chaos_check.py judge FLEET.jsonl CALM.json CALM2.json CHAOS.json KILLS UNREADY [tenant|agent]
       prints the figures and exits 1 when a condition fails: every call
       committed (so scored: Warden commits a call only once its outputs are
       acknowledged), every member ready at the end, no dead letter, every
       attack the calm runs caught caught, no finding of the calm run lost
-      beyond what a second calm run (another assignment) loses, and no
-      episode raised twice
+      (calls keyed by agent: none beyond what a second calm run, another
+      assignment, loses), and no episode raised twice
 """
 import collections
 import json
@@ -119,11 +119,14 @@ def forks(run):
     return out
 
 
-def judge(fleet, calm_path, calm2_path, chaos_path, kills, unready):
-    """calm and calm2 are two runs without kills; their assignments of
-    partitions to members differ, and so do their members' samples of each
-    cohort. What calm2 loses against calm is what the assignment alone
-    moves; the chaos run must lose nothing more."""
+def judge(fleet, calm_path, calm2_path, chaos_path, kills, unready, key_by="tenant"):
+    """calm and calm2 are two runs without kills, whose assignments of
+    partitions to members differ. On a topic keyed by tenant every cohort
+    moves whole with its partition, so the chaos run must lose no finding of
+    the calm run at all; what calm2 lacks is printed, as what the
+    assignment alone moves. Keyed by agent (KEY_BY=agent), members score
+    against their own samples of each cohort, and the chaos run is only
+    held to losing nothing beyond what calm2 loses."""
     attacked = {}
     calls = 0
     with open(fleet) as f:
@@ -177,8 +180,12 @@ def judge(fleet, calm_path, calm2_path, chaos_path, kills, unready):
               + ("  (calm2 lacks it too)" if u in lost_assign else ""))
     for u, e in lost_assign.items():
         print(f"     not in calm2: {describe(e)}")
-    check(not beyond, f"no finding of the calm run lost beyond what another assignment "
-                      f"loses ({len(lost)} not in chaos, {len(lost_assign)} not in calm2)")
+    if key_by == "tenant":
+        check(not lost, f"no finding of the calm run lost ({len(lost)} not in chaos; "
+                        f"{len(lost_assign)} not in calm2)")
+    else:
+        check(not beyond, f"no finding of the calm run lost beyond what another assignment "
+                          f"loses ({len(lost)} not in chaos, {len(lost_assign)} not in calm2)")
     for n in ("chaos", "calm2"):
         extra = unmatched(found[n][0], c)
         print(f"     {n} findings the calm run lacks: {len(extra)}")

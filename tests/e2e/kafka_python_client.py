@@ -6,7 +6,7 @@ except Warden itself.
 usage:
   kafka_python_client.py topics BOOTSTRAP PARTITIONS
   kafka_python_client.py compacted BOOTSTRAP TOPIC PARTITIONS
-  kafka_python_client.py produce BOOTSTRAP TOPIC FILE [RATE_PER_S]
+  kafka_python_client.py produce BOOTSTRAP TOPIC FILE [RATE_PER_S [agent|tenant]]
   kafka_python_client.py consume BOOTSTRAP TOPIC EXPECTED TIMEOUT_S
 """
 import json
@@ -40,7 +40,14 @@ def compacted(bootstrap, topic, partitions):
                                   topic_configs={"cleanup.policy": "compact"})])
 
 
-def produce(bootstrap, topic, path, rate=None):
+def produce(bootstrap, topic, path, rate=None, key_by="agent"):
+    """Produces each line of `path`, keyed by its agent id or (`key_by`
+    "tenant") by its agent's own tenant, which keeps each cohort in one
+    partition. An agent's own tenant is the one of its first call: a call
+    may name another tenant (cross-tenant access), and keyed by that, it
+    would land away from its agent's baseline."""
+    assert key_by in ("agent", "tenant"), key_by
+    home = {}
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     rate = float(rate) if rate else None
     n = 0
@@ -57,7 +64,12 @@ def produce(bootstrap, topic, path, rate=None):
             line = line.strip()
             if not line:
                 continue
-            key = json.loads(line)["agent_id"].encode()
+            call = json.loads(line)
+            agent = call["agent_id"]
+            if key_by == "tenant":
+                key = home.setdefault(agent, call.get("tenant") or "-").encode()
+            else:
+                key = agent.encode()
             producer.send(topic, key=key, value=line.encode()).add_callback(acked)
             n += 1
             if rate and n % 100 == 0:

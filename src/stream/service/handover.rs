@@ -3,7 +3,9 @@
 
 use super::{EventClock, Worker, FLUSH_TIMEOUT, SINK_DRAIN_TIMEOUT};
 use crate::adapt::{latest_ts_from_now, RecordDecoder};
-use crate::stream::events::{CheckpointWritten, PartitionAssigned, PartitionRevoked, WorkerGauges};
+use crate::stream::events::{
+    CheckpointWritten, CohortsSplit, PartitionAssigned, PartitionRevoked, WorkerGauges,
+};
 use crate::stream::telemetry::now_ms;
 use crate::stream::{state, StreamError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -133,6 +135,13 @@ impl Worker {
         self.poll_latency.publish();
         let lateness_ms = self.cfg.stream.allowed_lateness_seconds as i64 * 1000;
         let counters = self.engine.counters();
+        if counters.cohorts_split > self.summary.cohorts_split {
+            self.summary.cohorts_split = counters.cohorts_split;
+            CohortsSplit {
+                total: counters.cohorts_split,
+            }
+            .emit();
+        }
         WorkerGauges {
             agents_tracked: self.engine.agents_tracked(),
             agents_capacity: self.cfg.engine.max_agents,
@@ -143,6 +152,7 @@ impl Worker {
             agents_evicted: counters.agents_evicted,
             agents_evicted_on_probation: counters.agents_evicted_on_probation,
             cohorts_overflowed: counters.cohorts_overflowed,
+            cohorts_split: counters.cohorts_split,
             watermark_ms: self
                 .owned
                 .values()

@@ -508,6 +508,7 @@ impl Worker {
         s.poll_decision_p99_ms = p99;
         s.poll_decision_p999_ms = p999;
         s.agents_tracked = s.agents_tracked.max(self.engine.agents_tracked() as u64);
+        s.cohorts_split = self.engine.counters().cohorts_split;
         s.inventory_identities = s
             .inventory_identities
             .max(self.inventory.as_ref().map_or(0, |i| i.identities() as u64));
