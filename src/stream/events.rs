@@ -124,7 +124,7 @@ impl CohortsSplit {
     pub fn emit(&self) {
         tracing::warn!(
             cohorts = self.total,
-            "cohorts span partitions of the calls topic; key it by tenant so each member sees whole cohorts"
+            "cohorts span partitions of the calls topic; key it by each agent's own tenant so each member sees whole cohorts"
         );
     }
 }
