@@ -363,18 +363,15 @@ impl Cohorts {
     /// dropped): whoever takes the partition over has them from its
     /// checkpoint, and this engine must not keep a copy that goes stale and
     /// would keep it from adopting the current one should the partition
-    /// come back. Returns how many.
-    pub(crate) fn forget_partition(&mut self, partition: u32) -> usize {
-        let mut n = 0;
+    /// come back.
+    pub(crate) fn forget_partition(&mut self, partition: u32) {
         for i in 0..self.list.len() {
             if self.homes[i] == Home::One(partition) {
                 self.list[i] = Cohort::empty(&self.list[i].key);
                 self.homes[i] = Home::Unseen;
                 self.touched[i] = 0;
-                n += 1;
             }
         }
-        n
     }
 
     /// The cohort for an agent of `agent_type` with cohort `key`: its own
