@@ -67,10 +67,11 @@ cpu_split() {
   echo "$main $rdk $other"
 }
 now() { date +%s.%N; }
-# config FILE BOOTSTRAP METRICS_PORT GROUP STATE_TOPIC
+# config FILE BOOTSTRAP METRICS_PORT GROUP STATE_TOPIC (each group also has
+# a fleet topic of its own, warden.fleet.GROUP: `compacted` creates both)
 config() {
-  printf '[stream]\nmetrics_listen = "127.0.0.1:%s"\ngroup_id = "%s"\nstate_topic = "%s"\n[kafka]\n"bootstrap.servers" = "%s"\n"fetch.wait.max.ms" = "%s"\n' \
-    "$3" "$4" "$5" "$2" "$FETCH_WAIT" > "$1"
+  printf '[stream]\nmetrics_listen = "127.0.0.1:%s"\ngroup_id = "%s"\nstate_topic = "%s"\nfleet_topic = "warden.fleet.%s"\n[kafka]\n"bootstrap.servers" = "%s"\n"fetch.wait.max.ms" = "%s"\n' \
+    "$3" "$4" "$5" "$4" "$2" "$FETCH_WAIT" > "$1"
   # tansu waits out a departed member's session before it rebalances the
   # group (a Kafka broker acts on its LeaveGroup at once): keep it short.
   printf '"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n' >> "$1"
@@ -111,6 +112,7 @@ if [[ " $PHASES " == *" drain "* ]]; then
   echo "|---|---|---|---|---|---|---|---|"
   for r in $(seq 1 "$ROUNDS"); do
     python3 "$PY" compacted "$B" "warden.state.drain$r" 4
+    python3 "$PY" compacted "$B" "warden.fleet.drain$r" 1
     MP=$(port); config "$WORK/drain$r.toml" "$B" "$MP" "drain$r" "warden.state.drain$r"
     PID=$(start_instance "drain$r" "$WORK/drain$r.toml")
     until [ "$(scored "$MP")" -ge 1 ]; do sleep 0.02; done
@@ -178,6 +180,7 @@ if [[ " $PHASES " == *" scale "* ]]; then
   assigned() { cat "$@" 2>/dev/null | grep -c 'partition assigned' || true; }
   for k in $SCALE; do
     python3 "$PY" compacted "$B" "warden.state.scale$k" 8
+    python3 "$PY" compacted "$B" "warden.fleet.scale$k" 1
     pids=(); ports=()
     for i in $(seq 1 "$k"); do
       MP=$(port); ports+=("$MP")

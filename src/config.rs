@@ -101,6 +101,12 @@ pub struct StreamConfig {
     /// instance reads whole ("" turns it off; `[decisions]
     /// suppressions_file` still applies).
     pub suppressions_topic: String,
+    /// Each calls partition's share of the agent-type-wide prevalence (how
+    /// many agents of a type, in any team, use a value), keyed by partition;
+    /// a compacted topic every instance publishes its partitions' shares to
+    /// and reads whole, so that each member scores against the whole fleet
+    /// ("" turns it off: each member then sees only its own partitions).
+    pub fleet_topic: String,
     /// Lines of a partition's decision log between signed checkpoints (it
     /// is also signed at every state checkpoint, handover and shutdown).
     pub audit_checkpoint_every: u64,
@@ -138,6 +144,7 @@ impl Default for StreamConfig {
             inventory_topic: "warden.inventory.v1".into(),
             audit_topic: "warden.audit.v1".into(),
             suppressions_topic: "warden.suppressions.v1".into(),
+            fleet_topic: "warden.fleet.v1".into(),
             audit_checkpoint_every: 1000,
             inventory_publish_seconds: 60,
             source: "//warden".into(),
@@ -348,11 +355,12 @@ impl Config {
             &s.inventory_topic,
             &s.audit_topic,
             &s.suppressions_topic,
+            &s.fleet_topic,
         ];
         for (i, t) in topics.iter().enumerate() {
-            // The inventory, audit and suppressions topics (the last three)
-            // may be left empty: off.
-            if t.is_empty() && i + 3 >= topics.len() {
+            // The inventory, audit, suppressions and fleet topics (the last
+            // four) may be left empty: off.
+            if t.is_empty() && i + 4 >= topics.len() {
                 continue;
             }
             if t.is_empty() || topics[..i].contains(t) {

@@ -461,6 +461,110 @@ fn a_topic_keyed_by_tenant_moves_whole_cohorts() {
     assert_eq!(sb["cohorts_split"], 0, "{sb}");
 }
 
+/// Every member publishes its partitions' shares of the agent-type-wide
+/// view (how many agents of a type use a value, whatever their team) to the
+/// fleet topic and takes in the others': each scores against the whole
+/// fleet, not only the teams whose calls come to it.
+#[test]
+fn members_share_the_agent_type_view_through_the_fleet_topic() {
+    use rdkafka::producer::{BaseRecord, Producer};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = DevBroker::start(2);
+    let fleet = simulate(dir.path(), 12, "6h", 31);
+    // Keyed by the agent's own tenant: one partition per tenant, in turn.
+    let mut home: BTreeMap<String, String> = BTreeMap::new();
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let recs: Vec<(String, String)> = fleet_records(&fleet)
+        .into_iter()
+        .map(|(agent, l)| {
+            let v: Value = serde_json::from_str(&l).unwrap();
+            let t = v["agent_type"].as_str().unwrap_or("unknown").to_string();
+            types.entry(agent.clone()).or_insert(t);
+            let tenant = v["tenant"].as_str().unwrap_or("-").to_string();
+            (home.entry(agent).or_insert(tenant).clone(), l)
+        })
+        .collect();
+    let tenants: BTreeSet<&String> = home.values().collect();
+    assert!(tenants.len() >= 2, "{tenants:?}");
+    let partition_of = |tenant: &str| tenants.iter().position(|t| *t == tenant).unwrap() as i32 % 2;
+    let p = producer(&broker.bootstrap);
+    for (k, v) in &recs {
+        p.send(
+            BaseRecord::to(CALLS)
+                .partition(partition_of(k))
+                .key(k)
+                .payload(v),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+
+    let cfg = write_config(
+        dir.path(),
+        "w.toml",
+        &broker.bootstrap,
+        "checkpoint_interval_seconds = 1",
+    );
+    let a = Service::start(&cfg, &dir.path().join("a.log"));
+    a.wait_until(
+        "both partitions' shares published",
+        Duration::from_secs(120),
+        |a| {
+            a.metric("warden_events_total") >= recs.len() as f64
+                && a.metric("warden_fleet_shares_published_total") >= 2.0
+        },
+    );
+    assert_eq!(
+        a.metric("warden_fleet_partitions_shared"),
+        0.0,
+        "a owns both"
+    );
+    let b = Service::start(&cfg, &dir.path().join("b.log"));
+    b.wait_until("the group rebalanced", Duration::from_secs(60), |b| {
+        let (pa, pb) = (
+            a.metric("warden_assigned_partitions"),
+            b.metric("warden_assigned_partitions"),
+        );
+        pa == 1.0 && pb == 1.0 && b.get("/readyz").is_some_and(|(c, _)| c == 200)
+    });
+    // Each member counts the partition it does not own: b from a's
+    // publication, read before its first call; a from the share it handed
+    // on, until b publishes a later one.
+    for (name, m) in [("a", &a), ("b", &b)] {
+        m.wait_until(
+            "the other partition's share held",
+            Duration::from_secs(30),
+            |m| m.metric("warden_fleet_partitions_shared") == 1.0,
+        );
+        assert_eq!(m.metric("warden_fleet_shares_refused_total"), 0.0, "{name}");
+    }
+    assert!(b.metric("warden_fleet_shares_adopted_total") >= 1.0);
+    b.terminate();
+    a.terminate();
+
+    // The latest share of each partition: together they count every agent
+    // of the fleet once, by type.
+    let mut latest: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for r in read_topic(&broker.bootstrap, "warden.fleet.v1") {
+        latest.insert(r.key.clone().unwrap(), r.value);
+    }
+    assert_eq!(latest.keys().collect::<Vec<_>>(), ["0", "1"]);
+    let mut counted: BTreeMap<u8, u32> = BTreeMap::new();
+    for (k, v) in &latest {
+        let share = warden::engine::snapshot::decode_fleet_share(Some(k.as_bytes()), v).unwrap();
+        for (t, p) in share.types {
+            *counted.entry(t).or_default() += p.agents();
+        }
+    }
+    let mut expected: BTreeMap<u8, u32> = BTreeMap::new();
+    for t in types.values() {
+        let t = warden::event::AgentType::parse(t).unwrap();
+        *expected.entry(t as u8).or_default() += 1;
+    }
+    assert_eq!(counted, expected);
+}
+
 #[test]
 fn an_undelivered_output_holds_its_call_uncommitted() {
     let dir = tempfile::tempdir().unwrap();

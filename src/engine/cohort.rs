@@ -400,9 +400,14 @@ impl Cohorts {
         &mut self.global
     }
 
+    /// The agent-type-wide prevalence.
+    pub(crate) fn global(&self) -> &GlobalPrevalence {
+        &self.global
+    }
+
     /// The cohorts a checkpoint of `partition` carries (`written_to`) that
     /// changed since `since` (a value of `changes()`), or all of them. The
-    /// agent-type-wide prevalence has its own counter (`global_changes`).
+    /// agent-type-wide prevalence has its own counter (`GlobalPrevalence`).
     pub(crate) fn changed_since(&self, since: Option<u64>, partition: u32) -> Vec<&Cohort> {
         let after = since.unwrap_or(0);
         self.list
@@ -412,11 +417,6 @@ impl Cohorts {
             .filter(|&(i, (_, &t))| (since.is_none() || t > after) && self.written_to(i, partition))
             .map(|(_, (c, _))| c)
             .collect()
-    }
-
-    /// Changes to the agent-type-wide view so far.
-    pub(crate) fn global_changes(&self) -> u64 {
-        self.global.changes
     }
 
     /// The change counter now.

@@ -131,10 +131,14 @@ pub struct Engine {
     detectors: Detectors,
     agents: AgentTable,
     cohorts: Cohorts,
-    /// Per state partition, `Cohorts::changes()` and `global_changes()`
-    /// when its shared statistics were last written (checkpoints write only
-    /// what changed since).
+    /// Per state partition, `Cohorts::changes()` and the changes of the
+    /// agent-type-wide view (or of the partition's share of it) when its
+    /// shared statistics were last written (checkpoints write only what
+    /// changed since).
     shared_written: rustc_hash::FxHashMap<u32, (u64, u64)>,
+    /// Per owned partition, the changes to its share of the agent-type-wide
+    /// view when it was last published to the fleet topic.
+    fleet_published: rustc_hash::FxHashMap<u32, u64>,
     decider: Decider,
     /// Analysts' suppressions in force (`decide::suppress`).
     suppressions: Arc<SuppressionSet>,
@@ -238,6 +242,7 @@ impl Engine {
             agents: AgentTable::new(cfg.engine.max_agents),
             cohorts: Cohorts::with_cap(cfg.engine.max_cohorts),
             shared_written: rustc_hash::FxHashMap::default(),
+            fleet_published: rustc_hash::FxHashMap::default(),
             decider: Decider::new(cfg.decisions.clone()),
             suppressions: Arc::default(),
             policies: Arc::default(),
@@ -461,6 +466,7 @@ impl Engine {
     ) {
         self.counters.events += 1;
         self.advance(row, tick, on_decision);
+        self.cohorts.global_mut().set_partition(partition);
         let shared_ts = tick.shared_ts;
         let mut burst = None;
         let idx = match self.agents.lookup(row.agent_id) {

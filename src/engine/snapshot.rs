@@ -6,6 +6,7 @@
 //! misreading it.
 
 use super::cohort::{Cohort, Prevalence};
+use super::global::{Share, MAX_VALUES_PER_COHORT};
 use super::{AgentState, Engine};
 use crate::decide::Episode;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,12 @@ const KIND_AGENT: u8 = 0;
 const KIND_COHORT: u8 = 1;
 const KIND_GLOBAL: u8 = 2;
 const KIND_CHECKPOINT: u8 = 3;
+/// One partition's share of an agent type's prevalence (a streaming
+/// member's state; `KIND_GLOBAL` is a whole view, which replay writes).
+const KIND_GLOBAL_SHARE: u8 = 4;
+/// One partition's shares of every agent type, as published on the fleet
+/// topic for the group's other members.
+const KIND_FLEET_SHARE: u8 = 5;
 
 /// Key of a partition's checkpoint marker. Agent ids are the keys of agent
 /// records; shared records use keys that start with a NUL byte.
@@ -80,6 +87,115 @@ pub enum StateRecord {
     Global(u8, Box<Prevalence>),
     /// A partition's checkpoint marker.
     Checkpoint(Checkpoint),
+    /// One agent type's prevalence among the agents of the state
+    /// partition the record is in.
+    GlobalShare(u8, Box<Prevalence>),
+    /// A fleet-topic record (another member's partition).
+    FleetShare(Box<FleetShare>),
+}
+
+/// One partition's share of the agent-type-wide view, as a member published
+/// it to the fleet topic.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FleetShare {
+    /// The calls partition whose agents make the share.
+    pub partition: u32,
+    /// The calls offset it reflects everything before.
+    pub source_offset: i64,
+    /// By agent type.
+    pub types: Vec<(u8, Prevalence)>,
+}
+
+#[derive(Serialize)]
+struct FleetShareRef<'a> {
+    partition: u32,
+    source_offset: i64,
+    types: &'a [(u8, &'a Prevalence)],
+}
+
+/// Why a fleet-topic record was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FleetShareError {
+    #[error(transparent)]
+    /// Not a readable record.
+    Record(#[from] SnapshotError),
+    #[error("record is not a fleet share")]
+    /// Another kind of record.
+    NotAShare,
+    #[error("key {key:?} does not name the record's partition {partition}")]
+    /// The key and the body disagree (or the key is not a partition).
+    Key {
+        /// The record's key, as text.
+        key: String,
+        /// The partition its body names.
+        partition: u32,
+    },
+    #[error("agent type {agent_type} holds {values} values, over the cap of {cap}")]
+    /// More values than any member keeps.
+    TooManyValues {
+        /// The agent type.
+        agent_type: u8,
+        /// Values in the record.
+        values: usize,
+        /// What a member keeps at most.
+        cap: usize,
+    },
+    #[error("agent type {0} appears twice")]
+    /// One type listed twice.
+    DuplicateType(u8),
+}
+
+/// Encodes `partition`'s share as a fleet-topic value (its key is the
+/// partition number in decimal).
+pub(crate) fn encode_fleet_share(
+    partition: u32,
+    source_offset: i64,
+    types: &[(u8, &Prevalence)],
+    out: &mut Vec<u8>,
+) {
+    let body = FleetShareRef {
+        partition,
+        source_offset,
+        types,
+    };
+    encode(KIND_FLEET_SHARE, &body, out)
+}
+
+/// Decodes and checks one fleet-topic record. The topic is written by
+/// Warden's members, but anyone its ACL lets in can write to it too, so a
+/// record is checked like any input before it moves a member's view.
+pub fn decode_fleet_share(key: Option<&[u8]>, value: &[u8]) -> Result<FleetShare, FleetShareError> {
+    let StateRecord::FleetShare(share) = decode(value)? else {
+        return Err(FleetShareError::NotAShare);
+    };
+    let key_text = key.map(String::from_utf8_lossy).unwrap_or_default();
+    if key_text.parse::<u32>().ok() != Some(share.partition) {
+        return Err(FleetShareError::Key {
+            key: key_text.chars().take(64).collect(),
+            partition: share.partition,
+        });
+    }
+    let mut seen = [false; 256];
+    for (t, p) in &share.types {
+        if std::mem::replace(&mut seen[*t as usize], true) {
+            return Err(FleetShareError::DuplicateType(*t));
+        }
+        if p.distinct() > MAX_VALUES_PER_COHORT {
+            return Err(FleetShareError::TooManyValues {
+                agent_type: *t,
+                values: p.distinct(),
+                cap: MAX_VALUES_PER_COHORT,
+            });
+        }
+    }
+    Ok(*share)
+}
+
+impl FleetShare {
+    /// The share as the engine keeps it.
+    pub(crate) fn into_share(self) -> Share {
+        self.types.into_iter().collect()
+    }
 }
 
 fn encode<T: Serialize + ?Sized>(kind: u8, body: &T, out: &mut Vec<u8>) {
@@ -114,6 +230,11 @@ pub fn decode(value: &[u8]) -> Result<StateRecord, SnapshotError> {
             StateRecord::Global(t, Box::new(p))
         }
         KIND_CHECKPOINT => StateRecord::Checkpoint(postcard::from_bytes(body)?),
+        KIND_GLOBAL_SHARE => {
+            let (t, p): (u8, Prevalence) = postcard::from_bytes(body)?;
+            StateRecord::GlobalShare(t, Box::new(p))
+        }
+        KIND_FLEET_SHARE => StateRecord::FleetShare(Box::new(postcard::from_bytes(body)?)),
         k => return Err(SnapshotError::Kind(k)),
     })
 }
@@ -157,7 +278,16 @@ impl Engine {
             .get(&partition)
             .copied()
             .filter(|_| changed_only);
-        let now = (self.cohorts.changes(), self.cohorts.global_changes());
+        let global = self.cohorts.global_mut();
+        // Split by partition (the stream), a partition's state holds its
+        // own share of the agent-type-wide view; whole (replay), the view.
+        let split = global.tracks_partitions();
+        let global_now = if split {
+            global.share_changes(partition)
+        } else {
+            global.changes
+        };
+        let now = (self.cohorts.changes(), global_now);
         self.shared_written.insert(partition, now);
         let mut buf = Vec::new();
         let cohorts = self.cohorts.changed_since(since.map(|(c, _)| c), partition);
@@ -167,7 +297,14 @@ impl Engine {
             encode(KIND_COHORT, c, &mut buf);
             out(&format!("\u{0}cohort\u{0}{}", c.key), &buf);
         }
-        if global_changed {
+        if global_changed && split {
+            let global = self.cohorts.global_mut();
+            for (t, p) in global.share(partition).map(|s| s.0).unwrap_or_default() {
+                encode(KIND_GLOBAL_SHARE, &(t, p), &mut buf);
+                out(&format!("\u{0}gshare\u{0}{t}"), &buf);
+                n += 1;
+            }
+        } else if global_changed {
             for (t, p) in self.cohorts.globals() {
                 encode(KIND_GLOBAL, &(t, p), &mut buf);
                 out(&format!("\u{0}global\u{0}{t}"), &buf);
@@ -175,6 +312,58 @@ impl Engine {
             }
         }
         n
+    }
+
+    /// Splits the agent-type-wide view by input partition, so that a
+    /// partition's share moves with it and members of a consumer group can
+    /// publish their shares to each other (`global::shares`). The stream
+    /// calls it before the first call; replay never does.
+    pub(crate) fn track_partitions(&mut self) {
+        self.cohorts.global_mut().track_partitions();
+    }
+
+    /// Takes `partition` over, before its state is restored: what other
+    /// members published of its share leaves the view.
+    pub(crate) fn claim_partition(&mut self, partition: u32) {
+        self.cohorts.global_mut().claim(partition);
+    }
+
+    /// `partition`'s share of the agent-type-wide view as a fleet-topic
+    /// value as of `source_offset`, when this member owns the partition and
+    /// the share changed since it last published it.
+    pub(crate) fn fleet_share(&mut self, partition: u32, source_offset: i64) -> Option<Vec<u8>> {
+        let last = self.fleet_published.get(&partition).copied();
+        let global = self.cohorts.global_mut();
+        let (types, changes) = global.share(partition)?;
+        if last.is_some_and(|l| l >= changes) {
+            return None;
+        }
+        let mut buf = Vec::new();
+        encode_fleet_share(partition, source_offset, &types, &mut buf);
+        self.fleet_published.insert(partition, changes);
+        global.share_published(partition, source_offset);
+        Some(buf)
+    }
+
+    /// Publishes `partition`'s share again at the next checkpoint (the last
+    /// publication was not delivered).
+    pub(crate) fn republish_fleet_share(&mut self, partition: u32) {
+        self.fleet_published.remove(&partition);
+    }
+
+    /// Another member's share of its partition; false when refused (this
+    /// member owns the partition, or holds a later share of it).
+    pub(crate) fn adopt_fleet_share(&mut self, share: FleetShare) -> bool {
+        let (partition, offset) = (share.partition, share.source_offset);
+        self.cohorts
+            .global_mut()
+            .adopt_remote(partition, offset, share.into_share())
+    }
+
+    /// Partitions whose share of the agent-type-wide view comes from other
+    /// members.
+    pub(crate) fn fleet_partitions_shared(&self) -> usize {
+        self.cohorts.global().remote_partitions()
     }
 
     /// Forgets the agents of a partition this instance no longer owns, and
@@ -186,15 +375,24 @@ impl Engine {
             self.decider.forget(i);
         }
         self.cohorts.forget_partition(partition);
+        self.cohorts.global_mut().give_up(partition);
+        self.fleet_published.remove(&partition);
         idxs.len()
     }
 
-    /// Takes in shared statistics restored from the state topic; returns
-    /// whether they were adopted (see `Cohorts::adopt_snapshot`).
-    pub(crate) fn restore_shared(&mut self, rec: StateRecord) -> bool {
+    /// Takes in shared statistics restored from `partition` of the state
+    /// topic; returns whether they were adopted (see
+    /// `Cohorts::adopt_snapshot`). A view split by partition takes the
+    /// partition's share and ignores whole views (an earlier build's, which
+    /// held other partitions too).
+    pub(crate) fn restore_shared(&mut self, rec: StateRecord, partition: u32) -> bool {
+        let split = self.cohorts.global_mut().tracks_partitions();
         match rec {
             StateRecord::Cohort(c) => self.cohorts.adopt_snapshot(*c),
-            StateRecord::Global(t, p) => self.cohorts.adopt_global(t, *p),
+            StateRecord::Global(t, p) if !split => self.cohorts.adopt_global(t, *p),
+            StateRecord::GlobalShare(t, p) => {
+                self.cohorts.global_mut().restore_share(partition, t, *p)
+            }
             _ => false,
         }
     }
@@ -270,8 +468,9 @@ mod tests {
         from.snapshot_shared(partition, false, &mut |k, v| {
             shared.push((k.to_string(), v.to_vec()))
         });
+        to.claim_partition(partition);
         for (_, v) in shared {
-            to.restore_shared(decode(&v).unwrap());
+            to.restore_shared(decode(&v).unwrap(), partition);
         }
         let mut recs = Vec::new();
         from.snapshot_partition(partition, false, &mut |k, v| {
@@ -409,6 +608,152 @@ mod tests {
         let t2 = other.cohorts.intern("t2|unknown");
         assert_ne!(*other.cohorts.get(t2), Cohort::empty("t2|unknown"));
         assert!(cohort_keys(&shared_keys(&mut other, 1, false)).contains(&"t2|unknown"));
+    }
+
+    /// The agent-type shares a checkpoint of `partition` writes, by type.
+    fn checkpointed_shares(e: &mut Engine, partition: u32) -> Vec<(u8, Prevalence)> {
+        let mut out = Vec::new();
+        e.snapshot_shared(partition, false, &mut |k, v| {
+            assert!(
+                !k.contains("global"),
+                "a member writes no whole view ({k:?})"
+            );
+            if let Ok(StateRecord::GlobalShare(t, p)) = decode(v) {
+                out.push((t, *p));
+            }
+        });
+        out
+    }
+
+    /// In the stream, a partition's state holds its own agents' share of
+    /// the agent-type-wide view; the member that takes the partition over
+    /// starts from it and publishes it, and the member that gave the
+    /// partition up takes the publication in as another member's.
+    #[test]
+    fn a_partitions_share_of_the_type_view_moves_and_is_published() {
+        let member = || {
+            let mut e = Engine::new(Config::default());
+            e.track_partitions();
+            e
+        };
+        let mut e = member();
+        feed(&mut e, &[tenant_event("a", "t1", 0, "x")], 0);
+        feed(
+            &mut e,
+            &[
+                tenant_event("b", "t2", 1, "y"),
+                tenant_event("c", "t2", 2, "y"),
+            ],
+            1,
+        );
+        let agents =
+            |shares: &[(u8, Prevalence)]| shares.iter().map(|(_, p)| p.agents).sum::<u32>();
+        assert_eq!(agents(&checkpointed_shares(&mut e, 0)), 1);
+        assert_eq!(agents(&checkpointed_shares(&mut e, 1)), 2);
+        let mut other = member();
+        moved(&mut e, &mut other, 1);
+        assert_eq!(agents(&checkpointed_shares(&mut other, 1)), 2);
+        assert!(checkpointed_shares(&mut e, 1).is_empty(), "no longer e's");
+        assert_eq!(e.fleet_partitions_shared(), 1, "kept as another member's");
+        // Published by its new owner (every share once; then only a
+        // changed one), and taken in by the member that gave it up.
+        let value = other.fleet_share(1, 10).expect("published");
+        assert!(other.fleet_share(1, 11).is_none(), "unchanged");
+        let share = decode_fleet_share(Some(b"1"), &value).unwrap();
+        assert_eq!((share.partition, share.source_offset), (1, 10));
+        assert_eq!(agents(&share.types), 2);
+        assert!(e.adopt_fleet_share(share));
+        // Nobody's share of a partition a member owns is taken in.
+        let own = decode_fleet_share(Some(b"1"), &value).unwrap();
+        assert!(!other.adopt_fleet_share(own));
+        feed(&mut other, &[tenant_event("d", "t2", 3, "y")], 1);
+        let value = other.fleet_share(1, 12).expect("changed");
+        assert_eq!(
+            agents(&decode_fleet_share(Some(b"1"), &value).unwrap().types),
+            3
+        );
+        // A lone engine (replay) writes its whole view, as before.
+        let mut lone = Engine::new(Config::default());
+        feed(&mut lone, &[tenant_event("a", "t1", 0, "x")], 0);
+        assert!(lone.fleet_share(0, 0).is_none());
+    }
+
+    /// The fleet topic is open to whoever its ACL lets write: a record is
+    /// refused unless its key names its partition, each agent type comes
+    /// once and no type holds more values than a member keeps.
+    #[test]
+    fn a_bad_fleet_record_is_refused() {
+        let p = Prevalence::with_values(3);
+        let mut buf = Vec::new();
+        encode_fleet_share(2, 5, &[(1, &p)], &mut buf);
+        assert!(decode_fleet_share(Some(b"2"), &buf).is_ok());
+        for key in [None, Some(&b"3"[..]), Some(&b"x"[..]), Some(&b"02 "[..])] {
+            assert!(
+                matches!(
+                    decode_fleet_share(key, &buf),
+                    Err(FleetShareError::Key { .. })
+                ),
+                "{key:?}"
+            );
+        }
+        encode_fleet_share(2, 5, &[(1, &p), (1, &p)], &mut buf);
+        assert_eq!(
+            decode_fleet_share(Some(b"2"), &buf).unwrap_err(),
+            FleetShareError::DuplicateType(1)
+        );
+        let huge = Prevalence::with_values(MAX_VALUES_PER_COHORT as u64 + 1);
+        encode_fleet_share(2, 5, &[(1, &huge)], &mut buf);
+        assert!(matches!(
+            decode_fleet_share(Some(b"2"), &buf),
+            Err(FleetShareError::TooManyValues { .. })
+        ));
+        encode_checkpoint(
+            &Checkpoint {
+                source_offset: 1,
+                written_ms: 2,
+            },
+            &mut buf,
+        );
+        assert_eq!(
+            decode_fleet_share(Some(b"2"), &buf).unwrap_err(),
+            FleetShareError::NotAShare
+        );
+        assert!(matches!(
+            decode_fleet_share(Some(b"2"), &buf[..1]),
+            Err(FleetShareError::Record(SnapshotError::Truncated))
+        ));
+    }
+
+    proptest! {
+        /// A fleet record a member wrote reads back as written; any bytes
+        /// at all, or a written record cut or damaged anywhere, are read or
+        /// refused, never a panic.
+        #[test]
+        fn fleet_records_round_trip_and_bad_bytes_are_refused(
+            partition in 0u32..1000,
+            offset in proptest::num::i64::ANY,
+            types in proptest::collection::btree_map(0u8..8, 0u64..50, 0..4),
+            cut in proptest::num::usize::ANY,
+            flip in proptest::num::usize::ANY,
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        ) {
+            let shares: Vec<(u8, Prevalence)> =
+                types.iter().map(|(t, n)| (*t, Prevalence::with_values(*n))).collect();
+            let refs: Vec<(u8, &Prevalence)> = shares.iter().map(|(t, p)| (*t, p)).collect();
+            let mut buf = Vec::new();
+            encode_fleet_share(partition, offset, &refs, &mut buf);
+            let key = partition.to_string();
+            let back = decode_fleet_share(Some(key.as_bytes()), &buf).unwrap();
+            prop_assert_eq!((back.partition, back.source_offset), (partition, offset));
+            prop_assert_eq!(back.types, shares);
+            let _ = decode_fleet_share(Some(key.as_bytes()), &buf[..cut % (buf.len() + 1)]);
+            let mut damaged = buf.clone();
+            let i = flip % damaged.len();
+            damaged[i] ^= 0x5a;
+            let _ = decode_fleet_share(Some(key.as_bytes()), &damaged);
+            let _ = decode_fleet_share(Some(key.as_bytes()), &noise);
+            let _ = decode(&noise);
+        }
     }
 
     proptest! {

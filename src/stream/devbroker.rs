@@ -37,9 +37,12 @@ impl DevBroker {
                 cluster.create_topic(t, partitions, 1)?;
             }
         }
-        // Suppressions are read whole by every instance: one partition.
-        if !cfg.suppressions_topic.is_empty() {
-            cluster.create_topic(&cfg.suppressions_topic, 1, 1)?;
+        // Suppressions and fleet shares are read whole by every instance:
+        // one partition.
+        for t in [&cfg.suppressions_topic, &cfg.fleet_topic] {
+            if !t.is_empty() {
+                cluster.create_topic(t, 1, 1)?;
+            }
         }
         Ok(DevBroker { cluster })
     }

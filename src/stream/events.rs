@@ -294,6 +294,9 @@ pub(crate) struct WorkerGauges {
     pub watermark_ms: Option<i64>,
     /// Identities in the live inventory (0 when it is off).
     pub inventory_identities: usize,
+    /// Partitions whose share of the agent-type-wide view other members
+    /// published (the fleet topic).
+    pub fleet_partitions_shared: usize,
 }
 
 impl WorkerGauges {
@@ -311,6 +314,7 @@ impl WorkerGauges {
         metrics::counter!("warden_cohorts_overflowed_total").absolute(self.cohorts_overflowed);
         metrics::counter!("warden_cohorts_split_total").absolute(self.cohorts_split);
         metrics::gauge!("warden_inventory_identities").set(self.inventory_identities as f64);
+        metrics::gauge!("warden_fleet_partitions_shared").set(self.fleet_partitions_shared as f64);
         if let Some(wm) = self.watermark_ms {
             metrics::gauge!("warden_event_time_watermark_seconds").set(wm as f64 / 1000.0);
         }
@@ -433,7 +437,7 @@ impl OutputRefusedTooLarge<'_> {
 /// the dashboard then see a zero rather than nothing.
 pub(crate) fn register_series(max_agents: usize) {
     use metrics::{describe_counter, describe_gauge};
-    const COUNTERS: [(&str, &str); 14] = [
+    const COUNTERS: [(&str, &str); 18] = [
         (
             "warden_suppression_updates_total",
             "Changes to the suppressions in force (topic records, start).",
@@ -486,6 +490,22 @@ pub(crate) fn register_series(max_agents: usize) {
         (
             "warden_output_backpressure_waits_total",
             "Times the producer queue was full and decisions waited.",
+        ),
+        (
+            "warden_fleet_shares_published_total",
+            "Owned partitions' shares of the agent-type-wide view published to the fleet topic.",
+        ),
+        (
+            "warden_fleet_shares_adopted_total",
+            "Other members' partition shares taken in from the fleet topic.",
+        ),
+        (
+            "warden_fleet_shares_refused_total",
+            "Fleet topic records refused (unreadable, or failing their checks).",
+        ),
+        (
+            "warden_fleet_shares_undelivered_total",
+            "Owned partitions' shares the broker did not take (sent again at the next checkpoint).",
         ),
     ];
     for (name, help) in COUNTERS {
@@ -602,6 +622,10 @@ pub(crate) fn register_series(max_agents: usize) {
             "Outputs produced and not yet acknowledged.",
         ),
         (
+            "warden_fleet_partitions_shared",
+            "Partitions whose share of the agent-type-wide view comes from other members.",
+        ),
+        (
             "warden_consumer_lag",
             "Calls behind the log end, summed over this member's partitions.",
         ),
@@ -675,5 +699,78 @@ impl SuppressionRefused<'_> {
             self.reason
         );
         metrics::counter!("warden_suppressions_refused_total").increment(1);
+    }
+}
+
+/// Another member's share of the agent-type-wide view was taken in (the
+/// fleet topic).
+pub(crate) struct FleetShareAdopted {
+    pub partition: u32,
+    pub source_offset: i64,
+}
+
+impl FleetShareAdopted {
+    pub fn emit(&self) {
+        tracing::debug!(
+            partition = self.partition,
+            source_offset = self.source_offset,
+            "fleet share taken in"
+        );
+        metrics::counter!("warden_fleet_shares_adopted_total").increment(1);
+    }
+}
+
+/// A record on the fleet topic was refused (the view stays as it was).
+pub(crate) struct FleetShareRefused<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub error: &'a crate::engine::snapshot::FleetShareError,
+}
+
+impl FleetShareRefused<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            partition = self.partition,
+            offset = self.offset,
+            "fleet topic record refused: {}",
+            self.error
+        );
+        metrics::counter!("warden_fleet_shares_refused_total").increment(1);
+    }
+}
+
+/// The broker refused a partition's share (the fleet topic missing, say):
+/// the view of other members lags, nothing else does; it goes out again at
+/// the next checkpoint.
+pub(crate) struct FleetShareUndelivered<'a> {
+    pub partition: i32,
+    pub error: &'a str,
+}
+
+impl FleetShareUndelivered<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            partition = self.partition,
+            "fleet share not delivered (is the fleet topic created?): {}",
+            self.error
+        );
+        metrics::counter!("warden_fleet_shares_undelivered_total").increment(1);
+    }
+}
+
+/// A partition's share of the agent-type-wide view was published.
+pub(crate) struct FleetSharePublished {
+    pub partition: i32,
+    pub bytes: usize,
+}
+
+impl FleetSharePublished {
+    pub fn emit(&self) {
+        tracing::debug!(
+            partition = self.partition,
+            bytes = self.bytes,
+            "fleet share published"
+        );
+        metrics::counter!("warden_fleet_shares_published_total").increment(1);
     }
 }

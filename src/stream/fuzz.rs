@@ -7,9 +7,15 @@ use crate::adapt::{latest_ts_from_now, Format, RecordDecoder};
 /// The fuzz harness's entry point (`fuzz/decode.rs`, run by `scripts/fuzz.sh`): one
 /// record as it may arrive from the bus, raw bytes, decoded under every
 /// `--format` with the default limits, as `warden run` decodes it. Returns
-/// the calls decoded and the bad records reported, over all formats.
+/// the calls decoded and the bad records reported, over all formats. The
+/// same bytes are also decoded as a fleet-topic and a state-topic record.
 /// Anything but a return (a panic, a hang, an abort) is a finding.
 pub fn fuzz_decode(data: &[u8]) -> (usize, usize) {
+    // A fleet-topic record and a state record are bytes from the bus too
+    // (anyone the topics' ACLs let in can write them): refused or read,
+    // never a panic.
+    let _ = crate::engine::snapshot::decode_fleet_share(Some(b"0"), data);
+    let _ = crate::engine::snapshot::decode(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return (0, 1); // refused before decoding, as the service does
     };

@@ -11,6 +11,8 @@ mod audit;
 pub mod demo;
 pub mod devbroker;
 mod events;
+mod fleet;
+mod follow;
 mod fuzz;
 mod isolate;
 mod kafka;
@@ -172,6 +174,19 @@ fn follow_suppressions(
     suppressions::SuppressionFeed::start(consumer, &cfg.stream.suppressions_topic, file).map(Some)
 }
 
+/// The fleet topic `[stream]` names, if any, followed from its start.
+fn follow_fleet(
+    cfg: &Config,
+    props: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<fleet::FleetFeed>, StreamError> {
+    if cfg.stream.fleet_topic.is_empty() {
+        return Ok(None);
+    }
+    let consumer: BaseConsumer =
+        kafka::restore_config(props, &format!("{}.fleet", cfg.stream.group_id)).create()?;
+    fleet::FleetFeed::start(consumer, &cfg.stream.fleet_topic).map(Some)
+}
+
 /// The live inventory `[stream]` and `[inventory]` ask for, if any.
 fn live_inventory(cfg: &Config) -> Result<Option<crate::inventory::LiveInventory>, StreamError> {
     if cfg.stream.inventory_topic.is_empty() {
@@ -251,7 +266,25 @@ pub fn run(
         outputs.keep_audit_log(a);
     }
     let restorer: BaseConsumer = kafka::restore_config(&props, &cfg.stream.group_id).create()?;
-    let engine = crate::engine::Engine::from_config(&cfg)?;
+    let mut engine = crate::engine::Engine::from_config(&cfg)?;
+    // Partitions move between members, each with its share of the
+    // agent-type-wide view.
+    engine.track_partitions();
+    let mut fleet = follow_fleet(&cfg, &props)?;
+    if fleet.as_ref().is_some_and(|f| !f.exists()) {
+        tracing::warn!(
+            topic = %cfg.stream.fleet_topic,
+            "fleet topic not found: this member scores against its own partitions' agents \
+             only (create the topic, one partition, compacted, and restart)"
+        );
+        outputs.stop_sharing_fleet();
+        fleet = None;
+    }
+    if let Some(feed) = fleet.as_mut() {
+        // Before the first call: a restarted member scores against the
+        // whole fleet from its first call on.
+        feed.catch_up(&mut engine);
+    }
     let suppressions = follow_suppressions(&cfg, &props)?;
     let inventory = live_inventory(&cfg)?;
     let mut worker = Worker::new(
@@ -262,6 +295,9 @@ pub fn run(
         restorer,
         health.clone(),
     );
+    if let Some(feed) = fleet {
+        worker.follow_fleet(feed);
+    }
     if let Some(mut feed) = suppressions {
         // Before the first call is scored: a restarted instance must not
         // raise what analysts have suppressed.

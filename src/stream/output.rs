@@ -29,6 +29,10 @@ pub(crate) enum Origin {
     /// An inventory-topic record (re-published on the schedule; a refusal
     /// stops the service like any other).
     Inventory,
+    /// A partition's share on the fleet topic: best effort (the partition's
+    /// state holds the share too), so a refusal is counted and the share
+    /// goes out again at the next checkpoint.
+    Fleet { partition: i32 },
 }
 
 /// The broker's answer for one output.
@@ -466,6 +470,28 @@ impl Outputs {
             .key(identity)
             .payload(value)
             .headers(headers);
+        self.kafka.send(rec)
+    }
+
+    /// Whether partitions' shares of the agent-type-wide view are published
+    /// (`[stream] fleet_topic` is set).
+    pub(crate) fn shares_fleet(&self) -> bool {
+        !self.kafka.cfg.fleet_topic.is_empty()
+    }
+
+    /// Publishes no shares (the fleet topic does not exist).
+    pub(crate) fn stop_sharing_fleet(&mut self) {
+        self.kafka.cfg.fleet_topic.clear();
+    }
+
+    /// Produces calls partition `partition`'s share of the agent-type-wide
+    /// view to the fleet topic, keyed by the partition's number.
+    pub(crate) fn fleet(&mut self, partition: i32, value: &[u8]) -> Result<(), KafkaError> {
+        let topic = self.kafka.cfg.fleet_topic.clone();
+        let key = partition.to_string();
+        let rec = BaseRecord::with_opaque_to(&topic, Box::new(Origin::Fleet { partition }))
+            .key(key.as_str())
+            .payload(value);
         self.kafka.send(rec)
     }
 

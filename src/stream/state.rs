@@ -8,7 +8,7 @@
 //! partition, then replays calls from the marker to the group's committed
 //! offset without emitting (those outputs were already acknowledged).
 
-use super::events::StateRecordRejected;
+use super::events::{FleetSharePublished, StateRecordRejected};
 use super::output::Outputs;
 use super::StreamError;
 use crate::adapt::RecordDecoder;
@@ -58,6 +58,18 @@ pub fn checkpoint(
         &mut buf,
     );
     put(CHECKPOINT_KEY, &buf);
+    if first_err.is_none() && outputs.shares_fleet() {
+        if let Some(share) = engine.fleet_share(partition as u32, source_offset) {
+            match outputs.fleet(partition, &share) {
+                Ok(()) => FleetSharePublished {
+                    partition,
+                    bytes: share.len(),
+                }
+                .emit(),
+                Err(e) => first_err = Some(e),
+            }
+        }
+    }
     match first_err {
         Some(e) => Err(StreamError::Produce(e)),
         None => Ok(written),
@@ -223,6 +235,9 @@ pub(crate) fn restore(
     )?;
     let mut out = Restored::default();
     let mut agents = Vec::new();
+    // What other members published of this partition's share of the
+    // agent-type-wide view gives way to its checkpointed share.
+    engine.claim_partition(partition as u32);
     for (k, v) in latest {
         let Some(v) = v else { continue }; // tombstone
         if LiveInventory::is_state_key(&k) {
@@ -242,7 +257,7 @@ pub(crate) fn restore(
             },
             Ok(StateRecord::Checkpoint(c)) => out.checkpoint = Some(c),
             Ok(shared) => {
-                if engine.restore_shared(shared) {
+                if engine.restore_shared(shared, partition as u32) {
                     out.shared_adopted += 1;
                 }
             }

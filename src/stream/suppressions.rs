@@ -7,35 +7,24 @@
 //! the set is capped.
 
 use super::events::{SuppressionRefused, SuppressionsChanged};
+use super::follow::TopicFollower;
 use super::StreamError;
 use crate::decide::suppress::MAX_SUPPRESSIONS;
 use crate::decide::{Suppression, SuppressionSet};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Longest the start waits to have read the topic to its end.
-const CATCH_UP: Duration = Duration::from_secs(10);
-/// Records taken per call of `poll` (the rest on the next).
-const PER_POLL: usize = 1000;
+use std::time::Duration;
 
 /// The suppressions topic as this instance follows it.
 pub(crate) struct SuppressionFeed {
-    consumer: BaseConsumer,
+    topic_reader: TopicFollower,
     /// From `[decisions] suppressions_file`, in force whatever the topic says.
     file: Vec<Arc<Suppression>>,
     /// From the topic, by id.
     topic: BTreeMap<String, Arc<Suppression>>,
-    partitions: usize,
-    /// Whether the topic existed at the start: when it did not, there is
-    /// nothing to catch up with, and the start must not wait for the end
-    /// of a partition no broker holds.
-    exists: bool,
 }
 
 impl SuppressionFeed {
@@ -45,63 +34,20 @@ impl SuppressionFeed {
         topic: &str,
         file: Vec<Suppression>,
     ) -> Result<SuppressionFeed, StreamError> {
-        let partitions = match consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
-            Ok(md) => md
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic && t.error().is_none())
-                .map_or(0, |t| t.partitions().len()),
-            Err(e) => {
-                tracing::warn!(topic, error = %e, "suppressions topic metadata");
-                0
-            }
-        };
-        if partitions == 0 {
-            tracing::warn!(
-                topic,
-                "suppressions topic not found: following its partition 0 for when it is created"
-            );
-        }
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions.max(1) as i32 {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
-        consumer.assign(&tpl)?;
         Ok(SuppressionFeed {
-            consumer,
+            topic_reader: TopicFollower::start(consumer, topic, "suppressions topic")?,
             file: file.into_iter().map(Arc::new).collect(),
             topic: BTreeMap::new(),
-            partitions: partitions.max(1),
-            exists: partitions > 0,
         })
     }
 
-    /// Reads the topic to its end (or for `CATCH_UP` at most), and returns
-    /// the set then in force.
+    /// Reads the topic to its end (or for a bounded time), and returns the
+    /// set then in force.
     pub fn catch_up(&mut self) -> Arc<SuppressionSet> {
-        if !self.exists {
-            return self.current();
-        }
-        let deadline = Instant::now() + CATCH_UP;
-        let mut at_end = std::collections::BTreeSet::new();
-        while at_end.len() < self.partitions && Instant::now() < deadline {
-            match self.consumer.poll(Duration::from_millis(100)) {
-                None => {}
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    at_end.insert(p);
-                }
-                Some(Err(e)) => tracing::debug!(error = %e, "suppressions topic"),
-                Some(Ok(m)) => {
-                    take(&mut self.topic, self.file.len(), &m);
-                }
-            }
-        }
-        if at_end.len() < self.partitions {
-            tracing::warn!(
-                "suppressions topic not read to its end within {CATCH_UP:?}; going on with what \
-                 was read"
-            );
-        }
+        let (topic, file_len) = (&mut self.topic, self.file.len());
+        self.topic_reader.catch_up(&mut |m| {
+            take(topic, file_len, m);
+        });
         self.current()
     }
 
@@ -109,15 +55,9 @@ impl SuppressionFeed {
     /// it changed.
     pub fn poll(&mut self) -> Option<Arc<SuppressionSet>> {
         let mut changed = false;
-        for _ in 0..PER_POLL {
-            match self.consumer.poll(Duration::ZERO) {
-                None => break,
-                Some(Err(KafkaError::PartitionEOF(_))) => {}
-                Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopic) => {}
-                Some(Err(e)) => tracing::debug!(error = %e, "suppressions topic"),
-                Some(Ok(m)) => changed |= take(&mut self.topic, self.file.len(), &m),
-            }
-        }
+        let (topic, file_len) = (&mut self.topic, self.file.len());
+        self.topic_reader
+            .poll(&mut |m| changed |= take(topic, file_len, m));
         changed.then(|| self.current())
     }
 

@@ -29,12 +29,14 @@ def topics(bootstrap, partitions):
         NewTopic("warden.state.v1", n, 1, topic_configs={"cleanup.policy": "compact"}),
         NewTopic("warden.inventory.v1", n, 1, topic_configs={"cleanup.policy": "compact"}),
         NewTopic("warden.audit.v1", n, 1),
+        NewTopic("warden.fleet.v1", 1, 1, topic_configs={"cleanup.policy": "compact"}),
     ])
     print(json.dumps(sorted(admin.list_topics())))
 
 
 def compacted(bootstrap, topic, partitions):
-    """One more compacted topic: a state topic for another consumer group."""
+    """One more compacted topic: a state or fleet topic for another consumer
+    group."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, int(partitions), 1,
                                   topic_configs={"cleanup.policy": "compact"})])

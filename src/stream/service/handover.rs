@@ -94,6 +94,7 @@ impl Worker {
     /// A periodic checkpoint (and gauges), between windows.
     pub(crate) fn tick<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         self.poll_suppressions();
+        self.poll_fleet();
         self.poll_policies();
         if self.last_gauges.elapsed() >= Duration::from_secs(1) {
             self.last_gauges = Instant::now();
@@ -160,6 +161,7 @@ impl Worker {
                 .min()
                 .map(|m| m - lateness_ms),
             inventory_identities: self.inventory.as_ref().map_or(0, |i| i.identities()),
+            fleet_partitions_shared: self.engine.fleet_partitions_shared(),
         }
         .emit();
     }

@@ -7,6 +7,7 @@ use super::events::{
     CallsScored, DecisionMade, LateEventSeen, OutputRefusedTooLarge, RecordDeadLettered,
     RecordIsolated,
 };
+use super::fleet::FleetFeed;
 use super::isolate::{decode_isolated, isolate};
 use super::offsets::OffsetTracker;
 use super::output::{Ack, DeadLetter, Origin, Outputs};
@@ -66,6 +67,8 @@ pub(crate) struct Worker {
     inventory: Option<LiveInventory>,
     /// The suppressions topic (None when `[stream] suppressions_topic` is "").
     suppressions: Option<SuppressionFeed>,
+    /// The fleet topic (None when `[stream] fleet_topic` is "").
+    fleet: Option<FleetFeed>,
     /// The guardrail policy files, watched for changes and SIGHUP.
     policies: Option<super::policies::PolicyWatch>,
     cfg: Config,
@@ -112,6 +115,7 @@ impl Worker {
             engine,
             inventory,
             suppressions: None,
+            fleet: None,
             policies: None,
             outputs,
             restorer,
@@ -143,6 +147,19 @@ impl Worker {
     ) {
         self.put_in_force(in_force);
         self.suppressions = Some(feed);
+    }
+
+    /// Follows the fleet topic from here on (`feed` has caught up).
+    pub(crate) fn follow_fleet(&mut self, feed: FleetFeed) {
+        self.fleet = Some(feed);
+    }
+
+    /// Takes in the other members' new shares of the agent-type-wide view,
+    /// between windows.
+    pub(crate) fn poll_fleet(&mut self) {
+        if let Some(feed) = self.fleet.as_mut() {
+            feed.poll(&mut self.engine);
+        }
     }
 
     /// Reloads the guardrail policies from here on when `watch` sees a
@@ -479,6 +496,14 @@ impl Worker {
     /// the service without committing.
     pub(crate) fn take_ack(&mut self, ack: Ack) {
         match (ack.error, ack.origin) {
+            (Some(err), Origin::Fleet { partition }) => {
+                super::events::FleetShareUndelivered {
+                    partition,
+                    error: &err,
+                }
+                .emit();
+                self.engine.republish_fleet_share(partition as u32);
+            }
             (Some(err), origin) if ack.too_large => {
                 OutputRefusedTooLarge {
                     state: origin == Origin::State,
@@ -492,7 +517,7 @@ impl Worker {
             }
             (Some(err), _) => self.fail(StreamError::Delivery(err)),
             (None, Origin::Call { partition, offset }) => self.offsets.acked(partition, offset),
-            (None, Origin::State | Origin::Inventory) => {}
+            (None, Origin::State | Origin::Inventory | Origin::Fleet { .. }) => {}
         }
     }
 
