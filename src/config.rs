@@ -310,9 +310,11 @@ impl Config {
                     .into(),
             ));
         }
-        if self.detectors.distinct_window_seconds == 0 || self.detectors.rate_min_sd <= 0.0 {
+        if self.detectors.distinct_window_seconds < 2 || self.detectors.rate_min_sd <= 0.0 {
+            // The window's index is kept in 32 bits: 2-second windows reach
+            // the year 2106, 1-second ones would stop sliding in 2038.
             return Err(ConfigError::Invalid(
-                "detectors.distinct_window_seconds and detectors.rate_min_sd must be positive"
+                "detectors.distinct_window_seconds must be at least 2 and detectors.rate_min_sd positive"
                     .into(),
             ));
         }
@@ -433,6 +435,20 @@ mod tests {
         }
         let zero = Config::from_toml("[detectors.weights]\nrate = 0.0\n", "w.toml").unwrap();
         assert_eq!(zero.detectors.weights.rate, 0.0);
+    }
+
+    #[test]
+    fn a_distinct_window_under_two_seconds_is_refused() {
+        for secs in [0, 1] {
+            let text = format!("[detectors]\ndistinct_window_seconds = {secs}\n");
+            let err = Config::from_toml(&text, "w.toml").unwrap_err().to_string();
+            assert!(
+                err.contains("distinct_window_seconds must be at least 2"),
+                "{err}"
+            );
+        }
+        let two = Config::from_toml("[detectors]\ndistinct_window_seconds = 2\n", "w.toml");
+        assert_eq!(two.unwrap().detectors.distinct_window_seconds, 2);
     }
 
     #[test]

@@ -46,11 +46,15 @@ pub(crate) struct AgentState {
     // seasonality
     /// The hour `hour_count` counts (the latest the agent called in).
     pub hour_idx: EpochIndex,
-    pub hour_count: u32,
+    /// Calls in that hour, saturating: the hour-of-week profile keeps no
+    /// more than 65,535 an hour either. Written as `u32`, as it was.
+    #[serde(with = "u16_as_u32")]
+    pub hour_count: u16,
     /// Calls of this hour that were flagged (risk at finding level): they
     /// are left out of the seasonal count and profile, so Warden does not
     /// learn from, or keep re-alerting on, what it already flagged.
-    pub hour_flagged: u32,
+    #[serde(with = "u16_as_u32")]
+    pub hour_flagged: u16,
     /// Calls per hour-of-week slot (slot 0 = Monday 00:00 UTC), halved-in on revisit.
     pub profile: HourProfile,
     // novelty
@@ -123,7 +127,7 @@ impl AgentState {
     /// otherwise keep the two-hour counter high long after it stopped).
     pub(crate) fn forget_flagged(&mut self, row: &crate::event::CallRow<'_>) {
         if EpochIndex::of(row.ts_ms, HOUR_MS) == self.hour_idx {
-            self.hour_flagged += 1;
+            self.hour_flagged = self.hour_flagged.saturating_add(1);
         }
         let b = row.bytes_out.unwrap_or(0) as f32;
         self.bytes5m = (self.bytes5m - b).max(0.0);
@@ -141,10 +145,16 @@ impl AgentState {
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MinuteCounts {
     minute: EpochIndex,
-    count: u32,
+    /// Calls in `minute`, saturating (a single agent past a thousand calls
+    /// a second is far past any dispersion it is judged by).
+    #[serde(with = "u16_as_u32")]
+    count: u16,
     mean: f32,
     sq: f32,
-    folded: u32,
+    /// Minutes folded, saturating: past a day of them the weight of a
+    /// minute no longer depends on it.
+    #[serde(with = "u16_as_u32")]
+    folded: u16,
 }
 
 impl MinuteCounts {
@@ -172,7 +182,7 @@ impl MinuteCounts {
             self.minute = m;
             self.count = 0;
         }
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
     }
 
     /// var / mean of calls per minute; 1 until known.
@@ -181,6 +191,21 @@ impl MinuteCounts {
             return 1.0;
         }
         ((self.sq - self.mean * self.mean) / self.mean).max(1.0)
+    }
+}
+
+/// A counter kept in 16 bits and written as the `u32` it was, so the state
+/// format does not change; a larger value read back saturates (test
+/// `narrowed_counters_are_written_as_before`).
+mod u16_as_u32 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &u16, s: S) -> Result<S::Ok, S::Error> {
+        u32::from(*v).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        u32::deserialize(d).map(|v| v.min(u32::from(u16::MAX)) as u16)
     }
 }
 
@@ -533,13 +558,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn narrowed_counters_are_written_as_before() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Before {
+            minute: i64,
+            count: u32,
+            mean: f32,
+            sq: f32,
+            folded: u32,
+        }
+        let mut now = MinuteCounts::default();
+        for ts in [0, 10, 20, 60_000, 61_000, 300_000, 300_001] {
+            now.observe(1_795_000_000_000 + ts);
+        }
+        let bytes = postcard::to_allocvec(&now).unwrap();
+        let before: Before = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!((before.count, before.folded), (2, 5));
+        assert_eq!(bytes, postcard::to_allocvec(&before).unwrap());
+        assert_eq!(postcard::from_bytes::<MinuteCounts>(&bytes).unwrap(), now);
+        // A count past 16 bits, written by a build that kept 32, saturates.
+        let wide = Before {
+            count: 70_000,
+            folded: u32::MAX,
+            ..before
+        };
+        let read: MinuteCounts =
+            postcard::from_bytes(&postcard::to_allocvec(&wide).unwrap()).unwrap();
+        assert_eq!((read.count, read.folded), (u16::MAX, u16::MAX));
+    }
+
+    #[test]
     fn state_is_small() {
         let size = std::mem::size_of::<AgentState>();
         // The largest parts are the hour-of-week profile (168 B), the
         // per-action bytes trends (168 B), the seen-values filter's current
         // generation (128 B) and the sessions (120 B). Agents whose filter
         // rotated hold its previous generation on the heap (`footprint`).
-        assert!(size <= 960, "AgentState is {size} bytes");
+        assert!(size <= 944, "AgentState is {size} bytes");
         // A 16-byte-aligned field would pad every agent's state to a
         // multiple of 16 (`stats::Bits128`).
         assert_eq!(std::mem::align_of::<AgentState>(), 8);

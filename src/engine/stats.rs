@@ -402,14 +402,16 @@ impl<'de> serde::Deserialize<'de> for SeenValues {
 pub(crate) struct DistinctWindow {
     cur: Bits128,
     prev: Bits128,
-    window_idx: i64,
+    /// In 32 bits (`EpochIndex`): windows of 2 seconds, the shortest the
+    /// configuration allows, reach the year 2106.
+    window_idx: EpochIndex,
 }
 
 impl DistinctWindow {
     pub fn insert(&mut self, fp: u64, ts_ms: i64, window_ms: i64) {
-        let idx = ts_ms.div_euclid(window_ms);
-        if idx > self.window_idx {
-            self.prev = if idx == self.window_idx + 1 {
+        let idx = EpochIndex::of(ts_ms, window_ms);
+        if idx.get() > self.window_idx.get() {
+            self.prev = if idx.get() == self.window_idx.get() + 1 {
                 self.cur
             } else {
                 Bits128::default()
@@ -516,27 +518,35 @@ impl<'de> serde::Deserialize<'de> for EpochIndex {
     }
 }
 
-/// A 128-bit bitmap kept as two words. A `u128` field aligns whatever holds
-/// it to 16 bytes, and `AgentState` held two `DistinctWindow`s of them:
-/// 16 bytes of padding per agent. It is written as the `u128` it was, so
-/// the state format does not change (test
+/// A 128-bit bitmap kept as four 32-bit words. A `u128` field aligns
+/// whatever holds it to 16 bytes, and a `u64` one to 8: with its 32-bit
+/// window index a `DistinctWindow` is 36 bytes, not 40. It is written as
+/// the `u128` it was, so the state format does not change (test
 /// `a_distinct_window_is_written_as_before`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Bits128([u64; 2]);
+struct Bits128([u32; 4]);
 
 impl Bits128 {
     fn get(self) -> u128 {
-        (u128::from(self.0[1]) << 64) | u128::from(self.0[0])
+        self.0
+            .iter()
+            .rev()
+            .fold(0u128, |acc, &w| (acc << 32) | u128::from(w))
     }
 
     fn set(&mut self, bit: u64) {
-        self.0[(bit / 64) as usize % 2] |= 1u64 << (bit % 64);
+        self.0[(bit / 32) as usize % 4] |= 1u32 << (bit % 32);
     }
 }
 
 impl From<u128> for Bits128 {
     fn from(v: u128) -> Self {
-        Bits128([v as u64, (v >> 64) as u64])
+        Bits128([
+            v as u32,
+            (v >> 32) as u32,
+            (v >> 64) as u32,
+            (v >> 96) as u32,
+        ])
     }
 }
 
@@ -660,14 +670,16 @@ mod tests {
         /// bytes read back: the state format is unchanged.
         #[test]
         fn a_distinct_window_is_written_as_before(
+            start in 0i64..4_102_444_800_000, // up to the year 2100
+            window_ms in 2_000i64..=3_600_000, // the configuration allows 2 s and up
             calls in proptest::collection::vec((any::<u64>(), 0i64..150_000), 0..200)
         ) {
             let (mut now, mut before) = (DistinctWindow::default(), WindowAsBefore::default());
-            let mut ts = 0;
+            let mut ts = start;
             for (fp, dt) in calls {
                 ts += dt;
-                now.insert(fp, ts, 60_000);
-                before.insert(fp, ts, 60_000);
+                now.insert(fp, ts, window_ms);
+                before.insert(fp, ts, window_ms);
             }
             prop_assert_eq!(now.cur.get(), before.cur);
             prop_assert_eq!(now.prev.get(), before.prev);

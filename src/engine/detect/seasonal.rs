@@ -60,7 +60,7 @@ impl Detectors {
             let from = hour_idx.max(hour - 168);
             for h in from..hour {
                 let count = if h == hour_idx {
-                    st.hour_count - st.hour_flagged.min(st.hour_count)
+                    u32::from(st.hour_count.saturating_sub(st.hour_flagged))
                 } else {
                     0
                 };
@@ -79,7 +79,7 @@ impl Detectors {
             st.hour_flagged = 0;
         }
         if this_hour == st.hour_idx {
-            st.hour_count += 1;
+            st.hour_count = st.hour_count.saturating_add(1);
         }
         st.minutes.observe(ts);
         if let Some((sum, days, same_days)) = expected_calls(st, hour) {
