@@ -48,12 +48,12 @@ pub(crate) struct AgentState {
     pub hour_idx: EpochIndex,
     /// Calls in that hour, saturating: the hour-of-week profile keeps no
     /// more than 65,535 an hour either. Written as `u32`, as it was.
-    #[serde(with = "u16_as_u32")]
+    #[serde(with = "super::stats::narrow_u32")]
     pub hour_count: u16,
     /// Calls of this hour that were flagged (risk at finding level): they
     /// are left out of the seasonal count and profile, so Warden does not
     /// learn from, or keep re-alerting on, what it already flagged.
-    #[serde(with = "u16_as_u32")]
+    #[serde(with = "super::stats::narrow_u32")]
     pub hour_flagged: u16,
     /// Calls per hour-of-week slot (slot 0 = Monday 00:00 UTC), halved-in on revisit.
     pub profile: HourProfile,
@@ -147,13 +147,13 @@ pub(crate) struct MinuteCounts {
     minute: EpochIndex,
     /// Calls in `minute`, saturating (a single agent past a thousand calls
     /// a second is far past any dispersion it is judged by).
-    #[serde(with = "u16_as_u32")]
+    #[serde(with = "super::stats::narrow_u32")]
     count: u16,
     mean: f32,
     sq: f32,
     /// Minutes folded, saturating: past a day of them the weight of a
     /// minute no longer depends on it.
-    #[serde(with = "u16_as_u32")]
+    #[serde(with = "super::stats::narrow_u32")]
     folded: u16,
 }
 
@@ -191,21 +191,6 @@ impl MinuteCounts {
             return 1.0;
         }
         ((self.sq - self.mean * self.mean) / self.mean).max(1.0)
-    }
-}
-
-/// A counter kept in 16 bits and written as the `u32` it was, so the state
-/// format does not change; a larger value read back saturates (test
-/// `narrowed_counters_are_written_as_before`).
-mod u16_as_u32 {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(v: &u16, s: S) -> Result<S::Ok, S::Error> {
-        u32::from(*v).serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-        u32::deserialize(d).map(|v| v.min(u32::from(u16::MAX)) as u16)
     }
 }
 

@@ -41,8 +41,8 @@ struct ActionBytes {
     /// The action (`ActionKey`); 0 = free.
     action: ActionKey,
     /// Calls folded into the baseline, counted while they matter (up to
-    /// `MIN_CALLS + 1`). Written as a `u32`.
-    #[serde(with = "calls_wire")]
+    /// `MIN_CALLS + 1`). Written as a `u32`; a larger one reads as 255.
+    #[serde(with = "super::stats::narrow_u32")]
     calls: u8,
     mean: f32,
     var: f32,
@@ -101,20 +101,6 @@ impl<'de> Deserialize<'de> for ActionKey {
         } else {
             ActionKey::from_bits(bits)
         })
-    }
-}
-
-/// Calls as a `u32` on the wire; a larger count than a byte holds is as
-/// good as `u8::MAX` (only counts up to `MIN_CALLS + 1` are read).
-mod calls_wire {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(calls: &u8, s: S) -> Result<S::Ok, S::Error> {
-        u32::from(*calls).serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
-        u32::deserialize(d).map(|c| c.min(u8::MAX.into()) as u8)
     }
 }
 

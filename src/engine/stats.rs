@@ -518,6 +518,36 @@ impl<'de> serde::Deserialize<'de> for EpochIndex {
     }
 }
 
+/// A counter kept narrower than the `u32` the state format holds it as
+/// (`#[serde(with = "stats::narrow_u32")]`): written as that `u32`, so the
+/// format does not change, and a larger count read back is taken as the
+/// narrow type's largest (tests `narrowed_counters_are_written_as_before`,
+/// `slots_are_written_as_before`).
+pub(crate) mod narrow_u32 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// An unsigned type narrower than `u32`.
+    pub(crate) trait Narrow: Copy + Into<u32> + TryFrom<u32> {
+        const MAX: Self;
+    }
+
+    impl Narrow for u8 {
+        const MAX: Self = u8::MAX;
+    }
+
+    impl Narrow for u16 {
+        const MAX: Self = u16::MAX;
+    }
+
+    pub(crate) fn serialize<T: Narrow, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        (*v).into().serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, T: Narrow, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        u32::deserialize(d).map(|v| T::try_from(v).unwrap_or(T::MAX))
+    }
+}
+
 /// A 128-bit bitmap kept as four 32-bit words. A `u128` field aligns
 /// whatever holds it to 16 bytes, and a `u64` one to 8: with its 32-bit
 /// window index a `DistinctWindow` is 36 bytes, not 40. It is written as
