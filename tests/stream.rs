@@ -213,6 +213,27 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
     );
 }
 
+/// Starts a second instance on a one-partition calls topic, produces
+/// `recs[cut..]` to it, and stops it once every call is committed: its
+/// summary.
+fn finish_on_a_second_instance(
+    bootstrap: &str,
+    cfg: &std::path::Path,
+    dir: &std::path::Path,
+    recs: &[(String, String)],
+    cut: usize,
+) -> Value {
+    let second = Service::start(cfg, &dir.join("second.log"));
+    produce_paced(bootstrap, &recs[cut..], &|| {
+        second.metric("warden_events_total") + cut as f64
+    });
+    let n = recs.len() as i64;
+    second.wait_until("everything committed", Duration::from_secs(120), |_| {
+        committed(bootstrap, 1)[0] >= n
+    });
+    second.terminate()
+}
+
 #[test]
 fn a_crash_loses_no_call_and_no_finding() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,15 +260,7 @@ fn a_crash_loses_no_call_and_no_finding() {
     first.kill();
     assert!(scored_before > 0.0);
 
-    let second = Service::start(&cfg, &dir.path().join("second.log"));
-    produce_paced(&broker.bootstrap, &recs[cut..], &|| {
-        second.metric("warden_events_total") + cut as f64
-    });
-    let n = recs.len() as i64;
-    second.wait_until("everything committed", Duration::from_secs(120), |_| {
-        committed(&broker.bootstrap, 1)[0] >= n
-    });
-    let summary = second.terminate();
+    let summary = finish_on_a_second_instance(&broker.bootstrap, &cfg, dir.path(), &recs, cut);
     assert!(
         summary["agents_restored"].as_u64().unwrap() > 0,
         "{summary}\nfirst:\n{}\nsecond:\n{}",
@@ -272,6 +285,49 @@ fn a_crash_loses_no_call_and_no_finding() {
     // The inventory after the crash counts every call once: restored as of
     // the checkpoint, caught up to the commit, the rest read again.
     assert_inventory_counts_each_call_once(&broker.bootstrap, &recs);
+}
+
+/// The state written at a handover is ahead of the group's commit when
+/// the commit is refused (a commit in a rebalance may be): the next owner
+/// goes on from where the state ends, and reads no call twice.
+#[test]
+fn a_commit_behind_the_state_reads_no_call_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = DevBroker::start(1);
+    let fleet = simulate(dir.path(), 8, "20h", 24);
+    let recs = fleet_records(&fleet);
+    let (want_findings, _) = replay_ids(dir.path(), &fleet);
+    let cfg = write_config(dir.path(), "w.toml", &broker.bootstrap, "");
+    let first = Service::start(&cfg, &dir.path().join("first.log"));
+    let cut = recs.len() / 2;
+    produce_paced(&broker.bootstrap, &recs[..cut], &|| {
+        first.metric("warden_events_total")
+    });
+    first.wait_until("the first half scored", Duration::from_secs(60), |s| {
+        s.metric("warden_events_total") >= cut as f64
+    });
+    // A clean stop writes the state as of the last call and commits it;
+    // then the commit is set back, as if refused.
+    first.terminate();
+    assert_eq!(committed(&broker.bootstrap, 1)[0], cut as i64);
+    commit_offset(&broker.bootstrap, 0, 0);
+    assert_eq!(committed(&broker.bootstrap, 1)[0], 0);
+
+    let summary = finish_on_a_second_instance(&broker.bootstrap, &cfg, dir.path(), &recs, cut);
+    let log = || std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    assert_eq!(
+        summary["events"].as_u64().unwrap(),
+        (recs.len() - cut) as u64,
+        "the second instance read calls its state already held\n{}",
+        log()
+    );
+    assert_eq!(summary["warmup_events"], 0, "{summary}");
+    assert_inventory_counts_each_call_once(&broker.bootstrap, &recs);
+    let unique: BTreeSet<String> = ids(&read_topic(&broker.bootstrap, ALERTS))
+        .into_iter()
+        .collect();
+    let want: BTreeSet<String> = want_findings.into_iter().collect();
+    assert_eq!(unique, want);
 }
 
 /// Partition of each agent's calls, read back from the calls topic.

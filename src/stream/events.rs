@@ -34,6 +34,8 @@ pub(crate) struct PartitionAssigned {
     pub warmup_events: u64,
     pub checkpoint_offset: Option<i64>,
     pub committed_offset: Option<i64>,
+    /// Where consuming goes on (the later of the two above).
+    pub consume_from: Option<i64>,
     pub elapsed_ms: u64,
 }
 
@@ -45,6 +47,7 @@ impl PartitionAssigned {
             warmup_events = self.warmup_events,
             checkpoint_offset = self.checkpoint_offset,
             committed_offset = self.committed_offset,
+            consume_from = self.consume_from,
             elapsed_ms = self.elapsed_ms,
             "partition assigned, state restored"
         );

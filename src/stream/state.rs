@@ -273,6 +273,39 @@ pub(crate) fn restore(
     Ok(out)
 }
 
+/// Where a partition taken over goes on from, given the calls offset its
+/// restored state reflects (its checkpoint) and the group's committed offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resume {
+    /// Calls `[from, to)` to replay into the state without emitting.
+    pub warm_up: Option<(i64, i64)>,
+    /// The first offset to consume (none: the consumer's reset policy).
+    pub consume_from: Option<i64>,
+}
+
+impl Resume {
+    /// A checkpoint's offset is one every output before it was acknowledged
+    /// at (it is written after the outputs settle), so consuming goes on
+    /// from the later of it and the commit. Behind the commit, the state is
+    /// caught up by warm-up; ahead of it (the commit was refused, as a
+    /// commit in a rebalance may be, or never made, after the state was
+    /// written), consuming from the commit would count those calls twice.
+    /// With no checkpoint, warm-up starts at the oldest call retained.
+    pub fn at(checkpoint: Option<i64>, committed: Option<i64>) -> Resume {
+        let state = checkpoint.unwrap_or(0);
+        match committed {
+            Some(k) if state < k => Resume {
+                warm_up: Some((state, k)),
+                consume_from: Some(k),
+            },
+            _ => Resume {
+                warm_up: None,
+                consume_from: checkpoint.max(committed),
+            },
+        }
+    }
+}
+
 /// Replays calls `[from, to)` of partition `p` into the engine without
 /// emitting: they were processed (and their outputs acknowledged) before
 /// the last commit, after the checkpoint the state was restored from.
@@ -338,4 +371,56 @@ pub(crate) fn warm_up(
         run(&mut builder, engine)?;
     }
     Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resume;
+
+    #[test]
+    fn a_partition_goes_on_from_the_later_of_its_checkpoint_and_its_commit() {
+        // Committed past the checkpoint: warm up the state, then go on.
+        assert_eq!(
+            Resume::at(Some(100), Some(250)),
+            Resume {
+                warm_up: Some((100, 250)),
+                consume_from: Some(250)
+            }
+        );
+        // No checkpoint: the state is rebuilt from the oldest call.
+        assert_eq!(
+            Resume::at(None, Some(250)),
+            Resume {
+                warm_up: Some((0, 250)),
+                consume_from: Some(250)
+            }
+        );
+        // The state is ahead of the commit (refused in a rebalance): its
+        // calls are neither replayed nor read again.
+        for committed in [None, Some(0), Some(99)] {
+            assert_eq!(
+                Resume::at(Some(100), committed),
+                Resume {
+                    warm_up: None,
+                    consume_from: Some(100)
+                },
+                "{committed:?}"
+            );
+        }
+        assert_eq!(
+            Resume::at(Some(100), Some(100)),
+            Resume {
+                warm_up: None,
+                consume_from: Some(100)
+            }
+        );
+        // Nothing at all: the consumer's reset policy decides.
+        assert_eq!(
+            Resume::at(None, None),
+            Resume {
+                warm_up: None,
+                consume_from: None
+            }
+        );
+    }
 }

@@ -344,6 +344,32 @@ pub fn committed(bootstrap: &str, partitions: i32) -> Vec<i64> {
         .collect()
 }
 
+/// Sets the group's committed offset of calls partition `partition` from a
+/// consumer that joins the group (the embedded cluster takes commits from
+/// members only), as a tool resetting offsets does while no member runs.
+pub fn commit_offset(bootstrap: &str, partition: i32, offset: i64) {
+    use rdkafka::consumer::CommitMode;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", GROUP)
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    c.subscribe(&[CALLS]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.assignment().unwrap().count() == 0 {
+        assert!(Instant::now() < deadline, "never joined the group");
+        // Only the assignment is wanted: no record is read (or committed).
+        let _ = c.poll(Duration::from_millis(100));
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(CALLS, partition, Offset::Offset(offset))
+        .unwrap();
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+    c.unsubscribe();
+}
+
 /// `warden replay` of the same calls: ids of findings and revocations.
 pub fn replay_ids(dir: &Path, input: &Path) -> (Vec<String>, Vec<String>) {
     let alerts = dir.join("replay-alerts.jsonl");

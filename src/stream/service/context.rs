@@ -3,8 +3,10 @@
 
 use super::Worker;
 use crate::stream::events::ConsumerLagMeasured;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The consumer's context: rebalance callbacks hand state over through the
@@ -55,17 +57,61 @@ impl ClientContext for WorkerContext {
 }
 
 impl ConsumerContext for WorkerContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            self.lock().on_revoke(consumer, tpl);
-        }
-    }
-
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => self.lock().on_assign(consumer, tpl),
-            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
-            Rebalance::Revoke(_) => {}
+    /// rdkafka's own rebalance with one change: partitions taken over are
+    /// restored *before* they are assigned, so each is assigned at the
+    /// offset its state goes on from rather than the group's commit (which
+    /// may be behind the state: a commit refused in a rebalance).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let done = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let (starts, topic) = {
+                    let mut worker = self.lock();
+                    let starts = worker.on_assign(consumer, tpl);
+                    (starts, worker.cfg.stream.calls_topic.clone())
+                };
+                for (p, at) in starts {
+                    if let Err(e) = tpl.set_partition_offset(&topic, p, Offset::Offset(at)) {
+                        tracing::warn!(partition = p, offset = at, error = %e,
+                            "start offset not set; the group's commit decides");
+                    }
+                }
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.lock().on_revoke(consumer, tpl);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                tracing::warn!(error = %code, "rebalance error");
+                // As rdkafka does: give up the assignment, the group
+                // coordinator hands it out again.
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "rebalance: the assignment was not changed");
         }
     }
 }

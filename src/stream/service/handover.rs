@@ -224,11 +224,16 @@ impl Worker {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Restores the state of the partitions in `tpl` not owned yet and
+    /// returns the offset each is to be consumed from (see
+    /// [`state::Resume`]); none for those the consumer's reset policy
+    /// places, or when the restore failed (the worker then stops).
     pub(super) fn on_assign<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         tpl: &TopicPartitionList,
-    ) {
+    ) -> Vec<(i32, i64)> {
+        let mut starts = Vec::new();
         let topic = self.cfg.stream.calls_topic.clone();
         let parts: Vec<i32> = tpl
             .elements_for_topic(&topic)
@@ -248,7 +253,7 @@ impl Worker {
             Ok(c) => c,
             Err(e) => {
                 self.fail(StreamError::Restore(format!("committed offsets: {e}")));
-                return;
+                return Vec::new();
             }
         };
         for p in parts {
@@ -266,7 +271,7 @@ impl Worker {
                 Ok(r) => r,
                 Err(e) => {
                     self.fail(e);
-                    return;
+                    return Vec::new();
                 }
             };
             if let Some(topic) = self.outputs.audit_topic().map(String::from) {
@@ -278,7 +283,7 @@ impl Worker {
                     });
                 if let Err(e) = opened {
                     self.fail(e);
-                    return;
+                    return Vec::new();
                 }
             }
             let committed_offset =
@@ -289,41 +294,45 @@ impl Worker {
                         _ => None,
                     });
             let mut warmup = 0;
+            let resume = state::Resume::at(
+                restored.checkpoint.map(|c| c.source_offset),
+                committed_offset,
+            );
+            if let Some(at) = resume.consume_from {
+                starts.push((p, at));
+            }
             // Catch the state up to the committed offset: from the checkpoint
             // it was written at, or, with no checkpoint at all (the state was
             // lost, or the instance died before its first one), from the
             // oldest call the topic still retains.
-            let from = restored.checkpoint.map_or(0, |c| c.source_offset);
-            if let Some(k) = committed_offset {
-                if from < k {
-                    // The same rule as when these calls were first read, so
-                    // warm-up rebuilds the state they built.
-                    let decoder = RecordDecoder {
-                        format: self.cfg.input.format,
-                        k8s_stage: &self.cfg.input.k8s_stage,
-                        latest_ts_ms: latest_ts_from_now(self.cfg.input.future_skew_ms()),
-                        limits: self.cfg.input.field_limits(),
-                    };
-                    match state::warm_up(
-                        &self.restorer,
-                        &topic,
-                        &decoder,
-                        &mut self.engine,
-                        self.inventory.as_mut(),
-                        self.cfg.stream.allowed_lateness_seconds as i64 * 1000,
-                        p,
-                        from,
-                        k,
-                        deadline,
-                    ) {
-                        Ok(n) => warmup = n,
-                        // Partial baselines beat no service: go live, say so.
-                        Err(e) => tracing::warn!(
-                            partition = p,
-                            error = %e,
-                            "warm-up incomplete; this partition's baselines miss some history"
-                        ),
-                    }
+            if let Some((from, k)) = resume.warm_up {
+                // The same rule as when these calls were first read, so
+                // warm-up rebuilds the state they built.
+                let decoder = RecordDecoder {
+                    format: self.cfg.input.format,
+                    k8s_stage: &self.cfg.input.k8s_stage,
+                    latest_ts_ms: latest_ts_from_now(self.cfg.input.future_skew_ms()),
+                    limits: self.cfg.input.field_limits(),
+                };
+                match state::warm_up(
+                    &self.restorer,
+                    &topic,
+                    &decoder,
+                    &mut self.engine,
+                    self.inventory.as_mut(),
+                    self.cfg.stream.allowed_lateness_seconds as i64 * 1000,
+                    p,
+                    from,
+                    k,
+                    deadline,
+                ) {
+                    Ok(n) => warmup = n,
+                    // Partial baselines beat no service: go live, say so.
+                    Err(e) => tracing::warn!(
+                        partition = p,
+                        error = %e,
+                        "warm-up incomplete; this partition's baselines miss some history"
+                    ),
                 }
             }
             self.summary.agents_restored += restored.agents as u64;
@@ -336,6 +345,7 @@ impl Worker {
                 warmup_events: warmup,
                 checkpoint_offset: restored.checkpoint.map(|c| c.source_offset),
                 committed_offset,
+                consume_from: resume.consume_from,
                 elapsed_ms: started.elapsed().as_millis() as u64,
             }
             .emit();
@@ -343,5 +353,6 @@ impl Worker {
         self.health
             .ready
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        starts
     }
 }
