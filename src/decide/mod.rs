@@ -188,8 +188,9 @@ pub(crate) struct Episode {
     /// trigger, evidence) so a SIEM can match it without a lookup.
     last: Option<Box<Finding>>,
     /// How far the agent's calls run behind the shared clock, as of its
-    /// last call (see `Decider::note_clock`). Not checkpointed: a restored
-    /// episode counts as on time until the agent's next call.
+    /// last call (see `Decider::note_clock`). Not checkpointed (another
+    /// engine's clock is another clock): a restored episode is measured
+    /// against the restoring engine's clock from the agent's last call.
     #[serde(skip)]
     lag_ms: i64,
 }

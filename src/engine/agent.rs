@@ -19,7 +19,7 @@ pub(crate) const FOREIGN_PARENT_SLOT: usize = SENSITIVE_KIND + 1;
 
 /// Everything Warden remembers about one agent: decayed counters (forward
 /// decay: idle agents cost nothing), baselines, a seen-values filter and an
-/// hour-of-week profile. 960 bytes; see `tests::state_is_small`.
+/// hour-of-week profile. 944 bytes; see `tests::state_is_small`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AgentState {
     pub cohort: u32,

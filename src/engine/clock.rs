@@ -90,6 +90,11 @@ pub(crate) struct SharedClock {
 }
 
 impl SharedClock {
+    /// The watermark as it stands (none before enough calls).
+    pub fn now(&self) -> Option<i64> {
+        self.watermark.value
+    }
+
     /// The next call, stamped `ts`.
     pub fn tick(&mut self, ts: i64) -> Tick {
         let now = self.watermark.observe(ts);

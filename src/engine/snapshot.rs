@@ -403,6 +403,7 @@ impl Engine {
         let cohort = self.cohorts.intern(&rec.cohort);
         let mut state = rec.state;
         state.cohort = cohort;
+        let last_call_ts = state.last_ts;
         let idx = match self.agents.lookup(agent_id) {
             Some(i) => {
                 *self.agents.state(i) = state;
@@ -422,6 +423,12 @@ impl Engine {
         };
         if let Some(ep) = rec.episode {
             self.decider.restore_episode(idx, ep);
+            // The partition may resume behind this engine's clock (its
+            // checkpoint is older than the calls of the partitions this
+            // engine kept scoring): as far behind as the agent's last call
+            // is, its episode must not be closed as quiet before its own
+            // calls catch up. Its next call measures the lag again.
+            self.decider.note_clock(idx, last_call_ts, self.clock.now());
         }
         self.cohorts.note_partition(cohort, partition);
         self.agents.touch(idx, partition);
@@ -551,6 +558,67 @@ mod tests {
         e.ts_ms = 1_795_132_800_000 + i * 1_000;
         e.tenant = Some(tenant.to_string().into());
         e
+    }
+
+    /// A partition resumed behind the clock of the engine taking it over
+    /// (its checkpoint is older than the calls that engine kept scoring on
+    /// its other partitions) keeps its agents' open episodes open until
+    /// their own calls catch up: the clock's sweep must not close one as
+    /// quiet, or the agent's next call would open a second finding (and
+    /// revoke again) for the same run.
+    #[test]
+    fn a_partition_resumed_behind_the_clock_keeps_its_episodes_open() {
+        const TOOLS: [&str; 8] = [
+            "iam:CreateUser",
+            "iam:AttachUserPolicy",
+            "kms:ScheduleKeyDeletion",
+            "cloudtrail:StopLogging",
+            "ec2:ModifySnapshotAttribute",
+            "iam:CreateAccessKey",
+            "s3:PutBucketPolicy",
+            "secretsmanager:GetSecretValue",
+        ];
+        let mut first = Engine::new(Config::default());
+        let steady: Vec<CallEvent<'static>> = (0..600)
+            .map(|i| tenant_event("x1", "t1", i * 20, "s3:GetObject"))
+            .collect();
+        feed(&mut first, &steady, 0);
+        let burst: Vec<CallEvent<'static>> = (0..8)
+            .map(|i| tenant_event("x1", "t1", 12_000 + i, TOOLS[i as usize]))
+            .collect();
+        let raised = feed(&mut first, &burst, 0);
+        assert!(raised.iter().any(|d| d.contains("Create")), "{raised:?}");
+        assert_eq!(first.decider.open_episodes(), 1);
+
+        // Another engine two hours further on, scoring another tenant.
+        let mut second = Engine::new(Config::default());
+        let ahead: Vec<CallEvent<'static>> = (0..800)
+            .map(|i| tenant_event("y1", "t2", 12_000 + 7_200 + i * 10, "s3:GetObject"))
+            .collect();
+        feed(&mut second, &ahead, 1);
+        moved(&mut first, &mut second, 0);
+        assert_eq!(second.decider.open_episodes(), 1);
+        // Its clock sweeps on (minutes of t2's calls) ...
+        let on: Vec<CallEvent<'static>> = (800..900)
+            .map(|i| tenant_event("y1", "t2", 12_000 + 7_200 + i * 10, "s3:GetObject"))
+            .collect();
+        let swept = feed(&mut second, &on, 1);
+        assert!(!swept.iter().any(|d| d.contains("Close")), "{swept:?}");
+        assert_eq!(second.decider.open_episodes(), 1);
+        // ... and x1's next call, a minute after its last, goes on with
+        // the same episode.
+        let next = feed(
+            &mut second,
+            &[tenant_event("x1", "t1", 12_060, "iam:DeleteUser")],
+            0,
+        );
+        assert!(
+            !next
+                .iter()
+                .any(|d| d.contains("Create") || d.contains("Close")),
+            "{next:?}"
+        );
+        assert_eq!(second.decider.open_episodes(), 1);
     }
 
     fn cohort_keys(keys: &[String]) -> Vec<&str> {
