@@ -215,15 +215,22 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
 
 /// Starts a second instance on a one-partition calls topic, produces
 /// `recs[cut..]` to it, and stops it once every call is committed: its
-/// summary.
+/// summary. With `commits_first`, the instance must have committed that
+/// offset before any new call is produced.
 fn finish_on_a_second_instance(
     bootstrap: &str,
     cfg: &std::path::Path,
     dir: &std::path::Path,
     recs: &[(String, String)],
     cut: usize,
+    commits_first: Option<i64>,
 ) -> Value {
     let second = Service::start(cfg, &dir.join("second.log"));
+    if let Some(offset) = commits_first {
+        second.wait_until("the commit caught up", Duration::from_secs(60), |_| {
+            committed(bootstrap, 1)[0] == offset
+        });
+    }
     produce_paced(bootstrap, &recs[cut..], &|| {
         second.metric("warden_events_total") + cut as f64
     });
@@ -260,7 +267,8 @@ fn a_crash_loses_no_call_and_no_finding() {
     first.kill();
     assert!(scored_before > 0.0);
 
-    let summary = finish_on_a_second_instance(&broker.bootstrap, &cfg, dir.path(), &recs, cut);
+    let summary =
+        finish_on_a_second_instance(&broker.bootstrap, &cfg, dir.path(), &recs, cut, None);
     assert!(
         summary["agents_restored"].as_u64().unwrap() > 0,
         "{summary}\nfirst:\n{}\nsecond:\n{}",
@@ -313,7 +321,15 @@ fn a_commit_behind_the_state_reads_no_call_twice() {
     commit_offset(&broker.bootstrap, 0, 0);
     assert_eq!(committed(&broker.bootstrap, 1)[0], 0);
 
-    let summary = finish_on_a_second_instance(&broker.bootstrap, &cfg, dir.path(), &recs, cut);
+    let summary = finish_on_a_second_instance(
+        &broker.bootstrap,
+        &cfg,
+        dir.path(),
+        &recs,
+        cut,
+        // The next owner commits where its state ends, before any new call.
+        Some(cut as i64),
+    );
     let log = || std::fs::read_to_string(dir.path().join("second.log")).unwrap();
     assert_eq!(
         summary["events"].as_u64().unwrap(),

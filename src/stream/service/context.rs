@@ -78,17 +78,32 @@ impl ConsumerContext for WorkerContext {
                     let starts = worker.on_assign(consumer, tpl);
                     (starts, worker.cfg.stream.calls_topic.clone())
                 };
+                let mut store = TopicPartitionList::new();
                 for (p, at) in starts {
-                    if let Err(e) = tpl.set_partition_offset(&topic, p, Offset::Offset(at)) {
+                    let set = tpl
+                        .set_partition_offset(&topic, p, Offset::Offset(at))
+                        .and_then(|()| store.add_partition_offset(&topic, p, Offset::Offset(at)));
+                    if let Err(e) = set {
                         tracing::warn!(partition = p, offset = at, error = %e,
                             "start offset not set; the group's commit decides");
                     }
                 }
-                if cooperative {
+                let assigned = if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {
                     consumer.assign(tpl)
+                };
+                // A start ahead of the group's commit is committed with the
+                // next background commit: otherwise the commit, and the lag
+                // measured from it, would stay behind until a new call on
+                // that partition is scored. (A start at the commit changes
+                // nothing.)
+                if assigned.is_ok() && store.count() > 0 {
+                    if let Err(e) = consumer.store_offsets(&store) {
+                        tracing::warn!(error = %e, "start offsets not stored");
+                    }
                 }
+                assigned
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.lock().on_revoke(consumer, tpl);
