@@ -71,6 +71,13 @@ impl ConsumerContext for WorkerContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        let give_up = |tpl: &TopicPartitionList| {
+            if cooperative {
+                consumer.incremental_unassign(tpl)
+            } else {
+                consumer.unassign()
+            }
+        };
         let done = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let (starts, topic) = {
@@ -107,22 +114,14 @@ impl ConsumerContext for WorkerContext {
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.lock().on_revoke(consumer, tpl);
-                if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                }
+                give_up(tpl)
             }
             other => {
                 let code: RDKafkaErrorCode = other.into();
                 tracing::warn!(error = %code, "rebalance error");
                 // As rdkafka does: give up the assignment, the group
                 // coordinator hands it out again.
-                if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                }
+                give_up(tpl)
             }
         };
         if let Err(e) = done {
