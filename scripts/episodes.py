@@ -38,15 +38,12 @@ def ms(ts):
 
 
 def fleet(binary, cell, out):
-    seed, start, duration = cell
+    seed = cell[0]
     calls = os.path.join(out, f"fleet-{seed}.jsonl")
     alerts = os.path.join(out, f"alerts-{seed}.jsonl")
     if not os.path.exists(alerts):
-        sim = [binary, "simulate", "--agents", eval_matrix.AGENTS, "--duration", duration,
-               "--seed", str(seed), "--out", calls]
-        if start:
-            sim += ["--start", start]
-        subprocess.run(sim, check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(eval_matrix.simulate_command(binary, cell, calls), check=True,
+                       stderr=subprocess.DEVNULL)
         subprocess.run([binary, "replay", "--no-progress", "--alerts-out", alerts, calls],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return calls, alerts

@@ -76,14 +76,21 @@ FAST = {
 AGENTS = "300"
 
 
-def run_cell(binary, cell, out_dir, config, without=None):
+def simulate_command(binary, cell, out="-"):
+    """`warden simulate` of one cell, written to `out` (stdout by default)."""
     seed, start, duration = cell
-    tag = f"{seed}" + (f"-without-{without}" if without else "")
-    report = os.path.join(out_dir, f"cell-{tag}.json")
     sim = [binary, "simulate", "--agents", AGENTS, "--duration", duration,
-           "--seed", str(seed), "--out", "-"]
+           "--seed", str(seed), "--out", out]
     if start:
         sim += ["--start", start]
+    return sim
+
+
+def run_cell(binary, cell, out_dir, config, without=None):
+    seed = cell[0]
+    tag = f"{seed}" + (f"-without-{without}" if without else "")
+    report = os.path.join(out_dir, f"cell-{tag}.json")
+    sim = simulate_command(binary, cell)
     if without:
         sim += ["--without-scenarios", without]
     rep = [binary, "replay", "--no-progress", "--report", report]
@@ -168,12 +175,9 @@ def lofo(binary, out_dir, jobs, names, dev_fleets, cells):
     rows = []
     for fam in names:
         tune_in = []
-        for seed, start, dur in DEV[:dev_fleets]:
-            path = os.path.join(out_dir, f"dev-{seed}-without-{fam}.jsonl")
-            sim = [binary, "simulate", "--agents", AGENTS, "--duration", dur,
-                   "--seed", str(seed), "--without-scenarios", fam, "--out", path]
-            if start:
-                sim += ["--start", start]
+        for cell in DEV[:dev_fleets]:
+            path = os.path.join(out_dir, f"dev-{cell[0]}-without-{fam}.jsonl")
+            sim = simulate_command(binary, cell, path) + ["--without-scenarios", fam]
             subprocess.run(sim, check=True, stderr=subprocess.DEVNULL)
             tune_in.append(path)
         cfg = os.path.join(out_dir, f"tuned-without-{fam}.toml")
