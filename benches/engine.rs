@@ -36,6 +36,7 @@ fn fixture_config() -> SimConfig {
         start_ms: SimConfig::DEFAULT_START_MS,
         attack_share: 0.15,
         scenarios: Vec::new(),
+        variants: Default::default(),
     }
 }
 

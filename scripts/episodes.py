@@ -37,12 +37,12 @@ def ms(ts):
     return int(datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def fleet(binary, cell, out):
+def fleet(binary, cell, out, variant=""):
     seed = cell[0]
     calls = os.path.join(out, f"fleet-{seed}.jsonl")
     alerts = os.path.join(out, f"alerts-{seed}.jsonl")
     if not os.path.exists(alerts):
-        subprocess.run(eval_matrix.simulate_command(binary, cell, calls), check=True,
+        subprocess.run(eval_matrix.simulate_command(binary, cell, calls, variant), check=True,
                        stderr=subprocess.DEVNULL)
         subprocess.run([binary, "replay", "--no-progress", "--alerts-out", alerts, calls],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,6 +88,7 @@ def main():
     ap.add_argument("--family", required=True)
     ap.add_argument("--matrix", default="report", choices=["dev", "report", "holdout", "fresh"])
     ap.add_argument("--out", default="out/episodes")
+    ap.add_argument("--variant", default="", help="as eval_matrix.py --variant")
     a = ap.parse_args()
     cells = {"dev": eval_matrix.DEV, "report": eval_matrix.REPORT,
              "holdout": eval_matrix.HOLDOUT, "fresh": eval_matrix.FRESH}[a.matrix]
@@ -95,7 +96,7 @@ def main():
     found = missed = 0
     print("seed\tagent\tcalls\tsource\tclient\tfound\trisk\tfinding")
     for cell in cells:
-        calls, alerts = fleet(a.binary, cell, a.out)
+        calls, alerts = fleet(a.binary, cell, a.out, a.variant)
         findings = created(alerts)
         for agent, run in episodes(calls, a.family):
             t0, t1 = ms(run[0]["ts"]), ms(run[-1]["ts"])

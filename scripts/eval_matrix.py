@@ -20,7 +20,12 @@ Three matrices:
                     sees F) recommends thresholds; the report matrix is
                     replayed with them and F's recall is reported.
 
-Usage: scripts/eval-matrix.sh [--dev | --holdout | --fresh] [--lofo] [--config FILE] [--out DIR]
+  --variant V       every fleet simulated with departures from the default
+                    world (`warden simulate --variant`: mimicry,
+                    night-backfills): how the figures hold on fleets unlike
+                    the ones the constants were chosen on.
+
+Usage: scripts/eval-matrix.sh [--dev | --holdout | --fresh] [--lofo] [--variant V] [--config FILE] [--out DIR]
 """
 
 import argparse
@@ -76,21 +81,25 @@ FAST = {
 AGENTS = "300"
 
 
-def simulate_command(binary, cell, out="-"):
-    """`warden simulate` of one cell, written to `out` (stdout by default)."""
+def simulate_command(binary, cell, out="-", variant=""):
+    """`warden simulate` of one cell, written to `out` (stdout by default);
+    `variant` names the simulator's departures from its default world
+    (`warden simulate --variant`), none when empty."""
     seed, start, duration = cell
     sim = [binary, "simulate", "--agents", AGENTS, "--duration", duration,
            "--seed", str(seed), "--out", out]
     if start:
         sim += ["--start", start]
+    if variant:
+        sim += ["--variant", variant]
     return sim
 
 
-def run_cell(binary, cell, out_dir, config, without=None):
+def run_cell(binary, cell, out_dir, config, without=None, variant=""):
     seed = cell[0]
     tag = f"{seed}" + (f"-without-{without}" if without else "")
     report = os.path.join(out_dir, f"cell-{tag}.json")
-    sim = simulate_command(binary, cell)
+    sim = simulate_command(binary, cell, variant=variant)
     if without:
         sim += ["--without-scenarios", without]
     rep = [binary, "replay", "--no-progress", "--report", report]
@@ -163,13 +172,14 @@ def table(cells, evals):
     return "\n".join(lines), fams, t
 
 
-def run_matrix(binary, cells, out_dir, config, jobs):
+def run_matrix(binary, cells, out_dir, config, jobs, variant=""):
     with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
-        results = list(ex.map(lambda c: run_cell(binary, c, out_dir, config), cells))
+        results = list(ex.map(
+            lambda c: run_cell(binary, c, out_dir, config, variant=variant), cells))
     return [c for c, _ in results], [e for _, e in results]
 
 
-def lofo(binary, out_dir, jobs, names, dev_fleets, cells):
+def lofo(binary, out_dir, jobs, names, dev_fleets, cells, variant=""):
     """Recall on each family with that family withheld from tuning."""
     cache = {}
     rows = []
@@ -177,7 +187,7 @@ def lofo(binary, out_dir, jobs, names, dev_fleets, cells):
         tune_in = []
         for cell in DEV[:dev_fleets]:
             path = os.path.join(out_dir, f"dev-{cell[0]}-without-{fam}.jsonl")
-            sim = simulate_command(binary, cell, path) + ["--without-scenarios", fam]
+            sim = simulate_command(binary, cell, path, variant) + ["--without-scenarios", fam]
             subprocess.run(sim, check=True, stderr=subprocess.DEVNULL)
             tune_in.append(path)
         cfg = os.path.join(out_dir, f"tuned-without-{fam}.toml")
@@ -193,7 +203,7 @@ def lofo(binary, out_dir, jobs, names, dev_fleets, cells):
         if key not in cache:
             sub = os.path.join(out_dir, f"lofo-{key[0]:g}-{key[1]:g}")
             os.makedirs(sub, exist_ok=True)
-            cache[key] = run_matrix(binary, cells, sub, cfg, jobs)[1]
+            cache[key] = run_matrix(binary, cells, sub, cfg, jobs, variant)[1]
         fams, _ = pooled(cache[key])
         f = fams.get(fam, {"episodes": 0, "detected": 0})
         rec = f["detected"] / f["episodes"] if f["episodes"] else 0.0
@@ -216,6 +226,9 @@ def main():
                     help="the report calendars on seeds 7301-7312 instead")
     ap.add_argument("--lofo", action="store_true", help="leave-one-family-out too")
     ap.add_argument("--config", help="warden.toml for every replay")
+    ap.add_argument("--variant", default="",
+                    help="simulate every fleet with these departures from the default "
+                         "world (warden simulate --variant, comma-separated)")
     ap.add_argument("--out", default="out/matrix")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--lofo-dev", type=int, default=3,
@@ -225,14 +238,14 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     cells = DEV if a.dev else HOLDOUT if a.holdout else FRESH if a.fresh else REPORT
-    cells, evals = run_matrix(a.binary, cells, a.out, a.config, a.jobs)
+    cells, evals = run_matrix(a.binary, cells, a.out, a.config, a.jobs, a.variant)
     text, fams, _ = table(cells, evals)
     print(text, flush=True)
     if a.lofo:
         print()
         seeds = {int(x) for x in a.lofo_seeds.split(",") if x}
         cells = [c for c in REPORT if not seeds or c[0] in seeds]
-        print(lofo(a.binary, a.out, a.jobs, sorted(fams), a.lofo_dev, cells))
+        print(lofo(a.binary, a.out, a.jobs, sorted(fams), a.lofo_dev, cells, a.variant))
 
 
 if __name__ == "__main__":

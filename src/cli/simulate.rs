@@ -36,6 +36,14 @@ pub struct Args {
     /// Attack scenarios to leave out (a leave-one-family-out fleet).
     #[arg(long, value_delimiter = ',')]
     pub without_scenarios: Vec<String>,
+    /// Departures from the default world, for measuring detection on
+    /// fleets unlike the one it was tuned on (comma-separated):
+    /// `mimicry` (attackers use the victim's actions as often as it does,
+    /// at irregular gaps), `night-backfills` (any agent may run a one-off
+    /// tenfold backfill in its team's night) and `busy-teams` (every team
+    /// goes through every kind of benign change).
+    #[arg(long, value_delimiter = ',')]
+    pub variant: Vec<String>,
     /// Output file (`.gz` compresses); `-` for stdout.
     #[arg(long)]
     pub out: String,
@@ -66,6 +74,7 @@ pub fn run(args: Args) -> Result<()> {
         attack_share,
         scenarios,
         without_scenarios,
+        variant,
         out,
         format,
         grants_out,
@@ -85,6 +94,7 @@ pub fn run(args: Args) -> Result<()> {
         None => SimConfig::DEFAULT_START_MS,
     };
     let pool = scenario_pool(&scenarios, &without_scenarios)?;
+    let variants = sim::Variants::parse(&variant).map_err(anyhow::Error::msg)?;
     let cfg = SimConfig {
         agents,
         duration_ms: duration,
@@ -92,6 +102,7 @@ pub fn run(args: Args) -> Result<()> {
         start_ms,
         attack_share,
         scenarios: pool,
+        variants,
     };
     let mut fleet = sim::generate(&cfg);
     if let Some(path) = &grants_out {

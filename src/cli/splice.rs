@@ -61,6 +61,7 @@ pub fn run(args: Args) -> Result<()> {
             start_ms: SimConfig::DEFAULT_START_MS,
             attack_share: 0.0,
             scenarios: Vec::new(),
+            variants: Default::default(),
         },
         inputs,
         unit,

@@ -155,10 +155,16 @@ impl SessionSlots {
             } else {
                 0
             };
+            // The alternation counted so far was with the context replaced:
+            // it goes on only while that context is still live (a token
+            // used from rotating networks). One gone for longer than the
+            // window takes its count along, so a move hours after an
+            // intruder left is not scored as the intruder's alternation.
+            let gone = ts - s.last[old].get() > CONCURRENT_MS;
             s.ctx[old] = ctx;
             s.flags.set_novel(old, ctx_novel);
             s.last[old] = Stamp::default();
-            if old == s.flags.current() {
+            if old == s.flags.current() || gone {
                 s.switches = 0;
             }
             old
@@ -418,6 +424,38 @@ mod tests {
             t += 10_000;
             assert_eq!(s.observe(1, 20, false, t).switches, 0);
         }
+    }
+
+    #[test]
+    fn an_alternation_long_over_does_not_carry_to_a_new_context() {
+        // An intruder alternates with the agent on its session, then stops.
+        let mut s = SessionSlots::default();
+        let mut t = 1_000;
+        for i in 0..12 {
+            t += 20_000;
+            let ctx = if i % 2 == 0 { 10 } else { 66 };
+            s.observe(1, ctx, ctx == 66, t);
+        }
+        // The agent alone on it for hours (the alternation is still live
+        // for the window's ten minutes), then its egress moves.
+        for i in 0..200 {
+            t += 60_000;
+            let c = s.observe(1, 10, false, t);
+            assert!(i < 10 || c.switches == 0, "{c:?} at {i}");
+        }
+        t += 60_000;
+        let moved = s.observe(1, 11, true, t);
+        assert!(moved.switches <= 1, "{moved:?}");
+        // While an intruder rotates networks, its alternation goes on.
+        let mut r = SessionSlots::default();
+        let mut t = 1_000;
+        let mut last = Concurrency::default();
+        for i in 0..12 {
+            t += 20_000;
+            let ctx = if i % 2 == 0 { 10 } else { 100 + i };
+            last = r.observe(1, ctx, ctx != 10, t);
+        }
+        assert!(last.switches >= 10, "{last:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn fleet(seed: u64, batch: usize) -> Vec<RecordBatch> {
         start_ms: SimConfig::DEFAULT_START_MS,
         attack_share: 0.5,
         scenarios: Vec::new(),
+        variants: Default::default(),
     };
     let mut text = Vec::new();
     sim::write_events(&sim::generate(&cfg), &mut text).unwrap();

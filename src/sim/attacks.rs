@@ -235,7 +235,7 @@ pub(crate) fn inject(
             for _ in 0..n {
                 t += rng.random_range(5_000..60_000);
                 let action = if rng.random_bool(0.5) {
-                    a.actions.choose(rng).copied().unwrap_or("s3:GetObject")
+                    w.victims_action(a, rng, "s3:GetObject")
                 } else {
                     DISCOVERY
                         .choose(rng)
@@ -371,8 +371,13 @@ pub(crate) fn inject(
             let span = rng.random_range(20..60) * MINUTE;
             let new_ip = rng.random_bool(0.5).then(|| external_ip(rng, s));
             for _ in 0..n {
-                t += span / n as i64;
-                let action = a.actions.choose(rng).copied().unwrap_or("GET /v1/orders");
+                t += if w.cfg.variants.mimicry {
+                    // Irregular gaps with the same mean: no steady beat.
+                    rng.random_range(0..=2 * span / n as i64)
+                } else {
+                    span / n as i64
+                };
+                let action = w.victims_action(a, rng, "GET /v1/orders");
                 let path = action
                     .split(' ')
                     .nth(1)

@@ -41,15 +41,18 @@ pub(crate) struct TeamChanges {
 impl TeamChanges {
     /// Draws a team's changes for a run of `[start, end)`; the changes land
     /// after the first sixth of the run, so some history precedes them.
-    pub fn draw(rng: &mut ChaCha8Rng, start: i64, end: i64) -> TeamChanges {
+    /// With `every` (the `busy-teams` variant) the team goes through each
+    /// kind of change.
+    pub fn draw(rng: &mut ChaCha8Rng, start: i64, end: i64, every: bool) -> TeamChanges {
         let span = (end - start).max(HOUR);
         let at = |rng: &mut ChaCha8Rng| start + span / 6 + rng.random_range(0..span * 2 / 3);
+        let p = |share: f64| if every { 1.0 } else { share };
         let dst = rng
-            .random_bool(0.3)
+            .random_bool(p(0.3))
             .then(|| (at(rng), if rng.random_bool(0.5) { 1 } else { -1 }));
-        let egress_at = rng.random_bool(0.3).then(|| at(rng));
-        let upgrade_at = rng.random_bool(0.4).then(|| at(rng));
-        let rollout = rng.random_bool(0.5).then(|| {
+        let egress_at = rng.random_bool(p(0.3)).then(|| at(rng));
+        let upgrade_at = rng.random_bool(p(0.4)).then(|| at(rng));
+        let rollout = rng.random_bool(p(0.5)).then(|| {
             let kind = [
                 AgentType::AiAgent,
                 AgentType::ServiceAccount,
@@ -58,8 +61,8 @@ impl TeamChanges {
             let action = SENSITIVE_ROLLOUTS[rng.random_range(0..SENSITIVE_ROLLOUTS.len())];
             (kind, action, at(rng))
         });
-        let migration_at = rng.random_bool(0.25).then(|| at(rng));
-        let outage = rng.random_bool(0.35).then(|| {
+        let migration_at = rng.random_bool(p(0.25)).then(|| at(rng));
+        let outage = rng.random_bool(p(0.35)).then(|| {
             let s = at(rng);
             (s, s + rng.random_range(15..45) * MINUTE)
         });
@@ -107,6 +110,27 @@ pub(crate) fn draw_backfill(
     let eligible = matches!(kind, AgentType::ServiceAccount | AgentType::Workload);
     (eligible && end - start > 8 * HOUR && rng.random_bool(0.06))
         .then(|| start + 4 * HOUR + rng.random_range(0..end - start - 7 * HOUR))
+}
+
+/// A one-off backfill under the `night-backfills` variant: any kind of
+/// agent, 15 % of them, starting in the team's night (local 00:00–04:00;
+/// `tz_h` is the team's offset from UTC, daylight saving aside).
+pub(crate) fn draw_night_backfill(
+    rng: &mut ChaCha8Rng,
+    start: i64,
+    end: i64,
+    tz_h: i64,
+) -> Option<i64> {
+    if end - start <= 8 * HOUR || !rng.random_bool(0.15) {
+        return None;
+    }
+    let mut t = start + 4 * HOUR + rng.random_range(0..end - start - 7 * HOUR);
+    let local_hour = |t: i64| (t.div_euclid(HOUR) + tz_h).rem_euclid(24);
+    while local_hour(t) >= 4 {
+        t += HOUR;
+    }
+    let t = t + rng.random_range(0..HOUR);
+    (t + BACKFILL_MS <= end).then_some(t)
 }
 
 /// Backfill volume multiplier.

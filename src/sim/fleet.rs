@@ -51,6 +51,21 @@ pub struct Agent {
     pub backfill_at: Option<i64>,
 }
 
+impl Agent {
+    /// One of the agent's own actions, as often as it uses each.
+    pub(crate) fn usual_action(&self, rng: &mut ChaCha8Rng) -> &'static str {
+        let total: f64 = self.weights.iter().sum();
+        let mut x = rng.random::<f64>() * total;
+        for (act, w) in self.actions.iter().zip(&self.weights) {
+            if x < *w {
+                return act;
+            }
+            x -= w;
+        }
+        self.actions[0]
+    }
+}
+
 pub(crate) struct AttackPlan {
     pub scenario: usize,
     pub start: i64,
@@ -113,7 +128,7 @@ impl World {
                     + cfg.duration_ms / 3
                     + rng.random_range(0..cfg.duration_ms / 3),
                 slug,
-                changes: TeamChanges::draw(&mut crng, cfg.start_ms, end),
+                changes: TeamChanges::draw(&mut crng, cfg.start_ms, end, cfg.variants.busy_teams),
             });
         }
         let mut agents = Vec::new();
@@ -235,7 +250,11 @@ impl World {
                     .rollout
                     .filter(|(k, _, _)| *k == kind)
                     .map(|(_, action, at)| (action, at + crng.random_range(0..20 * MINUTE))),
-                backfill_at: changes::draw_backfill(&mut crng, kind, start, end),
+                backfill_at: if cfg.variants.night_backfills {
+                    changes::draw_night_backfill(&mut crng, start, end, tn.tz_h)
+                } else {
+                    changes::draw_backfill(&mut crng, kind, start, end)
+                },
             });
         }
         // The attack plan is drawn by `sim::generate` right after, from the
@@ -357,6 +376,22 @@ impl World {
         out
     }
 
+    /// One of the victim's own actions, as an intruder with its token picks
+    /// it: uniformly from what the victim calls, or under the `mimicry`
+    /// variant as often as the victim calls each.
+    pub(crate) fn victims_action(
+        &self,
+        a: &Agent,
+        rng: &mut ChaCha8Rng,
+        fallback: &'static str,
+    ) -> &'static str {
+        if self.cfg.variants.mimicry && !a.actions.is_empty() {
+            a.usual_action(rng)
+        } else {
+            a.actions.choose(rng).copied().unwrap_or(fallback)
+        }
+    }
+
     fn pick_action(&self, a: &Agent, t: i64, rng: &mut ChaCha8Rng) -> &'static str {
         if let Some((act, at)) = a.sensitive_rollout {
             if t >= at && rng.random_bool(0.08) {
@@ -368,15 +403,7 @@ impl World {
                 return act;
             }
         }
-        let total: f64 = a.weights.iter().sum();
-        let mut x = rng.random::<f64>() * total;
-        for (act, w) in a.actions.iter().zip(&a.weights) {
-            if x < *w {
-                return act;
-            }
-            x -= w;
-        }
-        a.actions[0]
+        a.usual_action(rng)
     }
 
     pub(crate) fn resource(

@@ -43,6 +43,55 @@ pub struct SimConfig {
     /// turn; empty plays them all. Leaving one out gives the fleets a
     /// leave-one-family-out evaluation tunes on.
     pub scenarios: Vec<usize>,
+    /// Departures from the default world (`Variants`); none by default.
+    pub variants: Variants,
+}
+
+/// Ways a fleet can differ from the one Warden's constants were chosen on,
+/// for measuring how detection holds on fleets nobody here wrote: attackers
+/// that blend in better, and benign work that looks more like an attack.
+/// The default fleet is unchanged by this type (every draw it adds is made
+/// only when its variant is on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variants {
+    /// Attackers that use a victim's own actions use them as often as the
+    /// victim does (its weights, not a uniform pick), and an off-hours
+    /// intruder's calls come at random gaps rather than a steady beat.
+    pub mimicry: bool,
+    /// Any agent, of any kind, may run a one-off backfill (ten times its
+    /// volume for two hours), more often (15 % of agents against 6 % of
+    /// services and workloads), and always in its team's night (local
+    /// 00:00–04:00): the benign twin of an off-hours intrusion.
+    pub night_backfills: bool,
+    /// Every team goes through every kind of benign change in the run
+    /// (daylight saving, an egress move, a client upgrade, a sensitive
+    /// roll-out, a storage migration, an outage), where by default each
+    /// comes to a quarter to a half of the teams.
+    pub busy_teams: bool,
+}
+
+impl Variants {
+    /// Names `--variant` takes.
+    pub const NAMES: [&'static str; 3] = ["mimicry", "night-backfills", "busy-teams"];
+
+    /// The variants named (comma-separated names from `NAMES`).
+    pub fn parse(names: &[String]) -> Result<Variants, String> {
+        let mut v = Variants::default();
+        for name in names {
+            match name.as_str() {
+                "mimicry" => v.mimicry = true,
+                "night-backfills" => v.night_backfills = true,
+                "busy-teams" => v.busy_teams = true,
+                other => {
+                    return Err(format!(
+                        "unknown variant `{other}`; the simulator knows: {}",
+                        Variants::NAMES.join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(v)
+    }
 }
 
 impl SimConfig {
@@ -170,3 +219,7 @@ pub fn generate(cfg: &SimConfig) -> Fleet {
         strings,
     }
 }
+
+#[cfg(test)]
+#[path = "variant_tests.rs"]
+mod variant_tests;

@@ -124,7 +124,7 @@ pub(super) fn inject(
     let ctx = SimEvent { label, ..*ctx };
     let name = super::SCENARIOS[label as usize - 1];
     let tenant = w.tenants[a.tenant].slug.clone();
-    let usual = |rng: &mut ChaCha8Rng| a.actions.choose(rng).copied().unwrap_or("s3:GetObject");
+    let usual = |rng: &mut ChaCha8Rng| w.victims_action(a, rng, "s3:GetObject");
     let (gap, per_hour) = cadence(own, t);
     match name {
         "inside_replay" => {

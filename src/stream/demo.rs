@@ -241,6 +241,7 @@ fn fleet(args: &DemoArgs) -> (Vec<Call>, Attacks, i64) {
         start_ms: start,
         attack_share: args.attack_share,
         scenarios: Vec::new(),
+        variants: Default::default(),
     });
     let live_start = start + args.history;
     let live_end = live_start + args.live;
