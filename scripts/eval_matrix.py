@@ -22,8 +22,8 @@ Three matrices:
 
   --variant V       every fleet simulated with departures from the default
                     world (`warden simulate --variant`: mimicry,
-                    night-backfills): how the figures hold on fleets unlike
-                    the ones the constants were chosen on.
+                    night-backfills, busy-teams): how the figures hold on
+                    fleets unlike the ones the constants were chosen on.
 
 Usage: scripts/eval-matrix.sh [--dev | --holdout | --fresh] [--lofo] [--variant V] [--config FILE] [--out DIR]
 """

@@ -94,7 +94,7 @@ pub fn run(args: Args) -> Result<()> {
         None => SimConfig::DEFAULT_START_MS,
     };
     let pool = scenario_pool(&scenarios, &without_scenarios)?;
-    let variants = sim::Variants::parse(&variant).map_err(anyhow::Error::msg)?;
+    let variants = sim::Variants::parse(&variant)?;
     let cfg = SimConfig {
         agents,
         duration_ms: duration,

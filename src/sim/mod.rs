@@ -75,24 +75,24 @@ impl Variants {
     pub const NAMES: [&'static str; 3] = ["mimicry", "night-backfills", "busy-teams"];
 
     /// The variants named (comma-separated names from `NAMES`).
-    pub fn parse(names: &[String]) -> Result<Variants, String> {
+    pub fn parse(names: &[String]) -> Result<Variants, UnknownVariant> {
         let mut v = Variants::default();
         for name in names {
             match name.as_str() {
                 "mimicry" => v.mimicry = true,
                 "night-backfills" => v.night_backfills = true,
                 "busy-teams" => v.busy_teams = true,
-                other => {
-                    return Err(format!(
-                        "unknown variant `{other}`; the simulator knows: {}",
-                        Variants::NAMES.join(", ")
-                    ))
-                }
+                other => return Err(UnknownVariant(other.to_string())),
             }
         }
         Ok(v)
     }
 }
+
+/// A `--variant` name the simulator does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown variant `{0}`; the simulator knows: {names}", names = Variants::NAMES.join(", "))]
+pub struct UnknownVariant(String);
 
 impl SimConfig {
     /// Default start: Friday 2026-11-20 00:00 UTC, so a 3-day run spans a weekend.

@@ -28,7 +28,9 @@ fn variants_are_named_and_unknown_names_refused() {
     let v = Variants::parse(&all).unwrap();
     assert!(v.mimicry && v.night_backfills && v.busy_teams);
     assert_eq!(Variants::parse(&[]).unwrap(), Variants::default());
-    let err = Variants::parse(&["mimicry".into(), "nightly".into()]).unwrap_err();
+    let err = Variants::parse(&["mimicry".into(), "nightly".into()])
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("`nightly`") && err.contains("night-backfills"),
         "{err}"
