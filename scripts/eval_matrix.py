@@ -132,6 +132,9 @@ def pooled(evals):
         "false": sum(ev["false_findings"] for ev in evals),
         "agent_days": sum(ev["agent_days"] for ev in evals),
         "wrongful": sum(ev["wrongful_revocations"] for ev in evals),
+        # Absent from a report with no reopenings (and from older builds').
+        "reopened": sum(ev.get("findings_reopened", 0) for ev in evals),
+        "reopened_outside": sum(ev.get("reopened_outside_attacks", 0) for ev in evals),
         "by_detector": {},
     }
     for ev in evals:
@@ -158,6 +161,10 @@ def table(cells, evals):
     lines.append(f"False findings: {t['false']} over {t['agent_days']} agent-days = "
                  f"**{per_k:.2f} per 1,000 agent-days**; wrongful revocations: "
                  f"**{t['wrongful']}**.")
+    if t["reopened"]:
+        lines.append(f"Findings reopened after their Close (not new findings, not counted "
+                     f"above): {t['reopened']}, of them outside every attack window: "
+                     f"{t['reopened_outside']}.")
     if t["by_detector"]:
         lines.append("False findings by leading detector: " + ", ".join(
             f"{k} {v}" for k, v in sorted(t["by_detector"].items(), key=lambda kv: -kv[1])))

@@ -454,6 +454,45 @@ fn an_episode_that_went_quiet_ends_and_the_next_deviation_is_a_new_finding() {
 }
 
 #[test]
+fn a_deviation_soon_after_an_episode_closed_reopens_its_finding() {
+    let storm = |start: i64| denied_storm("wl-7", start, 40, 7_000);
+    let first = T0 + 25 * HOUR;
+    // After the 30-minute quiet time, within the 30 minutes after it.
+    let second = first + 50 * 60_000;
+    let events = merge(merge(baseline(), storm(first)), storm(second));
+    let d = run(Config::default(), &events);
+    let lifecycle: Vec<(String, FindingActivity, u32, i64)> = d
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Finding(f) => Some((f.uid.clone(), f.activity, f.seq, f.time_ms)),
+            _ => None,
+        })
+        .collect();
+    let uids: std::collections::BTreeSet<&str> =
+        lifecycle.iter().map(|(u, ..)| u.as_str()).collect();
+    assert_eq!(uids.len(), 1, "one finding: {lifecycle:?}");
+    let kinds: Vec<FindingActivity> = lifecycle.iter().map(|l| l.1).collect();
+    let close = kinds
+        .iter()
+        .position(|k| *k == FindingActivity::Close)
+        .unwrap();
+    assert_eq!(kinds[close + 1], FindingActivity::Reopen, "{lifecycle:?}");
+    assert!(lifecycle[close].3 < second && lifecycle[close + 1].3 >= second);
+    assert!(
+        lifecycle.windows(2).all(|w| w[1].2 == w[0].2 + 1),
+        "the sequence goes on: {lifecycle:?}"
+    );
+    // Reopening off: the second storm is a new finding, as before.
+    let mut cfg = Config::default();
+    cfg.decisions.episode_reopen_minutes = 0;
+    let creates = run(cfg, &events)
+        .iter()
+        .filter(|d| matches!(d, Decision::Finding(f) if f.activity == FindingActivity::Create))
+        .count();
+    assert_eq!(creates, 2);
+}
+
+#[test]
 fn a_rate_spike_of_ordinary_calls_is_found_by_the_rate_detectors() {
     // Twenty calls a second where two a minute is usual (600 times), same
     // action and resource: only volume moves, far past what a benign surge

@@ -275,6 +275,11 @@ fn findings_and_remediations_validate_against_ocsf_1_8_0() {
         .filter(|v| v["finding_info"]["attacks"].is_array())
         .count();
     assert!(tagged > 0, "no finding carried finding_info.attacks");
+    // So were reopenings (an Update after the Close).
+    assert!(
+        text.contains("so it is reopened"),
+        "no finding was reopened in this fleet"
+    );
 }
 
 /// A suppressed finding (status Suppressed, with who suppressed it and why)

@@ -87,6 +87,27 @@ fn replay_outputs_validate_against_their_schemas() {
         !errors(&finding, &alert_update).is_empty(),
         "only a Create is an alert"
     );
+    // A reopening is an Update back In Progress after the Close, not a new
+    // alert, under the finding's own uid.
+    let reopened = outputs
+        .iter()
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("so it is reopened"))
+        })
+        .expect("a reopened finding in this fleet");
+    assert_eq!(
+        (&reopened["activity_id"], &reopened["status_id"]),
+        (&Value::from(2), &Value::from(2))
+    );
+    assert!(reopened.get("is_alert").is_none());
+    let uid = &reopened["finding_info"]["uid"];
+    let closed_before = outputs
+        .iter()
+        .take_while(|v| !std::ptr::eq(*v, reopened))
+        .any(|v| &v["finding_info"]["uid"] == uid && v["activity_id"] == 3);
+    assert!(closed_before, "reopened after its Close");
     let mut bad_uid = create.clone();
     bad_uid["metadata"]["uid"] = Value::from("f-1");
     assert!(!errors(&finding, &bad_uid).is_empty());

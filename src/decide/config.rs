@@ -26,6 +26,9 @@ pub struct DecisionConfig {
     pub revoke: RevokeMode,
     /// An agent's episode ends after this long without a finding-level event.
     pub episode_quiet_minutes: u32,
+    /// A finding-level call this long after an episode's Close reopens its
+    /// finding (an incident's tail is not a new incident); 0: never.
+    pub episode_reopen_minutes: u32,
     /// An open finding is updated only when risk rises by this much ...
     pub update_min_risk_delta: f32,
     /// ... or a new detector contributes, and at most this often.
@@ -53,6 +56,7 @@ impl Default for DecisionConfig {
             revoke_threshold: 85.0,
             revoke: RevokeMode::Enforce,
             episode_quiet_minutes: 30,
+            episode_reopen_minutes: 30,
             update_min_risk_delta: 5.0,
             update_min_interval_seconds: 60,
             suppressions_file: None,

@@ -3,11 +3,14 @@
 //! storm of new ones).
 
 mod config;
+mod episode;
 pub mod policy;
 mod severity;
 pub mod suppress;
 
 pub use config::{DecisionConfig, RevokeMode};
+pub(crate) use episode::Episode;
+use episode::MAX_LAG_MS;
 pub use severity::Severity;
 pub use suppress::{Suppression, SuppressionSet};
 
@@ -25,6 +28,12 @@ pub enum FindingActivity {
     /// The episode went quiet (`episode_quiet_minutes` without a
     /// finding-level call): the finding is closed.
     Close,
+    /// A finding-level call within `episode_reopen_minutes` of the Close:
+    /// the same finding raised again (OCSF has no such activity, so it goes
+    /// out as an Update, back In Progress, saying it was reopened). An
+    /// incident's tail, or an intruder back after a pause, is one finding
+    /// for the analyst who has it, not a new one.
+    Reopen,
 }
 
 /// Why a feature contributed: observed vs expected, and its surprise.
@@ -172,75 +181,6 @@ pub struct SuppressedFinding {
     pub by: Vec<std::sync::Arc<Suppression>>,
 }
 
-/// One agent's open run of findings (public only so its state can be
-/// snapshotted; its fields stay private to the decider).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Episode {
-    uid: String,
-    first_ts: i64,
-    last_hit_ts: i64,
-    last_emit_ts: i64,
-    max_risk: f32,
-    seq: u32,
-    features: u32,
-    revoked: Vec<Option<Box<str>>>,
-    /// The last finding emitted, which the Close repeats (agent, session,
-    /// trigger, evidence) so a SIEM can match it without a lookup.
-    last: Option<Box<Finding>>,
-    /// How far the agent's calls run behind the shared clock, as of its
-    /// last call (see `Decider::note_clock`). Not checkpointed (another
-    /// engine's clock is another clock): a restored episode is measured
-    /// against the restoring engine's clock from the agent's last call.
-    #[serde(skip)]
-    lag_ms: i64,
-}
-
-/// The most an agent's lag behind the shared clock postpones the closing
-/// of its quiet episode. A backlog a day deep is caught up on as it
-/// arrives; beyond that, a call stamped far in the past (event time is
-/// written by the caller) must not keep an episode open for ever.
-const MAX_LAG_MS: i64 = 24 * 3_600_000;
-
-/// Minute (since the epoch) from which an episode whose last finding-level
-/// call was at `last_hit_ts` counts as quiet. Whole minutes, so an engine
-/// that took the agent over mid-stream closes it at the same call as one
-/// that never stopped.
-pub(crate) fn quiet_from_minute(last_hit_ts: i64, quiet_ms: i64) -> i64 {
-    (last_hit_ts + quiet_ms).div_euclid(60_000) + 1
-}
-
-impl Episode {
-    /// A finding of one call (suppressed or a policy violation): never
-    /// updated, never kept.
-    fn of_one_call(uid: String, ts: i64, risk: f32) -> Episode {
-        Episode {
-            uid,
-            first_ts: ts,
-            last_hit_ts: ts,
-            last_emit_ts: ts,
-            max_risk: risk,
-            seq: 0,
-            features: 0,
-            revoked: Vec::new(),
-            last: None,
-            lag_ms: 0,
-        }
-    }
-
-    fn quiet_from_minute(&self, quiet_ms: i64) -> i64 {
-        quiet_from_minute(self.last_hit_ts, quiet_ms)
-    }
-
-    fn close(mut self, quiet_ms: i64) -> Option<Finding> {
-        let mut f = *self.last.take()?;
-        f.seq = self.seq + 1;
-        f.activity = FindingActivity::Close;
-        f.time_ms = self.last_hit_ts + quiet_ms;
-        f.risk = self.max_risk.round().clamp(0.0, 100.0) as u8;
-        Some(f)
-    }
-}
-
 /// Everything the decider needs to know about the agent and event.
 pub(crate) struct DecisionInput<'a> {
     pub agent_idx: u32,
@@ -329,7 +269,7 @@ impl Decider {
         if !rule.revoke || self.cfg.revoke == RevokeMode::Off {
             return;
         }
-        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        let quiet_ms = self.quiet_ms();
         let (last, revoked) = self
             .violation_runs
             .entry(inp.agent_idx)
@@ -371,7 +311,7 @@ impl Decider {
         out: &mut Vec<Decision>,
     ) {
         let ts = inp.row.ts_ms;
-        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        let quiet_ms = self.quiet_ms();
         if let Some(last) = self.suppressed_runs.get_mut(&inp.agent_idx) {
             if ts - *last < quiet_ms {
                 *last = (*last).max(ts);
@@ -396,7 +336,8 @@ impl Decider {
         })));
     }
 
-    /// The agent's open episode, if any (for its state snapshot).
+    /// The agent's episode, open or closed lately, if any (for its state
+    /// snapshot).
     pub fn episode(&self, agent_idx: u32) -> Option<&Episode> {
         self.episodes.get(&agent_idx)
     }
@@ -406,8 +347,25 @@ impl Decider {
         self.episodes.insert(agent_idx, episode);
     }
 
+    /// Episodes not closed yet.
+    #[cfg(test)]
     pub(crate) fn open_episodes(&self) -> usize {
-        self.episodes.len()
+        self.episodes.values().filter(|e| !e.is_closed()).count()
+    }
+
+    /// Whether any episode is kept, open or closed lately (the minute's
+    /// sweep has work to do).
+    pub(crate) fn has_episodes(&self) -> bool {
+        !self.episodes.is_empty()
+    }
+
+    fn quiet_ms(&self) -> i64 {
+        self.cfg.episode_quiet_minutes as i64 * 60_000
+    }
+
+    /// Past the quiet time, then past the reopening time after it.
+    fn forget_ms(&self) -> i64 {
+        self.quiet_ms() + self.cfg.episode_reopen_minutes as i64 * 60_000
     }
 
     /// Notes where the agent's call at `ts` stood against the shared clock
@@ -425,43 +383,40 @@ impl Decider {
     }
 
     /// Closes every episode quiet at `now_ms` (Close findings, in uid
-    /// order), each on its agent's own time: `now_ms` less the agent's lag.
+    /// order), each on its agent's own time: `now_ms` less the agent's lag;
+    /// forgets the closed ones whose time to be reopened is over.
     pub(crate) fn close_quiet(&mut self, now_ms: i64, out: &mut Vec<Decision>) {
-        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
+        let (quiet_ms, forget_ms) = (self.quiet_ms(), self.forget_ms());
+        let minute = |e: &Episode| (now_ms - e.lag_ms).div_euclid(60_000);
         let mut quiet: Vec<u32> = self
             .episodes
             .iter()
-            .filter(|(_, e)| {
-                (now_ms - e.lag_ms).div_euclid(60_000) >= e.quiet_from_minute(quiet_ms)
-            })
+            .filter(|(_, e)| !e.is_closed() && minute(e) >= e.quiet_from_minute(quiet_ms))
             .map(|(i, _)| *i)
             .collect();
-        if quiet.is_empty() {
-            return;
-        }
         quiet.sort_by(|a, b| self.episodes[a].uid.cmp(&self.episodes[b].uid));
         for i in quiet {
-            if let Some(f) = self.episodes.remove(&i).and_then(|e| e.close(quiet_ms)) {
+            if let Some(f) = self.episodes.get_mut(&i).and_then(|e| e.close(quiet_ms)) {
                 out.push(Decision::Finding(Box::new(f)));
             }
         }
+        self.episodes
+            .retain(|_, e| !e.is_closed() || minute(e) < e.quiet_from_minute(forget_ms));
     }
 
     pub fn decide(&mut self, inp: &DecisionInput<'_>, out: &mut Vec<Decision>) {
         let row = inp.row;
         let ts = row.ts_ms;
-        let quiet_ms = self.cfg.episode_quiet_minutes as i64 * 60_000;
-        if self
-            .episodes
-            .get(&inp.agent_idx)
-            .is_some_and(|e| ts.div_euclid(60_000) >= e.quiet_from_minute(quiet_ms))
-        {
-            if let Some(f) = self
-                .episodes
-                .remove(&inp.agent_idx)
-                .and_then(|e| e.close(quiet_ms))
-            {
-                out.push(Decision::Finding(Box::new(f)));
+        let minute = ts.div_euclid(60_000);
+        let (quiet_ms, forget_ms) = (self.quiet_ms(), self.forget_ms());
+        if let Some(e) = self.episodes.get_mut(&inp.agent_idx) {
+            if !e.is_closed() && minute >= e.quiet_from_minute(quiet_ms) {
+                if let Some(f) = e.close(quiet_ms) {
+                    out.push(Decision::Finding(Box::new(f)));
+                }
+            }
+            if e.is_closed() && minute >= e.quiet_from_minute(forget_ms) {
+                self.episodes.remove(&inp.agent_idx);
             }
         }
         let score = inp.score;
@@ -474,36 +429,29 @@ impl Decider {
             std::collections::hash_map::Entry::Vacant(v) => {
                 let ts_s = ts.to_string();
                 let uid = stable_uid("wdn-f", &[inp.agent_id, &ts_s, row.event_id.unwrap_or("")]);
-                let ep = v.insert(Episode {
-                    uid,
-                    first_ts: ts,
-                    last_hit_ts: ts,
-                    last_emit_ts: ts,
-                    max_risk: score.risk,
-                    seq: 0,
-                    features: mask,
-                    revoked: Vec::new(),
-                    last: None,
-                    lag_ms: 0,
-                });
+                let ep = v.insert(Episode::open(uid, ts, score.risk, mask));
                 (ep, Some(FindingActivity::Create))
             }
             std::collections::hash_map::Entry::Occupied(o) => {
                 let ep = o.into_mut();
+                let act = if ep.is_closed() {
+                    // Raised again within the reopening time: always said,
+                    // whatever the risk, since the analyst was told it ended.
+                    Some(FindingActivity::Reopen)
+                } else {
+                    let rises = score.risk >= ep.max_risk + self.cfg.update_min_risk_delta;
+                    let new_features = mask & !ep.features != 0;
+                    let due =
+                        ts - ep.last_emit_ts >= self.cfg.update_min_interval_seconds as i64 * 1000;
+                    ((rises || new_features) && due).then_some(FindingActivity::Update)
+                };
                 ep.last_hit_ts = ep.last_hit_ts.max(ts);
-                let rises = score.risk >= ep.max_risk + self.cfg.update_min_risk_delta;
-                let new_features = mask & !ep.features != 0;
-                let due =
-                    ts - ep.last_emit_ts >= self.cfg.update_min_interval_seconds as i64 * 1000;
-                let act = if (rises || new_features) && due {
+                if act.is_some() {
                     ep.seq += 1;
                     ep.last_emit_ts = ts;
                     ep.features |= mask;
                     ep.max_risk = ep.max_risk.max(score.risk);
-                    Some(FindingActivity::Update)
-                } else {
-                    None
-                };
+                }
                 (ep, act)
             }
         };
@@ -752,6 +700,130 @@ mod tests {
             assert_eq!(d.open_episodes(), 1, "lag {stamp_lag}");
             d.close_quiet(t0 + closed_at, &mut out);
             assert_eq!(d.open_episodes(), 0, "lag {stamp_lag}");
+        }
+    }
+
+    fn call<'a>(ts_ms: i64, session: &'a str) -> CallRow<'a> {
+        CallRow {
+            ts_ms,
+            agent_id: "svc",
+            action: "iam:CreateAccessKey",
+            session_id: Some(session),
+            ..CallRow::default()
+        }
+    }
+
+    fn decided(d: &mut Decider, row: &CallRow<'_>) -> Vec<Decision> {
+        let (signals, score) = strong_evidence();
+        let mut out = Vec::new();
+        d.decide(&input_of(row, &signals, &score), &mut out);
+        out
+    }
+
+    fn findings(out: &[Decision]) -> Vec<(FindingActivity, &str, u32)> {
+        out.iter()
+            .filter_map(|d| match d {
+                Decision::Finding(f) => Some((f.activity, f.uid.as_str(), f.seq)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn revoked_sessions(out: &[Decision]) -> Vec<Option<&str>> {
+        out.iter()
+            .filter_map(|d| match d {
+                Decision::Revocation(r) => Some(r.session_id.as_deref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An agent acting up again within the reopening time after its
+    /// finding's Close reopens that finding (same uid, the sequence going
+    /// on), whether the sweep closed it or its own next call did; a
+    /// session already revoked in the incident is not revoked again, a new
+    /// one is.
+    #[test]
+    fn a_finding_raised_again_soon_after_its_close_is_reopened() {
+        let cfg = DecisionConfig::default();
+        let quiet = cfg.episode_quiet_minutes as i64 * 60_000;
+        let reopen = cfg.episode_reopen_minutes as i64 * 60_000;
+        assert!(reopen > 0);
+        let t0 = 1_000_000_020_000;
+        for swept in [true, false] {
+            let mut d = Decider::new(cfg.clone());
+            let first = decided(&mut d, &call(t0, "tok-1"));
+            let uid = findings(&first)[0].1.to_string();
+            assert_eq!(findings(&first), [(FindingActivity::Create, &*uid, 0)]);
+            assert_eq!(revoked_sessions(&first), [Some("tok-1")]);
+            let mut out = Vec::new();
+            if swept {
+                d.close_quiet(t0 + quiet + 60_000, &mut out);
+                assert_eq!(findings(&out), [(FindingActivity::Close, &*uid, 1)]);
+                assert_eq!(d.open_episodes(), 0);
+                assert!(d.has_episodes(), "kept to be reopened");
+                out.clear();
+            }
+            let back = t0 + quiet + reopen - 120_000;
+            out.extend(decided(&mut d, &call(back, "tok-1")));
+            assert_eq!(
+                findings(&out),
+                if swept {
+                    vec![(FindingActivity::Reopen, &*uid, 2)]
+                } else {
+                    vec![
+                        (FindingActivity::Close, &*uid, 1),
+                        (FindingActivity::Reopen, &*uid, 2),
+                    ]
+                },
+                "swept: {swept}"
+            );
+            assert!(revoked_sessions(&out).is_empty(), "tok-1 was revoked");
+            let other = decided(&mut d, &call(back + 1_000, "tok-2"));
+            assert_eq!(revoked_sessions(&other), [Some("tok-2")]);
+            assert_eq!(d.open_episodes(), 1);
+            // It closes again, one record on.
+            out.clear();
+            d.close_quiet(back + quiet + 120_000, &mut out);
+            assert_eq!(findings(&out), [(FindingActivity::Close, &*uid, 3)]);
+        }
+    }
+
+    /// Past the reopening time the closed episode is forgotten (by the
+    /// sweep, or by the agent's next call) and a new finding is created;
+    /// with no reopening time, a closed episode is not kept at all, as
+    /// before reopening existed.
+    #[test]
+    fn past_the_reopening_time_a_new_finding_is_created() {
+        let t0 = 1_000_000_020_000;
+        for reopen_minutes in [30, 0] {
+            let cfg = DecisionConfig {
+                episode_reopen_minutes: reopen_minutes,
+                ..DecisionConfig::default()
+            };
+            let quiet = cfg.episode_quiet_minutes as i64 * 60_000;
+            let reopen = reopen_minutes as i64 * 60_000;
+            for swept in [true, false] {
+                let mut d = Decider::new(cfg.clone());
+                let first = decided(&mut d, &call(t0, "tok-1"));
+                let uid = findings(&first)[0].1.to_string();
+                let mut out = Vec::new();
+                if swept {
+                    d.close_quiet(t0 + quiet + 60_000, &mut out);
+                    assert_eq!(d.has_episodes(), reopen > 0);
+                    d.close_quiet(t0 + quiet + reopen + 60_000, &mut out);
+                    assert!(!d.has_episodes(), "forgotten");
+                }
+                out.extend(decided(
+                    &mut d,
+                    &call(t0 + quiet + reopen + 60_000, "tok-1"),
+                ));
+                let f = findings(&out);
+                assert_eq!(f[0], (FindingActivity::Close, &*uid, 1), "{f:?}");
+                assert_eq!(f[1].0, FindingActivity::Create);
+                assert_ne!(f[1].1, uid, "a new finding");
+                assert_eq!(revoked_sessions(&out), [Some("tok-1")], "a new incident");
+            }
         }
     }
 }

@@ -144,7 +144,10 @@ impl Renderer {
             Decision::Finding(f) => {
                 let event_type = match f.activity {
                     FindingActivity::Create => event_types::FINDING_CREATE,
-                    FindingActivity::Update => event_types::FINDING_UPDATE,
+                    // A reopening updates the finding the receiver has.
+                    FindingActivity::Update | FindingActivity::Reopen => {
+                        event_types::FINDING_UPDATE
+                    }
                     FindingActivity::Close => event_types::FINDING_CLOSE,
                 };
                 vec![Arc::new(OutputRecord {

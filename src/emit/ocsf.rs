@@ -128,7 +128,8 @@ pub fn policy_violation(v: &Violation) -> Value {
 pub fn detection_finding(f: &Finding) -> Value {
     let (activity_id, activity_name) = match f.activity {
         FindingActivity::Create => (1, "Create"),
-        FindingActivity::Update => (2, "Update"),
+        // OCSF has no reopening: it updates the closed finding.
+        FindingActivity::Update | FindingActivity::Reopen => (2, "Update"),
         FindingActivity::Close => (3, "Close"),
     };
     let (severity_id, severity_name, risk_level_id, risk_level) = severity(f.risk);
@@ -137,6 +138,13 @@ pub fn detection_finding(f: &Finding) -> Value {
     let message = if f.activity == FindingActivity::Close {
         format!(
             "{} ({}): episode closed, quiet since its last finding-level call (last finding: {})",
+            f.agent_id,
+            f.agent_type.as_str(),
+            explanation.join("; ")
+        )
+    } else if f.activity == FindingActivity::Reopen {
+        format!(
+            "{} ({}) deviates again soon after this finding was closed, so it is reopened: {}",
             f.agent_id,
             f.agent_type.as_str(),
             explanation.join("; ")
@@ -153,7 +161,7 @@ pub fn detection_finding(f: &Finding) -> Value {
     // still being updated, or closed by Warden after going quiet.
     let (status_id, status) = match f.activity {
         FindingActivity::Create => (1, "New"),
-        FindingActivity::Update => (2, "In Progress"),
+        FindingActivity::Update | FindingActivity::Reopen => (2, "In Progress"),
         FindingActivity::Close => (5, "Archived"),
     };
     let title = match f.contributions.first() {
@@ -292,6 +300,8 @@ pub fn detection_finding(f: &Finding) -> Value {
         "anomaly_analyses": anomaly_analyses,
         "unmapped": {"cohort": f.cohort},
     });
+    // Only the Create is an alert (the published schema says so): a
+    // reopening updates the finding the analyst already has.
     if f.activity == FindingActivity::Create {
         out["is_alert"] = json!(true);
     }

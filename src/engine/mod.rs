@@ -66,6 +66,8 @@ pub struct EngineCounters {
     pub findings_updated: u64,
     /// Findings closed after their episode went quiet.
     pub findings_closed: u64,
+    /// Closed findings raised again within `episode_reopen_minutes`.
+    pub findings_reopened: u64,
     /// Revocations decided.
     pub revocations: u64,
     /// Calls whose finding suppressions covered (one suppressed finding is
@@ -94,6 +96,7 @@ impl EngineCounters {
                 findings_created: a.findings_created + c.findings_created,
                 findings_updated: a.findings_updated + c.findings_updated,
                 findings_closed: a.findings_closed + c.findings_closed,
+                findings_reopened: a.findings_reopened + c.findings_reopened,
                 revocations: a.revocations + c.revocations,
                 findings_suppressed: a.findings_suppressed + c.findings_suppressed,
                 policy_violations: a.policy_violations + c.policy_violations,
@@ -397,7 +400,7 @@ impl Engine {
         // quiet. The Close goes out with the call that moved the clock on
         // (its offset is what an at-least-once consumer commits it against).
         if let Some(now) = tick.sweep {
-            if self.decider.open_episodes() > 0 {
+            if self.decider.has_episodes() {
                 self.scratch_decisions.clear();
                 self.decider.close_quiet(now, &mut self.scratch_decisions);
                 for d in &self.scratch_decisions {
@@ -604,6 +607,9 @@ impl Engine {
                 Decision::Finding(f) if f.seq == 0 => self.counters.findings_created += 1,
                 Decision::Finding(f) if f.activity == FindingActivity::Close => {
                     self.counters.findings_closed += 1
+                }
+                Decision::Finding(f) if f.activity == FindingActivity::Reopen => {
+                    self.counters.findings_reopened += 1
                 }
                 Decision::Finding(_) => self.counters.findings_updated += 1,
                 Decision::Revocation(_) => self.counters.revocations += 1,

@@ -1,9 +1,9 @@
 //! Engine state as records for the state topic: one record per agent (its
-//! baselines and open episode), one per cohort and per agent-type prevalence,
-//! and the checkpoint marker the stream writes after them. Every value starts
-//! with a format version byte and a kind byte, then a postcard body, so a
-//! later build can refuse (and count) a record it cannot read instead of
-//! misreading it.
+//! baselines and episode, open or closed lately), one per cohort and per
+//! agent-type prevalence, and the checkpoint marker the stream writes after
+//! them. Every value starts with a format version byte and a kind byte,
+//! then a postcard body, so a later build can refuse (and count) a record
+//! it cannot read instead of misreading it.
 
 use super::cohort::{Cohort, Prevalence};
 use super::global::{Share, MAX_VALUES_PER_COHORT};
@@ -59,7 +59,8 @@ struct AgentRecordRef<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-/// One agent's baseline and open episode, as checkpointed.
+/// One agent's baseline and episode (open, or closed and still to be
+/// reopened), as checkpointed.
 pub struct AgentRecord {
     cohort: String,
     state: AgentState,
@@ -619,6 +620,73 @@ mod tests {
             "{next:?}"
         );
         assert_eq!(second.decider.open_episodes(), 1);
+    }
+
+    /// A closed episode is checkpointed and restored as closed (its Close
+    /// is not sent again by the new owner), and the agent acting up again
+    /// within the reopening time reopens the same finding there.
+    #[test]
+    fn a_closed_episode_moves_with_its_partition_and_reopens_there() {
+        let mut first = Engine::new(Config::default());
+        let steady: Vec<CallEvent<'static>> = (0..600)
+            .map(|i| tenant_event("x1", "t1", i * 20, "s3:GetObject"))
+            .collect();
+        feed(&mut first, &steady, 0);
+        let burst = |from: i64, tools: &[&str]| -> Vec<CallEvent<'static>> {
+            (0..tools.len())
+                .map(|i| tenant_event("x1", "t1", from + i as i64, tools[i]))
+                .collect()
+        };
+        let raised = feed(
+            &mut first,
+            &burst(
+                12_000,
+                &[
+                    "iam:CreateUser",
+                    "iam:AttachUserPolicy",
+                    "kms:ScheduleKeyDeletion",
+                    "cloudtrail:StopLogging",
+                ],
+            ),
+            0,
+        );
+        let uid = |d: &[String]| -> Option<String> {
+            d.iter().find_map(|d| {
+                let at = d.find("uid: \"wdn-f-")? + 6;
+                Some(d[at..at + 38].to_string())
+            })
+        };
+        let created = uid(&raised).expect("a finding");
+        // Forty minutes of another agent's calls on the same partition:
+        // the sweep closes x1's episode.
+        let other: Vec<CallEvent<'static>> = (0..240)
+            .map(|i| tenant_event("y1", "t1", 12_010 + i * 10, "s3:GetObject"))
+            .collect();
+        let swept = feed(&mut first, &other, 0);
+        assert!(swept.iter().any(|d| d.contains("Close")), "{swept:?}");
+        assert_eq!(first.decider.open_episodes(), 0);
+        assert!(first.decider.has_episodes());
+
+        let mut second = Engine::new(Config::default());
+        moved(&mut first, &mut second, 0);
+        assert_eq!(second.decider.open_episodes(), 0);
+        assert!(second.decider.has_episodes(), "restored, closed");
+        let back = feed(
+            &mut second,
+            &burst(
+                14_700,
+                &[
+                    "iam:DeleteUser",
+                    "kms:DisableKey",
+                    "cloudtrail:DeleteTrail",
+                    "ec2:ModifySnapshotAttribute",
+                ],
+            ),
+            0,
+        );
+        assert!(back.iter().any(|d| d.contains("Reopen")), "{back:?}");
+        assert!(!back.iter().any(|d| d.contains("Create")), "{back:?}");
+        assert_eq!(uid(&back), Some(created));
     }
 
     fn cohort_keys(keys: &[String]) -> Vec<&str> {

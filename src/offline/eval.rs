@@ -5,8 +5,11 @@
 //! of the same agent in between do not split it). It is detected when a new
 //! finding (Create) for that agent falls in [start - 1 min, end + 5 min];
 //! the delay is that finding's time minus the episode start (floored at 0).
-//! Any other new finding is false; any revocation outside every attack window
-//! of its agent is wrongful. Agent-days are distinct (agent, UTC day) pairs
+//! Any other new finding is false. A closed finding reopened
+//! (`episode_reopen_minutes`) is not a new finding: it neither detects an
+//! episode nor counts as false, and is counted apart, with those outside
+//! every attack window (an incident's tail) named. Any revocation outside
+//! every attack window of its agent is wrongful. Agent-days are distinct (agent, UTC day) pairs
 //! with at least one event.
 //!
 //! Cold start: an agent whose first call comes at least `LATE_AGENT_MS`
@@ -15,7 +18,7 @@
 //! `COLD_WINDOW_MS` are its cold start; the report gives recall and false
 //! findings there apart.
 
-use crate::decide::Decision;
+use crate::decide::{Decision, FindingActivity};
 use crate::event::CallRow;
 use crate::keyed::KeyedMap;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -47,6 +50,8 @@ pub(crate) struct Evaluator {
     closed: Vec<AttackEpisode>,
     agent_days: FxHashSet<(u32, i64)>,
     created: Vec<(u32, i64, &'static str)>,
+    /// Closed findings raised again: agent, time.
+    reopened: Vec<(u32, i64)>,
     revocations: Vec<(u32, i64)>,
     labelled_events: u64,
     events: u64,
@@ -111,6 +116,14 @@ pub struct EvalReport {
     pub days: u64,
     /// Findings created (updates not counted).
     pub findings_created: u64,
+    /// Closed findings raised again (`episode_reopen_minutes`).
+    #[serde(skip_serializing_if = "crate::offline::is_zero")]
+    pub findings_reopened: u64,
+    /// Of those, outside every attack window of their agent (an
+    /// incident's tail): not new findings, so not false ones, but updates
+    /// an analyst sees.
+    #[serde(skip_serializing_if = "crate::offline::is_zero")]
+    pub reopened_outside_attacks: u64,
     /// Revocations decided (enforced or in shadow).
     pub revocations: u64,
     /// Labelled attack episodes.
@@ -198,6 +211,9 @@ impl Evaluator {
                 let lead = f.lead_detector();
                 self.add_created(row.agent_id, f.time_ms, lead)
             }
+            Decision::Finding(f) if f.activity == FindingActivity::Reopen => {
+                self.add_reopened(row.agent_id, f.time_ms)
+            }
             // A guardrail violation is raised like a finding: it detects an
             // attack, or is a false one on a benign call.
             Decision::Violation(v) => {
@@ -215,6 +231,12 @@ impl Evaluator {
         self.created.push((a, time_ms, lead));
     }
 
+    /// A closed finding of `agent_id` raised again.
+    pub(crate) fn add_reopened(&mut self, agent_id: &str, time_ms: i64) {
+        let a = self.agent(agent_id);
+        self.reopened.push((a, time_ms));
+    }
+
     pub(crate) fn add_revocation(&mut self, agent_id: &str, time_ms: i64) {
         let a = self.agent(agent_id);
         self.revocations.push((a, time_ms));
@@ -225,6 +247,7 @@ impl Evaluator {
     pub(crate) fn without_decisions(&self) -> Evaluator {
         let mut e = self.clone();
         e.created.clear();
+        e.reopened.clear();
         e.revocations.clear();
         e
     }
@@ -325,6 +348,12 @@ impl Evaluator {
             agent_days,
             days,
             findings_created: self.created.len() as u64,
+            findings_reopened: self.reopened.len() as u64,
+            reopened_outside_attacks: self
+                .reopened
+                .iter()
+                .filter(|&&(a, t)| !in_any_window(a, t))
+                .count() as u64,
             revocations: self.revocations.len() as u64,
             attack_episodes: episodes.len() as u64,
             detected_episodes: detected_total,
@@ -445,6 +474,12 @@ impl EvalReport {
             "false findings {} ({:.2} per 1,000 agent-days)  wrongful revocations {}\n",
             self.false_findings, self.false_findings_per_1000_agent_days, self.wrongful_revocations
         ));
+        if self.findings_reopened > 0 {
+            s.push_str(&format!(
+                "findings reopened {} (outside every attack window {})\n",
+                self.findings_reopened, self.reopened_outside_attacks
+            ));
+        }
         let c = &self.cold_start;
         if c.agents > 0 {
             s.push_str(&format!(
@@ -618,6 +653,33 @@ mod tests {
         assert_eq!(r.detected_episodes, 0, "an update is not a new finding");
         assert_eq!(r.false_findings, 1);
         assert_eq!(r.false_finding_examples, vec![("b".to_string(), MIN)]);
+    }
+
+    /// A reopening is not a new finding: it neither detects an attack nor
+    /// is a false finding; reopenings are counted apart, with those outside
+    /// every attack window.
+    #[test]
+    fn a_reopening_is_counted_apart_not_as_a_new_finding() {
+        let reopened = |agent: &str, t: i64| match finding(agent, t, 2) {
+            Decision::Finding(mut f) => {
+                f.activity = FindingActivity::Reopen;
+                Decision::Finding(f)
+            }
+            _ => unreachable!(),
+        };
+        let mut e = Evaluator::default();
+        e.observe_row(&row("a", 0, None));
+        e.observe_row(&row("a", 100 * MIN, Some("probe")));
+        e.observe_row(&row("b", 0, None));
+        e.observe_decision(&row("a", 0, None), &reopened("a", 101 * MIN));
+        e.observe_decision(&row("b", 0, None), &reopened("b", 50 * MIN));
+        let r = e.finish();
+        assert_eq!(r.detected_episodes, 0);
+        assert_eq!((r.findings_created, r.false_findings), (0, 0));
+        assert_eq!((r.findings_reopened, r.reopened_outside_attacks), (2, 1));
+        assert!(r
+            .render()
+            .contains("findings reopened 2 (outside every attack window 1)"));
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub struct ReplaySummary {
     pub findings_updated: u64,
     /// Episodes closed after going quiet (OCSF activity Close).
     pub findings_closed: u64,
+    /// Closed findings raised again within `episode_reopen_minutes` (OCSF
+    /// activity Update after the Close).
+    #[serde(skip_serializing_if = "crate::offline::is_zero")]
+    pub findings_reopened: u64,
     /// Revocations decided (enforced or in shadow).
     pub revocations: u64,
     /// Calls whose finding suppressions covered (recorded as suppressed
@@ -172,6 +176,7 @@ pub fn run(
         findings_created: c.findings_created,
         findings_updated: c.findings_updated,
         findings_closed: c.findings_closed,
+        findings_reopened: c.findings_reopened,
         revocations: c.revocations,
         findings_suppressed: c.findings_suppressed,
         policy_violations: c.policy_violations,

@@ -21,7 +21,7 @@ pub mod render;
 pub use page::tune_page;
 
 use crate::config::{Config, DecisionConfig, Weights};
-use crate::decide::Decision;
+use crate::decide::{Decision, FindingActivity};
 use crate::engine::archetype::Archetypes;
 use crate::engine::{load_archetypes, Engine, EngineError};
 use crate::event::CallColumns;
@@ -254,6 +254,8 @@ struct Arm {
     engine: Engine,
     /// New findings: agent, time, leading detector, risk, explanation.
     created: Vec<(Box<str>, i64, &'static str, u8, String)>,
+    /// Closed findings raised again: agent, time.
+    reopened: Vec<(Box<str>, i64)>,
     revocations: Vec<(Box<str>, i64)>,
 }
 
@@ -267,17 +269,22 @@ impl Arm {
             threshold,
             engine,
             created: Vec::new(),
+            reopened: Vec::new(),
             revocations: Vec::new(),
         }
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
-        let (created, revocations) = (&mut self.created, &mut self.revocations);
+        let (created, reopened, revocations) =
+            (&mut self.created, &mut self.reopened, &mut self.revocations);
         self.engine.process_batch(batch, &mut |row, d| match d {
             Decision::Finding(f) if f.seq == 0 => {
                 let lead = f.lead_detector();
                 let why = crate::offline::report::explain(f);
                 created.push((row.agent_id.into(), f.time_ms, lead, f.risk, why));
+            }
+            Decision::Finding(f) if f.activity == FindingActivity::Reopen => {
+                reopened.push((row.agent_id.into(), f.time_ms))
             }
             Decision::Revocation(r) => revocations.push((row.agent_id.into(), r.time_ms)),
             Decision::Finding(_) | Decision::Suppressed(_) | Decision::Violation(_) => {}
@@ -288,6 +295,9 @@ impl Arm {
         let mut e = rows.without_decisions();
         for (a, t, lead, _, _) in &self.created {
             e.add_created(a, *t, lead);
+        }
+        for (a, t) in &self.reopened {
+            e.add_reopened(a, *t);
         }
         for (a, t) in &self.revocations {
             e.add_revocation(a, *t);
