@@ -119,6 +119,7 @@ fn stream_equals_replay_with_headers_dead_letters_and_commits() {
         "warden_events_total",
         "warden_decode_errors_total",
         "warden_findings_total",
+        "warden_findings_total{activity=\"reopen\"",
         "warden_revocations_total",
         "warden_agents_tracked",
         "warden_state_bytes",

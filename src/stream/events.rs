@@ -1,6 +1,7 @@
 //! Internal events of the streaming service: each one both logs and counts,
 //! so what the logs say and what /metrics says cannot drift apart.
 
+use crate::decide::FindingActivity;
 use crate::event::DecodeError;
 
 /// A call record that could not be decoded went to the dead-letter topic.
@@ -157,10 +158,11 @@ impl CallsScored {
 /// The engine decided something. Not logged here: the decision itself goes
 /// to the findings or revocations topic.
 pub(crate) enum DecisionMade {
-    /// A finding was opened (`create`) or updated (`update`), labelled by
-    /// the detector that contributed most (a fixed set of names).
+    /// A finding was opened (`create`), updated (`update`), closed
+    /// (`close`) or reopened (`reopen`), labelled by the detector that
+    /// contributed most (a fixed set of names).
     Finding {
-        update: bool,
+        activity: FindingActivity,
         detector: &'static str,
     },
     /// A revocation, enforced or in shadow mode.
@@ -171,11 +173,21 @@ pub(crate) enum DecisionMade {
     Violation { severity: &'static str },
 }
 
+/// The `activity` label of `warden_findings_total`.
+fn activity_label(a: FindingActivity) -> &'static str {
+    match a {
+        FindingActivity::Create => "create",
+        FindingActivity::Update => "update",
+        FindingActivity::Close => "close",
+        FindingActivity::Reopen => "reopen",
+    }
+}
+
 impl DecisionMade {
     pub fn emit(&self) {
         match *self {
-            DecisionMade::Finding { update, detector } => {
-                let activity = if update { "update" } else { "create" };
+            DecisionMade::Finding { activity, detector } => {
+                let activity = activity_label(activity);
                 metrics::counter!("warden_findings_total", "activity" => activity, "detector" => detector)
                     .increment(1);
             }
@@ -541,9 +553,9 @@ pub(crate) fn register_series(max_agents: usize) {
     }
     describe_counter!(
         "warden_findings_total",
-        "Findings opened (create) or updated (update), by lead detector."
+        "Finding records: opened (create), updated (update), closed after going quiet (close) or reopened soon after (reopen), by lead detector."
     );
-    for activity in ["create", "update"] {
+    for activity in ["create", "update", "close", "reopen"] {
         for f in crate::signal::Feature::ALL {
             metrics::counter!("warden_findings_total", "activity" => activity, "detector" => f.name())
                 .absolute(0);

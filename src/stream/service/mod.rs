@@ -410,7 +410,7 @@ impl Worker {
                     Decision::Finding(f) => {
                         summary.findings += 1;
                         DecisionMade::Finding {
-                            update: f.seq > 0,
+                            activity: f.activity,
                             detector: f.lead_detector(),
                         }
                         .emit();
