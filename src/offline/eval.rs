@@ -9,8 +9,8 @@
 //! (`episode_reopen_minutes`) is not a new finding: it neither detects an
 //! episode nor counts as false, and is counted apart, with those outside
 //! every attack window (an incident's tail) named. Any revocation outside
-//! every attack window of its agent is wrongful. Agent-days are distinct (agent, UTC day) pairs
-//! with at least one event.
+//! every attack window of its agent is wrongful. Agent-days are distinct
+//! (agent, UTC day) pairs with at least one event.
 //!
 //! Cold start: an agent whose first call comes at least `LATE_AGENT_MS`
 //! after the input's first call joined a fleet whose baselines had formed

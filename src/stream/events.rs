@@ -173,6 +173,14 @@ pub(crate) enum DecisionMade {
     Violation { severity: &'static str },
 }
 
+/// Every finding activity, for registering the metric's series at zero.
+const ACTIVITIES: [FindingActivity; 4] = [
+    FindingActivity::Create,
+    FindingActivity::Update,
+    FindingActivity::Close,
+    FindingActivity::Reopen,
+];
+
 /// The `activity` label of `warden_findings_total`.
 fn activity_label(a: FindingActivity) -> &'static str {
     match a {
@@ -555,7 +563,7 @@ pub(crate) fn register_series(max_agents: usize) {
         "warden_findings_total",
         "Finding records: opened (create), updated (update), closed after going quiet (close) or reopened soon after (reopen), by lead detector."
     );
-    for activity in ["create", "update", "close", "reopen"] {
+    for activity in ACTIVITIES.map(activity_label) {
         for f in crate::signal::Feature::ALL {
             metrics::counter!("warden_findings_total", "activity" => activity, "detector" => f.name())
                 .absolute(0);
