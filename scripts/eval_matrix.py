@@ -22,7 +22,7 @@ Three matrices:
 
   --variant V       every fleet simulated with departures from the default
                     world (`warden simulate --variant`: mimicry,
-                    night-backfills, busy-teams): how the figures hold on
+                    night-backfills, busy-teams, half-attacks): how the figures hold on
                     fleets unlike the ones the constants were chosen on.
 
 Usage: scripts/eval-matrix.sh [--dev | --holdout | --fresh] [--lofo] [--variant V] [--config FILE] [--out DIR]

@@ -40,8 +40,9 @@ pub struct Args {
     /// fleets unlike the one it was tuned on (comma-separated):
     /// `mimicry` (attackers use the victim's actions as often as it does,
     /// at irregular gaps), `night-backfills` (any agent may run a one-off
-    /// tenfold backfill in its team's night) and `busy-teams` (every team
-    /// goes through every kind of benign change).
+    /// tenfold backfill in its team's night), `busy-teams` (every team
+    /// goes through every kind of benign change) and `half-attacks` (every
+    /// attack stops halfway: half its time, a ramp halfway up).
     #[arg(long, value_delimiter = ',')]
     pub variant: Vec<String>,
     /// Output file (`.gz` compresses); `-` for stdout.

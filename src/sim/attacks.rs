@@ -449,5 +449,21 @@ pub(crate) fn inject(
             );
         }
     }
+    // A ramp stops halfway up in `threats` itself: its own calls carry it.
+    if w.cfg.variants.half_attacks && name != "ramping_exfiltration" {
+        keep_first_half(&mut batch);
+    }
     out.extend(batch);
+}
+
+/// Keeps the calls of the first half of an episode's time
+/// (`Variants::half_attacks`). Cut after every call was drawn, so the
+/// random draws, and with them the rest of the fleet, stay as they were.
+fn keep_first_half(batch: &mut Vec<SimEvent>) {
+    let times = || batch.iter().map(|e| e.ts);
+    let (Some(first), Some(last)) = (times().min(), times().max()) else {
+        return;
+    };
+    let cut = first + (last - first) / 2;
+    batch.retain(|e| e.ts <= cut);
 }

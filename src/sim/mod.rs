@@ -68,11 +68,18 @@ pub struct Variants {
     /// roll-out, a storage migration, an outage), where by default each
     /// comes to a quarter to a half of the teams.
     pub busy_teams: bool,
+    /// Every attack stops halfway: only the calls of the first half of its
+    /// time are played, and a ramp stops halfway up (about 5.5 times the
+    /// usual bytes where it would reach 30). Smaller and shorter episodes
+    /// than the ones the detectors were built on, as another generator's
+    /// attackers may well run.
+    pub half_attacks: bool,
 }
 
 impl Variants {
     /// Names `--variant` takes.
-    pub const NAMES: [&'static str; 3] = ["mimicry", "night-backfills", "busy-teams"];
+    pub const NAMES: [&'static str; 4] =
+        ["mimicry", "night-backfills", "busy-teams", "half-attacks"];
 
     /// The variants named (comma-separated names from `NAMES`).
     pub fn parse(names: &[String]) -> Result<Variants, UnknownVariant> {
@@ -82,6 +89,7 @@ impl Variants {
                 "mimicry" => v.mimicry = true,
                 "night-backfills" => v.night_backfills = true,
                 "busy-teams" => v.busy_teams = true,
+                "half-attacks" => v.half_attacks = true,
                 other => return Err(UnknownVariant(other.to_string())),
             }
         }

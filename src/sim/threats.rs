@@ -151,8 +151,14 @@ pub(super) fn inject(
                 .unwrap_or(a.actions[0]);
             let read_id = s.id(read);
             let span = 12 * HOUR;
+            // Halfway up when attacks stop halfway (`Variants::half_attacks`).
+            let end = if w.cfg.variants.half_attacks {
+                t + span / 2
+            } else {
+                t + span
+            };
             for e in own.iter_mut() {
-                if e.ts >= t && e.ts < t + span && e.action == read_id && e.outcome == 0 {
+                if e.ts >= t && e.ts < end && e.action == read_id && e.outcome == 0 {
                     let progress = (e.ts - t) as f64 / span as f64;
                     e.bytes_out = (e.bytes_out as f64 * 30f64.powf(progress)) as u64;
                     e.label = label;
@@ -173,6 +179,10 @@ pub(super) fn inject(
                 let base = call_shape(read).0 * a.bytes_scale;
                 let bytes = (base * 30f64.powf(progress)) as u64;
                 batch.push(call(&ctx, t, read, &r, 0, Some(bytes), rng, s));
+            }
+            if w.cfg.variants.half_attacks {
+                // Drawn in full first, so the draws after it stay as they were.
+                batch.retain(|e| e.ts < end);
             }
         }
         "stranger_delegation" => {

@@ -26,7 +26,7 @@ fn world(cfg: &SimConfig) -> World {
 fn variants_are_named_and_unknown_names_refused() {
     let all: Vec<String> = Variants::NAMES.iter().map(|s| s.to_string()).collect();
     let v = Variants::parse(&all).unwrap();
-    assert!(v.mimicry && v.night_backfills && v.busy_teams);
+    assert!(v.mimicry && v.night_backfills && v.busy_teams && v.half_attacks);
     assert_eq!(Variants::parse(&[]).unwrap(), Variants::default());
     let err = Variants::parse(&["mimicry".into(), "nightly".into()])
         .unwrap_err()
@@ -179,4 +179,82 @@ fn the_default_world_is_unchanged() {
         "{} bytes, digest {digest:#018x}",
         text.len()
     );
+}
+
+/// Attacks that stop halfway keep the first half of each episode's time
+/// (a ramp's own calls included, and halfway up), and leave every other
+/// call of the fleet as it was.
+#[test]
+fn a_halved_attack_is_the_first_half_of_the_full_one() {
+    let fleet = |variants: Variants| {
+        let mut cfg = config(120, variants);
+        cfg.duration_ms = 2 * 24 * HOUR;
+        generate(&cfg)
+    };
+    let full = fleet(Variants::default());
+    let half = fleet(Variants {
+        half_attacks: true,
+        ..Variants::default()
+    });
+    // Per agent: its labelled calls' times, and its other calls.
+    type Calls = FxHashMap<u32, (Vec<i64>, Vec<(i64, u32)>)>;
+    let split = |f: &Fleet| {
+        let mut by: Calls = FxHashMap::default();
+        for e in &f.events {
+            let (attack, other) = by.entry(e.agent).or_default();
+            if e.label > 0 {
+                attack.push(e.ts);
+            } else {
+                other.push((e.ts, e.action));
+            }
+        }
+        // Calls at the same millisecond may come in either order.
+        for (_, other) in by.values_mut() {
+            other.sort_unstable();
+        }
+        by
+    };
+    let (full, half) = (split(&full), split(&half));
+    let ramp = scenario_index("ramping_exfiltration").unwrap() as u8 + 1;
+    let mut episodes = 0;
+    for (agent, (attack, other)) in &full {
+        let (kept, other_now) = &half[agent];
+        if attack.is_empty() {
+            assert!(other == other_now, "agent {agent}'s calls changed");
+            continue;
+        }
+        episodes += 1;
+        let (first, last) = (attack[0], *attack.last().unwrap());
+        // Every kept call is one of the full episode's, in its first half.
+        assert!(kept.iter().all(|t| attack.contains(t)));
+        assert!(kept.iter().all(|t| *t <= first + (last - first) / 2 + 1));
+        if attack.len() >= 8 {
+            let share = kept.len() as f64 / attack.len() as f64;
+            assert!((0.2..0.8).contains(&share), "agent {agent}: {share}");
+        }
+        // What the attack no longer plays is gone, or (a ramp's own reads)
+        // back to an ordinary call.
+        assert!(other.iter().all(|c| other_now.contains(c)));
+    }
+    assert!(episodes >= 30, "{episodes} episodes");
+    // The ramp stops rising halfway up: about 5.5 times the usual bytes
+    // where the full one reaches 30 (each call's own noise aside).
+    let peak = |variants: Variants| {
+        fleet(variants)
+            .events
+            .iter()
+            .filter(|e| e.label == ramp)
+            .map(|e| e.bytes_out)
+            .max()
+            .unwrap_or(0)
+    };
+    let (full_peak, half_peak) = (
+        peak(Variants::default()),
+        peak(Variants {
+            half_attacks: true,
+            ..Variants::default()
+        }),
+    );
+    assert!(full_peak > 0 && half_peak > 0);
+    assert!(half_peak * 2 < full_peak, "{half_peak} against {full_peak}");
 }
