@@ -122,6 +122,48 @@ fn new_sensitive_actions_are_found_by_novelty() {
     assert_only(&d, "wl-3", start, "novel_action");
 }
 
+/// Reading a secret for the first time is routine from the agent's own
+/// network and client (a feature that came with its deploy), and is not a
+/// finding on its own. The same first read on a call from a network the
+/// agent never used is a credential used from elsewhere (ATT&CK T1555.006):
+/// a finding on its own account, tagged. A new network with an ordinary
+/// action is neither.
+#[test]
+fn a_first_secret_read_from_a_new_network_is_a_finding() {
+    let t = T0 + 27 * HOUR;
+    let elsewhere = |mut e: warden::event::CallEvent<'static>| {
+        e.src_ip = Some(Cow::Borrowed("185.220.101.7"));
+        e
+    };
+    let events = vec![
+        call("wl-2", t, "secretsmanager:GetSecretValue"),
+        elsewhere(call("wl-5", t, "secretsmanager:GetSecretValue")),
+        elsewhere(call("wl-7", t, "sqs:ReceiveMessage")),
+    ];
+    let d = run(Config::default(), &merge(baseline(), events));
+    let attack_technique = |agent: &str| {
+        created_for(&d, agent)
+            .iter()
+            .any(|(_, features)| features.contains(&"attack_technique"))
+    };
+    assert!(attack_technique("wl-5"), "{:?}", created_for(&d, "wl-5"));
+    assert!(!attack_technique("wl-2"), "{:?}", created_for(&d, "wl-2"));
+    assert!(
+        created_for(&d, "wl-7").is_empty(),
+        "{:?}",
+        created_for(&d, "wl-7")
+    );
+    let tagged = d.iter().any(|d| match d {
+        Decision::Finding(f) if f.agent_id == "wl-5" => f
+            .contributions
+            .iter()
+            .filter_map(|c| c.value.as_deref())
+            .any(|v| v.contains("T1555.006") && v.contains("unfamiliar network")),
+        _ => false,
+    });
+    assert!(tagged, "{d:?}");
+}
+
 /// A service-linked role's calls made by the service itself (CloudTrail's
 /// source is the service's name): new EC2 network calls from an RDS role
 /// are RDS at work, following a request that was scored when it was made.

@@ -229,7 +229,7 @@ fn stratus_techniques_spliced_into_simulated_principals() {
         .filter(|u| u["detected"] == true)
         .map(|u| u["unit"].as_str().unwrap())
         .collect();
-    assert_eq!(caught.len(), 33, "{caught:?}");
+    assert_eq!(caught.len(), 34, "{caught:?}");
     for must in [
         "aws.execution.ssm-send-command",
         "aws.credential-access.ec2-get-password-data",
@@ -240,6 +240,9 @@ fn stratus_techniques_spliced_into_simulated_principals() {
         "aws.defense-evasion.cloudtrail-delete",
         "aws.exfiltration.ec2-share-ebs-snapshot",
         "aws.exfiltration.rds-share-snapshot",
+        // A watched action's first use (reading secrets) on the call that
+        // brings a network the principal never used.
+        "aws.credential-access.secretsmanager-batch-retrieve-secrets",
     ] {
         assert!(caught.contains(&must), "{must} not caught: {caught:?}");
     }

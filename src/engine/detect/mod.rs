@@ -301,6 +301,11 @@ impl Detectors {
         let spraying = st.own_adoptions > SPRAY_ADOPTIONS && st.own_adoptions > 0.5 * st.own_calls;
         let mut out = NoveltyOutcome::default();
         let mut adopted = false;
+        // A watched action's first use waits for the call's context, and
+        // counts when the call's own network or client is new to the agent
+        // (a first use that scored: not one its team took up together).
+        let mut watched = None;
+        let mut ctx_fresh = false;
         let d_own = decay(dt, OWN_ADOPTION_TAU_MS);
         st.own_calls *= d_own;
         st.own_adoptions *= d_own;
@@ -371,7 +376,7 @@ impl Detectors {
                         *weight
                     };
                     if k == 0 {
-                        self.first_of_tactic(st, v, n.discount, own, sig);
+                        watched = self.first_catalogued_use(st, v, n.discount, own, sig);
                     }
                     let b = self.first_use_bits(st, k, fp, n.bits, own) * weight;
                     if b > 0.0 {
@@ -380,10 +385,9 @@ impl Detectors {
                     }
                 }
             }
-            if matches!(feature, Feature::NovelNetwork | Feature::NovelUserAgent)
-                && (fresh.is_some() || st.novelty[k] > 0.5)
-            {
-                out.ctx_novel = true;
+            if matches!(feature, Feature::NovelNetwork | Feature::NovelUserAgent) {
+                ctx_fresh |= fresh.is_some();
+                out.ctx_novel |= fresh.is_some() || st.novelty[k] > 0.5;
             }
             // Recent novelty counts only on a call that brings a new value
             // itself: lingering evidence must not re-trigger on ordinary calls.
@@ -392,6 +396,9 @@ impl Detectors {
                 sig.set(*feature, acc, acc as f64, 0.0);
             }
             sig.novel_value[feature.index()] = fresh.map(Into::into);
+        }
+        if let Some(w) = watched.filter(|_| ctx_fresh) {
+            self.watched_from_elsewhere(w, sig);
         }
         st.own_calls += 1.0;
         if adopted {

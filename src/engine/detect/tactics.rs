@@ -4,48 +4,93 @@
 use super::super::agent::AgentState;
 use super::super::catalogue::Class;
 use super::Detectors;
-use crate::signal::{Feature, Signals};
+use crate::signal::{AttackTag, Feature, Signals};
 
 /// Bits of the first call of a high-impact ATT&CK tactic by an agent:
 /// past the finding line (7.2 bits) on its own.
 const FIRST_HIGH_IMPACT_BITS: f32 = 7.5;
 
+/// A watched action's first use, held until the call's context is known
+/// (`Detectors::watched_from_elsewhere`).
+pub(super) struct WatchedFirstUse {
+    discount: f32,
+    own_cap: f32,
+    note: Box<str>,
+    tag: AttackTag,
+}
+
 impl Detectors {
-    /// The first call of an ATT&CK tactic by this agent (`catalogue`): a
-    /// high-impact tactic (defence evasion, destruction, new credentials)
-    /// is worth a finding on its own. A watched one (reading a secret,
-    /// listing accounts) adds nothing beyond what first use already scores
-    /// (`novel_action`, with its sensitive-action rate), and is tagged. A team
-    /// taking the action up together (`discount`) and an agent still
-    /// settling in (`own_cap`) lower it as for any first use.
-    pub(super) fn first_of_tactic(
+    /// A catalogued action's first use by this agent (`catalogue`; called
+    /// on first uses only). The first call of a high-impact tactic (defence
+    /// evasion, destruction, new credentials) is worth a finding on its
+    /// own, and is tagged. A watched action (reading a secret, listing
+    /// accounts) adds nothing beyond what first use already scores
+    /// (`novel_action`, with its sensitive-action rate) unless it comes
+    /// from an unfamiliar context: it is returned for
+    /// `watched_from_elsewhere` to judge once the call's network and client
+    /// are known, and tagged when it opens its tactic. A team taking the
+    /// action up together (`discount`) and an agent still settling in
+    /// (`own_cap`) lower it as for any first use.
+    pub(super) fn first_catalogued_use(
         &self,
         st: &mut AgentState,
         action: &str,
         discount: f32,
         own_cap: f32,
         sig: &mut Signals,
-    ) {
-        let Some(entry) = self.catalogue.lookup(action) else {
-            return;
-        };
+    ) -> Option<WatchedFirstUse> {
+        let entry = self.catalogue.lookup(action)?;
         let bit = 1u32 << entry.tactic_bit;
-        if st.tactics & bit != 0 {
-            return;
-        }
+        let opens_tactic = st.tactics & bit == 0;
         st.tactics |= bit;
-        sig.attack = Some(entry.tag.clone());
-        if entry.class == Class::Watch {
-            return;
+        if opens_tactic {
+            sig.attack = Some(entry.tag.clone());
         }
-        let bits = (FIRST_HIGH_IMPACT_BITS - discount).min(own_cap).max(0.0);
-        sig.set(Feature::CataloguedAction, bits, 1.0, 0.0);
-        sig.novel_value[Feature::CataloguedAction.index()] = Some(
+        let note = || -> Box<str> {
             format!(
                 "{action}: {} {} ({})",
                 entry.tag.technique_uid, entry.tag.technique, entry.tag.tactic
             )
-            .into(),
-        );
+            .into()
+        };
+        if entry.class == Class::Watch {
+            return Some(WatchedFirstUse {
+                discount,
+                own_cap,
+                note: note(),
+                tag: entry.tag.clone(),
+            });
+        }
+        if opens_tactic {
+            score_first_use(discount, own_cap, note(), sig);
+        }
+        None
     }
+
+    /// A watched action's first use on a call whose network or client is
+    /// itself new to the agent (a first use that scored, so not one its
+    /// team took up together). Reading secrets or listing accounts for the
+    /// first time is routine when a service takes up a feature, and a
+    /// feature comes with the service's own deploy: its own network, its
+    /// own client. The routine explanation has to explain the new context
+    /// as well, and the usual one for both at once is a credential used
+    /// from elsewhere (T1555, T1087 after initial access): scored as a
+    /// high-impact first use. The same reasoning puts a benign surge's
+    /// allowance under the context's surprise (`volume`). Only the call
+    /// that brings the new context counts: recent novelty lingers for
+    /// hours (after an egress move, or after an intruder left), and a
+    /// roll-out read from the agent's usual place in that time is no one's
+    /// arrival.
+    pub(super) fn watched_from_elsewhere(&self, w: WatchedFirstUse, sig: &mut Signals) {
+        let note = format!("{} from an unfamiliar network or client", w.note);
+        score_first_use(w.discount, w.own_cap, note.into(), sig);
+        sig.attack = Some(w.tag);
+    }
+}
+
+/// Scores the first call of a tactic as high-impact, `note` saying which.
+fn score_first_use(discount: f32, own_cap: f32, note: Box<str>, sig: &mut Signals) {
+    let bits = (FIRST_HIGH_IMPACT_BITS - discount).min(own_cap).max(0.0);
+    sig.set(Feature::CataloguedAction, bits, 1.0, 0.0);
+    sig.novel_value[Feature::CataloguedAction.index()] = Some(note);
 }
