@@ -260,9 +260,14 @@ fn a_crash_loses_no_call_and_no_finding() {
     produce_paced(&broker.bootstrap, &recs[..cut], &|| {
         first.metric("warden_events_total")
     });
-    // Crash after a checkpoint and a commit, with work done since.
-    first.wait_until("a commit", Duration::from_secs(60), |_| {
-        committed(&broker.bootstrap, 1)[0] > 0
+    // Crash after a checkpoint and a commit, with work done since. A
+    // checkpoint commits first and then writes the state, so a commit can
+    // be seen before any state exists (a crash then is caught up by
+    // warm-up, not restored): both are waited for. The state metric counts
+    // records once the producer has flushed them.
+    first.wait_until("a checkpoint and a commit", Duration::from_secs(60), |s| {
+        s.metric("warden_state_records_written_total") > 0.0
+            && committed(&broker.bootstrap, 1)[0] > 0
     });
     let scored_before = first.metric("warden_events_total");
     first.kill();
