@@ -2,21 +2,22 @@
 //! `models/` (`catalogue`).
 
 use super::super::agent::AgentState;
-use super::super::catalogue::Class;
+use super::super::catalogue::{Class, Entry};
 use super::Detectors;
-use crate::signal::{AttackTag, Feature, Signals};
+use crate::signal::{Feature, Signals};
 
 /// Bits of the first call of a high-impact ATT&CK tactic by an agent:
 /// past the finding line (7.2 bits) on its own.
 const FIRST_HIGH_IMPACT_BITS: f32 = 7.5;
 
 /// A watched action's first use, held until the call's context is known
-/// (`Detectors::watched_from_elsewhere`).
-pub(super) struct WatchedFirstUse {
+/// (`Detectors::watched_from_elsewhere`). Borrowed: most are never scored,
+/// so nothing is formatted or cloned for them.
+pub(super) struct WatchedFirstUse<'a> {
     discount: f32,
     own_cap: f32,
-    note: Box<str>,
-    tag: AttackTag,
+    action: &'a str,
+    entry: &'a Entry,
 }
 
 impl Detectors {
@@ -31,14 +32,14 @@ impl Detectors {
     /// are known, and tagged when it opens its tactic. A team taking the
     /// action up together (`discount`) and an agent still settling in
     /// (`own_cap`) lower it as for any first use.
-    pub(super) fn first_catalogued_use(
-        &self,
+    pub(super) fn first_catalogued_use<'a>(
+        &'a self,
         st: &mut AgentState,
-        action: &str,
+        action: &'a str,
         discount: f32,
         own_cap: f32,
         sig: &mut Signals,
-    ) -> Option<WatchedFirstUse> {
+    ) -> Option<WatchedFirstUse<'a>> {
         let entry = self.catalogue.lookup(action)?;
         let bit = 1u32 << entry.tactic_bit;
         let opens_tactic = st.tactics & bit == 0;
@@ -46,23 +47,16 @@ impl Detectors {
         if opens_tactic {
             sig.attack = Some(entry.tag.clone());
         }
-        let note = || -> Box<str> {
-            format!(
-                "{action}: {} {} ({})",
-                entry.tag.technique_uid, entry.tag.technique, entry.tag.tactic
-            )
-            .into()
-        };
         if entry.class == Class::Watch {
             return Some(WatchedFirstUse {
                 discount,
                 own_cap,
-                note: note(),
-                tag: entry.tag.clone(),
+                action,
+                entry,
             });
         }
         if opens_tactic {
-            score_first_use(discount, own_cap, note(), sig);
+            score_first_use(discount, own_cap, note(action, entry, ""), sig);
         }
         None
     }
@@ -81,11 +75,22 @@ impl Detectors {
     /// hours (after an egress move, or after an intruder left), and a
     /// roll-out read from the agent's usual place in that time is no one's
     /// arrival.
-    pub(super) fn watched_from_elsewhere(&self, w: WatchedFirstUse, sig: &mut Signals) {
-        let note = format!("{} from an unfamiliar network or client", w.note);
-        score_first_use(w.discount, w.own_cap, note.into(), sig);
-        sig.attack = Some(w.tag);
+    pub(super) fn watched_from_elsewhere(&self, w: WatchedFirstUse<'_>, sig: &mut Signals) {
+        let note = note(w.action, w.entry, " from an unfamiliar network or client");
+        score_first_use(w.discount, w.own_cap, note, sig);
+        sig.attack = Some(w.entry.tag.clone());
     }
+}
+
+/// What a scored first use says: the action, its technique and tactic,
+/// and `why`.
+fn note(action: &str, entry: &Entry, why: &str) -> Box<str> {
+    let tag = &entry.tag;
+    format!(
+        "{action}: {} {} ({}){why}",
+        tag.technique_uid, tag.technique, tag.tactic
+    )
+    .into()
 }
 
 /// Scores the first call of a tactic as high-impact, `note` saying which.
