@@ -218,6 +218,48 @@ fn a_token_used_from_elsewhere_in_parallel_is_revoked() {
     assert!(revocations_for(&run(cfg, &merge(baseline(), stolen_again())), "wl-4").is_empty());
 }
 
+/// An intruder on wl-4's session from elsewhere, a call every 13 s for nine
+/// minutes, while the agent itself makes one call; the agent resumes seven
+/// minutes after the intruder's last call. The incident is the intruder's:
+/// whatever is revoked is revoked while it calls, and the agent's return
+/// (a hand-back, not an alternation) revokes nothing.
+#[test]
+fn the_agent_resuming_after_an_intruder_left_is_not_revoked() {
+    let start = T0 + 27 * HOUR;
+    let last_intruder_call = start + 5_000 + 40 * 13_000;
+    let resumes = last_intruder_call + 7 * 60_000;
+    let mut events: Vec<_> = baseline()
+        .into_iter()
+        .filter(|e| {
+            e.agent_id != "wl-4"
+                || e.ts_ms < start
+                || e.ts_ms >= resumes
+                || (start + 5 * 60_000..start + 5 * 60_000 + 30_000).contains(&e.ts_ms)
+        })
+        .collect();
+    events.extend((0..=40).map(|i| {
+        let mut e = call("wl-4", start + 5_000 + i * 13_000, "sqs:ReceiveMessage");
+        e.src_ip = Some(Cow::Borrowed("185.220.101.7"));
+        e.user_agent = Some(Cow::Borrowed("curl/8.4.0"));
+        e
+    }));
+    events.sort_by_key(|e| e.ts_ms);
+    // The intruder's three alternations score 7.5 bits (risk 70); one more
+    // would pass a revocation line of 80.
+    let mut cfg = Config::default();
+    cfg.decisions.revoke_threshold = 80.0;
+    let d = run(cfg, &events);
+    assert_only(&d, "wl-4", start, "session_concurrency");
+    let revs = revocations_for(&d, "wl-4");
+    assert!(
+        revs.iter().all(|r| r.time_ms <= last_intruder_call),
+        "revoked after the intruder left: {:?}",
+        revs.iter()
+            .map(|r| r.time_ms - last_intruder_call)
+            .collect::<Vec<_>>()
+    );
+}
+
 fn stolen_again() -> Vec<warden::event::CallEvent<'static>> {
     let start = T0 + 27 * HOUR;
     (0..40)

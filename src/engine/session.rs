@@ -8,6 +8,13 @@ use super::stats::Stamp;
 
 /// How close in time two contexts must be used to count as concurrent.
 const CONCURRENT_MS: i64 = 10 * 60_000;
+/// A context new to the agent that has been silent for this many of its
+/// own recent gaps has stopped: the agent's next call from its familiar
+/// context is a hand-back, not an alternation. A caller with a steady pace
+/// stays silent that long by chance less than 2 % of the time (e^-4).
+const STOPPED_GAPS: i64 = 4;
+/// The slowest pace kept (gaps up to 2^14 s, four and a half hours).
+const MAX_PACE: u8 = 15;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Slot {
@@ -21,16 +28,19 @@ struct Slot {
     first: Stamp,
 }
 
-/// Which of a slot's two contexts was used last, and whether each was
-/// unfamiliar to the agent when it first appeared: three bits in one byte
-/// (a `[bool; 2]` and a `u8` padded every slot by 4 bytes). Written as the
-/// `([bool; 2], u8)` it replaced, so the state format does not change (test
-/// `a_slot_is_written_as_before`).
+/// Which of a slot's two contexts was used last, whether each was
+/// unfamiliar to the agent when it first appeared, and the pace of the
+/// unfamiliar one: seven bits in one byte (a `[bool; 2]` and a `u8` padded
+/// every slot by 4 bytes). Written as the `([bool; 2], u8)` it replaced,
+/// the pace above the current context's bit of the `u8`, so records
+/// written before the pace was kept read as slots whose stranger has no
+/// pace yet (test `a_slot_is_written_as_before`).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct ContextFlags(u8);
 
 impl ContextFlags {
     const CURRENT: u8 = 1 << 2;
+    const PACE_SHIFT: u8 = 3;
 
     /// A slot's first context, current, unfamiliar when `novel`.
     fn first_context(novel: bool) -> Self {
@@ -52,6 +62,47 @@ impl ContextFlags {
     fn set_current(&mut self, i: usize) {
         self.0 = (self.0 & !Self::CURRENT) | if i == 1 { Self::CURRENT } else { 0 };
     }
+
+    /// The context new to the agent when exactly one of the two is: the
+    /// one whose pace is kept.
+    fn stranger(self) -> Option<usize> {
+        match (self.novel(0), self.novel(1)) {
+            (true, false) => Some(0),
+            (false, true) => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The stranger's pace: 0 while unknown, else `k` for gaps of up to
+    /// 2^(k-1) seconds between its recent calls.
+    fn pace(self) -> u8 {
+        self.0 >> Self::PACE_SHIFT
+    }
+
+    fn set_pace(&mut self, pace: u8) {
+        let pace = pace.min(MAX_PACE);
+        self.0 = (self.0 & ((1 << Self::PACE_SHIFT) - 1)) | (pace << Self::PACE_SHIFT);
+    }
+
+    /// Learns the stranger's pace from one gap between its calls. A
+    /// longer gap sets it at once, a shorter one halves it: the pace is
+    /// about the longest of the recent gaps, so a bursty caller is not
+    /// taken for a fast one in its pauses.
+    fn learn_pace(&mut self, gap_ms: i64) {
+        let mut k = 1;
+        while k < MAX_PACE && gap_ms > 1000 << (k - 1) {
+            k += 1;
+        }
+        let old = self.pace();
+        self.set_pace(if old == 0 { k } else { k.max(old - 1) });
+    }
+
+    /// Whether the stranger, silent for `silent_ms`, has stopped by its
+    /// own pace.
+    fn stranger_stopped(self, silent_ms: i64) -> bool {
+        let pace = self.pace();
+        pace > 0 && silent_ms > STOPPED_GAPS * (1000 << (pace - 1))
+    }
 }
 
 impl std::fmt::Debug for ContextFlags {
@@ -59,28 +110,32 @@ impl std::fmt::Debug for ContextFlags {
         f.debug_struct("ContextFlags")
             .field("novel", &[self.novel(0), self.novel(1)])
             .field("current", &self.current())
+            .field("pace", &self.pace())
             .finish()
     }
 }
 
 impl serde::Serialize for ContextFlags {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ([self.novel(0), self.novel(1)], self.current() as u8).serialize(s)
+        let current = self.current() as u8 | self.pace() << 1;
+        ([self.novel(0), self.novel(1)], current).serialize(s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for ContextFlags {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (novel, current) = <([bool; 2], u8)>::deserialize(d)?;
-        if current > 1 {
+        if current >> 1 > MAX_PACE {
             return Err(serde::de::Error::custom(format!(
-                "a session's current context is 0 or 1, not {current}"
+                "a session's current context (0 or 1) and pace (at most {MAX_PACE}) \
+                 do not make {current}"
             )));
         }
         let mut flags = ContextFlags::default();
         flags.set_novel(0, novel[0]);
         flags.set_novel(1, novel[1]);
-        flags.set_current(current.into());
+        flags.set_current((current & 1).into());
+        flags.set_pace(current >> 1);
         Ok(flags)
     }
 }
@@ -163,6 +218,7 @@ impl SessionSlots {
             let gone = ts - s.last[old].get() > CONCURRENT_MS;
             s.ctx[old] = ctx;
             s.flags.set_novel(old, ctx_novel);
+            s.flags.set_pace(0);
             s.last[old] = Stamp::default();
             if old == s.flags.current() || gone {
                 s.switches = 0;
@@ -170,16 +226,27 @@ impl SessionSlots {
             old
         };
         let other = 1 - which;
+        let stranger = s.flags.stranger();
+        if stranger == Some(which) && s.last[which].get() != 0 {
+            s.flags.learn_pace(ts - s.last[which].get());
+        }
+        let silent = ts - s.last[other].get();
+        let within = s.last[other].get() != 0 && silent <= CONCURRENT_MS;
+        // The agent back on its session after the stranger stopped (an
+        // intruder who left, the owner resuming minutes later) hands the
+        // session back: it neither adds to the alternation nor ends it, so
+        // the stranger's calls are what the evidence rests on.
+        let handed_back = within && stranger == Some(other) && s.flags.stranger_stopped(silent);
+        let both_live = within && !handed_back;
         if which != s.flags.current() {
-            if s.last[other].get() != 0 && ts - s.last[other].get() <= CONCURRENT_MS {
+            if both_live {
                 s.switches = s.switches.saturating_add(1);
-            } else {
+            } else if !handed_back {
                 s.switches = 0;
             }
             s.flags.set_current(which);
         }
         s.last[which] = Stamp::new(ts.max(1));
-        let both_live = s.last[other].get() != 0 && ts - s.last[other].get() <= CONCURRENT_MS;
         Concurrency {
             switches: if both_live { s.switches } else { 0 },
             unfamiliar: s.flags.novel(0) || s.flags.novel(1),
@@ -353,7 +420,7 @@ mod tests {
                     ctx: slot.ctx,
                     last: [slot.last[0].get(), slot.last[1].get()],
                     novel: [slot.flags.novel(0), slot.flags.novel(1)],
-                    current: slot.flags.current() as u8,
+                    current: slot.flags.current() as u8 | slot.flags.pace() << 1,
                     switches: slot.switches,
                     first: slot.first.get(),
                 };
@@ -374,8 +441,97 @@ mod tests {
         f.set_novel(0, true);
         f.set_current(0);
         assert_eq!((f.novel(0), f.novel(1), f.current()), (true, false, 0));
-        let bad = postcard::to_allocvec(&([false, false], 2u8)).unwrap();
+        let bad = postcard::to_allocvec(&([false, false], 2 * (MAX_PACE + 1))).unwrap();
         assert!(postcard::from_bytes::<ContextFlags>(&bad).is_err());
+        // A record written before the pace was kept reads with no pace;
+        // the pace never touches the other bits.
+        let old = postcard::to_allocvec(&([false, true], 1u8)).unwrap();
+        let mut read = postcard::from_bytes::<ContextFlags>(&old).unwrap();
+        assert_eq!((read.novel(1), read.current(), read.pace()), (true, 1, 0));
+        read.set_pace(MAX_PACE);
+        assert_eq!(
+            (read.novel(0), read.novel(1), read.current()),
+            (false, true, 1)
+        );
+        let again = postcard::to_allocvec(&read).unwrap();
+        assert_eq!(postcard::from_bytes::<ContextFlags>(&again).unwrap(), read);
+    }
+
+    #[test]
+    fn a_strangers_pace_is_about_its_longest_recent_gap() {
+        let mut f = ContextFlags::default();
+        f.learn_pace(13_000);
+        assert_eq!(f.pace(), 5, "13 s is within 16 s");
+        // A pause sets the pace at once; quick calls after it bring it
+        // down one step at a time.
+        f.learn_pace(100_000);
+        assert_eq!(f.pace(), 8);
+        f.learn_pace(500);
+        assert_eq!(f.pace(), 7);
+        // Stopped after four of its gaps (64 s each), not before.
+        assert!(!f.stranger_stopped(4 * 64_000));
+        assert!(f.stranger_stopped(4 * 64_000 + 1));
+        let mut slow = ContextFlags::default();
+        slow.learn_pace(i64::MAX);
+        assert_eq!(slow.pace(), MAX_PACE);
+        assert!(
+            !ContextFlags::default().stranger_stopped(i64::MAX),
+            "no pace yet"
+        );
+    }
+
+    /// An intruder on the agent's session, a call every 13 s from a network
+    /// new to the agent while the agent calls every five minutes, then
+    /// gone. Returns (the highest switches while the intruder called, the
+    /// switches on the agent's call `back_after_ms` after the last one).
+    fn intruder_then_owner(back_after_ms: i64) -> (u16, u16) {
+        let mut s = SessionSlots::default();
+        let (home, away) = (10, 66);
+        let mut t = 1_000;
+        for _ in 0..6 {
+            t += 5 * 60_000;
+            s.observe(1, home, false, t);
+        }
+        let mut during = 0;
+        for i in 1..=90 {
+            t += 13_000;
+            let (ctx, novel) = if i % 23 == 0 {
+                (home, false)
+            } else {
+                (away, true)
+            };
+            during = during.max(s.observe(1, ctx, novel, t).switches);
+        }
+        let back = s.observe(1, home, false, t + back_after_ms).switches;
+        (during, back)
+    }
+
+    #[test]
+    fn the_agent_back_after_an_intruder_stopped_is_a_hand_back() {
+        let (during, back) = intruder_then_owner(7 * 60_000);
+        assert!(during >= 5, "the alternation is counted: {during}");
+        assert_eq!(back, 0, "the intruder stopped minutes ago");
+        // Within four of the intruder's gaps it may still be calling: the
+        // agent's call is an alternation as before.
+        let (_, soon) = intruder_then_owner(40_000);
+        assert_eq!(soon, during + 1);
+    }
+
+    #[test]
+    fn a_hand_back_keeps_the_count_for_the_strangers_return() {
+        let mut s = SessionSlots::default();
+        let mut t = 1_000;
+        for i in 0..10 {
+            t += 10_000;
+            let ctx = if i % 2 == 0 { 10 } else { 66 };
+            s.observe(1, ctx, ctx == 66, t);
+        }
+        let before = s.0[0].switches;
+        t += 5 * 60_000;
+        assert_eq!(s.observe(1, 10, false, t).switches, 0, "handed back");
+        t += 30_000;
+        let again = s.observe(1, 66, true, t);
+        assert_eq!(again.switches, before + 1, "{again:?}");
     }
 
     #[test]
