@@ -480,6 +480,19 @@ mod tests {
         );
     }
 
+    /// `n` calls on session 1, `every_ms` apart from `from`, alternating
+    /// between the agent's own context (10) and a stranger's (66, new to
+    /// the agent), the agent first. Returns the last call's time.
+    fn alternate(s: &mut SessionSlots, from: i64, n: i64, every_ms: i64) -> i64 {
+        let mut t = from;
+        for i in 0..n {
+            t += every_ms;
+            let ctx = if i % 2 == 0 { 10 } else { 66 };
+            s.observe(1, ctx, ctx == 66, t);
+        }
+        t
+    }
+
     /// An intruder on the agent's session, a call every 13 s from a network
     /// new to the agent while the agent calls every five minutes, then
     /// gone. Returns (the highest switches while the intruder called, the
@@ -520,12 +533,7 @@ mod tests {
     #[test]
     fn a_hand_back_keeps_the_count_for_the_strangers_return() {
         let mut s = SessionSlots::default();
-        let mut t = 1_000;
-        for i in 0..10 {
-            t += 10_000;
-            let ctx = if i % 2 == 0 { 10 } else { 66 };
-            s.observe(1, ctx, ctx == 66, t);
-        }
+        let mut t = alternate(&mut s, 1_000, 10, 10_000);
         let before = s.0[0].switches;
         t += 5 * 60_000;
         assert_eq!(s.observe(1, 10, false, t).switches, 0, "handed back");
@@ -586,12 +594,7 @@ mod tests {
     fn an_alternation_long_over_does_not_carry_to_a_new_context() {
         // An intruder alternates with the agent on its session, then stops.
         let mut s = SessionSlots::default();
-        let mut t = 1_000;
-        for i in 0..12 {
-            t += 20_000;
-            let ctx = if i % 2 == 0 { 10 } else { 66 };
-            s.observe(1, ctx, ctx == 66, t);
-        }
+        let mut t = alternate(&mut s, 1_000, 12, 20_000);
         // The agent alone on it for hours (the alternation is still live
         // for the window's ten minutes), then its egress moves.
         for i in 0..200 {
